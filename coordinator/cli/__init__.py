@@ -1,0 +1,1 @@
+"""The ``dsx`` command line: the composition root that knows every part."""

@@ -1,0 +1,310 @@
+"""Configuration: one TOML file (``dsx.toml``) plus ``DSX_...`` environment overrides.
+
+Validation is strict on purpose: an operator who misspells ``pickle_key`` must hear
+about it at start-up, naming the key and the file, rather than run with a default
+that silently weakens the crypto store.
+
+Environment overrides take the form ``DSX_<SECTION>_<KEY>`` (for example
+``DSX_MATRIX_PASSWORD`` or ``DSX_DATABASE_URL``); lists are comma-separated. The
+``[[partners]]`` array can only be set in the file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A configuration problem, with the key and the file that caused it."""
+
+    def __init__(self, source: str, key: str, problem: str):
+        self.source = source
+        self.key = key
+        self.problem = problem
+        super().__init__(f"{source}: {key}: {problem}")
+
+
+@dataclass(frozen=True)
+class MatrixConfig:
+    homeserver_url: str = "http://127.0.0.1:8008"
+    user_id: str = ""
+    password: str = ""
+    access_token: str = ""
+    device_id: str = "DSXCOORDINATOR"
+    store_path: str = ""
+    pickle_key: str = ""
+    # Partners' devices: "tofu" (trust on first use, pinned) or "cross-signed".
+    device_policy: str = "tofu"
+    # Seconds an undecryptable event waits for its room key before the bot asks for a re-send.
+    undecryptable_grace_seconds: int = 60
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    # Empty means: a SQLite file in the data folder.
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class StaffConfig:
+    room: str = ""
+    members: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PartnerConfig:
+    handle: str
+    rooms: tuple[str, ...] = ()
+    members: tuple[str, ...] = ()
+    # A global partner receives referrals of non-U.S. cases.
+    is_global: bool = False
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    # Advogato-style capacity schedule: capacity of the seeds, then of each level below them.
+    capacities: tuple[int, ...] = (800, 200, 50, 12, 4, 2, 1)
+    max_depth: int = 6
+    provider_min_references: int = 2
+    organization_min_references: int = 2
+    max_paths: int = 3
+    # Minutes before an unacknowledged request is escalated to the staff room.
+    sla_minutes_critical: int = 60
+    sla_minutes_high: int = 120
+    # Power level that lets a room member who is not listed act for a partner.
+    partner_power_level: int = 50
+    global_partner: str = ""
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    bind: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = "http://127.0.0.1:8080"
+    session_minutes: int = 60
+
+
+@dataclass(frozen=True)
+class SealingConfig:
+    # Paths to the sealing key pair; the web process only needs the public key.
+    public_key_file: str = ""
+    private_key_file: str = ""
+
+
+@dataclass(frozen=True)
+class Config:
+    data_dir: str = "./dsx-data"
+    log_level: str = "INFO"
+    matrix: MatrixConfig = field(default_factory=MatrixConfig)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    staff: StaffConfig = field(default_factory=StaffConfig)
+    partners: tuple[PartnerConfig, ...] = ()
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    web: WebConfig = field(default_factory=WebConfig)
+    sealing: SealingConfig = field(default_factory=SealingConfig)
+    source: str = "<defaults>"
+
+    @property
+    def database_url(self) -> str:
+        if self.database.url:
+            return self.database.url
+        return f"sqlite+aiosqlite:///{Path(self.data_dir).resolve() / 'dsx.sqlite3'}"
+
+    @property
+    def store_path(self) -> Path:
+        return Path(self.matrix.store_path or Path(self.data_dir) / "nio-store")
+
+
+_SECTIONS: dict[str, type] = {
+    "matrix": MatrixConfig,
+    "database": DatabaseConfig,
+    "staff": StaffConfig,
+    "policy": PolicyConfig,
+    "web": WebConfig,
+    "sealing": SealingConfig,
+}
+_TOP_LEVEL = {"data_dir", "log_level"}
+_VALID_DEVICE_POLICIES = {"tofu", "cross-signed"}
+_VALID_LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR"}
+
+
+def _coerce(source: str, key: str, value: Any, annotation: Any) -> Any:
+    """Check one value against its declared type, converting env strings where needed."""
+    origin = typing.get_origin(annotation)
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in {"1", "true", "yes", "0", "false", "no"}:
+            return value.lower() in {"1", "true", "yes"}
+        raise ConfigError(source, key, f"expected true or false, got {value!r}")
+    if annotation is int:
+        if isinstance(value, bool):
+            raise ConfigError(source, key, f"expected a whole number, got {value!r}")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, str):
+            try:
+                return int(value.strip())
+            except ValueError:
+                pass
+        raise ConfigError(source, key, f"expected a whole number, got {value!r}")
+    if annotation is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(source, key, f"expected a string, got {value!r}")
+    if origin is tuple:
+        (item_type, _ellipsis) = typing.get_args(annotation)
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list | tuple):
+            raise ConfigError(source, key, f"expected a list, got {value!r}")
+        return tuple(_coerce(source, f"{key}[{i}]", v, item_type) for i, v in enumerate(value))
+    raise ConfigError(source, key, f"unsupported type {annotation!r}")  # pragma: no cover
+
+
+def _build(cls: type, raw: Mapping[str, Any], source: str, prefix: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in raw.items():
+        dotted = f"{prefix}.{key}" if prefix else key
+        if key not in known:
+            raise ConfigError(source, dotted, f"unknown key (known: {', '.join(sorted(known))})")
+        kwargs[key] = _coerce(source, dotted, value, hints[key])
+    missing = [
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.name not in kwargs
+        and f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING
+    ]
+    if missing:
+        raise ConfigError(source, f"{prefix}.{missing[0]}", "is required")
+    return cls(**kwargs)
+
+
+def _env_overrides(env: Mapping[str, str]) -> dict[str, dict[str, str] | str]:
+    """Map ``DSX_SECTION_KEY`` variables onto the same shape as the TOML document."""
+    out: dict[str, Any] = {}
+    for name, value in env.items():
+        if not name.startswith("DSX_") or name.startswith("DSX_TEST_"):
+            continue
+        rest = name[4:].lower()
+        if rest in _TOP_LEVEL:
+            out[rest] = value
+            continue
+        for section in _SECTIONS:
+            if rest.startswith(section + "_"):
+                out.setdefault(section, {})[rest[len(section) + 1 :]] = value
+                break
+        else:
+            if rest in {"config"}:
+                continue
+            raise ConfigError(f"environment variable {name}", name, "is not a known setting")
+    return out
+
+
+def parse(document: Mapping[str, Any], source: str, env: Mapping[str, str] | None = None) -> Config:
+    """Validate a parsed TOML document (and environment overrides) into a Config."""
+    doc: dict[str, Any] = dict(document)
+    for key, value in _env_overrides(env or {}).items():
+        if isinstance(value, dict):
+            section = dict(doc.get(key, {}))
+            section.update(value)
+            doc[key] = section
+        else:
+            doc[key] = value
+
+    kwargs: dict[str, Any] = {"source": source}
+    for key, value in doc.items():
+        if key in _SECTIONS:
+            if not isinstance(value, dict):
+                raise ConfigError(source, key, "expected a table ([" + key + "])")
+            kwargs[key] = _build(_SECTIONS[key], value, source, key)
+        elif key == "partners":
+            if not isinstance(value, list):
+                raise ConfigError(source, "partners", "expected an array of tables ([[partners]])")
+            partners = []
+            for i, item in enumerate(value):
+                if not isinstance(item, dict):
+                    raise ConfigError(source, f"partners[{i}]", "expected a table")
+                partners.append(_build(PartnerConfig, item, source, f"partners[{i}]"))
+            kwargs["partners"] = tuple(partners)
+        elif key in _TOP_LEVEL:
+            kwargs[key] = _coerce(source, key, value, str)
+        else:
+            known = sorted([*_SECTIONS, "partners", *_TOP_LEVEL])
+            raise ConfigError(source, key, f"unknown key (known: {', '.join(known)})")
+    config = Config(**kwargs)
+    _check(config)
+    return config
+
+
+def _check(config: Config) -> None:
+    src = config.source
+    if config.log_level.upper() not in _VALID_LOG_LEVELS:
+        raise ConfigError(src, "log_level", f"must be one of {sorted(_VALID_LOG_LEVELS)}")
+    if config.matrix.device_policy not in _VALID_DEVICE_POLICIES:
+        raise ConfigError(
+            src, "matrix.device_policy", f"must be one of {sorted(_VALID_DEVICE_POLICIES)}"
+        )
+    if config.matrix.user_id and not _is_mxid(config.matrix.user_id):
+        raise ConfigError(src, "matrix.user_id", "must look like @name:server")
+    if not config.matrix.homeserver_url.startswith(("http://", "https://")):
+        raise ConfigError(src, "matrix.homeserver_url", "must start with http:// or https://")
+    if config.matrix.pickle_key and len(config.matrix.pickle_key) < 16:
+        raise ConfigError(src, "matrix.pickle_key", "must be at least 16 characters")
+    if config.database.url and not config.database.url.startswith(("sqlite", "postgresql")):
+        raise ConfigError(src, "database.url", "must be a sqlite+aiosqlite:// or postgresql:// URL")
+    if not config.policy.capacities or any(c < 1 for c in config.policy.capacities):
+        raise ConfigError(src, "policy.capacities", "must be a non-empty list of positive numbers")
+    if config.policy.max_depth < 1:
+        raise ConfigError(src, "policy.max_depth", "must be at least 1")
+    if not 1 <= config.policy.max_paths <= 3:
+        raise ConfigError(src, "policy.max_paths", "must be between 1 and 3")
+    if not 1 <= config.web.port <= 65535:
+        raise ConfigError(src, "web.port", "must be a TCP port (1-65535)")
+    seen: set[str] = set()
+    for i, partner in enumerate(config.partners):
+        if partner.handle in seen:
+            raise ConfigError(src, f"partners[{i}].handle", f"duplicate handle {partner.handle!r}")
+        seen.add(partner.handle)
+        for j, member in enumerate(partner.members):
+            if not _is_mxid(member):
+                raise ConfigError(src, f"partners[{i}].members[{j}]", "must look like @name:server")
+    for j, member in enumerate(config.staff.members):
+        if not _is_mxid(member):
+            raise ConfigError(src, f"staff.members[{j}]", "must look like @name:server")
+
+
+def _is_mxid(value: str) -> bool:
+    return value.startswith("@") and ":" in value[2:]
+
+
+def load(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Load and validate the configuration; ``path=None`` means embedded defaults."""
+    env = os.environ if env is None else env
+    if path is None:
+        return parse({}, "<defaults>", env)
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(str(p), "(file)", "not found; create one with `dsx init`") from None
+    try:
+        document = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(p), "(syntax)", str(exc)) from None
+    return parse(document, str(p), env)
+
+
+# Exposed for tools that render the settings reference.
+SECTION_TYPES: types.MappingProxyType[str, type] = types.MappingProxyType(_SECTIONS)

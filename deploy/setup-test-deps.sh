@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# System pieces the test suite needs beyond the virtualenv: a running PostgreSQL.
+# Idempotent and quiet when everything is already there.
+set -euo pipefail
+
+pg_up() { python3 - <<'PY'
+import socket, sys
+s = socket.socket()
+s.settimeout(1)
+try:
+    s.connect(("127.0.0.1", 5432))
+except OSError:
+    sys.exit(1)
+PY
+}
+
+if ! pg_up; then
+    if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
+        echo "setup: starting the local PostgreSQL cluster"
+        pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+    fi
+fi
+if ! pg_up; then
+    echo "setup: no PostgreSQL on 127.0.0.1:5432; the PostgreSQL tests will fail (set DSX_TEST_POSTGRES_URL to point elsewhere)" >&2
+fi

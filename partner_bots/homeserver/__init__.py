@@ -1,0 +1,1 @@
+"""Local Synapse homeservers for the demo and the tests."""

@@ -1,0 +1,1 @@
+"""A pure library over a vouching graph: vetting policy, explainable paths, flow metric."""
