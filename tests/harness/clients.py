@@ -1,0 +1,169 @@
+"""Real matrix-nio E2EE clients for tests: a partner member, a provider, an echo bot.
+
+Waits are condition-based (sync until something is true) with a generous deadline,
+so the tests are not flaky on a loaded two-core machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    InviteMemberEvent,
+    JoinError,
+    MegolmEvent,
+    RoomCreateResponse,
+    RoomMessageText,
+    SyncResponse,
+)
+
+from partner_bots.homeserver.synapse import Homeserver, RegisteredUser
+
+ENCRYPTION_STATE = {
+    "type": "m.room.encryption",
+    "state_key": "",
+    "content": {"algorithm": "m.megolm.v1.aes-sha2"},
+}
+
+
+class TestClient:
+    """A nio client with a persistent E2EE store that records what it decrypts."""
+
+    __test__ = False  # not a pytest class
+
+    def __init__(self, hs: Homeserver, user: RegisteredUser, store: Path):
+        store.mkdir(parents=True, exist_ok=True)
+        self.hs = hs
+        self.user = user
+        self.client = AsyncClient(
+            hs.base_url,
+            user.user_id,
+            device_id=user.device_id,
+            store_path=str(store),
+            config=AsyncClientConfig(encryption_enabled=True, store_sync_tokens=True),
+        )
+        self.client.restore_login(user.user_id, user.device_id, user.access_token)
+        self.messages: list[tuple[str, RoomMessageText]] = []
+        self.undecrypted: list[tuple[str, MegolmEvent]] = []
+
+    @classmethod
+    async def create(cls, hs: Homeserver, store_root: Path, name: str = "user") -> TestClient:
+        user = await hs.register(f"{name}-{uuid.uuid4().hex[:8]}")
+        tc = cls(hs, user, store_root / user.user_id.strip("@").replace(":", "_"))
+        if tc.client.should_upload_keys:
+            await tc.client.keys_upload()
+        await tc.sync()
+        return tc
+
+    @property
+    def user_id(self) -> str:
+        return self.user.user_id
+
+    async def sync(self, timeout_ms: int = 0) -> SyncResponse:
+        resp = await self.client.sync(timeout=timeout_ms, full_state=True)
+        if not isinstance(resp, SyncResponse):
+            raise RuntimeError(f"sync failed: {resp}")
+        for room_id, info in resp.rooms.join.items():
+            for event in info.timeline.events:
+                self._record(room_id, event)
+        # Room keys may arrive after the message they unlock: retry what we held.
+        still: list[tuple[str, MegolmEvent]] = []
+        for room_id, event in self.undecrypted:
+            try:
+                decrypted = self.client.decrypt_event(event)
+            except Exception:
+                still.append((room_id, event))
+                continue
+            self._record(room_id, decrypted)
+        self.undecrypted = still
+        if self.client.should_upload_keys:
+            await self.client.keys_upload()
+        if self.client.should_query_keys:
+            await self.client.keys_query()
+        if self.client.should_claim_keys:
+            await self.client.keys_claim(self.client.get_users_for_key_claiming())
+        await self.client.send_to_device_messages()
+        return resp
+
+    def _record(self, room_id: str, event: Any) -> None:
+        if isinstance(event, RoomMessageText):
+            self.messages.append((room_id, event))
+        elif isinstance(event, MegolmEvent):
+            self.undecrypted.append((room_id, event))
+
+    async def sync_until(
+        self, condition: Callable[[], bool], timeout: float = 30.0, what: str = "condition"
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not condition():
+            if loop.time() > deadline:
+                raise TimeoutError(f"{self.user_id}: timed out waiting for {what}")
+            await self.sync(timeout_ms=1000)
+
+    async def create_encrypted_room(self, invite: list[str]) -> str:
+        resp = await self.client.room_create(invite=invite, initial_state=[ENCRYPTION_STATE])
+        if not isinstance(resp, RoomCreateResponse):
+            raise RuntimeError(f"room creation failed: {resp}")
+        await self.sync()
+        return resp.room_id
+
+    async def accept_invite(self, room_id: str, timeout: float = 30.0) -> None:
+        """Join once the invite has arrived, retrying: federated invites can race the join."""
+        await self.sync_until(
+            lambda: room_id in self.client.invited_rooms or room_id in self.client.rooms,
+            timeout,
+            "the invite",
+        )
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        delay = 0.2
+        while True:
+            resp = await self.client.join(room_id)
+            if not isinstance(resp, JoinError):
+                break
+            if loop.time() > deadline:
+                raise RuntimeError(f"join failed: {resp}")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+        await self.sync_until(lambda: room_id in self.client.rooms, timeout, "the join")
+
+    async def wait_for_member(self, room_id: str, user_id: str, timeout: float = 30.0) -> None:
+        def joined() -> bool:
+            room = self.client.rooms.get(room_id)
+            return room is not None and user_id in room.users
+
+        await self.sync_until(joined, timeout, f"{user_id} to join")
+
+    async def send_text(self, room_id: str, body: str, msgtype: str = "m.text") -> str:
+        resp = await self.client.room_send(
+            room_id,
+            "m.room.message",
+            {"msgtype": msgtype, "body": body, "m.mentions": {}},
+            ignore_unverified_devices=True,
+        )
+        event_id = getattr(resp, "event_id", None)
+        if event_id is None:
+            raise RuntimeError(f"send failed: {resp}")
+        return event_id
+
+    def texts(self, room_id: str, sender: str | None = None) -> list[str]:
+        return [
+            e.body
+            for r, e in self.messages
+            if r == room_id and (sender is None or e.sender == sender)
+        ]
+
+    async def close(self) -> None:
+        # Never log out: that deletes the device's keys on the server.
+        await self.client.close()
+
+
+def is_invite_for(event: Any, user_id: str) -> bool:
+    return isinstance(event, InviteMemberEvent) and event.state_key == user_id
