@@ -289,7 +289,9 @@ def _is_mxid(value: str) -> bool:
     return value.startswith("@") and ":" in value[2:]
 
 
-def load(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Config:
+def load(
+    path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
+) -> Config:
     """Load and validate the configuration; ``path=None`` means embedded defaults."""
     env = os.environ if env is None else env
     if path is None:

@@ -20,10 +20,10 @@ from collections.abc import Mapping
 from typing import Any
 
 _IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.])")
-# Six or more hex groups, or any ``::`` compression with at least two groups.
+# Either a "::" compression or four or more colon-separated hex groups.
 _IPV6 = re.compile(
-    r"(?<![\w:])(?:[0-9a-fA-F]{1,4}:){2,7}[0-9a-fA-F]{1,4}(?![\w:])"
-    r"|(?<![\w:])(?:[0-9a-fA-F]{0,4}:){1,7}:(?:[0-9a-fA-F]{1,4})?(?![\w:])"
+    r"(?<![\w:])[0-9A-Fa-f:]*::[0-9A-Fa-f:]*(?![\w:])"
+    r"|(?<![\w:])(?:[0-9A-Fa-f]{1,4}:){3,7}[0-9A-Fa-f]{1,4}(?![\w:])"
 )
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _MXID = re.compile(r"@[A-Za-z0-9._=/+-]+:([A-Za-z0-9.-]+(?::\d+)?)")

@@ -205,7 +205,7 @@ class Homeserver:
         if self.running:
             return
         config_path = self._write_files()
-        logfile = open(self.directory / "stdout.log", "ab")  # noqa: SIM115 - handed to the child
+        logfile = open(self.directory / "stdout.log", "ab")  # noqa: ASYNC230 - a local fd for the child
         try:
             self._process = await asyncio.create_subprocess_exec(
                 sys.executable,
