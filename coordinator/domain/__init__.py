@@ -1,0 +1,50 @@
+"""The coordinator's domain: typed objects, state machines and errors; no I/O."""
+
+from coordinator.domain.errors import DomainError, IllegalTransition, InvalidInput, NotFound
+from coordinator.domain.model import (
+    Engagement,
+    Member,
+    MemberKind,
+    Organization,
+    Partner,
+    Proposal,
+    Provider,
+    Request,
+    Review,
+    Tier,
+    Urgency,
+    VouchKind,
+)
+from coordinator.domain.states import (
+    EngagementState,
+    MembershipStatus,
+    ProposalState,
+    RequestState,
+    advance,
+    can_advance,
+)
+
+__all__ = [
+    "DomainError",
+    "Engagement",
+    "EngagementState",
+    "IllegalTransition",
+    "InvalidInput",
+    "Member",
+    "MemberKind",
+    "MembershipStatus",
+    "NotFound",
+    "Organization",
+    "Partner",
+    "Proposal",
+    "ProposalState",
+    "Provider",
+    "Request",
+    "RequestState",
+    "Review",
+    "Tier",
+    "Urgency",
+    "VouchKind",
+    "advance",
+    "can_advance",
+]

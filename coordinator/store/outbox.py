@@ -1,0 +1,191 @@
+"""Transactional outbox: messages a use case wants sent, written in its transaction.
+
+The Matrix side claims rows, sends each with the outbox id as the transaction id (so
+a resend after a crash is deduplicated by the homeserver) and marks them sent. Rows of
+one room are handed out in creation order, and never past an earlier row of the same
+room that another worker holds or that waits for a retry.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from coordinator.store.clock import aware, utcnow
+from coordinator.store.locks import OUTBOX_CLAIM_LOCK, advisory_xact_lock
+from coordinator.store.schema import outbox
+
+PENDING, SENT, DEAD = "pending", "sent", "dead"
+MAX_ATTEMPTS = 12
+OUTBOX_REF = "outbox:"
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    id: str
+    room: str
+    kind: str
+    content: dict
+    thread_of: str | None
+    reply_to: str | None
+    edits: str | None
+    created_at: datetime
+    attempts: int
+
+
+def new_message_id() -> str:
+    return secrets.token_hex(10)
+
+
+def ref(message_id: str) -> str:
+    """How one outbox row names another whose Matrix event id is not known yet."""
+    return OUTBOX_REF + message_id
+
+
+async def enqueue(
+    conn: AsyncConnection,
+    *,
+    room: str,
+    kind: str,
+    content: Mapping[str, Any],
+    now: datetime,
+    thread_of: str | None = None,
+    reply_to: str | None = None,
+    edits: str | None = None,
+) -> str:
+    message_id = new_message_id()
+    await conn.execute(
+        outbox.insert().values(
+            id=message_id,
+            room=room,
+            kind=kind,
+            content=dict(content),
+            thread_of=thread_of,
+            reply_to=reply_to,
+            edits=edits,
+            created_at=now,
+            state=PENDING,
+            attempts=0,
+            available_at=now,
+        )
+    )
+    return message_id
+
+
+def _message(row: Any) -> OutgoingMessage:
+    return OutgoingMessage(
+        id=row.id,
+        room=row.room,
+        kind=row.kind,
+        content=row.content,
+        thread_of=row.thread_of,
+        reply_to=row.reply_to,
+        edits=row.edits,
+        created_at=aware(row.created_at),
+        attempts=row.attempts,
+    )
+
+
+class Outbox:
+    def __init__(self, engine: AsyncEngine, clock: Callable[[], datetime] = utcnow):
+        self._engine = engine
+        self._clock = clock
+
+    async def claim(
+        self, worker: str, limit: int = 20, lease_seconds: int = 60
+    ) -> list[OutgoingMessage]:
+        """Lease up to ``limit`` deliverable rows to ``worker``."""
+        now = self._clock()
+        window = max(limit * 10, 100)
+        async with self._engine.begin() as conn:
+            # Claims are short; serialising them keeps the per-room order exact.
+            await advisory_xact_lock(conn, OUTBOX_CLAIM_LOCK)
+            query = (
+                sa.select(outbox)
+                .where(outbox.c.state == PENDING)
+                .order_by(outbox.c.seq)
+                .limit(window)
+            )
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            rows = (await conn.execute(query)).all()
+            blocked: set[str] = set()
+            taken: list[Any] = []
+            for row in rows:
+                if len(taken) >= limit:
+                    break
+                if row.room in blocked:
+                    continue
+                lease = aware(row.lease_until)
+                held = lease is not None and lease > now and row.claimed_by != worker
+                waiting = aware(row.available_at) > now
+                if held or waiting:
+                    blocked.add(row.room)
+                    continue
+                taken.append(row)
+            if not taken:
+                return []
+            until = now + timedelta(seconds=lease_seconds)
+            await conn.execute(
+                outbox.update()
+                .where(outbox.c.seq.in_([r.seq for r in taken]))
+                .values(claimed_by=worker, lease_until=until, attempts=outbox.c.attempts + 1)
+            )
+        return [_claimed(r) for r in taken]
+
+    async def mark_sent(self, message_id: str, event_id: str) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                outbox.update()
+                .where(outbox.c.id == message_id)
+                .values(state=SENT, event_id=event_id, lease_until=None, error_code=None)
+            )
+
+    async def mark_failed(self, message_id: str, error_code: str, retry_after: float) -> None:
+        """Release the lease; retry after ``retry_after`` seconds, or give up for good."""
+        now = self._clock()
+        async with self._engine.begin() as conn:
+            attempts = (
+                await conn.execute(sa.select(outbox.c.attempts).where(outbox.c.id == message_id))
+            ).scalar_one_or_none()
+            if attempts is None:
+                return
+            state = DEAD if attempts >= MAX_ATTEMPTS else PENDING
+            await conn.execute(
+                outbox.update()
+                .where(outbox.c.id == message_id)
+                .values(
+                    state=state,
+                    error_code=error_code[:80],
+                    lease_until=None,
+                    claimed_by=None,
+                    available_at=now + timedelta(seconds=max(0.0, retry_after)),
+                )
+            )
+
+    async def event_id_of(self, message_id: str) -> str | None:
+        if message_id.startswith(OUTBOX_REF):
+            message_id = message_id[len(OUTBOX_REF) :]
+        async with self._engine.connect() as conn:
+            return (
+                await conn.execute(sa.select(outbox.c.event_id).where(outbox.c.id == message_id))
+            ).scalar_one_or_none()
+
+    async def pending(self, room: str | None = None) -> list[OutgoingMessage]:
+        """Unsent rows in creation order (for tests, the dashboard and `dsx doctor`)."""
+        query = sa.select(outbox).where(outbox.c.state == PENDING).order_by(outbox.c.seq)
+        if room is not None:
+            query = query.where(outbox.c.room == room)
+        async with self._engine.connect() as conn:
+            return [_message(r) for r in await conn.execute(query)]
+
+
+def _claimed(row: Any) -> OutgoingMessage:
+    message = _message(row)
+    return OutgoingMessage(**{**message.__dict__, "attempts": row.attempts + 1})

@@ -1,0 +1,213 @@
+"""Table definitions (SQLAlchemy Core). Alembic migrations are the source of truth for
+the database; a test checks that these tables and the migrated schema agree.
+
+Personal data lives only in ``sealed``: one row per sealed value, so a purge is a
+plain DELETE of rows, followed by VACUUM so the bytes leave the database file.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+    }
+)
+
+TS = sa.DateTime(timezone=True)
+
+members = sa.Table(
+    "members",
+    metadata,
+    sa.Column("id", sa.String(200), primary_key=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+)
+
+partners = sa.Table(
+    "partners",
+    metadata,
+    sa.Column("handle", sa.String(200), sa.ForeignKey("members.id"), primary_key=True),
+    sa.Column("is_global", sa.Boolean, nullable=False, default=False),
+    sa.Column("rooms", sa.JSON, nullable=False),
+    sa.Column("members", sa.JSON, nullable=False),
+)
+
+providers = sa.Table(
+    "providers",
+    metadata,
+    sa.Column("id", sa.String(200), sa.ForeignKey("members.id"), primary_key=True),
+    sa.Column("skills", sa.JSON, nullable=False),
+    sa.Column("languages", sa.JSON, nullable=False),
+    sa.Column("regions", sa.JSON, nullable=False),
+    sa.Column("capacity", sa.Integer, nullable=False),
+    sa.Column("tier", sa.String(20), nullable=False),
+    sa.Column("organizations", sa.JSON, nullable=False),
+)
+
+organizations = sa.Table(
+    "organizations",
+    metadata,
+    sa.Column("id", sa.String(200), sa.ForeignKey("members.id"), primary_key=True),
+    sa.Column("partner", sa.String(200), sa.ForeignKey("partners.handle"), nullable=False),
+    sa.Column("region", sa.String(40), nullable=True),
+    sa.Column("areas", sa.JSON, nullable=False),
+    sa.Column("archive_consent", sa.Boolean, nullable=False, default=False),
+)
+
+vouches = sa.Table(
+    "vouches",
+    metadata,
+    sa.Column("author", sa.String(200), sa.ForeignKey("members.id"), primary_key=True),
+    sa.Column("target", sa.String(200), sa.ForeignKey("members.id"), primary_key=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("at", TS, nullable=False),
+)
+
+requests = sa.Table(
+    "requests",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    # NULL after a refusal: only the reason code and the date remain.
+    sa.Column("organization", sa.String(200), nullable=True, index=True),
+    sa.Column("partner", sa.String(200), nullable=True, index=True),
+    sa.Column("skills", sa.JSON, nullable=False),
+    sa.Column("languages", sa.JSON, nullable=False),
+    sa.Column("region", sa.String(40), nullable=True),
+    sa.Column("urgency", sa.Integer, nullable=False),
+    sa.Column("state", sa.String(20), nullable=False, index=True),
+    sa.Column("filed_at", TS, nullable=False),
+    sa.Column("acknowledged_at", TS, nullable=True),
+    sa.Column("escalated_at", TS, nullable=True),
+    sa.Column("closed_at", TS, nullable=True),
+    sa.Column("reason_code", sa.String(40), nullable=True),
+    sa.Column("referred_to", sa.String(200), nullable=True),
+)
+
+proposals = sa.Table(
+    "proposals",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("request", sa.String(40), sa.ForeignKey("requests.id"), nullable=False, index=True),
+    sa.Column("provider", sa.String(200), sa.ForeignKey("members.id"), nullable=False, index=True),
+    sa.Column("state", sa.String(20), nullable=False, index=True),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("path", sa.JSON, nullable=False),
+    sa.Column("approvals_needed", sa.JSON, nullable=False),
+    sa.Column("approvals", sa.JSON, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("decided_at", TS, nullable=True),
+)
+
+engagements = sa.Table(
+    "engagements",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("request", sa.String(40), sa.ForeignKey("requests.id"), nullable=False, index=True),
+    sa.Column("proposal", sa.String(40), sa.ForeignKey("proposals.id"), nullable=False),
+    sa.Column("provider", sa.String(200), sa.ForeignKey("members.id"), nullable=False, index=True),
+    sa.Column("partner", sa.String(200), nullable=False),
+    sa.Column("state", sa.String(20), nullable=False, index=True),
+    sa.Column("opened_at", TS, nullable=False),
+    sa.Column("closed_at", TS, nullable=True),
+    sa.Column("archive", sa.Boolean, nullable=False, default=False),
+    sa.UniqueConstraint("proposal"),
+)
+
+reviews = sa.Table(
+    "reviews",
+    metadata,
+    sa.Column("engagement", sa.String(40), sa.ForeignKey("engagements.id"), primary_key=True),
+    sa.Column("provider", sa.String(200), nullable=False, index=True),
+    sa.Column("conduct", sa.Integer, nullable=False),
+    sa.Column("contract", sa.Integer, nullable=False),
+    sa.Column("communication", sa.Integer, nullable=False),
+    sa.Column("violation", sa.Boolean, nullable=False),
+    sa.Column("at", TS, nullable=False),
+)
+
+notations = sa.Table(
+    "notations",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("member", sa.String(200), nullable=False, index=True),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("engagement", sa.String(40), nullable=True),
+    sa.Column("at", TS, nullable=False),
+)
+
+# Sealed personal data: organization names, contacts, free-text notes.
+sealed = sa.Table(
+    "sealed",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("owner", sa.String(200), nullable=False, index=True),  # organization id
+    sa.Column("scope", sa.String(40), nullable=False, index=True),  # "org" or a request id
+    sa.Column("field", sa.String(40), nullable=False),
+    sa.Column("blob", sa.LargeBinary, nullable=False),
+)
+
+# Counts and types that remain after a purge.
+retention_counts = sa.Table(
+    "retention_counts",
+    metadata,
+    sa.Column("kind", sa.String(80), primary_key=True),
+    sa.Column("count", sa.Integer, nullable=False),
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("id", sa.String(40), nullable=False, unique=True),
+    sa.Column("room", sa.String(255), nullable=False, index=True),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("content", sa.JSON, nullable=False),
+    sa.Column("thread_of", sa.String(255), nullable=True),
+    sa.Column("reply_to", sa.String(255), nullable=True),
+    sa.Column("edits", sa.String(255), nullable=True),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("state", sa.String(20), nullable=False, index=True),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("available_at", TS, nullable=False),
+    sa.Column("claimed_by", sa.String(200), nullable=True),
+    sa.Column("lease_until", TS, nullable=True),
+    sa.Column("event_id", sa.String(255), nullable=True),
+    sa.Column("error_code", sa.String(80), nullable=True),
+)
+
+inbox = sa.Table(
+    "inbox",
+    metadata,
+    sa.Column("event_id", sa.String(255), primary_key=True),
+    sa.Column("use_case", sa.String(80), nullable=False),
+    sa.Column("result", sa.JSON, nullable=True),
+    sa.Column("handled_at", TS, nullable=False),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("at", sa.String(40), nullable=False),
+    sa.Column("actor", sa.String(255), nullable=False),
+    sa.Column("action", sa.String(80), nullable=False),
+    sa.Column("subject", sa.String(255), nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+)
+
+# One row per named singleton lock (SQLite has no advisory locks).
+meta_kv = sa.Table(
+    "meta_kv",
+    metadata,
+    sa.Column("key", sa.String(80), primary_key=True),
+    sa.Column("value", sa.String(255), nullable=False),
+)
