@@ -23,3 +23,14 @@ fi
 if ! pg_up; then
     echo "setup: no PostgreSQL on 127.0.0.1:5432; the PostgreSQL tests will fail (set DSX_TEST_POSTGRES_URL to point elsewhere)" >&2
 fi
+
+# A real browser for the web tests (Debian's chromium; nothing is downloaded by a test tool).
+if ! command -v chromium >/dev/null 2>&1; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+        echo "setup: installing Debian chromium for the browser tests"
+        apt-get update -qq >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+    else
+        echo "setup: chromium is missing; install Debian's chromium package for the browser tests" >&2
+    fi
+fi
