@@ -1,10 +1,107 @@
-"""`dsx init`: write a configuration file and generate keys."""
+"""`dsx init`: write a configuration file and generate the keys it names.
+
+Secrets are generated here, never typed by hand: the pickle key that encrypts the
+bot's crypto store and the sealing key pair for organizations' personal data. Files
+are created with owner-only permissions and never overwritten, because replacing
+either key loses history (messages the bot can no longer decrypt, sealed data nobody
+can open).
+"""
 
 from __future__ import annotations
 
-from coordinator.cli.pending import not_yet
+import argparse
+import os
+import secrets
+import sys
+from pathlib import Path
+
+from coordinator import config as cfg
+from coordinator.sealing import write_keypair
+
+TEMPLATE = """\
+# dsx.toml, written by `dsx init`. Every key: see deploy/dsx.example.toml.
+# Secrets can also come from the environment (DSX_MATRIX_PASSWORD, ...).
+data_dir = "{data_dir}"
+log_level = "INFO"
+
+[matrix]
+homeserver_url = "{homeserver_url}"
+user_id = "{user_id}"
+password = ""          # or set DSX_MATRIX_PASSWORD
+device_id = "{device_id}"
+store_path = "{store_path}"
+pickle_key = "{pickle_key}"
+device_policy = "tofu"
+
+[database]
+url = "{database_url}"
+
+[staff]
+room = ""
+members = []
+
+[policy]
+global_partner = ""
+
+[web]
+bind = "127.0.0.1"
+port = 8080
+public_url = "http://127.0.0.1:8080"
+
+[sealing]
+public_key_file = "{public_key}"
+private_key_file = "{private_key}"
+"""
 
 
 def register(sub) -> None:
     p = sub.add_parser("init", help="write a configuration file and generate keys")
-    p.set_defaults(func=not_yet("init", "the production issue"))
+    p.add_argument("--config", "-c", default="dsx.toml", help="file to write (default dsx.toml)")
+    p.add_argument("--data-dir", default="./dsx-data", help="where data, store and keys live")
+    p.add_argument("--homeserver", default="http://127.0.0.1:8008", help="homeserver URL")
+    p.add_argument("--user", default="@dsx:localhost", help="the bot's Matrix user id")
+    p.add_argument("--database", default="", help="database URL (default: SQLite in data dir)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    path = Path(args.config)
+    if path.exists():
+        print(f"dsx init: {path} exists; refusing to overwrite it (or its keys)", file=sys.stderr)
+        return 2
+    data_dir = Path(args.data_dir).resolve()
+    keys = data_dir / "keys"
+    for folder in (data_dir, keys, data_dir / "nio-store"):
+        folder.mkdir(parents=True, exist_ok=True)
+        folder.chmod(0o700)
+    try:
+        public_key, private_key = write_keypair(keys)
+    except FileExistsError as exc:
+        print(f"dsx init: {exc}; refusing to replace existing keys", file=sys.stderr)
+        return 2
+    text = TEMPLATE.format(
+        data_dir=data_dir,
+        homeserver_url=args.homeserver,
+        user_id=args.user,
+        device_id="DSX" + secrets.token_hex(4).upper(),
+        store_path=data_dir / "nio-store",
+        pickle_key=secrets.token_urlsafe(32),
+        database_url=args.database,
+        public_key=public_key,
+        private_key=private_key,
+    )
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    try:
+        cfg.load(path, env={})
+    except cfg.ConfigError as exc:  # a bad --homeserver or --user value
+        path.unlink()
+        print(f"dsx init: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {path} (0600) and the sealing key pair in {keys}")
+    print(
+        "next: set the bot's password (DSX_MATRIX_PASSWORD), then `dsx doctor --config", path, "`"
+    )
+    print("back up the keys folder and the nio store: losing them loses history")
+    return 0
