@@ -17,7 +17,8 @@ from partner_bots.raw_api import retry_after_seconds
 def client_config(pickle_key: str, request_timeout: float = 60.0) -> AsyncClientConfig:
     return AsyncClientConfig(
         encryption_enabled=True,
-        store_sync_tokens=True,
+        # We save the token ourselves, after the batch was handled (see sync.py).
+        store_sync_tokens=False,
         pickle_key=pickle_key,
         max_limit_exceeded=0,
         max_timeouts=0,

@@ -123,6 +123,8 @@ class BotSession:
                 raise SessionError("the homeserver assigned a different device id")
             self._credentials.write({"access_token": resp.access_token})
             log.info("session.logged_in", device=acc.device_id)
+        assert client.store is not None
+        client.loaded_sync_token = client.store.load_sync_token() or ""
         self._raw = RawApi(acc.homeserver_url, client.access_token)
         self.key_check = await self._ensure_keys_on_server()
 

@@ -1,0 +1,65 @@
+"""Composition of one bot account: session, cross-signing, sending, rooms and sync.
+
+The coordinator's composition root builds one ``Bot`` per configured account and runs it;
+everything it needs from the coordinator comes in through small protocols.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+
+from coordinator.logs import get_logger
+from partner_bots.cross_signing import CrossSigning, CrossSigningStatus
+from partner_bots.rooms import DepartureCallback, RoomPolicy, RoomRegistry
+from partner_bots.sending import Sender
+from partner_bots.session import BotAccount, BotSession
+from partner_bots.sync import EventSink, SyncLoop, SyncObserver, TroubleCallback
+
+log = get_logger(__name__)
+
+
+class Bot:
+    def __init__(
+        self,
+        account: BotAccount,
+        registry: RoomRegistry,
+        sink: EventSink,
+        *,
+        on_trouble: TroubleCallback | None = None,
+        on_recovered: Callable[[], Awaitable[None]] | None = None,
+        on_departure: DepartureCallback | None = None,
+        extra_observers: tuple[SyncObserver, ...] = (),
+        long_poll_ms: int = 30_000,
+        timeline_limit: int = 50,
+    ):
+        self.session = BotSession(account)
+        self.sender = Sender(self.session)
+        self.rooms = RoomPolicy(self.session, registry, self.sender, on_departure=on_departure)
+        self.sync = SyncLoop(
+            self.session,
+            sink,
+            observers=(self.rooms, *extra_observers),
+            on_trouble=on_trouble,
+            on_recovered=on_recovered,
+            long_poll_ms=long_poll_ms,
+            timeline_limit=timeline_limit,
+        )
+        self.cross_signing: CrossSigningStatus | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Open the session, make sure the device is cross-signed, start syncing."""
+        await self.session.open()
+        self.cross_signing = await CrossSigning(self.session).ensure()
+        self._task = asyncio.create_task(self.sync.run(), name=f"sync-{self.session.device_id}")
+
+    async def stop(self) -> None:
+        """Graceful: let the event in hand finish, then close without logging out."""
+        self.sync.stop()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.session.close()
+        log.info("bot.stopped")

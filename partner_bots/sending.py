@@ -1,0 +1,181 @@
+"""Sending into rooms: notices with plain+HTML bodies and explicit mentions, threads,
+replies, edits, and reactions that are encrypted in encrypted rooms.
+
+nio's ``room_send`` leaves ``m.reaction`` in the clear and races its key queries with the
+sync loop, so we encrypt ourselves under the session's crypto lock. Every send takes a
+caller-given transaction id: the homeserver answers a repeated (token, device, txn id)
+with the original event id, so a retry never posts twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import ClientError
+from nio import Api, RoomSendResponse
+
+from coordinator.logs import get_logger
+from partner_bots.client import is_rate_limited, retry_after_of
+from partner_bots.session import BotSession
+
+log = get_logger(__name__)
+
+
+class SendError(RuntimeError):
+    """A send that did not land; ``retry_after`` is None when retrying is pointless."""
+
+    def __init__(self, code: str, retry_after: float | None):
+        super().__init__(code)
+        self.code = code
+        self.retry_after = retry_after
+
+    @property
+    def permanent(self) -> bool:
+        return self.retry_after is None
+
+
+# -- content builders ----------------------------------------------------------------
+
+
+def mentions(user_ids: Sequence[str] = (), room: bool = False) -> dict[str, Any]:
+    """Always explicit (even when empty), so clients never guess mentions from the body."""
+    out: dict[str, Any] = {"user_ids": sorted(set(user_ids))}
+    if room:
+        out["room"] = True
+    return out
+
+
+def notice(
+    body: str,
+    html: str | None = None,
+    mention: Sequence[str] = (),
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    content: dict[str, Any] = {"msgtype": "m.notice", "body": body, "m.mentions": mentions(mention)}
+    if html is not None:
+        content["format"] = "org.matrix.custom.html"
+        content["formatted_body"] = html
+    content.update(extra or {})
+    return content
+
+
+def in_thread(content: dict[str, Any], root: str, latest: str | None = None) -> dict[str, Any]:
+    """Thread relation with the reply fallback that non-thread clients show."""
+    return {
+        **content,
+        "m.relates_to": {
+            "rel_type": "m.thread",
+            "event_id": root,
+            "is_falling_back": True,
+            "m.in_reply_to": {"event_id": latest or root},
+        },
+    }
+
+
+def as_reply(content: dict[str, Any], to: str) -> dict[str, Any]:
+    relates = dict(content.get("m.relates_to") or {})
+    relates["m.in_reply_to"] = {"event_id": to}
+    relates.pop("is_falling_back", None)
+    return {**content, "m.relates_to": relates}
+
+
+def edit(original: str, new_content: dict[str, Any]) -> dict[str, Any]:
+    """An ``m.replace``; the outer mentions are empty so an edit never pings anyone again."""
+    new = {k: v for k, v in new_content.items() if k != "m.relates_to"}
+    outer = {
+        "msgtype": new.get("msgtype", "m.notice"),
+        "body": "* " + str(new.get("body", "")),
+        "m.new_content": new,
+        "m.mentions": {},
+        "m.relates_to": {"rel_type": "m.replace", "event_id": original},
+    }
+    if "formatted_body" in new:
+        outer["format"] = "org.matrix.custom.html"
+        outer["formatted_body"] = "* " + new["formatted_body"]
+    return outer
+
+
+def reaction(target: str, key: str) -> dict[str, Any]:
+    return {"m.relates_to": {"rel_type": "m.annotation", "event_id": target, "key": key}}
+
+
+# -- the sender ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sent:
+    event_id: str
+    encrypted: bool
+
+
+class Sender:
+    """Sends events, encrypting every type (reactions included) in encrypted rooms."""
+
+    def __init__(self, session: BotSession):
+        self.session = session
+
+    async def send(
+        self,
+        room_id: str,
+        event_type: str,
+        content: dict[str, Any],
+        tx_id: str | None = None,
+        allow_unencrypted: bool = False,
+    ) -> Sent:
+        client = self.session.client
+        room = client.rooms.get(room_id)
+        if room is None:
+            raise SendError("M_UNKNOWN_ROOM", None)
+        encrypted = room.encrypted
+        if not encrypted and not allow_unencrypted:
+            # The bot works only in encrypted rooms; refusing here makes it impossible to
+            # leak a case into a room whose encryption state we have not seen yet.
+            raise SendError("DSX_UNENCRYPTED_ROOM", None)
+        tx = tx_id or uuid.uuid4().hex
+        try:
+            if encrypted:
+                event_type, content = await self._encrypt(room_id, event_type, content)
+            method, path, data = Api.room_send(
+                client.access_token, room_id, event_type, content, tx
+            )
+            resp = await client._send(RoomSendResponse, method, path, data, (room_id,))
+        except (ClientError, TimeoutError) as exc:
+            raise SendError(f"network:{type(exc).__name__}", 2.0) from exc
+        if isinstance(resp, RoomSendResponse):
+            return Sent(resp.event_id, encrypted)
+        code = str(getattr(resp, "status_code", None) or "unknown")
+        if is_rate_limited(resp):
+            raise SendError("M_LIMIT_EXCEEDED", retry_after_of(resp) or 5.0)
+        http = getattr(resp, "http_status", 0) or 0
+        retry = 5.0 if http >= 500 or http == 0 else None
+        log.warning("send.failed", code=code, http=http)
+        raise SendError(code, retry)
+
+    async def _encrypt(
+        self, room_id: str, event_type: str, content: dict[str, Any]
+    ) -> tuple[str, dict[str, Any]]:
+        client = self.session.client
+        async with self.session.crypto_lock:
+            room = client.rooms[room_id]
+            if not room.members_synced:
+                await client.joined_members(room_id)
+            if client.should_query_keys:
+                await client.keys_query()
+            assert client.olm is not None
+            if client.olm.should_share_group_session(room_id):
+                await client.share_group_session(room_id, ignore_unverified_devices=True)
+            return client.encrypt(room_id, event_type, content)
+
+    async def react(self, room_id: str, target: str, key: str, tx_id: str | None = None) -> Sent:
+        return await self.send(room_id, "m.reaction", reaction(target, key), tx_id)
+
+    async def redact(self, room_id: str, event_id: str, tx_id: str | None = None) -> str:
+        client = self.session.client
+        resp = await client.room_redact(room_id, event_id, tx_id=tx_id)
+        event_id_out = getattr(resp, "event_id", None)
+        if event_id_out is None:
+            raise SendError(str(getattr(resp, "status_code", "unknown")), retry_after_of(resp))
+        return event_id_out
