@@ -1,0 +1,104 @@
+"""The command table: one declaration per command carries its parser, its handler, and its
+help, so ``!dsx help`` is generated and cannot disagree with what the parser accepts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from partner_bots.commands.address import PREFIX
+from partner_bots.commands.spec import Audience, Param, params_of
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    name: str  # one or more lower-case words: "org add"
+    audience: Audience
+    summary: str
+    example: str
+    model: type
+    params: tuple[Param, ...]
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        return tuple(self.name.split())
+
+    @property
+    def syntax(self) -> str:
+        return " ".join([PREFIX, self.name, *(param.syntax for param in self.params)])
+
+    def option(self, key: str) -> Param | None:
+        return next((p for p in self.params if p.key == key), None)
+
+    @property
+    def positionals(self) -> tuple[Param, ...]:
+        return tuple(p for p in self.params if p.positional)
+
+
+class Registry:
+    """Commands by name. Lookup is by the longest matching run of leading words."""
+
+    def __init__(self) -> None:
+        self._specs: dict[str, CommandSpec] = {}
+
+    def command(
+        self, name: str, audience: Audience, *, summary: str, example: str
+    ) -> Callable[[type], type]:
+        """Class decorator for a frozen dataclass with an async ``run(services, ctx)``."""
+
+        def register(model: type) -> type:
+            key = " ".join(name.lower().split())
+            if key in self._specs:
+                raise ValueError(f"command {key!r} declared twice")
+            if not callable(getattr(model, "run", None)):
+                raise TypeError(f"command {key!r} has no run method")
+            spec = CommandSpec(key, audience, summary, example, model, params_of(model))
+            self._specs[key] = spec
+            model.spec = spec  # type: ignore[attr-defined]
+            return model
+
+        return register
+
+    def __iter__(self) -> Iterator[CommandSpec]:
+        return iter(self._specs.values())
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def get(self, name: str) -> CommandSpec | None:
+        return self._specs.get(" ".join(name.lower().split()))
+
+    def match(self, words: list[str]) -> tuple[CommandSpec, int] | None:
+        """The command named by the first words, and how many words its name used."""
+        lowered = [word.lower() for word in words[:3]]
+        for size in (3, 2, 1):
+            spec = self._specs.get(" ".join(lowered[:size])) if len(lowered) >= size else None
+            if spec is not None:
+                return spec, size
+        return None
+
+    def names(self) -> list[str]:
+        return list(self._specs)
+
+    def group_names(self) -> set[str]:
+        """First words of multi-word commands ("org" for "org add")."""
+        return {spec.words[0] for spec in self if len(spec.words) > 1}
+
+    def by_audience(self) -> dict[Audience, list[CommandSpec]]:
+        groups: dict[Audience, list[CommandSpec]] = {audience: [] for audience in Audience}
+        for spec in self:
+            groups[spec.audience].append(spec)
+        return groups
+
+
+def help_lines(spec: CommandSpec) -> tuple[str, ...]:
+    """Syntax, who may use it, what each argument is, and an example."""
+    lines = [spec.syntax, spec.summary, f"Who may use it: {spec.audience.description}."]
+    lines += [f"{param.syntax}: {param.help}" for param in spec.params]
+    lines.append(f"Example: {spec.example}")
+    return tuple(lines)
+
+
+def model_spec(command: Any) -> CommandSpec:
+    return type(command).spec
