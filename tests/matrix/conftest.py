@@ -165,3 +165,20 @@ async def bot_room(partner: Partner, bot: Bot, registry: MemoryRegistry) -> str:
     await partner.client.room_invite(room, bot.session.user_id)
     await wait_joined(partner, room, bot.session.user_id)
     return room
+
+
+@pytest.fixture(scope="module")
+async def limited_homeserver(tmp_path_factory: pytest.TempPathFactory):
+    """A Synapse of our own with a low message rate limit (and one we may restart)."""
+    from tests.conftest import _require_synapse
+
+    _require_synapse()
+    from partner_bots.homeserver.synapse import Homeserver
+
+    server = Homeserver(
+        tmp_path_factory.mktemp("synapse-limited"),
+        rate_limits={"rc_message": {"per_second": 0.5, "burst_count": 2}},
+    )
+    await server.start()
+    yield server
+    await server.stop()
