@@ -1,0 +1,466 @@
+"""TrustGraph: the vouching graph, its vetting decisions and their explanations."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import networkx as nx
+import numpy as np
+
+from trust_graph import snapshot as snaps
+from trust_graph.flow import FlowResult
+from trust_graph.model import (
+    EXCLUDED_STATUSES,
+    KIND_CODES,
+    STATUS_CODES,
+    Decision,
+    EdgeKind,
+    MemberKind,
+    MemberStatus,
+    Policy,
+    Reason,
+    RemovalImpact,
+    UnknownMember,
+)
+from trust_graph.paths import disjoint_paths, nearest_source_path, shortest_path
+from trust_graph.policy import ORG_CODE, Acceptance, accept, literal_fixpoint, seed_numbers
+from trust_graph.snapshot import Snapshot, bfs_levels
+
+CUT_LIMIT = 16  # beyond this many independent paths a "bottleneck" explains nothing
+
+_Key = tuple[Policy, tuple[str, ...]]
+
+
+@dataclass
+class UpdateStats:
+    """How mutations were absorbed: patched in place, or left for a full flow recompute."""
+
+    incremental: int = 0
+    flow_recomputes: int = 0
+    invalidations: int = 0
+    last: dict[str, str] = field(default_factory=dict)
+
+
+class TrustGraph:
+    """The vouch graph: edge ``a -> b`` means ``a`` vouches for (or is a reference for) ``b``.
+
+    The array snapshot is the working copy; :attr:`graph` is the networkx model the rest
+    of the code reads, kept in step with every mutation made through this class (treat it
+    as read-only). Acceptance per (policy, seeds) is cached and patched by mutations that
+    cannot change the flow; the others mark it for a full recompute on the next query.
+    """
+
+    def __init__(self) -> None:
+        self._snap: Snapshot = snaps.empty()
+        self._g: nx.DiGraph | None = nx.DiGraph()
+        self._cache: dict[_Key, Acceptance | None] = {}
+        self.stats = UpdateStats()
+
+    @classmethod
+    def from_snapshot(cls, snap: Snapshot) -> TrustGraph:
+        tg = cls()
+        tg._snap = snap
+        tg._g = None  # built on first use: loading 100k members must not pay for networkx
+        return tg
+
+    @property
+    def snapshot(self) -> Snapshot:
+        return self._snap
+
+    @property
+    def graph(self) -> nx.DiGraph:
+        if self._g is None:
+            self._g = self._snap.to_networkx()
+        return self._g
+
+    # -- members -----------------------------------------------------------------------
+
+    def __contains__(self, member: object) -> bool:
+        return member in self._snap.index
+
+    def __len__(self) -> int:
+        return self._snap.n
+
+    def _num(self, member: str) -> int:
+        try:
+            return self._snap.index[member]
+        except KeyError:
+            raise UnknownMember(member) from None
+
+    def kind(self, member: str) -> MemberKind:
+        return KIND_CODES[int(self._snap.kind[self._num(member)])]
+
+    def status(self, member: str) -> MemberStatus:
+        return STATUS_CODES[int(self._snap.status[self._num(member)])]
+
+    def add_member(
+        self, member: str, kind: MemberKind, status: MemberStatus = MemberStatus.ACTIVE
+    ) -> None:
+        if not isinstance(member, str) or not member:
+            raise ValueError("member ids are non-empty strings")
+        if member in self:
+            raise ValueError(f"member already present: {member!r}")
+        kind, status = MemberKind(kind), MemberStatus(status)
+        self._snap, pos = snaps.with_member(self._snap, member, kind, status)
+        if self._g is not None:
+            self._g.add_node(member, kind=kind, status=status)
+        for key, acc in self._cache.items():
+            if acc is None:
+                continue
+            flow = acc.flow
+            moved = FlowResult(
+                np.insert(flow.depth, pos, -1),
+                np.insert(flow.capacity, pos, 0),
+                np.insert(flow.accepted, pos, False),
+                flow.edge_flow,
+                flow.value,
+            )
+            seeds = acc.seeds + (acc.seeds >= pos)
+            self._cache[key] = literal_fixpoint(self._snap, key[0], seeds, moved)
+        self._note("add_member", incremental=True)
+
+    def set_status(self, member: str, status: MemberStatus) -> None:
+        v = self._num(member)
+        status = MemberStatus(status)
+        self._snap = snaps.with_status(self._snap, v, status)
+        if self._g is not None:
+            self._g.nodes[member]["status"] = status
+        self._invalidate("set_status")
+
+    # -- edges -------------------------------------------------------------------------
+
+    def vouch(
+        self,
+        author: str,
+        target: str,
+        kind: EdgeKind = EdgeKind.VOUCH,
+        at: datetime | None = None,
+    ) -> None:
+        u, v = self._num(author), self._num(target)
+        if u == v:
+            raise ValueError("a member cannot vouch for themselves")
+        kind = EdgeKind(kind)
+        existed = self._snap.edge_position(u, v) >= 0
+        self._snap, pos = snaps.with_edge(
+            self._snap, u, v, kind, at.timestamp() if at is not None else np.nan
+        )
+        if self._g is not None:
+            self._g.add_edge(author, target, kind=kind, at=at)
+        for key, acc in list(self._cache.items()):
+            if acc is None:
+                continue
+            flow = acc.flow
+            if not existed:
+                if self._flow_may_change_on_add(key[0], flow, u, v):
+                    self._cache[key] = None
+                    continue
+                flow = FlowResult(
+                    flow.depth,
+                    flow.capacity,
+                    flow.accepted,
+                    np.insert(flow.edge_flow, pos, 0),
+                    flow.value,
+                )
+            self._cache[key] = literal_fixpoint(self._snap, key[0], acc.seeds, flow)
+        self._note("vouch", incremental=all(a is not None for a in self._cache.values()))
+
+    def revoke(self, author: str, target: str) -> None:
+        """Withdraw a vouch or reference; revoking one that does not exist does nothing."""
+        u, v = self._num(author), self._num(target)
+        pos = self._snap.edge_position(u, v)
+        if pos < 0:
+            return
+        drop = np.zeros(self._snap.m, dtype=bool)
+        drop[pos] = True
+        self._snap = snaps.without_edges(self._snap, drop)
+        if self._g is not None:
+            self._g.remove_edge(author, target)
+        for key, acc in list(self._cache.items()):
+            if acc is None:
+                continue
+            flow = acc.flow
+            if flow.edge_flow[pos] > 0 or self._depth_may_change_on_remove(key[0], flow, u, v):
+                self._cache[key] = None
+                continue
+            flow = FlowResult(
+                flow.depth,
+                flow.capacity,
+                flow.accepted,
+                np.delete(flow.edge_flow, pos),
+                flow.value,
+            )
+            self._cache[key] = literal_fixpoint(self._snap, key[0], acc.seeds, flow)
+        self._note("revoke", incremental=all(a is not None for a in self._cache.values()))
+
+    def remove_member(
+        self, member: str, seeds: Iterable[str], code_of_conduct: bool = True
+    ) -> RemovalImpact:
+        """Mark a member removed; a code-of-conduct removal also drops every edge they authored.
+
+        The member stays in the graph with status ``removed`` so the record (and any later
+        attempt to re-add them) is explicit.
+        """
+        v = self._num(member)
+        seed_key = self._seed_key(seeds)
+        before = self._reachable(seed_key)
+        dropped = 0
+        if code_of_conduct:
+            drop = self._snap.src == v
+            dropped = int(drop.sum())
+            self._snap = snaps.without_edges(self._snap, drop)
+            if self._g is not None:
+                self._g.remove_edges_from(list(self._g.out_edges(member)))
+        self._snap = snaps.with_status(self._snap, v, MemberStatus.REMOVED)
+        if self._g is not None:
+            self._g.nodes[member]["status"] = MemberStatus.REMOVED
+        self._invalidate("remove_member")
+        after = self._reachable(seed_key)
+        lost = np.flatnonzero(before & ~after)
+        ids = self._snap.ids
+        orphaned = tuple(ids[i] for i in lost.tolist() if i != v)
+        return RemovalImpact(member, dropped, orphaned)
+
+    # -- cache maintenance -------------------------------------------------------------
+
+    def _note(self, op: str, *, incremental: bool) -> None:
+        if incremental:
+            self.stats.incremental += 1
+        else:
+            self.stats.invalidations += 1
+        self.stats.last = {"op": op, "mode": "incremental" if incremental else "invalidated"}
+
+    def _invalidate(self, op: str) -> None:
+        self._cache = dict.fromkeys(self._cache)
+        self._note(op, incremental=False)
+
+    def _expands(self, policy: Policy, flow: FlowResult, u: int) -> bool:
+        d = int(flow.depth[u])
+        return bool(self._snap.passable[u]) and 0 <= d < policy.max_depth
+
+    def _flow_may_change_on_add(self, policy: Policy, flow: FlowResult, u: int, v: int) -> bool:
+        if self._snap.excluded[v]:
+            return False
+        if self._expands(policy, flow, u):
+            dv = int(flow.depth[v])
+            if dv < 0 or dv > int(flow.depth[u]) + 1:
+                return True  # v moves closer to the seeds: its capacity changes
+        # an unbounded new edge out of a node that passes flow may open an augmenting path
+        return bool(flow.capacity[u] > 1 and flow.capacity[v] > 0)
+
+    def _depth_may_change_on_remove(self, policy: Policy, flow: FlowResult, u: int, v: int) -> bool:
+        if not self._expands(policy, flow, u):
+            return False
+        dv = int(flow.depth[v])
+        if dv != int(flow.depth[u]) + 1:
+            return False
+        snap = self._snap
+        preds = snap.rindices[snap.rindptr[v] : snap.rindptr[v + 1]]
+        other = (flow.depth[preds] == dv - 1) & snap.passable[preds]
+        return not bool(other.any())
+
+    # -- queries -----------------------------------------------------------------------
+
+    def _seed_key(self, seeds: Iterable[str]) -> tuple[str, ...]:
+        if isinstance(seeds, str):
+            raise TypeError("seeds must be an iterable of member ids, not a string")
+        key = tuple(sorted(set(seeds)))
+        for s in key:
+            self._num(s)
+        return key
+
+    def _acceptance(self, policy: Policy, seeds: Iterable[str]) -> Acceptance:
+        key = (policy, self._seed_key(seeds))
+        acc = self._cache.get(key)
+        if acc is None:
+            acc = accept(self._snap, policy, seed_numbers(self._snap, key[1]))
+            self._cache[key] = acc
+            self.stats.flow_recomputes += 1
+        return acc
+
+    def _reachable(self, seed_key: tuple[str, ...], without: int | None = None) -> np.ndarray:
+        snap = self._snap
+        allowed = ~snap.excluded
+        if without is not None:
+            allowed = allowed.copy()
+            allowed[without] = False
+        seeds = seed_numbers(snap, seed_key)
+        dist = bfs_levels(snap.indptr, snap.dst, seeds, allowed, snap.passable & allowed)
+        return dist >= 0
+
+    def accepted(self, policy: Policy, seeds: Iterable[str]) -> frozenset[str]:
+        acc = self._acceptance(policy, seeds)
+        ids = self._snap.ids
+        return frozenset(ids[i] for i in np.flatnonzero(acc.accepted).tolist())
+
+    def flow_accepted(self, policy: Policy, seeds: Iterable[str]) -> frozenset[str]:
+        """Members the Advogato flow alone accepts (before the literal rules)."""
+        acc = self._acceptance(policy, seeds)
+        ids = self._snap.ids
+        return frozenset(ids[i] for i in np.flatnonzero(acc.flow.accepted).tolist())
+
+    def impact(self, member: str, seeds: Iterable[str]) -> tuple[str, ...]:
+        """Who would lose every path from the seeds if ``member`` were removed."""
+        v = self._num(member)
+        seed_key = self._seed_key(seeds)
+        lost = self._reachable(seed_key) & ~self._reachable(seed_key, without=v)
+        lost[v] = False
+        ids = self._snap.ids
+        return tuple(ids[i] for i in np.flatnonzero(lost).tolist())
+
+    def shortest_path(self, source: str, target: str) -> tuple[str, ...] | None:
+        """Fewest-hop vouching path; suspended, removed and pod members carry no trust."""
+        s, t = self._num(source), self._num(target)
+        path = shortest_path(self._snap.adj, s, t, self._snap.passable_list)
+        return self._names(path) if path is not None else None
+
+    def disjoint_paths(self, source: str, target: str, k: int) -> list[tuple[str, ...]]:
+        """Up to ``k`` paths from source to target that share no member in between."""
+        if k < 1:
+            raise ValueError("k must be >= 1")
+        s, t = self._num(source), self._num(target)
+        if s == t:
+            return [(source,)]
+        res = disjoint_paths(self._snap.adj, [s], t, k, inner_ok=self._snap.passable_list)
+        return [self._names(p) for p in res.paths]
+
+    def _names(self, path: list[int]) -> tuple[str, ...]:
+        ids = self._snap.ids
+        return tuple(ids[i] for i in path)
+
+    def vet(
+        self, member: str, policy: Policy, seeds: Iterable[str], asking: str | None = None
+    ) -> Decision:
+        i = self._num(member)
+        acc = self._acceptance(policy, seeds)
+        snap = self._snap
+        seed_list = acc.seeds.tolist()
+        eligible = bool(acc.accepted[i])
+        status = self.status(member)
+        reasons = self._reasons(i, member, status, policy, acc)
+        inner = snap.passable_list
+        if asking is not None:
+            path = shortest_path(snap.adj, self._num(asking), i, inner)
+        else:
+            path = nearest_source_path(snap.adj, seed_list, i, inner)
+        k = policy.max_paths if eligible else CUT_LIMIT
+        res = disjoint_paths(
+            snap.adj, seed_list, i, k, inner_ok=inner, want_cut=not eligible, super_source=True
+        )
+        return Decision(
+            member=member,
+            eligible=eligible,
+            reasons=tuple(reasons),
+            shortest_path=self._names(path) if path is not None else None,
+            disjoint_paths=tuple(self._names(p) for p in res.paths[: policy.max_paths]),
+            cut=self._names(res.cut) if res.cut else (),
+            probation=status == MemberStatus.POD,
+        )
+
+    def _reasons(
+        self, i: int, member: str, status: MemberStatus, policy: Policy, acc: Acceptance
+    ) -> list[Reason]:
+        out: list[Reason] = []
+        if i in set(acc.seeds.tolist()):
+            return [Reason("seed", f"{member} is a seed partner.")]
+        if status in EXCLUDED_STATUSES:
+            out.append(
+                Reason(str(status), f"{member} is {status}: no trust flows to or through them.")
+            )
+            return out
+        if int(self._snap.kind[i]) == ORG_CODE:
+            out.extend(self._org_reasons(i, member, policy, acc))
+        else:
+            out.extend(self._provider_reasons(i, member, policy, acc))
+        if status == MemberStatus.POD:
+            out.append(
+                Reason("probation", f"{member} is in a probation pod: matchable, cannot vouch.")
+            )
+        return out
+
+    def _provider_reasons(
+        self, i: int, member: str, policy: Policy, acc: Acceptance
+    ) -> list[Reason]:
+        out: list[Reason] = []
+        vouches, refs = int(acc.vouches[i]), int(acc.references[i])
+        if vouches >= 1:
+            out.append(
+                Reason(
+                    "vouched_by_accepted",
+                    f"{member} has {vouches} vouch(es) from accepted full members.",
+                )
+            )
+        elif refs >= policy.provider_min_references:
+            out.append(
+                Reason(
+                    "references_from_accepted",
+                    f"{member} has references from {refs} distinct accepted members.",
+                )
+            )
+        else:
+            out.append(
+                Reason(
+                    "insufficient_references",
+                    f"{member} has no vouch from an accepted full member and {refs} of the "
+                    f"{policy.provider_min_references} references needed.",
+                )
+            )
+        depth = int(acc.flow.depth[i])
+        if depth < 0:
+            out.append(
+                Reason(
+                    "unreachable",
+                    f"no vouching path reaches {member} from the seeds within "
+                    f"{policy.max_depth} steps.",
+                )
+            )
+        elif acc.flow.accepted[i]:
+            out.append(
+                Reason(
+                    "flow_accepted",
+                    f"the trust flow from the seeds reaches {member} (distance {depth}).",
+                )
+            )
+        else:
+            out.append(
+                Reason(
+                    "no_flow",
+                    f"the capacity of the members vouching for {member} (distance {depth}) "
+                    "is used up: the trust flow does not reach them.",
+                )
+            )
+        return out
+
+    def _org_reasons(self, i: int, member: str, policy: Policy, acc: Acceptance) -> list[Reason]:
+        snap = self._snap
+        need = policy.organization_min_references
+        if acc.introduced[i]:
+            return [Reason("introduced_by_partner", f"{member} was brought in by a seed partner.")]
+        preds = snap.rindices[snap.rindptr[i] : snap.rindptr[i + 1]]
+        ok = acc.accepted[preds] & (snap.kind[preds] == ORG_CODE) & snap.passable[preds]
+        refs = int(ok.sum())
+        if refs < need:
+            return [
+                Reason(
+                    "insufficient_org_references",
+                    f"{member} has references from {refs} of the {need} distinct accepted "
+                    "organizations needed.",
+                )
+            ]
+        found = acc.org_paths.get(i, need if acc.accepted[i] else 0)
+        if found >= need:
+            return [
+                Reason(
+                    "org_references",
+                    f"{member} has references from {refs} accepted organizations on "
+                    f"{found} independent paths.",
+                )
+            ]
+        return [
+            Reason(
+                "dependent_references",
+                f"{member}'s {refs} referees depend on common introducers: only {found} "
+                f"independent path(s) of the {need} needed.",
+            )
+        ]

@@ -1,0 +1,104 @@
+"""Who is accepted: the literal vouching rules combined with the Advogato flow.
+
+Acceptance is the least fixpoint grown from the seeds: a provider (or staff, or a partner
+that is not a seed) needs the literal rule — a vouch from an accepted non-probation member
+or ``provider_min_references`` references from distinct ones — *and* the flow. An
+organization needs either a vouch from a seed partner (the partner's own intake) or
+references from ``organization_min_references`` distinct accepted organizations that are
+also vertex-disjoint paths from the seeds, so referees introduced by one member count once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from trust_graph.flow import FlowResult, advogato
+from trust_graph.model import EDGE_CODES, KIND_CODES, EdgeKind, MemberKind, Policy
+from trust_graph.paths import disjoint_paths
+from trust_graph.snapshot import Snapshot
+
+VOUCH_CODE = EDGE_CODES.index(EdgeKind.VOUCH)
+ORG_CODE = KIND_CODES.index(MemberKind.ORGANIZATION)
+
+
+@dataclass(eq=False)
+class Acceptance:
+    seeds: np.ndarray  # member numbers of the usable seeds
+    flow: FlowResult
+    accepted: np.ndarray  # bool
+    vouches: np.ndarray  # accepted non-probation vouchers per member
+    references: np.ndarray  # accepted non-probation referees per member
+    org_paths: dict[int, int]  # organization -> disjoint paths found (capped)
+    introduced: np.ndarray  # bool: organization vouched by a seed partner
+
+
+def seed_numbers(snap: Snapshot, seeds: tuple[str, ...]) -> np.ndarray:
+    index = snap.index
+    nums = np.array(sorted(index[s] for s in seeds), dtype=np.int64)
+    return nums[~snap.excluded[nums]] if nums.size else nums
+
+
+def accept(
+    snap: Snapshot, policy: Policy, seeds: np.ndarray, flow: FlowResult | None = None
+) -> Acceptance:
+    flow = flow if flow is not None else advogato(snap, policy, seeds)
+    return literal_fixpoint(snap, policy, seeds, flow)
+
+
+def literal_fixpoint(
+    snap: Snapshot, policy: Policy, seeds: np.ndarray, flow: FlowResult
+) -> Acceptance:
+    n = snap.n
+    is_seed = np.zeros(n, dtype=bool)
+    is_seed[seeds] = True
+    is_org = (snap.kind == ORG_CODE) & ~snap.excluded & ~is_seed
+    candidates = flow.accepted & ~is_org & ~snap.excluded & ~is_seed
+    is_vouch = snap.ekind == VOUCH_CODE
+    introduced = np.zeros(n, dtype=bool)
+    introduced[snap.dst[is_vouch & is_seed[snap.src]]] = True
+    introduced &= is_org
+    accepted = is_seed | introduced
+    org_paths: dict[int, int] = {}
+    while True:
+        giver = accepted & snap.passable
+        from_giver = giver[snap.src]
+        vouches = np.bincount(snap.dst[from_giver & is_vouch], minlength=n)
+        references = np.bincount(snap.dst[from_giver & ~is_vouch], minlength=n)
+        literal = (vouches >= 1) | (references >= policy.provider_min_references)
+        grown = accepted | (candidates & literal)
+        grown |= _organizations(snap, policy, seeds, grown, is_org, org_paths)
+        if np.array_equal(grown, accepted):
+            break
+        accepted = grown
+    return Acceptance(seeds, flow, accepted, vouches, references, org_paths, introduced)
+
+
+def _organizations(
+    snap: Snapshot,
+    policy: Policy,
+    seeds: np.ndarray,
+    accepted: np.ndarray,
+    is_org: np.ndarray,
+    org_paths: dict[int, int],
+) -> np.ndarray:
+    need = policy.organization_min_references
+    referee = accepted & is_org & snap.passable
+    counts = np.bincount(snap.dst[referee[snap.src]], minlength=snap.n)
+    out = np.zeros(snap.n, dtype=bool)
+    pending = np.flatnonzero(is_org & ~accepted & (counts >= need))
+    if not pending.size or not seeds.size:
+        return out
+    inner = np.zeros(snap.n, dtype=bool)
+    inner[seeds] = True
+    inner |= referee
+    inner_ok = inner.tolist()
+    sources = seeds.tolist()
+    for org in pending.tolist():
+        found = len(
+            disjoint_paths(snap.adj, sources, org, need, inner_ok=inner_ok, super_source=True).paths
+        )
+        org_paths[org] = found
+        out[org] = found >= need
+    return out
