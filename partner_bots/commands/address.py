@@ -7,6 +7,7 @@ the start of the HTML body. Everything else is ordinary conversation and is left
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 from urllib.parse import unquote
@@ -67,7 +68,5 @@ def command_text(body: str, bot: BotIdentity, formatted_body: str | None = None)
 
 
 def _after_html(tail: str) -> str:
-    import html
-
     text = html.unescape(_TAG.sub(" ", tail[:10_000]))
     return text.lstrip(_SEPARATORS).strip()

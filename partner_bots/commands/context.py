@@ -42,8 +42,7 @@ class Reply:
 
     @classmethod
     def failure(cls, command: str, error: CommandError) -> Reply:
-        details = (f"Example: {error.example}",) if error.example else ()
-        return cls(command, False, error.message, details, error)
+        return cls(command, False, error.message, (), error)
 
 
 class Services(Protocol):

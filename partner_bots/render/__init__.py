@@ -1,0 +1,61 @@
+"""Matrix message content for the bot: replies, proposals, engagements, relations.
+
+Every user-supplied string passes through ``render.text`` before it reaches a body.
+"""
+
+from partner_bots.render.engagement import (
+    ENGAGEMENT_KEY,
+    EngagementView,
+    introduction_content,
+    purge_content,
+)
+from partner_bots.render.notice import mentions, notice, pill
+from partner_bots.render.proposal import (
+    PROPOSAL_KEY,
+    Person,
+    ProposalView,
+    ProviderView,
+    RequestView,
+    proposal_content,
+    vouching_proposal_content,
+)
+from partner_bots.render.relations import (
+    APPROVE_KEY,
+    DECLINE_KEY,
+    Vote,
+    as_reply,
+    edit,
+    in_thread,
+    reaction,
+    reply_to_command,
+    vote_of,
+)
+from partner_bots.render.reply import REPLY_KEY, reply_content
+
+__all__ = [
+    "APPROVE_KEY",
+    "DECLINE_KEY",
+    "ENGAGEMENT_KEY",
+    "PROPOSAL_KEY",
+    "REPLY_KEY",
+    "EngagementView",
+    "Person",
+    "ProposalView",
+    "ProviderView",
+    "RequestView",
+    "Vote",
+    "as_reply",
+    "edit",
+    "in_thread",
+    "introduction_content",
+    "mentions",
+    "notice",
+    "pill",
+    "proposal_content",
+    "purge_content",
+    "reaction",
+    "reply_content",
+    "reply_to_command",
+    "vote_of",
+    "vouching_proposal_content",
+]

@@ -1,0 +1,66 @@
+"""A command's Reply as Matrix content, with the machine-readable ``org.dsx.reply`` block."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable
+from typing import Any
+
+from partner_bots.commands.context import Reply
+from partner_bots.render.notice import notice
+from partner_bots.render.text import clean
+
+REPLY_KEY = "org.dsx.reply"
+SUMMARY_LIMIT = 1_000
+LINE_LIMIT = 600
+MAX_LINES = 60
+
+
+def _lines(details: Iterable[str]) -> list[str]:
+    lines = [clean(line, LINE_LIMIT) for line in list(details)[: MAX_LINES + 1]]
+    lines = [line for line in lines if line]
+    if len(lines) > MAX_LINES:
+        lines = [*lines[:MAX_LINES], "…"]
+    return lines
+
+
+def reply_block(reply: Reply) -> dict[str, Any]:
+    block: dict[str, Any] = {"command": reply.command, "ok": reply.ok}
+    if reply.error is not None:
+        block["error"] = {
+            "code": clean(reply.error.code, 64),
+            "message": clean(reply.error.message, SUMMARY_LIMIT),
+        }
+    return block
+
+
+def reply_content(reply: Reply, *, mention: Iterable[str] = ()) -> dict[str, Any]:
+    """The m.notice for a reply; ``mention`` adds user ids (usually the sender)."""
+    summary = clean(reply.summary, SUMMARY_LIMIT, multiline=True)
+    lines = _lines(reply.details)
+    error = reply.error
+    example = clean(error.example, LINE_LIMIT) if error and error.example else None
+    code = clean(error.code, 64) if error else None
+
+    plain = [f"⚠️ {summary} ({code})" if error else summary, *lines]
+    if example:
+        plain.append(f"Example: {example}")
+
+    safe_summary = html.escape(summary).replace("\n", "<br>")
+    parts = [
+        f"<p>⚠️ {safe_summary} <code>{html.escape(code)}</code></p>"
+        if code is not None
+        else f"<p><strong>{safe_summary}</strong></p>"
+    ]
+    if lines:
+        items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
+        parts.append(f"<ul>{items}</ul>")
+    if example:
+        parts.append(f"<p>Example: <code>{html.escape(example)}</code></p>")
+
+    return notice(
+        "\n".join(plain),
+        "".join(parts),
+        mention=[*mention, *reply.mentions],
+        extra={REPLY_KEY: reply_block(reply)},
+    )
