@@ -146,6 +146,11 @@ async def entries(engine: AsyncEngine, after: int = 0, limit: int = 1000) -> lis
         ]
 
 
+async def count(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        return (await conn.execute(sa.select(sa.func.count()).select_from(audit_log))).scalar_one()
+
+
 async def verify(engine: AsyncEngine, batch: int = 2000) -> BrokenLink | None:
     """The first broken link of the chain, or None when it is intact."""
     expected_seq, prev = 1, GENESIS

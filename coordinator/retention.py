@@ -1,0 +1,117 @@
+"""Retention: when an engagement closes, the organization's personal data goes.
+
+Purged means gone from the database files, not hidden: the sealed rows are deleted
+in the closing transaction, then SQLite runs VACUUM with ``secure_delete`` on and
+truncates its WAL, and PostgreSQL rewrites the table (VACUUM FULL) so no dead tuple
+keeps the bytes. Only counts and types remain. An archive (still sealed, so it needs
+the private key to read) is written only where the organization's consent is recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from coordinator.domain.states import RequestState
+from coordinator.logs import get_logger
+from coordinator.store.schema import requests, retention_counts, sealed
+
+log = get_logger(__name__)
+TERMINAL = (RequestState.CLOSED.value, RequestState.REFERRED.value, RequestState.REFUSED.value)
+
+
+async def _count(conn: AsyncConnection, kind: str) -> None:
+    updated = await conn.execute(
+        retention_counts.update()
+        .where(retention_counts.c.kind == kind)
+        .values(count=retention_counts.c.count + 1)
+    )
+    if updated.rowcount == 0:
+        await conn.execute(retention_counts.insert().values(kind=kind, count=1))
+
+
+async def sealed_rows(conn: AsyncConnection, organization: str, request_id: str) -> list:
+    return (
+        await conn.execute(
+            sa.select(sealed.c.id, sealed.c.scope, sealed.c.field, sealed.c.blob).where(
+                sealed.c.owner == organization, sealed.c.scope.in_([request_id, "org"])
+            )
+        )
+    ).all()
+
+
+async def purge_case(
+    conn: AsyncConnection, request_id: str, organization: str | None, skills: list[str]
+) -> int:
+    """Delete the case's sealed data, and the organization's when it has no other case."""
+    deleted = 0
+    if organization is not None:
+        deleted += (
+            await conn.execute(sa.delete(sealed).where(sealed.c.scope == request_id))
+        ).rowcount
+        others = (
+            await conn.execute(
+                sa.select(sa.func.count()).where(
+                    requests.c.organization == organization,
+                    requests.c.id != request_id,
+                    requests.c.state.not_in(TERMINAL),
+                )
+            )
+        ).scalar_one()
+        if others == 0:
+            deleted += (
+                await conn.execute(
+                    sa.delete(sealed).where(sealed.c.owner == organization, sealed.c.scope == "org")
+                )
+            ).rowcount
+    await conn.execute(
+        requests.update()
+        .where(requests.c.id == request_id)
+        .values(organization=None, languages=[], region=None)
+    )
+    await _count(conn, "requests_closed")
+    for skill in skills:
+        await _count(conn, f"skill:{skill}")
+    return deleted
+
+
+def _write_archive(path: Path, rows: list) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        for row in rows:
+            record = {
+                "scope": "org" if row.scope == "org" else "case",
+                "field": row.field,
+                "sealed": base64.b64encode(row.blob).decode("ascii"),
+            }
+            out.write(json.dumps(record) + "\n")
+
+
+async def write_archive(directory: Path, engagement_id: str, rows: list) -> Path:
+    """Still-sealed copies of the purged values, for an offline archive."""
+    path = directory / f"{engagement_id}.sealed.jsonl"
+    await asyncio.to_thread(_write_archive, path, rows)
+    return path
+
+
+async def vacuum(engine: AsyncEngine) -> None:
+    """Make deleted rows unrecoverable from the files (run outside any transaction)."""
+    if engine.dialect.name == "sqlite":
+        async with engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            driver = raw.driver_connection
+            await driver.execute("VACUUM")
+            await driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    else:
+        async with engine.connect() as conn:
+            auto = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await auto.exec_driver_sql("VACUUM FULL sealed")
+            await auto.exec_driver_sql("VACUUM requests")
+    log.info("retention.vacuumed", dialect=engine.dialect.name)

@@ -1,0 +1,228 @@
+"""Request intake and the ways a case leaves routing: referral, refusal, SLA escalation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from coordinator.domain import (
+    DomainError,
+    MembershipStatus,
+    ProposalState,
+    RequestState,
+    Urgency,
+    advance,
+)
+from coordinator.store.schema import proposals, requests, sealed
+from coordinator.usecases import messages, rows, validate
+from coordinator.usecases.context import Context
+from coordinator.usecases.results import CaseOutcome, RequestResult, SlaResult
+from coordinator.usecases.unit import Tx
+
+OPEN_STATES = (RequestState.OPEN, RequestState.PROPOSED, RequestState.UNMATCHED)
+
+
+def global_partner(ctx: Context) -> str | None:
+    if ctx.config.policy.global_partner:
+        return ctx.config.policy.global_partner
+    for partner in ctx.config.partners:
+        if partner.is_global:
+            return partner.handle
+    return None
+
+
+async def partner_room(tx: Tx, handle: str) -> str:
+    partner = await rows.partner(tx.conn, handle)
+    if not partner.rooms:
+        raise DomainError("partner_has_no_room", f"Partner {handle} has no registered room.")
+    return partner.rooms[0]
+
+
+async def file_request(
+    ctx: Context,
+    tx: Tx,
+    partner: str,
+    organization: str,
+    skills: Iterable[str],
+    languages: Iterable[str] = (),
+    region: str | None = None,
+    urgency: Urgency = Urgency.NORMAL,
+    note: str | None = None,
+) -> RequestResult:
+    """A partner files a request for an organization it works with."""
+    room = await partner_room(tx, partner)
+    org = await rows.organization(tx.conn, organization)
+    if org.partner != partner:
+        # Need to know: partners act for their own organizations only.
+        raise DomainError(
+            "not_your_organization", f"{organization} is not an organization of {partner}."
+        )
+    if org.status not in (MembershipStatus.ACTIVE, MembershipStatus.POD):
+        raise DomainError(
+            "organization_not_vetted",
+            f"{organization} is not vetted yet: it needs references from at least "
+            f"{ctx.config.policy.organization_min_references} other organizations "
+            f"(then `!dsx vet {organization}`).",
+        )
+    skill_set = validate.tags("skills", skills, required=True)
+    langs = validate.tags("langs", languages)
+    region = validate.region("region", region if region is not None else org.region)
+    urgency = Urgency(urgency)
+    note = validate.text("note", note)
+    request_id = rows.new_id("r")
+    await tx.conn.execute(
+        requests.insert().values(
+            id=request_id,
+            organization=organization,
+            partner=partner,
+            skills=sorted(skill_set),
+            languages=sorted(langs),
+            region=region,
+            urgency=int(urgency),
+            state=RequestState.OPEN.value,
+            filed_at=tx.now,
+        )
+    )
+    if note:
+        await tx.conn.execute(
+            sealed.insert().values(
+                owner=organization, scope=request_id, field="note", blob=ctx.seal(note)
+            )
+        )
+    tx.audit("request.filed", request_id, partner=partner, urgency=urgency.name.lower())
+    referral = None
+    if not validate.is_us(region):
+        referral = global_partner(ctx)
+        text = f"Request {request_id} is outside the U.S. mandate. " + (
+            f"Once the organization consents, refer it with `!dsx refer {request_id} "
+            f"to={referral}`; nothing is shared before that."
+            if referral
+            else "No global partner is configured; ask staff."
+        )
+        await tx.send(
+            room,
+            messages.notice(
+                text, blocks={"org.dsx.referral": {"request": request_id, "to": referral}}
+            ),
+        )
+        tx.audit("request.referral_suggested", request_id, to=referral)
+    return RequestResult(request_id, RequestState.OPEN.value, referral)
+
+
+async def cancel_pending_proposals(tx: Tx, request_id: str) -> list[str]:
+    pending = (
+        (
+            await tx.conn.execute(
+                sa.select(proposals.c.id).where(
+                    proposals.c.request == request_id,
+                    proposals.c.state == ProposalState.PENDING.value,
+                )
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if pending:
+        await tx.conn.execute(
+            proposals.update()
+            .where(proposals.c.id.in_(pending))
+            .values(state=ProposalState.CANCELLED.value, decided_at=tx.now)
+        )
+    return list(pending)
+
+
+async def refer(ctx: Context, tx: Tx, request_id: str, to: str | None = None) -> CaseOutcome:
+    """Hand a non-U.S. case to the global partner (after the organization consented)."""
+    req = await rows.request(tx.conn, request_id, lock=True)
+    to = to or global_partner(ctx)
+    if to is None:
+        raise DomainError("no_global_partner", "No global partner is configured for referrals.")
+    target = await rows.partner(tx.conn, to)
+    if not target.is_global and to != ctx.config.policy.global_partner:
+        raise DomainError("not_a_global_partner", f"{to} does not take referrals.")
+    advance(req.state, RequestState.REFERRED)
+    await cancel_pending_proposals(tx, request_id)
+    await tx.conn.execute(
+        requests.update()
+        .where(requests.c.id == request_id)
+        .values(state=RequestState.REFERRED.value, referred_to=to, acknowledged_at=tx.now)
+    )
+    if target.rooms:
+        text = (
+            f"Referral {request_id}: skills {', '.join(sorted(req.skills))}; "
+            f"region {req.region or 'unknown'}; urgency {req.urgency.name.lower()}. "
+            f"Partner {req.partner} will introduce the organization."
+        )
+        await tx.send(
+            target.rooms[0],
+            messages.notice(
+                text, blocks={"org.dsx.referral": {"request": request_id, "from": req.partner}}
+            ),
+        )
+    tx.audit("request.referred", request_id, to=to)
+    return CaseOutcome(request_id, RequestState.REFERRED.value, to=to)
+
+
+async def refuse(ctx: Context, tx: Tx, request_id: str, reason_code: str) -> CaseOutcome:
+    """Out of mandate (e.g. a hatred or division agenda): only the code and date remain."""
+    reason_code = validate.reason_code("reason", reason_code)
+    req = await rows.request(tx.conn, request_id, lock=True)
+    advance(req.state, RequestState.REFUSED)
+    await cancel_pending_proposals(tx, request_id)
+    await tx.conn.execute(sealed.delete().where(sealed.c.scope == request_id))
+    await tx.conn.execute(
+        requests.update()
+        .where(requests.c.id == request_id)
+        .values(
+            state=RequestState.REFUSED.value,
+            reason_code=reason_code,
+            organization=None,
+            partner=None,
+            skills=[],
+            languages=[],
+            region=None,
+            acknowledged_at=tx.now,
+        )
+    )
+    tx.audit("request.refused", request_id, code=reason_code)
+    return CaseOutcome(request_id, RequestState.REFUSED.value, code=reason_code)
+
+
+def sla_window(ctx: Context, urgency: Urgency) -> timedelta | None:
+    if urgency is Urgency.CRITICAL:
+        return timedelta(minutes=ctx.config.policy.sla_minutes_critical)
+    if urgency is Urgency.HIGH:
+        return timedelta(minutes=ctx.config.policy.sla_minutes_high)
+    return None
+
+
+async def check_sla(ctx: Context, tx: Tx) -> SlaResult:
+    """Escalate each urgent, unacknowledged request past its window, once."""
+    candidates = await tx.conn.execute(
+        sa.select(requests)
+        .where(
+            requests.c.urgency >= int(Urgency.HIGH),
+            requests.c.acknowledged_at.is_(None),
+            requests.c.escalated_at.is_(None),
+            requests.c.state.in_([s.value for s in OPEN_STATES]),
+        )
+        .order_by(requests.c.filed_at)
+    )
+    escalated = []
+    for row in candidates.all():
+        req = rows.request_from_row(row)
+        window = sla_window(ctx, req.urgency)
+        if window is None or req.filed_at + window > tx.now:
+            continue
+        escalated.append(req.id)
+    if escalated:
+        await tx.conn.execute(
+            requests.update().where(requests.c.id.in_(escalated)).values(escalated_at=tx.now)
+        )
+        text = "Unacknowledged urgent requests past their window: " + ", ".join(escalated)
+        await tx.send(ctx.staff_room, messages.staff(text, kind="sla", requests=escalated))
+        for request_id in escalated:
+            tx.audit("request.escalated", request_id)
+    return SlaResult(tuple(escalated))

@@ -1,0 +1,113 @@
+"""What use cases return: flat, frozen, JSON-able (a duplicate event gets the same back)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class MemberResult:
+    member: str
+    kind: str
+    status: str
+
+
+@dataclass(frozen=True)
+class VouchResult:
+    author: str
+    target: str
+    kind: str
+    active: bool  # False after unvouch
+
+
+@dataclass(frozen=True)
+class VetResult:
+    member: str
+    eligible: bool
+    status: str
+    probation: bool
+    reasons: tuple[str, ...]  # reason codes
+    messages: tuple[str, ...]  # human sentences, same order
+    path: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RequestResult:
+    request: str
+    state: str
+    referral_to: str | None = None  # the global partner, for a non-U.S. case
+
+
+@dataclass(frozen=True)
+class RouteResult:
+    request: str
+    state: str
+    proposal: str | None
+    provider: str | None
+    created: bool  # False when the request already had a pending proposal
+    path: tuple[str, ...] = ()
+    approvals_needed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ApprovalResult:
+    proposal: str
+    state: str
+    approvals: tuple[str, ...]
+    waiting_for: tuple[str, ...]
+    engagement: str | None
+
+
+@dataclass(frozen=True)
+class DeclineResult:
+    proposal: str
+    next_proposal: str | None
+    next_provider: str | None
+    request_state: str
+
+
+@dataclass(frozen=True)
+class EngagementResult:
+    engagement: str
+    request: str
+    provider: str
+    room: str  # logical room name of the create_room outbox row
+
+
+@dataclass(frozen=True)
+class CloseResult:
+    engagement: str
+    purged_rows: int
+    archived: bool
+
+
+@dataclass(frozen=True)
+class ReviewResult:
+    engagement: str
+    satisfactory: bool
+    notation: bool
+    promoted: bool
+    removed: bool
+
+
+@dataclass(frozen=True)
+class RemovalResult:
+    member: str
+    cancelled_proposals: tuple[str, ...]
+    rerouted_requests: tuple[str, ...]
+    needs_revouching: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CaseOutcome:
+    """Referral or refusal: what remains of the request."""
+
+    request: str
+    state: str
+    code: str | None = None
+    to: str | None = None
+
+
+@dataclass(frozen=True)
+class SlaResult:
+    escalated: tuple[str, ...]

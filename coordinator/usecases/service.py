@@ -1,0 +1,428 @@
+"""The coordinator's public API: every use case as one awaitable method.
+
+Each call is one transaction (see ``unit.run``). ``actor`` is who asked (a Matrix
+user id or "system"); ``event_id`` is the Matrix event that caused the call, which
+makes a redelivered event a no-op that returns the first result. Use cases within one
+process run one at a time (PostgreSQL serialises their commits on the audit chain
+anyway), which keeps the in-memory trust graph consistent with the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from coordinator import retention
+from coordinator.config import Config
+from coordinator.domain import Tier, Urgency, VouchKind
+from coordinator.sealing import PublicSealer
+from coordinator.store import Inbox, Outbox, create_engine, migrate
+from coordinator.store.clock import utcnow
+from coordinator.usecases import cases, engagements, matching, members, removal, unit
+from coordinator.usecases.context import Context
+from coordinator.usecases.results import (
+    ApprovalResult,
+    CaseOutcome,
+    CloseResult,
+    DeclineResult,
+    EngagementResult,
+    MemberResult,
+    RemovalResult,
+    RequestResult,
+    ReviewResult,
+    RouteResult,
+    SlaResult,
+    VetResult,
+    VouchResult,
+)
+from coordinator.usecases.trust import TrustIndex
+from coordinator.usecases.unit import Tx
+
+R = TypeVar("R")
+SYSTEM = "system"
+
+
+class Coordinator:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        config: Config,
+        sealer: PublicSealer | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ):
+        self.engine = engine
+        self.config = config
+        self.ctx = Context(config, TrustIndex(config.policy), sealer, clock)
+        self.outbox = Outbox(engine, clock)
+        self.inbox = Inbox(engine)
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def open(
+        cls,
+        config: Config,
+        *,
+        url: str | None = None,
+        sealer: PublicSealer | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> Coordinator:
+        """Migrate, connect, rebuild the trust graph and register configured partners."""
+        url = url or config.database_url
+        await migrate(url)
+        coordinator = cls(create_engine(url), config, sealer, clock)
+        await coordinator.start()
+        return coordinator
+
+    async def start(self) -> None:
+        async with self.engine.connect() as conn:
+            await self.ctx.trust.load(conn)
+        await self.sync_partners()
+
+    async def aclose(self) -> None:
+        await self.engine.dispose()
+
+    @property
+    def trust(self) -> TrustIndex:
+        return self.ctx.trust
+
+    async def _run(
+        self,
+        name: str,
+        body: Callable[[Tx], Awaitable[R]],
+        result_type: type[R],
+        actor: str,
+        event_id: str | None,
+    ) -> R:
+        async with self._lock:
+            trust = self.ctx.trust
+            async with self.engine.connect() as conn:
+                await trust.refresh(conn)
+
+            async def wrapped(tx: Tx) -> R:
+                result = await body(tx)
+                await members.finish_trust(self.ctx, tx)
+                return result
+
+            async def rollback() -> None:
+                if trust.dirty:
+                    async with self.engine.connect() as conn:
+                        await trust.load(conn)
+
+            result = await unit.run(
+                self.engine,
+                name=name,
+                actor=actor,
+                now=self.ctx.clock(),
+                event_id=event_id,
+                result_type=result_type,
+                body=wrapped,
+                on_rollback=rollback,
+            )
+            trust.dirty = False
+            return result
+
+    # -- membership ------------------------------------------------------------------
+
+    async def sync_partners(self) -> None:
+        """Register (or update) the partners listed in the configuration."""
+        for partner in self.config.partners:
+            await self.register_partner(
+                partner.handle, partner.rooms, partner.members, partner.is_global
+            )
+
+    async def register_partner(
+        self,
+        handle: str,
+        rooms: Iterable[str] = (),
+        members_: Iterable[str] = (),
+        is_global: bool = False,
+        *,
+        actor: str = SYSTEM,
+        event_id: str | None = None,
+    ) -> MemberResult:
+        rooms, members_ = tuple(rooms), tuple(members_)
+        return await self._run(
+            "register_partner",
+            lambda tx: members.register_partner(self.ctx, tx, handle, rooms, members_, is_global),
+            MemberResult,
+            actor,
+            event_id,
+        )
+
+    async def add_provider(
+        self,
+        provider_id: str,
+        skills: Iterable[str],
+        languages: Iterable[str],
+        regions: Iterable[str] = (),
+        capacity: int = 1,
+        tier: Tier = Tier.PRIMARY,
+        organizations: Iterable[str] = (),
+        *,
+        actor: str = SYSTEM,
+        event_id: str | None = None,
+    ) -> MemberResult:
+        skills, languages, regions = tuple(skills), tuple(languages), tuple(regions)
+        organizations = tuple(organizations)
+        return await self._run(
+            "add_provider",
+            lambda tx: members.add_provider(
+                self.ctx, tx, provider_id, skills, languages, regions, capacity, tier, organizations
+            ),
+            MemberResult,
+            actor,
+            event_id,
+        )
+
+    async def add_organization(
+        self,
+        org_id: str,
+        partner: str,
+        region: str | None = None,
+        areas: Iterable[str] = (),
+        name: str | None = None,
+        contact: str | None = None,
+        archive_consent: bool = False,
+        *,
+        actor: str = SYSTEM,
+        event_id: str | None = None,
+    ) -> MemberResult:
+        areas = tuple(areas)
+        return await self._run(
+            "add_organization",
+            lambda tx: members.add_organization(
+                self.ctx, tx, org_id, partner, region, areas, name, contact, archive_consent
+            ),
+            MemberResult,
+            actor,
+            event_id,
+        )
+
+    async def vouch(
+        self,
+        author: str,
+        target: str,
+        kind: VouchKind = VouchKind.VOUCH,
+        *,
+        actor: str = SYSTEM,
+        event_id: str | None = None,
+    ) -> VouchResult:
+        return await self._run(
+            "vouch",
+            lambda tx: members.vouch(self.ctx, tx, author, target, kind),
+            VouchResult,
+            actor,
+            event_id,
+        )
+
+    async def reference(
+        self, author: str, target: str, *, actor: str = SYSTEM, event_id: str | None = None
+    ) -> VouchResult:
+        return await self.vouch(author, target, VouchKind.REFERENCE, actor=actor, event_id=event_id)
+
+    async def unvouch(
+        self, author: str, target: str, *, actor: str = SYSTEM, event_id: str | None = None
+    ) -> VouchResult:
+        return await self._run(
+            "unvouch",
+            lambda tx: members.unvouch(self.ctx, tx, author, target),
+            VouchResult,
+            actor,
+            event_id,
+        )
+
+    async def vet(
+        self,
+        member_id: str,
+        asking: str | None = None,
+        *,
+        actor: str = SYSTEM,
+        event_id: str | None = None,
+    ) -> VetResult:
+        return await self._run(
+            "vet",
+            lambda tx: members.vet(self.ctx, tx, member_id, asking),
+            VetResult,
+            actor,
+            event_id,
+        )
+
+    async def remove_member(
+        self,
+        member_id: str,
+        reason_code: str,
+        code_of_conduct: bool = True,
+        *,
+        actor: str = SYSTEM,
+        event_id: str | None = None,
+    ) -> RemovalResult:
+        return await self._run(
+            "remove_member",
+            lambda tx: removal.remove_member(self.ctx, tx, member_id, reason_code, code_of_conduct),
+            RemovalResult,
+            actor,
+            event_id,
+        )
+
+    # -- cases -------------------------------------------------------------------------
+
+    async def file_request(
+        self,
+        partner: str,
+        organization: str,
+        skills: Iterable[str],
+        languages: Iterable[str] = (),
+        region: str | None = None,
+        urgency: Urgency = Urgency.NORMAL,
+        note: str | None = None,
+        *,
+        actor: str = SYSTEM,
+        event_id: str | None = None,
+    ) -> RequestResult:
+        skills, languages = tuple(skills), tuple(languages)
+        return await self._run(
+            "file_request",
+            lambda tx: cases.file_request(
+                self.ctx, tx, partner, organization, skills, languages, region, urgency, note
+            ),
+            RequestResult,
+            actor,
+            event_id,
+        )
+
+    async def route(
+        self, request_id: str, *, actor: str = SYSTEM, event_id: str | None = None
+    ) -> RouteResult:
+        return await self._run(
+            "route",
+            lambda tx: matching.route(self.ctx, tx, request_id),
+            RouteResult,
+            actor,
+            event_id,
+        )
+
+    async def approve(
+        self, proposal_id: str, partner: str, *, actor: str = SYSTEM, event_id: str | None = None
+    ) -> ApprovalResult:
+        return await self._run(
+            "approve",
+            lambda tx: matching.approve(self.ctx, tx, proposal_id, partner),
+            ApprovalResult,
+            actor,
+            event_id,
+        )
+
+    async def decline(
+        self,
+        proposal_id: str,
+        by: str,
+        reason_code: str = "declined",
+        *,
+        actor: str = SYSTEM,
+        event_id: str | None = None,
+    ) -> DeclineResult:
+        return await self._run(
+            "decline",
+            lambda tx: matching.decline(self.ctx, tx, proposal_id, by, reason_code),
+            DeclineResult,
+            actor,
+            event_id,
+        )
+
+    async def open_engagement(
+        self, proposal_id: str, *, actor: str = SYSTEM, event_id: str | None = None
+    ) -> EngagementResult:
+        return await self._run(
+            "open_engagement",
+            lambda tx: matching.open_engagement(self.ctx, tx, proposal_id),
+            EngagementResult,
+            actor,
+            event_id,
+        )
+
+    async def close(
+        self,
+        engagement_id: str,
+        archive: bool = False,
+        *,
+        actor: str = SYSTEM,
+        event_id: str | None = None,
+    ) -> CloseResult:
+        result = await self._run(
+            "close",
+            lambda tx: engagements.close(self.ctx, tx, engagement_id, archive),
+            CloseResult,
+            actor,
+            event_id,
+        )
+        if result.purged_rows:
+            await retention.vacuum(self.engine)
+        return result
+
+    async def review(
+        self,
+        engagement_id: str,
+        conduct: int,
+        contract: int,
+        communication: int,
+        code_of_conduct_violation: bool = False,
+        *,
+        actor: str = SYSTEM,
+        event_id: str | None = None,
+    ) -> ReviewResult:
+        return await self._run(
+            "review",
+            lambda tx: engagements.review(
+                self.ctx,
+                tx,
+                engagement_id,
+                conduct,
+                contract,
+                communication,
+                code_of_conduct_violation,
+            ),
+            ReviewResult,
+            actor,
+            event_id,
+        )
+
+    async def refer(
+        self,
+        request_id: str,
+        to: str | None = None,
+        *,
+        actor: str = SYSTEM,
+        event_id: str | None = None,
+    ) -> CaseOutcome:
+        return await self._run(
+            "refer",
+            lambda tx: cases.refer(self.ctx, tx, request_id, to),
+            CaseOutcome,
+            actor,
+            event_id,
+        )
+
+    async def refuse(
+        self,
+        request_id: str,
+        reason_code: str,
+        *,
+        actor: str = SYSTEM,
+        event_id: str | None = None,
+    ) -> CaseOutcome:
+        return await self._run(
+            "refuse",
+            lambda tx: cases.refuse(self.ctx, tx, request_id, reason_code),
+            CaseOutcome,
+            actor,
+            event_id,
+        )
+
+    async def check_sla(self, *, actor: str = SYSTEM) -> SlaResult:
+        return await self._run(
+            "check_sla", lambda tx: cases.check_sla(self.ctx, tx), SlaResult, actor, None
+        )

@@ -1,0 +1,238 @@
+"""Use cases end to end on both databases: routing, approvals, engagements, reviews."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import sqlalchemy as sa
+
+from coordinator import audit
+from coordinator.domain import DomainError, IllegalTransition, Urgency
+from coordinator.store.schema import audit_log, notations, requests, sealed
+from tests.coordinator.conftest import network
+
+
+async def _count(c, table) -> int:
+    async with c.engine.connect() as conn:
+        return (await conn.execute(sa.select(sa.func.count()).select_from(table))).scalar_one()
+
+
+async def _status(c, member: str) -> str:
+    async with c.engine.connect() as conn:
+        from coordinator.usecases import rows
+
+        return (await rows.member(conn, member)).status.value
+
+
+async def test_vetting_moves_applicants(coord):
+    await network(coord)
+    assert await _status(coord, "@p1:hs") == "pod"
+    assert await _status(coord, "o1") == "active"
+    await coord.add_provider("@p3:hs", ["training"], ["en"], capacity=1)
+    result = await coord.vet("@p3:hs", asking="alpha")
+    assert not result.eligible
+    assert "insufficient_references" in result.reasons
+    assert await _status(coord, "@p3:hs") == "applicant"
+    with pytest.raises(DomainError) as info:
+        await coord.vouch("@p1:hs", "@p3:hs")
+    assert info.value.code == "probation_cannot_vouch"
+
+
+async def test_full_lifecycle_with_audit(coord):
+    c = coord
+    await network(c)
+    filed = await c.file_request(
+        "alpha", "o1", ["training"], ["en"], urgency=Urgency.HIGH, note="canary note"
+    )
+    routed = await c.route(filed.request)
+    assert routed.provider == "@p1:hs"
+    assert routed.approvals_needed == ("alpha",)
+    assert routed.path == ("alpha", "@p1:hs")
+    # Routing again is a no-op that names the same proposal.
+    again = await c.route(filed.request)
+    assert (again.proposal, again.created) == (routed.proposal, False)
+
+    pending = await c.outbox.pending("!alpha:hs")
+    block = pending[-1].content["org.dsx.proposal"]
+    assert block["id"] == routed.proposal and block["status"] == "pending"
+
+    approved = await c.approve(routed.proposal, "alpha")
+    assert approved.state == "approved" and approved.engagement
+    kinds = [m.kind for m in await c.outbox.pending(f"engagement:{approved.engagement}")]
+    assert kinds == ["create_room", "message"]
+
+    closed = await c.close(approved.engagement)
+    assert closed.purged_rows == 3  # note, name, contact
+    assert await _count(c, sealed) == 0
+    reviewed = await c.review(approved.engagement, conduct=5, contract=4, communication=4)
+    assert reviewed.satisfactory and reviewed.notation and reviewed.promoted
+    assert await _status(c, "@p1:hs") == "active"
+    assert await _count(c, notations) == 1
+    with pytest.raises(IllegalTransition):
+        await c.review(approved.engagement, conduct=5, contract=5, communication=5)
+    assert await audit.verify(c.engine) is None
+    async with c.engine.connect() as conn:
+        dumped = json.dumps([dict(r._mapping) for r in await conn.execute(sa.select(audit_log))])
+    assert "canary" not in dumped.lower()
+
+
+async def test_cross_partner_needs_both_and_hides_organization(coord):
+    c = coord
+    await network(c)
+    filed = await c.file_request("alpha", "o1", ["forensics"], ["es"])
+    routed = await c.route(filed.request)
+    assert routed.provider == "@p2:hs"
+    assert routed.approvals_needed == ("alpha", "beta")
+    beta_msgs = await c.outbox.pending("!beta:hs")
+    assert len(beta_msgs) == 1
+    text = json.dumps(beta_msgs[0].content)
+    assert "o1" not in text and "Canary" not in text
+    assert routed.proposal in text
+    first = await c.approve(routed.proposal, "alpha")
+    assert (first.state, first.waiting_for, first.engagement) == ("pending", ("beta",), None)
+    with pytest.raises(DomainError) as info:
+        await c.approve(routed.proposal, "globe")
+    assert info.value.code == "not_your_proposal"
+    second = await c.approve(routed.proposal, "beta")
+    assert second.state == "approved" and second.engagement
+
+
+async def test_decline_proposes_next_then_tells_staff(coord):
+    c = coord
+    await network(c)
+    filed = await c.file_request("alpha", "o1", ["forensics"], ["en"])
+    first = await c.route(filed.request)
+    assert first.provider == "@p1:hs"  # community first: alpha's own provider
+    declined = await c.decline(first.proposal, "@p1:hs", "no_time")
+    assert declined.next_provider == "@p2:hs"
+    last = await c.decline(declined.next_proposal, "alpha")
+    assert (last.next_proposal, last.request_state) == (None, "unmatched")
+    staff = await c.outbox.pending("!staff:hs")
+    assert len(staff) == 1 and filed.request in staff[0].content["body"]
+    assert "o1" not in json.dumps(staff[0].content)
+    with pytest.raises(IllegalTransition):
+        await c.approve(first.proposal, "alpha")
+
+
+async def test_errors_write_nothing(coord):
+    c = coord
+    await network(c)
+    await c.add_organization("o2", "alpha", name="Another")
+    before = (await _count(c, audit_log), await _count(c, requests), await _count(c, sealed))
+    with pytest.raises(DomainError) as info:
+        await c.file_request("alpha", "o2", ["forensics"], note="secret")
+    assert info.value.code == "organization_not_vetted"
+    with pytest.raises(DomainError) as info:
+        await c.file_request("beta", "o1", ["forensics"])
+    assert info.value.code == "not_your_organization"
+    with pytest.raises(DomainError) as info:
+        await c.file_request("alpha", "o1", [])
+    assert info.value.code == "invalid_input"
+    with pytest.raises(DomainError) as info:
+        await c.route("r-nothere")
+    assert info.value.code == "unknown_request"
+    after = (await _count(c, audit_log), await _count(c, requests), await _count(c, sealed))
+    assert after == before
+
+
+async def test_event_id_makes_a_use_case_idempotent(coord):
+    c = coord
+    await network(c)
+    first = await c.file_request("alpha", "o1", ["forensics"], event_id="$ev1")
+    audit_rows = await _count(c, audit_log)
+    second = await c.file_request("alpha", "o1", ["forensics"], event_id="$ev1")
+    assert second == first
+    assert await _count(c, requests) == 1
+    assert await _count(c, audit_log) == audit_rows
+    assert await c.inbox.already_handled("$ev1")
+    routed = await c.route(first.request, event_id="$ev2")
+    assert await c.route(first.request, event_id="$ev2") == routed
+
+
+async def test_non_us_is_referred_not_routed(coord):
+    c = coord
+    await network(c)
+    filed = await c.file_request("alpha", "o1", ["forensics"], region="MX")
+    assert filed.referral_to == "globe"
+    with pytest.raises(DomainError) as info:
+        await c.route(filed.request)
+    assert info.value.code == "outside_mandate"
+    outcome = await c.refer(filed.request)
+    assert (outcome.state, outcome.to) == ("referred", "globe")
+    globe = await c.outbox.pending("!globe:hs")
+    assert len(globe) == 1 and "o1" not in json.dumps(globe[0].content)
+
+
+async def test_refusal_keeps_only_code_and_date(coord):
+    c = coord
+    await network(c)
+    filed = await c.file_request("alpha", "o1", ["forensics"], note="hateful details")
+    await c.refuse(filed.request, "hate_agenda")
+    async with c.engine.connect() as conn:
+        row = (await conn.execute(sa.select(requests))).one()
+        notes = (
+            await conn.execute(sa.select(sa.func.count()).where(sealed.c.scope == filed.request))
+        ).scalar_one()
+    assert (row.state, row.reason_code, row.organization, row.partner) == (
+        "refused",
+        "hate_agenda",
+        None,
+        None,
+    )
+    assert row.skills == [] and row.filed_at is not None and notes == 0
+    with pytest.raises(IllegalTransition):
+        await c.route(filed.request)
+
+
+async def test_sla_escalates_once(coord, clock):
+    c = coord
+    await network(c)
+    urgent = await c.file_request("alpha", "o1", ["forensics"], urgency=Urgency.CRITICAL)
+    await c.file_request("alpha", "o1", ["training"], urgency=Urgency.LOW)
+    high = await c.file_request("alpha", "o1", ["forensics"], urgency=Urgency.HIGH)
+    assert (await c.check_sla()).escalated == ()
+    clock.advance(minutes=61)
+    assert (await c.check_sla()).escalated == (urgent.request,)
+    assert (await c.check_sla()).escalated == ()
+    clock.advance(minutes=60)
+    assert (await c.check_sla()).escalated == (high.request,)
+    assert len(await c.outbox.pending("!staff:hs")) == 2
+
+
+async def test_removal_reroutes_and_names_orphans(coord):
+    c = coord
+    await network(c)
+    await c.add_provider("@p3:hs", ["forensics"], ["en"], ["US-CA"], capacity=1)
+    await c.vouch("alpha", "@p3:hs")
+    await c.vet("@p3:hs")
+    filed = await c.file_request("alpha", "o1", ["training"], ["en"])
+    routed = await c.route(filed.request)
+    engagement = (await c.approve(routed.proposal, "alpha")).engagement
+    # beta is removed: @p2 (vouched only by beta) needs new vouches.
+    impact = await c.remove_member("beta", "partner_left", code_of_conduct=True)
+    assert "@p2:hs" in impact.needs_revouching
+    filed2 = await c.file_request("alpha", "o1", ["forensics"], ["es"])
+    assert (await c.route(filed2.request)).state == "unmatched"  # @p2 no longer accepted
+    # The provider of the open engagement is removed: the request is routed again.
+    removal = await c.remove_member("@p1:hs", "code_of_conduct")
+    assert removal.rerouted_requests == (filed.request,)
+    async with c.engine.connect() as conn:
+        state = (
+            await conn.execute(sa.select(requests.c.state).where(requests.c.id == filed.request))
+        ).scalar_one()
+    assert state in ("proposed", "unmatched")
+    assert engagement
+    assert await audit.verify(c.engine) is None
+
+
+async def test_violation_in_review_removes_provider(coord):
+    c = coord
+    await network(c)
+    filed = await c.file_request("alpha", "o1", ["training"])
+    routed = await c.route(filed.request)
+    engagement = (await c.approve(routed.proposal, "alpha")).engagement
+    await c.close(engagement)
+    result = await c.review(engagement, 1, 3, 3, code_of_conduct_violation=True)
+    assert result.removed and not result.notation
+    assert await _status(c, "@p1:hs") == "removed"
