@@ -311,9 +311,24 @@ class LoginCommand:
         return await services.login_link(ctx, self)
 
 
-_TOPIC = v.Pattern(
+_TOPIC_WORDS = v.Pattern(
     v.re.compile(r"[a-z]{1,16}(?: [a-z]{1,16}){0,2}"), "<command>", "a command name", 50, True
 )
+
+
+@dataclass(frozen=True)
+class _Topic:
+    """A command name, checked against the table when parsed."""
+
+    hint: str = "<command>"
+
+    def parse(self, label: str, raw: str) -> str:
+        topic = _TOPIC_WORDS.parse(label, " ".join(raw.split()))
+        if REGISTRY.get(topic) is None:
+            raise CommandError(
+                ErrorCode.UNKNOWN_COMMAND, "There is no command by that name.", "!dsx help"
+            )
+        return topic
 
 
 @command(
@@ -324,7 +339,7 @@ _TOPIC = v.Pattern(
 )
 @frozen
 class HelpCommand:
-    topic: str | None = arg(_TOPIC, "a command name", optional=True, greedy=True)
+    topic: str | None = arg(_Topic(), "a command name", optional=True, greedy=True)
 
     async def run(self, services: Services, ctx: CommandContext) -> Outcome:
         return help_outcome(self.topic)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from partner_bots.commands.context import Reply
 from partner_bots.render.notice import notice
 from partner_bots.render.text import clean
+
+if TYPE_CHECKING:
+    from partner_bots.commands.context import Reply
 
 REPLY_KEY = "org.dsx.reply"
 SUMMARY_LIMIT = 1_000

@@ -1,0 +1,75 @@
+"""Help is generated from the table: it lists every command and explains each one."""
+
+from __future__ import annotations
+
+import pytest
+
+from partner_bots.commands import REGISTRY, Audience, CommandError, Outcome, Registry
+from partner_bots.commands.catalog import help_outcome
+from partner_bots.commands.spec import arg
+from partner_bots.commands.values import HANDLE
+
+SPECS = list(REGISTRY)
+
+
+def test_help_lists_every_command_grouped_by_audience():
+    outcome = help_outcome(None)
+    text = "\n".join(outcome.details)
+    for spec in SPECS:
+        assert spec.syntax in text, spec.name
+    headings = [line for line in outcome.details if line.endswith(":")]
+    assert headings == ["Partner commands:", "Staff room commands:", "For everyone:"]
+    staff_start = outcome.details.index("Staff room commands:")
+    staff_block = outcome.details[staff_start : outcome.details.index("For everyone:")]
+    assert any("!dsx remove" in line for line in staff_block)
+    assert not any("!dsx request" in line for line in staff_block)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+def test_help_for_one_command(spec):
+    outcome = help_outcome(spec.name.upper())
+    text = "\n".join([outcome.summary, *outcome.details])
+    assert outcome.summary == spec.syntax
+    assert f"Example: {spec.example}" in text
+    assert spec.audience.description in text
+    for param in spec.params:
+        assert param.syntax in text
+
+
+def test_help_unknown_topic_is_an_error():
+    with pytest.raises(CommandError) as raised:
+        help_outcome("nope")
+    assert raised.value.code == "unknown_command"
+
+
+def test_syntax_marks_optional_and_required():
+    request = REGISTRY.get("request")
+    assert request.syntax.startswith("!dsx request <org> skills=<a,b> [langs=<en,es>]")
+    assert "[urgency=low|normal|high|critical]" in request.syntax
+    assert REGISTRY.get("vouch").syntax == "!dsx vouch <member> [as=vouch|reference]"
+
+
+def test_audiences_follow_the_design():
+    staff = {spec.name for spec in SPECS if spec.audience is Audience.STAFF}
+    assert staff == {"remove", "refuse", "partner add", "login"}
+    assert REGISTRY.get("help").audience is Audience.ANYONE
+
+
+def test_declaring_a_command_is_one_class():
+    from dataclasses import dataclass
+
+    registry = Registry()
+
+    @registry.command("ping", Audience.ANYONE, summary="Ping.", example="!dsx ping x")
+    @dataclass(frozen=True, kw_only=True)
+    class Ping:
+        who: str = arg(HANDLE, "who")
+
+        async def run(self, services, ctx):
+            return Outcome(self.who)
+
+    spec = registry.get("ping")
+    assert spec.model is Ping and spec.syntax == "!dsx ping <who>"
+    assert registry.match(["PING", "x"]) == (spec, 1)
+    with pytest.raises(ValueError):
+        registry.command("ping", Audience.ANYONE, summary="", example="")(Ping)
