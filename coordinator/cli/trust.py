@@ -1,10 +1,179 @@
-"""`dsx trust`: trust graph tools (vet, paths, impact, accepted)."""
+"""`dsx trust`: trust graph tools (vet, paths, impact, accepted), JSON on stdout.
+
+Bad input (unknown member, malformed file, unknown format) prints one line on stderr and
+exits 1; usage errors exit 2 as argparse does.
+"""
 
 from __future__ import annotations
 
-from coordinator.cli.pending import not_yet
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from trust_graph import Policy, TrustGraph, UnknownMember
+from trust_graph.formats import FORMATS, FormatError, load
+
+
+class InputError(Exception):
+    """Bad input named in one line."""
 
 
 def register(sub) -> None:
     p = sub.add_parser("trust", help="trust graph tools (vet, paths, impact, accepted)")
-    p.set_defaults(func=not_yet("trust", "the trust graph issue"))
+    tsub = p.add_subparsers(dest="trust_command", metavar="SUBCOMMAND", required=True)
+
+    vet = tsub.add_parser("vet", help="decide whether a member may be matched, and why")
+    vet.add_argument("member")
+    _graph_args(vet, seeds=True)
+    vet.add_argument("--from", dest="asking", metavar="PARTNER", help="asking partner")
+    vet.set_defaults(func=_guard(_vet))
+
+    paths = tsub.add_parser("paths", help="shortest and vertex-disjoint vouching paths")
+    paths.add_argument("source", nargs="?", metavar="FROM")
+    paths.add_argument("target", nargs="?", metavar="TO")
+    _graph_args(paths, seeds=False)
+    paths.add_argument("--k", type=_positive, default=2, help="disjoint paths wanted (2)")
+    paths.add_argument("--batch", type=Path, metavar="PAIRS_FILE", help="one 'FROM TO' a line")
+    paths.set_defaults(func=_guard(_paths))
+
+    impact = tsub.add_parser("impact", help="who loses every path from the seeds without MEMBER")
+    impact.add_argument("member")
+    _graph_args(impact, seeds=True)
+    impact.set_defaults(func=_guard(_impact))
+
+    acc = tsub.add_parser("accepted", help="every member the policy accepts")
+    _graph_args(acc, seeds=True)
+    acc.set_defaults(func=_guard(_accepted))
+
+
+def _graph_args(p: argparse.ArgumentParser, *, seeds: bool) -> None:
+    p.add_argument("--graph", required=True, type=Path, metavar="FILE", help="graph file")
+    p.add_argument("--format", help=f"one of {', '.join(FORMATS)} (detected)")
+    if seeds:
+        p.add_argument("--seeds", required=True, help="seed partners, comma separated")
+        p.add_argument("--max-depth", type=int, default=Policy().max_depth)
+        p.add_argument(
+            "--capacities",
+            default=",".join(map(str, Policy().capacities)),
+            help="capacity per distance from the seeds, comma separated",
+        )
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be >= 1")
+    return value
+
+
+def _guard(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    def guarded(args: argparse.Namespace) -> int:
+        try:
+            return run(args)
+        except (InputError, FormatError, UnknownMember, ValueError) as exc:
+            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            print(f"dsx trust {args.trust_command}: error: {message}", file=sys.stderr)
+            return 1
+
+    return guarded
+
+
+def _emit(obj: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n")
+
+
+def _load(args: argparse.Namespace) -> TrustGraph:
+    if not args.graph.is_file():
+        raise InputError(f"graph file not found: {args.graph}")
+    return load(args.graph, args.format)
+
+
+def _policy(args: argparse.Namespace) -> Policy:
+    try:
+        caps = tuple(int(c) for c in args.capacities.split(",") if c.strip())
+    except ValueError:
+        raise InputError(f"--capacities must be integers: {args.capacities!r}") from None
+    return Policy(capacities=caps, max_depth=args.max_depth)
+
+
+def _seeds(args: argparse.Namespace, tg: TrustGraph) -> list[str]:
+    seeds = [s.strip() for s in args.seeds.split(",") if s.strip()]
+    if not seeds:
+        raise InputError("--seeds names no member")
+    for s in seeds:
+        if s not in tg:
+            raise UnknownMember(s)
+    return seeds
+
+
+def _vet(args: argparse.Namespace) -> int:
+    tg = _load(args)
+    policy = _policy(args)
+    decision = tg.vet(args.member, policy, _seeds(args, tg), asking=args.asking)
+    _emit(decision.to_dict())
+    return 0
+
+
+def _pair(tg: TrustGraph, source: str, target: str, k: int) -> dict[str, Any]:
+    for member in (source, target):
+        if member not in tg:
+            raise UnknownMember(member)
+    shortest = tg.shortest_path(source, target)
+    return {
+        "from": source,
+        "to": target,
+        "shortest_path": list(shortest) if shortest else None,
+        "paths": [list(p) for p in tg.disjoint_paths(source, target, k)],
+    }
+
+
+def _paths(args: argparse.Namespace) -> int:
+    if args.batch is None:
+        if not (args.source and args.target):
+            raise InputError("give FROM and TO, or --batch PAIRS_FILE")
+        tg = _load(args)
+        _emit(_pair(tg, args.source, args.target, args.k))
+        return 0
+    if args.source or args.target:
+        raise InputError("give either FROM TO or --batch, not both")
+    if not args.batch.is_file():
+        raise InputError(f"pairs file not found: {args.batch}")
+    pairs = []
+    for no, line in enumerate(args.batch.read_text("utf-8").splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        cells = line.split()
+        if len(cells) != 2:
+            raise InputError(f"{args.batch}: line {no}: expected 'FROM TO'")
+        pairs.append((cells[0], cells[1]))
+    tg = _load(args)
+    failed = 0
+    for source, target in pairs:
+        try:
+            _emit(_pair(tg, source, target, args.k))
+        except UnknownMember as exc:
+            failed += 1
+            _emit({"from": source, "to": target, "paths": None, "error": str(exc)})
+    sys.stdout.flush()
+    if failed:
+        print(f"dsx trust paths: error: {failed} pair(s) name unknown members", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _impact(args: argparse.Namespace) -> int:
+    tg = _load(args)
+    seeds = _seeds(args, tg)
+    orphaned = tg.impact(args.member, seeds)
+    _emit({"member": args.member, "seeds": seeds, "orphaned": list(orphaned)})
+    return 0
+
+
+def _accepted(args: argparse.Namespace) -> int:
+    tg = _load(args)
+    members = sorted(tg.accepted(_policy(args), _seeds(args, tg)))
+    _emit({"count": len(members), "accepted": members})
+    return 0
