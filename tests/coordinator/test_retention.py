@@ -17,15 +17,14 @@ from tests.coordinator.conftest import network
 CANARY = "CANARY-7f3a9-organization-secret"
 
 
+def _read_files(paths: list[str]) -> bytes:
+    return b"".join(Path(p).read_bytes() for p in paths if Path(p).exists())
+
+
 async def _database_bytes(url: str) -> bytes:
     if url.startswith("sqlite"):
-        path = Path(url.split(":///", 1)[1])
-        out = b""
-        for suffix in ("", "-wal", "-journal"):
-            candidate = Path(str(path) + suffix)
-            if candidate.exists():
-                out += await asyncio.to_thread(candidate.read_bytes)
-        return out
+        path = url.split(":///", 1)[1]
+        return await asyncio.to_thread(_read_files, [path, path + "-wal", path + "-journal"])
     parts = urlsplit(url)
     proc = await asyncio.create_subprocess_exec(
         "pg_dump",
