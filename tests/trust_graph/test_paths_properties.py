@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import networkx as nx
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,7 +19,7 @@ def _check_disjoint(g: nx.DiGraph, paths, sources, t) -> None:
     inner_seen: set[str] = set()
     for p in paths:
         assert p[0] in sources and p[-1] == t
-        assert all(g.has_edge(a, b) for a, b in zip(p, p[1:], strict=False)), p
+        assert all(g.has_edge(a, b) for a, b in itertools.pairwise(p)), p
         inner = set(p[1:-1]) if len(sources) == 1 else set(p[:-1])
         assert len(inner) == len(p[1:-1] if len(sources) == 1 else p[:-1])  # simple path
         assert not inner & inner_seen, paths
@@ -34,7 +36,7 @@ def test_shortest_path_matches_networkx(graph, data):
     if nx.has_path(g, s, t):
         assert path is not None and path[0] == s and path[-1] == t
         assert len(path) - 1 == nx.shortest_path_length(g, s, t)
-        assert all(g.has_edge(a, b) for a, b in zip(path, path[1:], strict=False))
+        assert all(g.has_edge(a, b) for a, b in itertools.pairwise(path))
     else:
         assert path is None
 

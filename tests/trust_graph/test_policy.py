@@ -100,14 +100,14 @@ def test_flow_caps_what_one_member_admits():
 
 def test_organization_needs_two_independent_referees():
     A = MemberStatus.ACTIVE
-    O = MemberKind.ORGANIZATION
+    org = MemberKind.ORGANIZATION
     tg = network(
         ("p1", MemberKind.PARTNER, A),
         ("p2", MemberKind.PARTNER, A),
-        ("orgA", O, A),
-        ("orgB", O, A),
-        ("orgC", O, A),
-        ("new", O, A),
+        ("orgA", org, A),
+        ("orgB", org, A),
+        ("orgC", org, A),
+        ("new", org, A),
     )
     seeds = ["p1", "p2"]
     tg.vouch("p1", "orgA")  # partner intake
