@@ -14,7 +14,8 @@ from urllib.parse import unquote
 
 PREFIX = "!dsx"
 _PILL = re.compile(
-    r"""\s*(?:<p>\s*)?<a\s+href=(["'])https://matrix\.to/#/([^"'?]+)[^"']*\1\s*>(.{0,300}?)</a>""",
+    r"""\s{0,20}(?:<p>\s{0,20})?<a\s{1,5}href=(["'])https://matrix\.to/#/"""
+    r"""([^"'?]{1,300})(?:\?[^"']{0,300})?\1\s{0,5}>([^<]{0,300})</a>""",
     re.IGNORECASE | re.DOTALL,
 )
 _TAG = re.compile(r"<[^>]{0,300}>")

@@ -4,14 +4,16 @@ explicit ``m.mentions`` (always present, so clients never guess mentions from th
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
-from partner_bots.render.text import clean
+from partner_bots.render.text import cap, clean
 
 HTML_FORMAT = "org.matrix.custom.html"
-MAX_BODY = 30_000  # characters per body; Matrix events are capped at 64 KiB in total
+MAX_BODY = 30_000  # characters per body
+MAX_CONTENT_BYTES = 56_000  # Matrix caps a whole event at 64 KiB; leave room for the envelope
 
 
 def mentions(user_ids: Iterable[str] = ()) -> dict[str, Any]:
@@ -31,13 +33,19 @@ def notice(
         "msgtype": "m.notice",
         "body": body[:MAX_BODY],
         "format": HTML_FORMAT,
-        "formatted_body": formatted_body[:MAX_BODY]
-        if len(formatted_body) <= MAX_BODY
-        else html.escape(body[:MAX_BODY]),
+        "formatted_body": formatted_body,
         "m.mentions": mentions(mention),
     }
     content.update(extra or {})
+    while content_bytes(content) > MAX_CONTENT_BYTES and len(content["body"]) > 100:
+        # Too big to send: fall back to a shorter plain text, escaped for the HTML body.
+        content["body"] = cap(content["body"], len(content["body"]) // 2)
+        content["formatted_body"] = html.escape(content["body"]).replace("\n", "<br>")
     return content
+
+
+def content_bytes(content: dict[str, Any]) -> int:
+    return len(json.dumps(content, ensure_ascii=False).encode())
 
 
 def pill(user_id: str, name: str | None = None) -> str:

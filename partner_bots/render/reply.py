@@ -16,13 +16,22 @@ REPLY_KEY = "org.dsx.reply"
 SUMMARY_LIMIT = 1_000
 LINE_LIMIT = 600
 MAX_LINES = 60
+BUDGET = 8_000  # characters of detail lines; keeps the event far below 64 KiB
 
 
 def _lines(details: Iterable[str]) -> list[str]:
-    lines = [clean(line, LINE_LIMIT) for line in list(details)[: MAX_LINES + 1]]
-    lines = [line for line in lines if line]
-    if len(lines) > MAX_LINES:
-        lines = [*lines[:MAX_LINES], "…"]
+    """Cleaned detail lines within a line count and a character budget."""
+    lines: list[str] = []
+    used = 0
+    for line in details:
+        text = clean(line, LINE_LIMIT)
+        if not text:
+            continue
+        if len(lines) == MAX_LINES or used + len(text) > BUDGET:
+            lines.append("…")
+            break
+        lines.append(text)
+        used += len(text)
     return lines
 
 
