@@ -164,6 +164,13 @@ def proposal_content(view: ProposalView) -> dict[str, Any]:
         f"Needs: {wanted} · urgency {urgency}",
         f"<p>Needs: {wanted_html} · urgency <strong>{urgency}</strong></p>",
     )
+    if request.languages or request.region:
+        langs, langs_html = _tags(request.languages)
+        where = clean(request.region or "anywhere", 16)
+        doc.add(
+            f"Languages: {langs} · region {where}",
+            f"<p>Languages: {langs_html} · region {html.escape(where)}</p>",
+        )
     if request.note:
         doc.add(
             f"Note: {plain_block(request.note)}",
