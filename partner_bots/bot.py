@@ -16,6 +16,7 @@ from partner_bots.rooms import DepartureCallback, RoomPolicy, RoomRegistry
 from partner_bots.sending import Sender
 from partner_bots.session import BotAccount, BotSession
 from partner_bots.sync import EventSink, SyncLoop, SyncObserver, TroubleCallback
+from partner_bots.undecryptable import UndecryptableEvents
 
 log = get_logger(__name__)
 
@@ -31,12 +32,15 @@ class Bot:
         on_recovered: Callable[[], Awaitable[None]] | None = None,
         on_departure: DepartureCallback | None = None,
         extra_observers: tuple[SyncObserver, ...] = (),
+        undecryptable_grace_seconds: float = 60.0,
         long_poll_ms: int = 30_000,
         timeline_limit: int = 50,
     ):
         self.session = BotSession(account)
         self.sender = Sender(self.session)
         self.rooms = RoomPolicy(self.session, registry, self.sender, on_departure=on_departure)
+        self.undecryptable: UndecryptableEvents | None = None
+        self._grace = undecryptable_grace_seconds
         self.sync = SyncLoop(
             self.session,
             sink,
@@ -52,6 +56,11 @@ class Bot:
     async def start(self) -> None:
         """Open the session, make sure the device is cross-signed, start syncing."""
         await self.session.open()
+        # Needs the open session (its store folder holds the held events).
+        self.undecryptable = UndecryptableEvents(
+            self.session, self.sender, grace_seconds=self._grace
+        )
+        self.sync.observers = (*self.sync.observers, self.undecryptable)
         self.cross_signing = await CrossSigning(self.session).ensure()
         self._task = asyncio.create_task(self.sync.run(), name=f"sync-{self.session.device_id}")
 

@@ -101,7 +101,7 @@ class RoomPolicy:
     def hold(self, room_id: str, event: MegolmEvent) -> bool:
         return False
 
-    async def after_dispatch(self, resp: SyncResponse, sink: object) -> None:
+    async def after_dispatch(self, resp: SyncResponse, dispatch: object) -> None:
         return None
 
     # -- invites -------------------------------------------------------------------------

@@ -51,7 +51,7 @@ class SyncObserver(Protocol):
 
     def hold(self, room_id: str, event: MegolmEvent) -> bool: ...
 
-    async def after_dispatch(self, resp: SyncResponse, sink: EventSink) -> None: ...
+    async def after_dispatch(self, resp: SyncResponse, dispatch: Dispatch) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,7 @@ class Trouble:
 
 
 TroubleCallback = Callable[[Trouble], Awaitable[None]]
+Dispatch = Callable[[str, Event], Awaitable[None]]
 
 
 class SyncFailed(RuntimeError):
@@ -207,7 +208,7 @@ class SyncLoop:
             for event in events:
                 await self._dispatch(room_id, event, own)
         for obs in self.observers:
-            await obs.after_dispatch(resp, self.sink)
+            await obs.after_dispatch(resp, self._dispatch_late)
         await self._key_maintenance()
 
     async def _dispatch(self, room_id: str, event: Event, own: str) -> None:
@@ -223,6 +224,10 @@ class SyncLoop:
         incoming = to_incoming(room_id, event, own)
         if incoming is not None:
             await self.sink(incoming)
+
+    async def _dispatch_late(self, room_id: str, event: Event) -> None:
+        """For events decrypted after the fact (held ones): same rules as the timeline."""
+        await self._dispatch(room_id, event, self.session.user_id)
 
     async def _backfill(self, room_id: str, prev_batch: str, since: str) -> list[Event]:
         client = self.session.client
