@@ -1,0 +1,58 @@
+"""The application factory: public forms, staff dashboard, JSON API, static files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from coordinator.web import views_public
+from coordinator.web.csrf import Csrf
+from coordinator.web.ratelimit import BucketSpec, RateLimiter
+from coordinator.web.render import page
+from coordinator.web.security import SETTINGS_KEY, PrivateAccessLogger, add_security_headers
+from coordinator.web.services import CSRF, LIMITER, SERVICES, WebServices
+from coordinator.web.settings import WebSettings
+
+STATIC = Path(__file__).parent / "static"
+MAX_BODY = 64 * 1024  # the longest form is well under this
+
+
+@web.middleware
+async def friendly_errors(request: web.Request, handler):  # type: ignore[no-untyped-def]
+    """HTML error pages for people; the API answers JSON itself."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if request.path.startswith("/api/") or exc.status < 400:
+            raise
+        titles = {404: "Not found", 405: "Not allowed", 413: "Too large"}
+        return await page(
+            "error.html",
+            status=exc.status,
+            title=titles.get(exc.status, "Something went wrong"),
+            message=exc.reason or "",
+        )
+
+
+def create_app(settings: WebSettings, services: WebServices) -> web.Application:
+    app = web.Application(middlewares=[friendly_errors], client_max_size=MAX_BODY)
+    app[SETTINGS_KEY] = settings
+    app[SERVICES] = services
+    app[CSRF] = Csrf(settings.secret)
+    app[LIMITER] = RateLimiter(
+        BucketSpec(settings.client_burst, settings.client_refill_seconds),
+        BucketSpec(settings.global_burst, settings.global_refill_seconds),
+    )
+    app.on_response_prepare.append(add_security_headers)
+    app.add_routes(views_public.routes)
+    app.router.add_static("/static/", STATIC, name="static", append_version=False)
+    return app
+
+
+async def start_site(app: web.Application, host: str, port: int) -> web.AppRunner:
+    """Serve with the private access log (no addresses, no user agents)."""
+    runner = web.AppRunner(app, access_log_class=PrivateAccessLogger)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner

@@ -1,0 +1,134 @@
+"""Filing a public form: a port the views call, and its adapter onto the core.
+
+The core has no use case yet for a submission from the public form (``file_request``
+needs a vetted organization and a partner acting for it), so :class:`CoreIntake` is a
+thin adapter over the core's unit of work: every field is sealed with the PUBLIC key
+before the transaction opens, the sealed rows, the audit entry and a content-free
+notice to the routing partner's room (providers: the staff room) commit together.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from coordinator.sealing import PublicSealer
+from coordinator.store.schema import partners, sealed
+from coordinator.usecases import messages, unit
+from coordinator.web.forms import FormKind, Submission
+
+INTAKE_SCOPE = "intake"
+
+
+@dataclass(frozen=True)
+class IntakeReceipt:
+    reference: str
+    referral: bool  # outside the U.S.: marked for the global partner
+
+
+class IntakeService(Protocol):
+    async def submit(self, submission: Submission) -> IntakeReceipt: ...
+
+
+def new_reference(kind: FormKind) -> str:
+    prefix = "c" if kind is FormKind.REQUEST else "a"
+    return f"{prefix}-{secrets.token_hex(5)}"
+
+
+def seal_fields(sealer: PublicSealer, submission: Submission) -> list[tuple[str, bytes]]:
+    """One sealed blob per non-empty field, stored under the form's own field name."""
+    return [
+        (name, sealer.seal(submission.text(name)))
+        for name in submission.values
+        if submission.text(name)
+    ]
+
+
+class CoreIntake:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        sealer: PublicSealer,
+        *,
+        staff_room: str,
+        routing_partner: str | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ):
+        self._engine = engine
+        self._sealer = sealer
+        self._staff_room = staff_room
+        self._routing_partner = routing_partner
+        self._clock = clock
+
+    async def _room(self, tx: unit.Tx, kind: FormKind) -> str:
+        if kind is FormKind.PROVIDER or not self._routing_partner:
+            return self._staff_room
+        rooms = (
+            await tx.conn.execute(
+                sa.select(partners.c.rooms).where(partners.c.handle == self._routing_partner)
+            )
+        ).scalar_one_or_none()
+        return rooms[0] if rooms else self._staff_room
+
+    async def submit(self, submission: Submission) -> IntakeReceipt:
+        reference = new_reference(submission.kind)
+        blobs = seal_fields(self._sealer, submission)
+        receipt = IntakeReceipt(
+            reference, submission.kind is FormKind.REQUEST and submission.outside_us
+        )
+        urgency = submission.urgency.name.lower()
+
+        async def body(tx: unit.Tx) -> IntakeReceipt:
+            await tx.conn.execute(
+                sealed.insert(),
+                [
+                    {"owner": reference, "scope": INTAKE_SCOPE, "field": name, "blob": blob}
+                    for name, blob in blobs
+                ],
+            )
+            what = (
+                "request for assistance"
+                if submission.kind is FormKind.REQUEST
+                else ("provider application")
+            )
+            text = f"New {what} {reference} from the public form"
+            if submission.kind is FormKind.REQUEST:
+                text += f" (urgency {urgency})"
+            if receipt.referral:
+                text += "; outside the U.S.: to be referred to the global partner"
+            text += ". The details will be delivered in this encrypted room."
+            block = {
+                "reference": reference,
+                "form": submission.kind.value,
+                "urgency": urgency,
+                "referral": receipt.referral,
+            }
+            await tx.send(
+                await self._room(tx, submission.kind),
+                messages.notice(text, blocks={f"{messages.DSX}.intake": block}),
+            )
+            tx.audit(
+                "intake.received",
+                reference,
+                form=submission.kind.value,
+                urgency=urgency,
+                referral=receipt.referral,
+                fields=len(blobs),
+            )
+            return receipt
+
+        return await unit.run(
+            self._engine,
+            name="intake.submit",
+            actor="web:public-form",
+            now=self._clock(),
+            event_id=None,
+            result_type=IntakeReceipt,
+            body=body,
+        )

@@ -1,0 +1,27 @@
+"""What the web layer is handed by the composition root, and where it keeps it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from coordinator.web.actions import StaffActions
+from coordinator.web.auth import StaffAuth
+from coordinator.web.csrf import Csrf
+from coordinator.web.intake import IntakeService
+from coordinator.web.ratelimit import RateLimiter
+
+
+@dataclass(frozen=True)
+class WebServices:
+    engine: AsyncEngine  # read model queries only; writes go through ``intake``/``actions``
+    intake: IntakeService
+    auth: StaffAuth
+    actions: StaffActions
+
+
+SERVICES: web.AppKey[WebServices] = web.AppKey("dsx_web_services", WebServices)
+CSRF: web.AppKey[Csrf] = web.AppKey("dsx_web_csrf", Csrf)
+LIMITER: web.AppKey[RateLimiter] = web.AppKey("dsx_web_limiter", RateLimiter)

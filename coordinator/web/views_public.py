@@ -1,0 +1,91 @@
+"""The public pages: home, and the two intake forms."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from coordinator.logs import get_logger
+from coordinator.web import csrf as csrf_mod
+from coordinator.web.client import client_address, set_cookie
+from coordinator.web.forms import SCHEMAS, FormKind, Submission, validate
+from coordinator.web.render import page
+from coordinator.web.security import SETTINGS_KEY
+from coordinator.web.services import CSRF, LIMITER, SERVICES
+
+log = get_logger(__name__)
+routes = web.RouteTableDef()
+
+RATE_LIMITED = (
+    "Too many submissions from your connection just now. Nothing you typed was lost: "
+    "wait a minute and send again, or write to us by Signal or email."
+)
+CSRF_EXPIRED = (
+    "This form had expired (or came from another site). Nothing you typed was lost: "
+    "check it and send it again."
+)
+
+
+@routes.get("/", name="home")
+async def home(request: web.Request) -> web.Response:
+    return await page("home.html")
+
+
+async def _render_form(
+    request: web.Request,
+    kind: FormKind,
+    sub: Submission | None = None,
+    errors: dict[str, str] | None = None,
+    notice: str = "",
+    status: int = 200,
+) -> web.Response:
+    binding, new = csrf_mod.browser_binding(request)
+    schema = SCHEMAS[kind]
+    response = await page(
+        "form.html",
+        status=status,
+        schema=schema,
+        sub=sub or Submission(kind, {}),
+        errors=errors or {},
+        notice=notice,
+        action=f"/{kind.value}",
+        csrf_token=request.app[CSRF].token(binding),
+    )
+    if new:
+        set_cookie(response, request.app[SETTINGS_KEY], csrf_mod.COOKIE, binding)
+    return response
+
+
+async def _submit(request: web.Request, kind: FormKind) -> web.Response:
+    settings = request.app[SETTINGS_KEY]
+    form = await request.post()
+    result = validate(SCHEMAS[kind], form)
+    token = form.get(csrf_mod.FIELD)
+    binding = request.cookies.get(csrf_mod.COOKIE)
+    if not request.app[CSRF].valid(binding, token if isinstance(token, str) else None):
+        log.info("web.csrf_rejected", form=kind.value)
+        return await _render_form(request, kind, result.submission, {}, CSRF_EXPIRED, 403)
+    if not request.app[LIMITER].allow(client_address(request, settings)):
+        log.info("web.rate_limited", form=kind.value)
+        return await _render_form(
+            request, kind, result.submission, dict(result.errors), RATE_LIMITED, 429
+        )
+    if not result.ok:
+        return await _render_form(request, kind, result.submission, dict(result.errors), "", 400)
+    receipt = await request.app[SERVICES].intake.submit(result.submission)
+    log.info("web.intake_received", form=kind.value, referral=receipt.referral)
+    return await page("thanks.html", receipt=receipt, kind=kind.value)
+
+
+def _register(kind: FormKind) -> None:
+    async def show(request: web.Request) -> web.Response:
+        return await _render_form(request, kind)
+
+    async def submit(request: web.Request) -> web.Response:
+        return await _submit(request, kind)
+
+    routes.get(f"/{kind.value}", name=f"{kind.value}_form")(show)
+    routes.post(f"/{kind.value}", name=f"{kind.value}_submit")(submit)
+
+
+for _kind in FormKind:
+    _register(_kind)
