@@ -128,3 +128,18 @@ async def test_command_text_with_only_prefix_is_help():
     assert command_text("!dsx", BOT) == ""
     reply = await dispatch("!dsx", context(RecordingServices(), member=False))
     assert reply.ok and reply.command == "help" and len(reply.details) >= len(REGISTRY)
+
+
+async def test_hostile_messages_get_clear_replies():
+    services = RecordingServices()
+    ctx = context(services)
+    huge = await dispatch("!dsx request Acme skills=a note=" + "x" * 10_000, ctx)
+    assert huge.error.code == "too_long"
+    rtl = await dispatch("!dsx org add \u202eAcme", ctx)
+    assert rtl.error.code == "bad_value"
+    nested = "<div>" * 5_000 + "hi" + "</div>" * 5_000
+    assert await dispatch("hello", ctx, bot=BOT, formatted_body=nested) is None
+    pill_then_nested = '<a href="https://matrix.to/#/@dsx:example.org">DSX</a> ' + nested
+    reply = await dispatch("hello", ctx, bot=BOT, formatted_body=pill_then_nested)
+    assert reply is not None and reply.error.code == "unknown_command"
+    assert services.calls == []

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from coordinator.domain.states import ProposalState
 from coordinator.routing.models import Urgency
@@ -16,6 +20,7 @@ from partner_bots.render import (
     proposal_content,
     vouching_proposal_content,
 )
+from partner_bots.render.text import has_unsafe_chars
 
 ORG = "Sanctuary Legal Collective"
 NOTE = "Director's phone was seized; contact via Signal +1 555 0100"
@@ -123,3 +128,22 @@ def test_hostile_names_are_neutralized():
         assert "\u202e" not in dumped and "\x07" not in dumped
         assert "Z" * 3_000 not in dumped and "…" in content["body"]
         assert len(dumped.encode()) < 65_536
+
+
+ALLOWED_TAGS = {"p", "ul", "li", "bdi", "a", "strong", "h4", "blockquote", "br", "code"}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(max_size=300), st.text(max_size=300))
+def test_any_names_render_safely(name, org):
+    hostile = view(
+        request=replace(view().request, org_name=org or "x", note=org),
+        provider=replace(view().provider, name=name),
+        routing_partner=name,
+        paths=((Person("p", name), Person("q", org)),),
+    )
+    for content in (proposal_content(hostile), vouching_proposal_content(hostile)):
+        body = content["body"].replace("\u2068", "").replace("\u2069", "").replace("\n", " ")
+        assert not has_unsafe_chars(body)
+        tags = set(re.findall(r"</?([A-Za-z0-9]+)", content["formatted_body"]))
+        assert tags <= ALLOWED_TAGS
