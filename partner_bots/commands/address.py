@@ -19,6 +19,7 @@ _PILL = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _TAG = re.compile(r"<[^>]{0,300}>")
+_MX_REPLY = re.compile(r"\s{0,20}<mx-reply>.*?</mx-reply>", re.IGNORECASE | re.DOTALL)
 _SEPARATORS = ":,"
 
 
@@ -44,9 +45,25 @@ def _strip_name(body: str, name: str) -> str | None:
     return None
 
 
+def strip_reply_fallback(body: str) -> str:
+    """The body without the quoted ``> `` lines older clients put in front of a reply."""
+    if not body.startswith(">"):
+        return body
+    lines = body.split("\n")
+    index = 0
+    while index < len(lines) and lines[index].startswith(">"):
+        index += 1
+    return "\n".join(lines[index:])
+
+
 def command_text(body: str, bot: BotIdentity, formatted_body: str | None = None) -> str | None:
     """The command part of a message addressed to the bot, else None."""
-    text = body.lstrip()
+    text = strip_reply_fallback(body).lstrip()
+    if formatted_body:
+        formatted_body = formatted_body[:20_000]
+        quoted = _MX_REPLY.match(formatted_body)  # only ever at the very start
+        if quoted:
+            formatted_body = formatted_body[quoted.end() :]
     rest = _strip_name(text, PREFIX)
     if rest is not None:
         return rest

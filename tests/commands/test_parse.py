@@ -222,3 +222,15 @@ def test_html_pill_mention():
     assert command_text("Coordinator: vet @m:x.org", BOT, other) is None
     parsed = parse_message("Coordinator: vet @m:x.org", BOT, formatted)
     assert parsed == c.VetCommand(member="@m:x.org")
+
+
+def test_reply_fallbacks_from_older_clients_are_ignored():
+    body = "> <@ana:x.org> Proposal P-1 for request R-7\n> more\n\n!dsx approve P-1"
+    assert command_text(body, BOT) == "approve P-1"
+    formatted = (
+        "<mx-reply><blockquote>quoted <a href='https://matrix.to/#/@x:y'>x</a>"
+        "</blockquote></mx-reply>"
+        '<a href="https://matrix.to/#/@dsx:example.org">DSX Bot</a>: approve P-1'
+    )
+    assert command_text("> quoted\n\nDSX Bot: approve P-1", BOT, formatted) == "approve P-1"
+    assert command_text("> !dsx approve P-1", BOT) is None
