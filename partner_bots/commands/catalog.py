@@ -6,9 +6,9 @@ Adding a command is one class here. Examples are parsed by the tests, so they st
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from coordinator.domain.model import VouchKind
 from coordinator.routing.models import Urgency
 from partner_bots.commands import values as v
 from partner_bots.commands.context import Outcome
@@ -24,11 +24,6 @@ command = REGISTRY.command
 frozen = dataclass(frozen=True, kw_only=True)
 
 PARTNER, STAFF, ANYONE = Audience.PARTNER, Audience.STAFF, Audience.ANYONE
-
-
-class VouchKind(StrEnum):
-    VOUCH = "vouch"  # "I trust this member"
-    REFERENCE = "reference"  # a reference; two from distinct members also admit a provider
 
 
 @command(
