@@ -17,6 +17,7 @@ from partner_bots.render.proposal import (
     ProviderView,
     RequestView,
     proposal_content,
+    proposal_edit,
     vouching_proposal_content,
 )
 from partner_bots.render.relations import (
@@ -30,7 +31,7 @@ from partner_bots.render.relations import (
     reply_to_command,
     vote_of,
 )
-from partner_bots.render.reply import REPLY_KEY, reply_content
+from partner_bots.render.reply import REPLY_KEY, reply_content, reply_event
 
 __all__ = [
     "APPROVE_KEY",
@@ -52,9 +53,11 @@ __all__ = [
     "notice",
     "pill",
     "proposal_content",
+    "proposal_edit",
     "purge_content",
     "reaction",
     "reply_content",
+    "reply_event",
     "reply_to_command",
     "vote_of",
     "vouching_proposal_content",

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from partner_bots.render.notice import notice
+from partner_bots.render.relations import reply_to_command
 from partner_bots.render.text import clean
 
 if TYPE_CHECKING:
@@ -75,3 +76,11 @@ def reply_content(reply: Reply, *, mention: Iterable[str] = ()) -> dict[str, Any
         mention=[*mention, *reply.mentions],
         extra={REPLY_KEY: reply_block(reply)},
     )
+
+
+def reply_event(
+    reply: Reply, *, sender: str, event_id: str, thread_root: str | None = None
+) -> dict[str, Any]:
+    """The full answer to a command event: mentions its sender and sits where it was asked
+    (inside the request's thread when the command was sent there)."""
+    return reply_to_command(reply_content(reply, mention=[sender]), event_id, thread_root)

@@ -147,3 +147,13 @@ def test_any_names_render_safely(name, org):
         assert not has_unsafe_chars(body)
         tags = set(re.findall(r"</?([A-Za-z0-9]+)", content["formatted_body"]))
         assert tags <= ALLOWED_TAGS
+
+
+def test_status_update_is_an_edit_of_the_posted_proposal():
+    from partner_bots.render import proposal_edit
+
+    content = proposal_edit("$posted", view(status=ProposalState.DECLINED), vouching_room=True)
+    assert content["m.relates_to"] == {"rel_type": "m.replace", "event_id": "$posted"}
+    assert content["m.new_content"][PROPOSAL_KEY]["status"] == "declined"
+    assert "Status: declined" in content["m.new_content"]["body"]
+    assert ORG not in json.dumps(content, ensure_ascii=False)

@@ -63,3 +63,15 @@ def test_oversized_content_falls_back_but_stays_valid():
     content = notice("漢" * 30_000, "<p>" + "&lt;" * 30_000 + "</p>")
     assert content_bytes(content) <= MAX_CONTENT_BYTES
     assert content["body"].endswith("…") and "<" not in content["formatted_body"]
+
+
+def test_reply_event_threads_and_mentions_the_sender():
+    from partner_bots.render import reply_event
+
+    reply = Reply.success("approve", Outcome("Approved."))
+    content = reply_event(reply, sender="@ana:x.org", event_id="$cmd", thread_root="$root")
+    assert content["m.mentions"] == {"user_ids": ["@ana:x.org"]}
+    assert content["m.relates_to"]["rel_type"] == "m.thread"
+    assert content["m.relates_to"]["m.in_reply_to"] == {"event_id": "$cmd"}
+    flat = reply_event(reply, sender="@ana:x.org", event_id="$cmd")
+    assert flat["m.relates_to"] == {"m.in_reply_to": {"event_id": "$cmd"}}
