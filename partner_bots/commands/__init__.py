@@ -1,8 +1,8 @@
 """Room commands: parsing, the declarative command table, authorization and dispatch."""
 
 from partner_bots.commands.address import PREFIX, BotIdentity, command_text
-from partner_bots.commands.catalog import REGISTRY, VouchKind
-from partner_bots.commands.context import CommandContext, Outcome, Reply, Services
+from partner_bots.commands.catalog import REGISTRY
+from partner_bots.commands.context import Command, CommandContext, Outcome, Reply, Services
 from partner_bots.commands.dispatch import authorize, dispatch, run_text
 from partner_bots.commands.errors import CommandError, ErrorCode
 from partner_bots.commands.parse import parse, parse_message
@@ -14,6 +14,7 @@ __all__ = [
     "REGISTRY",
     "Audience",
     "BotIdentity",
+    "Command",
     "CommandContext",
     "CommandError",
     "CommandSpec",
@@ -22,7 +23,6 @@ __all__ = [
     "Registry",
     "Reply",
     "Services",
-    "VouchKind",
     "authorize",
     "command_text",
     "dispatch",

@@ -8,12 +8,15 @@ exceptions with ``code`` and ``message`` (the coordinator's DomainError has both
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
-from partner_bots.commands.errors import CommandError
+from partner_bots.commands.errors import CommandError, ErrorCode
 
 if TYPE_CHECKING:
     from partner_bots.commands import catalog as c
+    from partner_bots.commands.registry import CommandSpec
+
+REFUSAL_CODES = frozenset({ErrorCode.NOT_ALLOWED, ErrorCode.STAFF_ONLY})
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,11 @@ class Reply:
     details: tuple[str, ...] = ()
     error: CommandError | None = None
     mentions: tuple[str, ...] = ()
+
+    @property
+    def refused(self) -> bool:
+        """An authorization refusal: the caller records it in the audit log."""
+        return self.error is not None and self.error.code in REFUSAL_CODES
 
     @classmethod
     def success(cls, command: str, outcome: Outcome) -> Reply:
@@ -66,6 +74,14 @@ class Services(Protocol):
     async def refuse(self, ctx: CommandContext, cmd: c.RefuseCommand) -> Outcome: ...
     async def add_partner(self, ctx: CommandContext, cmd: c.PartnerAddCommand) -> Outcome: ...
     async def login_link(self, ctx: CommandContext, cmd: c.LoginCommand) -> Outcome: ...
+
+
+class Command(Protocol):
+    """Any parsed command: a frozen dataclass declared in the catalog."""
+
+    spec: ClassVar[CommandSpec]
+
+    async def run(self, services: Services, ctx: CommandContext) -> Outcome: ...
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from typing import Any
 
 from partner_bots.commands.address import BotIdentity, command_text
 from partner_bots.commands.catalog import REGISTRY
+from partner_bots.commands.context import Command
 from partner_bots.commands.errors import CommandError, ErrorCode
 from partner_bots.commands.lexer import Token, tokenize
 from partner_bots.commands.registry import CommandSpec, Registry
@@ -70,8 +71,8 @@ def resolve(text: str, registry: Registry = REGISTRY) -> Resolved | CommandError
     return Resolved(spec, tuple(tokens[size:]))
 
 
-def bind(resolved: Resolved) -> Any:
-    """The typed command for the resolved tokens; raises CommandError with the example."""
+def bind(resolved: Resolved) -> Command | CommandError:
+    """The typed command for the resolved tokens, or the error (with the command's example)."""
     spec = resolved.spec
     try:
         return _bind(spec, resolved.rest)
@@ -79,7 +80,7 @@ def bind(resolved: Resolved) -> Any:
         return error.with_example(spec.example)
 
 
-def _bind(spec: CommandSpec, tokens: tuple[Token, ...]) -> Any:
+def _bind(spec: CommandSpec, tokens: tuple[Token, ...]) -> Command:
     values: dict[str, Any] = {}
     given: set[str] = set()
     positionals = list(spec.positionals)
@@ -127,7 +128,7 @@ def _bind(spec: CommandSpec, tokens: tuple[Token, ...]) -> Any:
     return spec.model(**values)
 
 
-def parse(text: str, registry: Registry = REGISTRY) -> Any:
+def parse(text: str, registry: Registry = REGISTRY) -> Command | CommandError:
     """The typed command for text that follows the prefix, or a CommandError (returned)."""
     resolved = resolve(text, registry)
     if isinstance(resolved, CommandError):
@@ -137,7 +138,7 @@ def parse(text: str, registry: Registry = REGISTRY) -> Any:
 
 def parse_message(
     body: str, bot: BotIdentity, formatted_body: str | None = None, registry: Registry = REGISTRY
-) -> Any:
+) -> Command | CommandError | None:
     """A whole message: None if not addressed to the bot, else a command or a CommandError."""
     text = command_text(body, bot, formatted_body)
     if text is None:

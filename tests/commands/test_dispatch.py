@@ -54,7 +54,7 @@ async def test_each_example_calls_its_use_case(spec):
 async def test_staff_commands_refused_outside_the_staff_room(spec):
     services = RecordingServices()
     reply = await dispatch(spec.example, context(services, staff=False, member=True))
-    assert not reply.ok and reply.error.code == "staff_only"
+    assert not reply.ok and reply.error.code == "staff_only" and reply.refused
     assert reply.command == spec.name
     assert services.calls == []
 
@@ -92,7 +92,7 @@ async def test_mention_dispatches():
 
 async def test_parse_error_reply_has_example():
     reply = await dispatch("!dsx review E-1 conduct=9", context(RecordingServices()))
-    assert not reply.ok and reply.error.code == "bad_value"
+    assert not reply.ok and reply.error.code == "bad_value" and not reply.refused
     assert reply.error.example == REGISTRY.get("review").example
     unknown = await dispatch("!dsx nonsense", context(RecordingServices()))
     assert unknown.command == "unknown" and unknown.error.code == "unknown_command"

@@ -82,3 +82,54 @@ async def test_dispatch_always_replies(text, staff, member, failing):
     assert content["msgtype"] == "m.notice"
     assert "m.mentions" in content
     assert content["org.dsx.reply"]["ok"] is reply.ok
+
+
+def _strings(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, tuple):
+        return [item for part in value for item in _strings(part)]
+    return []
+
+
+@FUZZ
+@given(grammar_text)
+def test_parsed_values_are_clean_and_capped(text):
+    from dataclasses import fields
+
+    from partner_bots.render.text import has_unsafe_chars
+
+    result = parse(text)
+    if isinstance(result, CommandError):
+        return
+    for field in fields(result):
+        for value in _strings(getattr(result, field.name)):
+            assert len(value) <= 2_000
+            assert not has_unsafe_chars(value.replace("\n", " "))
+
+
+org_names = st.text(
+    alphabet=st.characters(categories=["L", "N", "Zs"], exclude_characters="\u3000\u2028"),
+    min_size=1,
+    max_size=40,
+).filter(lambda s: s.strip() and " ".join(s.split()) == s)
+tags = st.from_regex(r"[a-z0-9][a-z0-9_+.-]{0,10}", fullmatch=True)
+
+
+@FUZZ
+@given(
+    org_names,
+    st.lists(tags, min_size=1, max_size=5, unique=True),
+    st.sampled_from(["low", "NORMAL", "High", "critical"]),
+    st.one_of(st.none(), st.sampled_from(["US", "us-ny", "Remote", "CA-QC"])),
+)
+def test_request_round_trip(org, skills, urgency, region):
+    text = f'request "{org}" skills={",".join(skills)} urgency={urgency}'
+    if region:
+        text += f" region={region}"
+    cmd = parse(text)
+    assert not isinstance(cmd, CommandError), cmd
+    assert cmd.org == org
+    assert cmd.skills == tuple(skills)
+    assert cmd.urgency.name == urgency.upper()
+    assert cmd.region == (region.upper() if region else None)
