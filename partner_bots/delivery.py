@@ -1,0 +1,179 @@
+"""Outbox delivery: the coordinator's queued messages, posted exactly once, in order.
+
+Each row is sent with its outbox id as the Matrix transaction id. If the process dies
+after the homeserver accepted an event but before ``mark_sent``, the row is claimed again
+and re-sent with the same id; the homeserver answers with the original event id instead
+of posting twice. ``outbox:<id>`` references (threads, replies, edits, reactions) are
+resolved to the event ids of rows already sent; a row whose reference is not sent yet
+waits, and so does the rest of its room, keeping creation order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from coordinator.logs import get_logger
+from partner_bots.sending import Sender, SendError, as_reply, edit, in_thread, reaction
+
+log = get_logger(__name__)
+
+OUTBOX_REF = "outbox:"
+WAIT_FOR_REFERENCE_S = 1.0
+PERMANENT_RETRY_S = 300.0
+
+
+class Outgoing(Protocol):
+    id: str
+    room: str
+    kind: str
+    content: dict
+    thread_of: str | None
+    reply_to: str | None
+    edits: str | None
+    created_at: datetime
+    attempts: int
+
+
+class OutboxPort(Protocol):
+    """What delivery needs from ``coordinator.store.Outbox``."""
+
+    async def claim(
+        self, worker: str, limit: int = 20, lease_seconds: int = 60
+    ) -> Sequence[Outgoing]: ...
+
+    async def mark_sent(self, message_id: str, event_id: str) -> None: ...
+
+    async def mark_failed(self, message_id: str, error_code: str, retry_after: float) -> None: ...
+
+    async def event_id_of(self, message_id: str) -> str | None: ...
+
+
+class RoomResolver(Protocol):
+    """Maps the outbox's room field to a Matrix room id (None: not known yet)."""
+
+    async def resolve(self, room: str) -> str | None: ...
+
+
+class MatrixIdsOnly:
+    async def resolve(self, room: str) -> str | None:
+        return room if room.startswith("!") else None
+
+
+class _Unresolved(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class RoundResult:
+    sent: int
+    deferred: int
+
+
+class Delivery:
+    def __init__(
+        self,
+        sender: Sender,
+        outbox: OutboxPort,
+        worker: str,
+        *,
+        rooms: RoomResolver | None = None,
+        lease_seconds: int = 60,
+        batch: int = 20,
+        idle_seconds: float = 1.0,
+    ):
+        self.sender = sender
+        self.outbox = outbox
+        self.worker = worker
+        self.rooms = rooms or MatrixIdsOnly()
+        self.lease_seconds = lease_seconds
+        self.batch = batch
+        self.idle_seconds = idle_seconds
+        self._wake = asyncio.Event()
+        self._stopping = False
+
+    def wake(self) -> None:
+        """Tell the loop new rows were committed (saves waiting for the idle poll)."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        while not self._stopping:
+            try:
+                result = await self.deliver_once()
+            except Exception as exc:  # the store or the network: try again shortly
+                log.warning("delivery.round_failed", error=type(exc).__name__)
+                result = RoundResult(0, 0)
+            if result.sent == 0 and not self._stopping:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.idle_seconds)
+                self._wake.clear()
+
+    async def deliver_once(self) -> RoundResult:
+        """Claim a batch and deliver it, room by room in creation order."""
+        claimed = await self.outbox.claim(self.worker, self.batch, self.lease_seconds)
+        by_room: dict[str, list[Outgoing]] = {}
+        for message in claimed:
+            by_room.setdefault(message.room, []).append(message)
+        sent = deferred = 0
+        for messages in by_room.values():
+            for i, message in enumerate(messages):
+                if not await self._deliver(message):
+                    # Keep order: the rest of this room stays leased to us and is claimed
+                    # again only once the failed row may go (the outbox blocks the room).
+                    deferred += len(messages) - i
+                    break
+                sent += 1
+        return RoundResult(sent, deferred)
+
+    async def _deliver(self, message: Outgoing) -> bool:
+        room = await self.rooms.resolve(message.room)
+        if room is None:
+            await self.outbox.mark_failed(message.id, "room_unknown", WAIT_FOR_REFERENCE_S)
+            return False
+        try:
+            event_type, content = await self._build(message)
+            sent = await self.sender.send(room, event_type, content, tx_id=message.id)
+        except _Unresolved:
+            await self.outbox.mark_failed(message.id, "waiting_reference", WAIT_FOR_REFERENCE_S)
+            return False
+        except SendError as exc:
+            retry = PERMANENT_RETRY_S if exc.permanent else exc.retry_after
+            await self.outbox.mark_failed(message.id, exc.code, retry or WAIT_FOR_REFERENCE_S)
+            log.warning("delivery.failed", code=exc.code, attempts=message.attempts)
+            return False
+        await self.outbox.mark_sent(message.id, sent.event_id)
+        return True
+
+    async def _ref(self, value: str | None) -> str | None:
+        if value is None or not value.startswith(OUTBOX_REF):
+            return value
+        event_id = await self.outbox.event_id_of(value[len(OUTBOX_REF) :])
+        if event_id is None:
+            raise _Unresolved(value)
+        return event_id
+
+    async def _build(self, message: Outgoing) -> tuple[str, dict[str, Any]]:
+        thread = await self._ref(message.thread_of)
+        reply = await self._ref(message.reply_to)
+        edits = await self._ref(message.edits)
+        content = dict(message.content)
+        if message.kind == "reaction":
+            target = reply or edits or thread
+            if target is None:
+                raise SendError("reaction_without_target", None)
+            return "m.reaction", reaction(target, str(content["key"]))
+        if edits is not None:
+            return "m.room.message", edit(edits, content)
+        if thread is not None:
+            content = in_thread(content, thread, reply)
+        if reply is not None:
+            content = as_reply(content, reply)
+        return "m.room.message", content
