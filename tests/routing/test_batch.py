@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from coordinator.routing import (
     Assignment,
@@ -81,8 +82,16 @@ def brute_force(reqs, providers_, trust) -> tuple[tuple[int, ...], int]:
 
 
 @settings(max_examples=150, deadline=None)
-@given(providers(max_providers=3, max_capacity=2), requests(max_requests=5))
-def test_equals_brute_force_on_tiny_instances(pool, reqs) -> None:
+@given(
+    st.booleans().flatmap(
+        lambda dense: st.tuples(
+            providers(max_providers=3, max_capacity=2, dense=dense),
+            requests(max_requests=5, dense=dense),
+        )
+    )
+)
+def test_equals_brute_force_on_tiny_instances(instance) -> None:
+    pool, reqs = instance
     providers_, trust = pool
     got = batch_assign(reqs, providers_, trust)
     check_invariants(got, reqs, providers_, trust)
@@ -92,8 +101,16 @@ def test_equals_brute_force_on_tiny_instances(pool, reqs) -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(providers(max_providers=6, max_capacity=3), requests(max_requests=14))
-def test_equals_networkx_min_cost_flow(pool, reqs) -> None:
+@given(
+    st.booleans().flatmap(
+        lambda dense: st.tuples(
+            providers(max_providers=6, max_capacity=3, dense=dense),
+            requests(max_requests=14, dense=dense),
+        )
+    )
+)
+def test_equals_networkx_min_cost_flow(instance) -> None:
+    pool, reqs = instance
     providers_, trust = pool
     got = batch_assign(reqs, providers_, trust)
     check_invariants(got, reqs, providers_, trust)
