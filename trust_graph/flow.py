@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.sparse import csr_array
-from scipy.sparse.csgraph import maximum_flow
+from scipy.sparse.csgraph import breadth_first_order, maximum_flow
 
 from trust_graph.model import Policy
 from trust_graph.snapshot import POD_CODE, Snapshot, bfs_levels
@@ -27,6 +27,34 @@ class FlowResult:
     accepted: np.ndarray  # bool
     edge_flow: np.ndarray  # int64 flow on each snapshot edge (aligned with snapshot.src)
     value: int
+    # Residual reachability, kept so a new edge can be judged without recomputing: an edge
+    # u->w can only open an augmenting path if u_out is reachable from the source and w_in
+    # can still reach the sink. Supersets stay sound, so edge removals keep them as they are.
+    from_source_out: np.ndarray  # bool per member: u_out reachable from the source
+    to_sink_in: np.ndarray  # bool per member: w_in reaches the sink
+
+    def moved(self, pos: int) -> FlowResult:
+        """The same flow with an isolated member inserted at ``pos``."""
+        return FlowResult(
+            np.insert(self.depth, pos, -1),
+            np.insert(self.capacity, pos, 0),
+            np.insert(self.accepted, pos, False),
+            self.edge_flow,
+            self.value,
+            np.insert(self.from_source_out, pos, False),
+            np.insert(self.to_sink_in, pos, False),
+        )
+
+    def with_edge_flow(self, edge_flow: np.ndarray) -> FlowResult:
+        return FlowResult(
+            self.depth,
+            self.capacity,
+            self.accepted,
+            edge_flow,
+            self.value,
+            self.from_source_out,
+            self.to_sink_in,
+        )
 
 
 def capacities(snap: Snapshot, policy: Policy, seeds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -82,7 +110,18 @@ def advogato(snap: Snapshot, policy: Policy, seeds: np.ndarray) -> FlowResult:
     edge_flow = np.zeros(snap.m, dtype=np.int64)
     sel = np.flatnonzero(emask)
     edge_flow[sel] = _entries(flow, n + snap.src[sel].astype(np.int64), snap.dst[sel])
-    return FlowResult(depth, cap, accepted, edge_flow, int(res.flow_value))
+    residual = (graph - flow).tocsr()
+    residual.data[residual.data < 0] = 0
+    residual.eliminate_zeros()
+    ahead = breadth_first_order(residual, source, directed=True, return_predecessors=False)
+    behind = breadth_first_order(residual.T.tocsr(), sink, directed=True, return_predecessors=False)
+    from_source = np.zeros(2 * n + 2, dtype=bool)
+    from_source[ahead] = True
+    to_sink = np.zeros(2 * n + 2, dtype=bool)
+    to_sink[behind] = True
+    return FlowResult(
+        depth, cap, accepted, edge_flow, int(res.flow_value), from_source[n : 2 * n], to_sink[:n]
+    )
 
 
 def _entries(matrix: csr_array, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:

@@ -109,14 +109,7 @@ class TrustGraph:
         for key, acc in self._cache.items():
             if acc is None:
                 continue
-            flow = acc.flow
-            moved = FlowResult(
-                np.insert(flow.depth, pos, -1),
-                np.insert(flow.capacity, pos, 0),
-                np.insert(flow.accepted, pos, False),
-                flow.edge_flow,
-                flow.value,
-            )
+            moved = acc.flow.moved(pos)
             seeds = acc.seeds + (acc.seeds >= pos)
             self._cache[key] = literal_fixpoint(self._snap, key[0], seeds, moved)
         self._note("add_member", incremental=True)
@@ -156,13 +149,7 @@ class TrustGraph:
                 if self._flow_may_change_on_add(key[0], flow, u, v):
                     self._cache[key] = None
                     continue
-                flow = FlowResult(
-                    flow.depth,
-                    flow.capacity,
-                    flow.accepted,
-                    np.insert(flow.edge_flow, pos, 0),
-                    flow.value,
-                )
+                flow = flow.with_edge_flow(np.insert(flow.edge_flow, pos, 0))
             self._cache[key] = literal_fixpoint(self._snap, key[0], acc.seeds, flow)
         self._note("vouch", incremental=all(a is not None for a in self._cache.values()))
 
@@ -184,13 +171,7 @@ class TrustGraph:
             if flow.edge_flow[pos] > 0 or self._depth_may_change_on_remove(key[0], flow, u, v):
                 self._cache[key] = None
                 continue
-            flow = FlowResult(
-                flow.depth,
-                flow.capacity,
-                flow.accepted,
-                np.delete(flow.edge_flow, pos),
-                flow.value,
-            )
+            flow = flow.with_edge_flow(np.delete(flow.edge_flow, pos))
             self._cache[key] = literal_fixpoint(self._snap, key[0], acc.seeds, flow)
         self._note("revoke", incremental=all(a is not None for a in self._cache.values()))
 
@@ -246,8 +227,14 @@ class TrustGraph:
             dv = int(flow.depth[v])
             if dv < 0 or dv > int(flow.depth[u]) + 1:
                 return True  # v moves closer to the seeds: its capacity changes
-        # an unbounded new edge out of a node that passes flow may open an augmenting path
-        return bool(flow.capacity[u] > 1 and flow.capacity[v] > 0)
+        # an unbounded new edge out of a node that passes flow opens an augmenting path
+        # only if the source still reaches u_out and v_in still reaches the sink
+        return bool(
+            flow.capacity[u] > 1
+            and flow.capacity[v] > 0
+            and flow.from_source_out[u]
+            and flow.to_sink_in[v]
+        )
 
     def _depth_may_change_on_remove(self, policy: Policy, flow: FlowResult, u: int, v: int) -> bool:
         if not self._expands(policy, flow, u):
