@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from coordinator.web import views_public
+from coordinator.web import views_auth, views_public, views_staff
 from coordinator.web.csrf import Csrf
 from coordinator.web.ratelimit import BucketSpec, RateLimiter
 from coordinator.web.render import page
@@ -46,6 +46,8 @@ def create_app(settings: WebSettings, services: WebServices) -> web.Application:
     )
     app.on_response_prepare.append(add_security_headers)
     app.add_routes(views_public.routes)
+    app.add_routes(views_auth.routes)
+    app.add_routes(views_staff.routes)
     app.router.add_static("/static/", STATIC, name="static", append_version=False)
     return app
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,23 @@ ENV = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+
+
+def when(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if value else "—"
+
+
+def minutes(value: int | None) -> str:
+    if value is None:
+        return "—"
+    sign, value = ("-" if value < 0 else ""), abs(value)
+    if value >= 60 * 48:
+        return f"{sign}{value // (60 * 24)} d"
+    return f"{sign}{value // 60} h {value % 60:02d} min" if value >= 60 else f"{sign}{value} min"
+
+
+ENV.filters["when"] = when
+ENV.filters["minutes"] = minutes
 
 
 async def page(name: str, status: int = 200, **context: Any) -> web.Response:

@@ -12,6 +12,7 @@ from coordinator.web.auth import StaffAuth
 from coordinator.web.csrf import Csrf
 from coordinator.web.intake import IntakeService
 from coordinator.web.ratelimit import RateLimiter
+from coordinator.web.trust import TrustExplainer
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,7 @@ class WebServices:
     intake: IntakeService
     auth: StaffAuth
     actions: StaffActions
+    trust: TrustExplainer
 
 
 SERVICES: web.AppKey[WebServices] = web.AppKey("dsx_web_services", WebServices)

@@ -5,16 +5,21 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from yarl import URL
 
 from coordinator.config import Config, PartnerConfig, PolicyConfig, StaffConfig, WebConfig
+from coordinator.domain import Urgency
 from coordinator.sealing import PublicSealer, SealingKeyPair, generate_keypair
+from coordinator.store.schema import requests
 from coordinator.usecases import Coordinator
 from coordinator.web import StaffAuth, WebServices, WebSettings, create_app
 from coordinator.web.intake import CoreIntake
+from coordinator.web.trust import CoordinatorTrust
 
 STAFF = "@staff:hs"
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -50,17 +55,30 @@ class Web:
         assert found, f"no CSRF token on {path}"
         return found.group(1)
 
+    async def sign_in(self, staff: str = STAFF) -> None:
+        link = self.auth.issue_login_link(staff)
+        path = URL(link).path
+        token = await self.csrf(path)
+        resp = await self.client.post(
+            "/login",
+            data={"csrf_token": token, "token": path.rsplit("/", 1)[1]},
+            allow_redirects=False,
+        )
+        assert resp.status == 303 and resp.headers["Location"] == "/dashboard"
+
 
 async def make_web(db_url: str, tmp_path: Path, **overrides: object) -> AsyncIterator[Web]:
     keys = generate_keypair()
     config = make_config(tmp_path)
     coord = await Coordinator.open(config, url=db_url, sealer=PublicSealer(keys.public))
-    settings = WebSettings.from_config(config, secure_cookies=False, **overrides)
+    settings = WebSettings.from_config(config, **{"secure_cookies": False, **overrides})
     auth = StaffAuth(public_url=settings.public_url, staff_members=config.staff.members)
     intake = CoreIntake(
         coord.engine, PublicSealer(keys.public), staff_room="!staff:hs", routing_partner="alpha"
     )
-    app = create_app(settings, WebServices(coord.engine, intake, auth, coord))
+    app = create_app(
+        settings, WebServices(coord.engine, intake, auth, coord, CoordinatorTrust(coord))
+    )
     client = TestClient(TestServer(app))
     await client.start_server()
     try:
@@ -81,3 +99,37 @@ async def web_both(db_url: str, tmp_path: Path) -> AsyncIterator[Web]:
     """The same, once on SQLite and once on PostgreSQL."""
     async for w in make_web(db_url, tmp_path):
         yield w
+
+
+async def seed(c: Coordinator) -> dict[str, str]:
+    """Two partners' providers, a pending proposal, an engagement, an overdue urgent case."""
+    await c.add_provider("@p1:hs", ["forensics", "training"], ["en"], ["US-CA"], capacity=3)
+    await c.add_provider("@p2:hs", ["forensics"], ["en", "es"], ["US-NY"], capacity=3)
+    await c.add_provider("@p3:hs", ["training"], ["en"], capacity=1)  # stays an applicant
+    await c.vouch("alpha", "@p1:hs")
+    await c.vouch("beta", "@p2:hs")
+    await c.add_organization(
+        "o1", "alpha", region="US-CA", name="Canary Legal Aid", contact="canary@example.org"
+    )
+    await c.vouch("alpha", "o1")
+    for member in ("@p1:hs", "@p2:hs", "o1"):
+        await c.vet(member)
+    pending = await c.file_request("alpha", "o1", ["training"], ["en"], urgency=Urgency.HIGH)
+    proposal = await c.route(pending.request)
+    engaged = await c.file_request("alpha", "o1", ["forensics"], ["en"])
+    routed = await c.route(engaged.request)
+    for partner in routed.approvals_needed:
+        approval = await c.approve(routed.proposal, partner)
+    overdue = await c.file_request("alpha", "o1", ["training"], urgency=Urgency.CRITICAL)
+    async with c.engine.begin() as conn:
+        await conn.execute(
+            requests.update()
+            .where(requests.c.id == overdue.request)
+            .values(filed_at=datetime.now(UTC) - timedelta(hours=3))
+        )
+    return {
+        "pending_request": pending.request,
+        "proposal": proposal.proposal or "",
+        "engagement": approval.engagement or "",
+        "overdue_request": overdue.request,
+    }
