@@ -6,7 +6,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from coordinator.web import views_auth, views_public, views_staff
+from coordinator.web import views_api, views_auth, views_public, views_staff
 from coordinator.web.csrf import Csrf
 from coordinator.web.ratelimit import BucketSpec, RateLimiter
 from coordinator.web.render import page
@@ -24,8 +24,15 @@ async def friendly_errors(request: web.Request, handler):  # type: ignore[no-unt
     try:
         return await handler(request)
     except web.HTTPException as exc:
-        if request.path.startswith("/api/") or exc.status < 400:
+        if exc.status < 400:
             raise
+        if request.path.startswith("/api/"):
+            allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else {}
+            return web.json_response(
+                {"error": {"code": f"http_{exc.status}", "message": exc.reason or ""}},
+                status=exc.status,
+                headers=allow,
+            )
         titles = {404: "Not found", 405: "Not allowed", 413: "Too large"}
         return await page(
             "error.html",
@@ -48,6 +55,7 @@ def create_app(settings: WebSettings, services: WebServices) -> web.Application:
     app.add_routes(views_public.routes)
     app.add_routes(views_auth.routes)
     app.add_routes(views_staff.routes)
+    app.add_routes(views_api.routes)
     app.router.add_static("/static/", STATIC, name="static", append_version=False)
     return app
 
@@ -58,3 +66,8 @@ async def start_site(app: web.Application, host: str, port: int) -> web.AppRunne
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     return runner
+
+
+def bound_port(runner: web.AppRunner) -> int:
+    """The port actually bound (for ``port=0``)."""
+    return int(runner.addresses[0][1])
