@@ -24,7 +24,7 @@ from trust_graph.model import (
     RemovalImpact,
     UnknownMember,
 )
-from trust_graph.paths import disjoint_paths, nearest_source_path, shortest_path
+from trust_graph.paths import DisjointResult, disjoint_paths, nearest_source_path, shortest_path
 from trust_graph.policy import ORG_CODE, Acceptance, accept, literal_fixpoint, seed_numbers
 from trust_graph.snapshot import Snapshot, bfs_levels
 
@@ -56,6 +56,8 @@ class TrustGraph:
         self._snap: Snapshot = snaps.empty()
         self._g: nx.DiGraph | None = nx.DiGraph()
         self._cache: dict[_Key, Acceptance | None] = {}
+        self._reach_cache: dict[tuple[str, ...], np.ndarray] = {}
+        self._reach_snap: Snapshot | None = None
         self.stats = UpdateStats()
 
     @classmethod
@@ -266,6 +268,15 @@ class TrustGraph:
             self.stats.flow_recomputes += 1
         return acc
 
+    def _reach(self, seed_key: tuple[str, ...]) -> np.ndarray:
+        """Who any vouching path from the seeds reaches (cached until the next mutation)."""
+        if self._reach_snap is not self._snap:
+            self._reach_cache = {}
+            self._reach_snap = self._snap
+        if seed_key not in self._reach_cache:
+            self._reach_cache[seed_key] = self._reachable(seed_key)
+        return self._reach_cache[seed_key]
+
     def _reachable(self, seed_key: tuple[str, ...], without: int | None = None) -> np.ndarray:
         snap = self._snap
         allowed = ~snap.excluded
@@ -298,9 +309,11 @@ class TrustGraph:
 
     def shortest_path(self, source: str, target: str) -> tuple[str, ...] | None:
         """Fewest-hop vouching path; suspended, removed and pod members carry no trust."""
-        s, t = self._num(source), self._num(target)
-        path = shortest_path(self._snap.adj, s, t, self._snap.passable_list)
+        path = self._shortest(self._num(source), self._num(target))
         return self._names(path) if path is not None else None
+
+    def _shortest(self, s: int, t: int) -> list[int] | None:
+        return shortest_path(self._snap.adj, s, t, self._snap.passable_list)
 
     def disjoint_paths(self, source: str, target: str, k: int) -> list[tuple[str, ...]]:
         """Up to ``k`` paths from source to target that share no member in between."""
@@ -327,13 +340,18 @@ class TrustGraph:
         status = self.status(member)
         reasons = self._reasons(i, member, status, policy, acc)
         inner = snap.passable_list
+        reachable = bool(self._reach(tuple(snap.ids[x] for x in seed_list))[i])
         if asking is not None:
-            path = shortest_path(snap.adj, self._num(asking), i, inner)
+            path = self._shortest(self._num(asking), i)
         else:
-            path = nearest_source_path(snap.adj, seed_list, i, inner)
+            path = nearest_source_path(snap.adj, seed_list, i, inner) if reachable else None
         k = policy.max_paths if eligible else CUT_LIMIT
-        res = disjoint_paths(
-            snap.adj, seed_list, i, k, inner_ok=inner, want_cut=not eligible, super_source=True
+        res = (
+            disjoint_paths(
+                snap.adj, seed_list, i, k, inner_ok=inner, want_cut=not eligible, super_source=True
+            )
+            if reachable
+            else DisjointResult(paths=[], cut=[])
         )
         return Decision(
             member=member,

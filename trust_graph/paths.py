@@ -34,41 +34,40 @@ def _join(fpar: dict[int, int], bpar: dict[int, int], meet: int) -> list[int]:
 def shortest_path(
     adj: Adjacency, s: int, t: int, inner_ok: Sequence[bool] | None = None
 ) -> list[int] | None:
-    """Bidirectional BFS; ties go to the lowest member numbers, so results are stable."""
+    """Bidirectional BFS, always growing the side with fewer edges to scan.
+
+    Neighbours are scanned in member-number order, so the answer is stable.
+    """
     if s == t:
         return [s]
     optr, oidx, iptr, iidx = adj.optr, adj.oidx, adj.iptr, adj.iidx
     fpar, bpar = {s: -1}, {t: -1}
-    fdist, bdist = {s: 0}, {t: 0}
     ff, bf = [s], [t]
 
     def ok(v: int) -> bool:
         return v == s or v == t or inner_ok is None or inner_ok[v]
 
     while ff and bf:
-        forward = sum(optr[u + 1] - optr[u] for u in ff) <= sum(iptr[u + 1] - iptr[u] for u in bf)
+        fvol = sum(optr[u + 1] - optr[u] for u in ff)
+        bvol = sum(iptr[u + 1] - iptr[u] for u in bf)
+        forward = fvol <= bvol
         if forward:
-            ptr, idx, par, dist, other, odist, frontier = optr, oidx, fpar, fdist, bpar, bdist, ff
+            ptr, idx, par, other, frontier = optr, oidx, fpar, bpar, ff
         else:
-            ptr, idx, par, dist, other, odist, frontier = iptr, iidx, bpar, bdist, fpar, fdist, bf
-        best: tuple[int, int] | None = None
+            ptr, idx, par, other, frontier = iptr, iidx, bpar, fpar, bf
         nxt: list[int] = []
         for u in frontier:
             if not ok(u):
                 continue
-            du = dist[u] + 1
             for w in idx[ptr[u] : ptr[u + 1]]:
                 if w in par:
                     continue
                 par[w] = u
-                dist[w] = du
                 nxt.append(w)
                 if w in other and ok(w):
-                    length = du + odist[w]
-                    if best is None or length < best[0]:
-                        best = (length, w)
-        if best is not None:
-            return _join(fpar, bpar, best[1])
+                    # every meeting found while expanding one level has the same length:
+                    # a shorter one would have been met when the other side expanded
+                    return _join(fpar, bpar, w)
         if forward:
             ff = nxt
         else:
@@ -263,24 +262,33 @@ class _Flow:
         return sorted(starts, key=lambda p: (len(p), p))
 
     def cut(self) -> list[int]:
-        """Vertices whose in-copy cannot reach the target while their out-copy can."""
-        target = 2 * self.t
-        seen = {target}
-        frontier = [target]
-        while frontier:
-            nxt = []
-            for y in frontier:
-                for z in self.pred(y):
-                    if z == SUPER or z in seen:
-                        continue
-                    seen.add(z)
-                    nxt.append(z)
-            frontier = nxt
-        return sorted(
-            v
-            for v in {x >> 1 for x in seen if x != SUPER and x & 1}
-            if 2 * v not in seen and v != self.t and v != self.s
-        )
+        """A minimum vertex cut, from whichever residual side is smaller.
+
+        The source side and the target side are explored a level at a time in turn; the
+        first to run out gives the cut (vertices whose in-copy is on one side and whose
+        out-copy is on the other), so a cut near a small end costs little.
+        """
+        start, target = self.start(), 2 * self.t
+        sides = [({start}, [start], self.succ), ({target}, [target], self.pred)]
+        while True:
+            for which, (seen, frontier, step) in enumerate(sides):
+                nxt = []
+                for x in frontier:
+                    for z in step(x):
+                        if z not in seen and z != SUPER:
+                            seen.add(z)
+                            nxt.append(z)
+                if not nxt:
+                    return self._cut_from(seen, forward=which == 0)
+                frontier[:] = nxt
+
+    def _cut_from(self, seen: set[int], *, forward: bool) -> list[int]:
+        ends = {self.t, self.s}
+        if forward:
+            ins = {x >> 1 for x in seen if x != SUPER and x & 1 == 0}
+            return sorted(v for v in ins if 2 * v + 1 not in seen and v not in ends)
+        outs = {x >> 1 for x in seen if x != SUPER and x & 1}
+        return sorted(v for v in outs if 2 * v not in seen and v not in ends)
 
 
 def disjoint_paths(
