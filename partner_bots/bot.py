@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 
 from coordinator.logs import get_logger
 from partner_bots.cross_signing import CrossSigning, CrossSigningStatus
+from partner_bots.device_trust import DevicePolicy, DeviceTrust
 from partner_bots.rooms import DepartureCallback, RoomPolicy, RoomRegistry
 from partner_bots.sending import Sender
 from partner_bots.session import BotAccount, BotSession
@@ -33,18 +34,21 @@ class Bot:
         on_departure: DepartureCallback | None = None,
         extra_observers: tuple[SyncObserver, ...] = (),
         undecryptable_grace_seconds: float = 60.0,
+        device_policy: DevicePolicy = DevicePolicy.TOFU,
         long_poll_ms: int = 30_000,
         timeline_limit: int = 50,
     ):
         self.session = BotSession(account)
         self.sender = Sender(self.session)
+        self.trust = DeviceTrust(self.session, self.sender, device_policy)
+        self.sender.trust = self.trust
         self.rooms = RoomPolicy(self.session, registry, self.sender, on_departure=on_departure)
         self.undecryptable: UndecryptableEvents | None = None
         self._grace = undecryptable_grace_seconds
         self.sync = SyncLoop(
             self.session,
             sink,
-            observers=(self.rooms, *extra_observers),
+            observers=(self.rooms, self.trust, *extra_observers),
             on_trouble=on_trouble,
             on_recovered=on_recovered,
             long_poll_ms=long_poll_ms,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import ClientError
 from nio import Api, RoomSendResponse
@@ -111,11 +111,18 @@ class Sent:
     encrypted: bool
 
 
+class RoomKeyGate(Protocol):
+    """Device policy applied before a room key is shared (see device_trust.py)."""
+
+    async def prepare_room(self, room_id: str) -> None: ...
+
+
 class Sender:
     """Sends events, encrypting every type (reactions included) in encrypted rooms."""
 
-    def __init__(self, session: BotSession):
+    def __init__(self, session: BotSession, trust: RoomKeyGate | None = None):
         self.session = session
+        self.trust = trust
 
     async def send(
         self,
@@ -164,6 +171,8 @@ class Sender:
                 await client.joined_members(room_id)
             if client.should_query_keys:
                 await client.keys_query()
+            if self.trust is not None:
+                await self.trust.prepare_room(room_id)
             assert client.olm is not None
             if client.olm.should_share_group_session(room_id):
                 await client.share_group_session(room_id, ignore_unverified_devices=True)
