@@ -99,6 +99,7 @@ class SyncLoop:
         self.max_backfill_pages = max_backfill_pages
         self.failures = 0
         self.syncs = 0
+        self.backfilled = 0  # events recovered through /messages (a gauge for operators)
         self.synced = asyncio.Event()
         self._first_failure: float | None = None
         self._reported = False
@@ -247,6 +248,7 @@ class SyncLoop:
             start = resp.end
         else:
             log.warning("sync.backfill_truncated", room=room_id)
+        self.backfilled += len(chunks)
         log.info("sync.backfilled", room=room_id, events=len(chunks))
         return list(reversed(chunks))
 
