@@ -5,8 +5,18 @@ Matrix side nor nio.
 """
 
 from coordinator.web.app import create_app, start_site
-from coordinator.web.auth import StaffAuth
+from coordinator.web.auth import NotStaff, StaffAuth
+from coordinator.web.compose import WebStack, build_web
 from coordinator.web.services import WebServices
 from coordinator.web.settings import WebSettings
 
-__all__ = ["StaffAuth", "WebServices", "WebSettings", "create_app", "start_site"]
+__all__ = [
+    "NotStaff",
+    "StaffAuth",
+    "WebServices",
+    "WebSettings",
+    "WebStack",
+    "build_web",
+    "create_app",
+    "start_site",
+]

@@ -17,9 +17,7 @@ from coordinator.domain import Urgency
 from coordinator.sealing import PublicSealer, SealingKeyPair, generate_keypair
 from coordinator.store.schema import requests
 from coordinator.usecases import Coordinator
-from coordinator.web import StaffAuth, WebServices, WebSettings, create_app
-from coordinator.web.intake import CoreIntake
-from coordinator.web.trust import CoordinatorTrust
+from coordinator.web import StaffAuth, WebSettings, build_web
 
 STAFF = "@staff:hs"
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -72,13 +70,8 @@ async def make_web(db_url: str, tmp_path: Path, **overrides: object) -> AsyncIte
     config = make_config(tmp_path)
     coord = await Coordinator.open(config, url=db_url, sealer=PublicSealer(keys.public))
     settings = WebSettings.from_config(config, **{"secure_cookies": False, **overrides})
-    auth = StaffAuth(public_url=settings.public_url, staff_members=config.staff.members)
-    intake = CoreIntake(
-        coord.engine, PublicSealer(keys.public), staff_room="!staff:hs", routing_partner="alpha"
-    )
-    app = create_app(
-        settings, WebServices(coord.engine, intake, auth, coord, CoordinatorTrust(coord))
-    )
+    stack = build_web(coord, config, PublicSealer(keys.public), settings=settings)
+    auth, app = stack.auth, stack.app
     client = TestClient(TestServer(app))
     await client.start_server()
     try:

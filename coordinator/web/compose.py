@@ -1,0 +1,61 @@
+"""Wiring for the composition root (``dsx run``): one call builds the app and the
+sign-in service the bot hands ``!dsx login`` to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from coordinator.config import Config
+from coordinator.sealing import PublicSealer
+from coordinator.usecases import Coordinator
+from coordinator.web.app import create_app
+from coordinator.web.auth import StaffAuth
+from coordinator.web.intake import CoreIntake
+from coordinator.web.services import WebServices
+from coordinator.web.settings import WebSettings
+from coordinator.web.trust import CoordinatorTrust
+
+
+@dataclass(frozen=True)
+class WebStack:
+    app: web.Application
+    auth: StaffAuth  # the bot calls ``auth.issue_login_link(staff_user_id)``
+    settings: WebSettings
+
+
+def routing_partner(config: Config) -> str | None:
+    """Public requests go to the first configured partner that is not the global one."""
+    return next((p.handle for p in config.partners if not p.is_global), None)
+
+
+def build_web(
+    coordinator: Coordinator,
+    config: Config,
+    sealer: PublicSealer,
+    *,
+    settings: WebSettings | None = None,
+) -> WebStack:
+    """The web process gets the PUBLIC sealing key only; it cannot open what it stores."""
+    settings = settings or WebSettings.from_config(config)
+    auth = StaffAuth(
+        public_url=settings.public_url,
+        staff_members=config.staff.members,
+        session_minutes=settings.session_minutes,
+        login_link_minutes=settings.login_link_minutes,
+    )
+    intake = CoreIntake(
+        coordinator.engine,
+        sealer,
+        staff_room=config.staff.room or "staff",
+        routing_partner=routing_partner(config),
+    )
+    services = WebServices(
+        engine=coordinator.engine,
+        intake=intake,
+        auth=auth,
+        actions=coordinator,
+        trust=CoordinatorTrust(coordinator),
+    )
+    return WebStack(create_app(settings, services), auth, settings)
