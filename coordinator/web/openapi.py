@@ -45,6 +45,8 @@ SCHEMAS: dict[str, Schema] = {
     "OpenRequest": obj(
         id=STR,
         partner=NULL_STR,
+        region=NULL_STR,
+        outside_us=BOOL,
         urgency=_s("string", enum=["low", "normal", "high", "critical"]),
         state=STR,
         filed_at=TIME,

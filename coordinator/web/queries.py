@@ -28,6 +28,7 @@ from coordinator.store.schema import (
     sealed,
     vouches,
 )
+from coordinator.usecases import validate
 
 OPEN_STATES = (RequestState.OPEN.value, RequestState.PROPOSED.value, RequestState.UNMATCHED.value)
 INTAKE_SCOPE = "intake"
@@ -50,6 +51,7 @@ class SlaPolicy:
 class OpenRequest:
     id: str
     partner: str | None
+    region: str | None
     urgency: str
     state: str
     filed_at: datetime
@@ -62,6 +64,11 @@ class OpenRequest:
     @property
     def overdue(self) -> bool:
         return self.minutes_left is not None and self.minutes_left < 0 and not self.acknowledged
+
+    @property
+    def outside_us(self) -> bool:
+        """Only these can be referred to the global partner."""
+        return not validate.is_us(self.region)
 
 
 @dataclass(frozen=True)
@@ -200,6 +207,7 @@ async def open_requests(engine: AsyncEngine, now: datetime, sla: SlaPolicy) -> l
             OpenRequest(
                 id=r.id,
                 partner=r.partner,
+                region=r.region,
                 urgency=urgency.name.lower(),
                 state=r.state,
                 filed_at=filed,

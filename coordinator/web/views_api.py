@@ -68,7 +68,9 @@ async def api_requests(request: web.Request) -> Any:
     rows = await queries.open_requests(
         request.app[SERVICES].engine, datetime.now(UTC), sla_policy(request)
     )
-    return {"requests": [{**plain(r), "overdue": r.overdue} for r in rows]}
+    return {
+        "requests": [{**plain(r), "overdue": r.overdue, "outside_us": r.outside_us} for r in rows]
+    }
 
 
 @routes.get("/api/proposals", name="api_proposals")

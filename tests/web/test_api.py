@@ -57,7 +57,8 @@ async def test_api_needs_a_token(web, path):
     assert (await web.client.get(path)).status == 401
 
 
-async def test_api_views_match_the_dashboard(web):
+async def test_api_views_match_the_dashboard(web_both):
+    web = web_both
     ids = await seed(web.coord)
     headers = _bearer(web.auth.issue_api_token(STAFF))
     body = {}

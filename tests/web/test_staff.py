@@ -135,7 +135,8 @@ async def test_sign_out_needs_csrf_and_ends_the_session(web):
     assert (await web.client.get("/dashboard")).status == 401
 
 
-async def test_dashboard_pages_show_routing(web):
+async def test_dashboard_pages_show_routing(web_both):
+    web = web_both
     ids = await seed(web.coord)
     await web.sign_in()
     pages = {}
@@ -256,3 +257,29 @@ async def test_api_token_page_mints_a_token(web):
     page = await (await web.client.post("/dashboard/api-token", data={"csrf_token": token})).text()
     minted = page.split('id="api-token">')[1].split("<")[0]
     assert web.auth.api_staff(minted) == STAFF
+
+
+async def test_non_us_request_is_referred_from_the_dashboard(web):
+    ids = await seed(web.coord)
+    abroad = await web.coord.file_request("alpha", "o1", ["training"], region="MX")
+    await web.sign_in()
+    page = await (await web.client.get("/dashboard")).text()
+    row = page.split(f'data-request="{abroad.request}"')[1].split("</tr>")[0]
+    assert "Refer to the global partner" in row and "<td>MX</td>" in row
+    us_row = page.split(f'data-request="{ids["pending_request"]}"')[1].split("</tr>")[0]
+    assert "Refer" not in us_row
+    token = await web.csrf("/dashboard")
+    resp = await web.client.post(
+        "/dashboard/actions/refer", data={"csrf_token": token, "request": abroad.request}
+    )
+    assert resp.status == 200 and "to: globe" in await resp.text()
+    async with web.coord.engine.connect() as conn:
+        entry = (
+            await conn.execute(
+                sa.select(audit_log).where(
+                    audit_log.c.action == "request.referred",
+                    audit_log.c.subject == abroad.request,
+                )
+            )
+        ).one()
+    assert entry.actor == STAFF and entry.data["to"] == "globe"
