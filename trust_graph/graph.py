@@ -10,8 +10,9 @@ import networkx as nx
 import numpy as np
 
 from trust_graph import snapshot as snaps
-from trust_graph.flow import FlowResult
+from trust_graph.flow import FlowResult, advogato
 from trust_graph.model import (
+    EDGE_CODES,
     EXCLUDED_STATUSES,
     KIND_CODES,
     STATUS_CODES,
@@ -25,7 +26,7 @@ from trust_graph.model import (
     UnknownMember,
 )
 from trust_graph.paths import DisjointResult, disjoint_paths, nearest_source_path, shortest_path
-from trust_graph.policy import ORG_CODE, Acceptance, accept, literal_fixpoint, seed_numbers
+from trust_graph.policy import ORG_CODE, Acceptance, literal_fixpoint, seed_numbers
 from trust_graph.snapshot import Snapshot, bfs_levels
 
 CUT_LIMIT = 16  # beyond this many independent paths a "bottleneck" explains nothing
@@ -43,6 +44,15 @@ class UpdateStats:
     last: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass
+class _Entry:
+    """Cached state for one (policy, seeds): the flow outlives most mutations, the rest not."""
+
+    seeds: np.ndarray
+    flow: FlowResult | None
+    acc: Acceptance | None = None
+
+
 class TrustGraph:
     """The vouch graph: edge ``a -> b`` means ``a`` vouches for (or is a reference for) ``b``.
 
@@ -55,7 +65,7 @@ class TrustGraph:
     def __init__(self) -> None:
         self._snap: Snapshot = snaps.empty()
         self._g: nx.DiGraph | None = nx.DiGraph()
-        self._cache: dict[_Key, Acceptance | None] = {}
+        self._cache: dict[_Key, _Entry] = {}
         self._reach_cache: dict[tuple[str, ...], np.ndarray] = {}
         self._reach_snap: Snapshot | None = None
         self.stats = UpdateStats()
@@ -108,13 +118,61 @@ class TrustGraph:
         self._snap, pos = snaps.with_member(self._snap, member, kind, status)
         if self._g is not None:
             self._g.add_node(member, kind=kind, status=status)
-        for key, acc in self._cache.items():
-            if acc is None:
-                continue
-            moved = acc.flow.moved(pos)
-            seeds = acc.seeds + (acc.seeds >= pos)
-            self._cache[key] = literal_fixpoint(self._snap, key[0], seeds, moved)
+        for entry in self._cache.values():
+            entry.acc = None
+            entry.seeds = entry.seeds + (entry.seeds >= pos)
+            if entry.flow is not None:
+                entry.flow = entry.flow.moved(pos)
         self._note("add_member", incremental=True)
+
+    def extend(
+        self,
+        members: Iterable[tuple[str, MemberKind, MemberStatus]] = (),
+        edges: Iterable[tuple[str, str, EdgeKind, datetime | None]] = (),
+    ) -> None:
+        """Add many members and edges at once (one rebuild instead of one per change).
+
+        For loading a network from storage or planting a test scenario; cached decisions
+        are recomputed on the next query.
+        """
+        snap = self._snap
+        new = [(m, MemberKind(k), MemberStatus(st)) for m, k, st in members]
+        for m, _, _ in new:
+            if m in snap.index:
+                raise ValueError(f"member already present: {m!r}")
+        ids = [*snap.ids, *(m for m, _, _ in new)]
+        pos = {m: i for i, m in enumerate(ids)}
+        if len(pos) != len(ids):
+            raise ValueError("duplicate member ids")
+        src, dst, kinds, ats = [], [], [], []
+        for a, b, k, when in edges:
+            for m in (a, b):
+                if m not in pos:
+                    raise UnknownMember(m)
+            if a == b:
+                raise ValueError("a member cannot vouch for themselves")
+            src.append(pos[a])
+            dst.append(pos[b])
+            kinds.append(EDGE_CODES.index(EdgeKind(k)))
+            ats.append(when.timestamp() if when is not None else np.nan)
+        # new edges first: of duplicates the first wins, so a re-vouch updates kind and time
+        self._snap = Snapshot.from_edges(
+            ids,
+            np.concatenate([np.array(src, dtype=np.int64), snap.src.astype(np.int64)]),
+            np.concatenate([np.array(dst, dtype=np.int64), snap.dst.astype(np.int64)]),
+            ekind=np.concatenate([np.array(kinds, dtype=np.int8), snap.ekind]),
+            at=np.concatenate([np.array(ats, dtype=np.float64), snap.at]),
+            kind={
+                **{m: KIND_CODES[int(c)] for m, c in zip(snap.ids, snap.kind, strict=True)},
+                **{m: k for m, k, _ in new},
+            },
+            status={
+                **{m: STATUS_CODES[int(c)] for m, c in zip(snap.ids, snap.status, strict=True)},
+                **{m: st for m, _, st in new},
+            },
+        )
+        self._g = None
+        self._invalidate("extend")
 
     def set_status(self, member: str, status: MemberStatus) -> None:
         v = self._num(member)
@@ -143,17 +201,16 @@ class TrustGraph:
         )
         if self._g is not None:
             self._g.add_edge(author, target, kind=kind, at=at)
-        for key, acc in list(self._cache.items()):
-            if acc is None:
+        for (policy, _), entry in self._cache.items():
+            entry.acc = None  # the literal rules are re-run lazily on the kept flow
+            flow = entry.flow
+            if flow is None or existed:
                 continue
-            flow = acc.flow
-            if not existed:
-                if self._flow_may_change_on_add(key[0], flow, u, v):
-                    self._cache[key] = None
-                    continue
-                flow = flow.with_edge_flow(np.insert(flow.edge_flow, pos, 0))
-            self._cache[key] = literal_fixpoint(self._snap, key[0], acc.seeds, flow)
-        self._note("vouch", incremental=all(a is not None for a in self._cache.values()))
+            if self._flow_may_change_on_add(policy, flow, u, v):
+                entry.flow = None
+            else:
+                entry.flow = flow.with_edge_flow(np.insert(flow.edge_flow, pos, 0))
+        self._note("vouch", incremental=self._flows_kept())
 
     def revoke(self, author: str, target: str) -> None:
         """Withdraw a vouch or reference; revoking one that does not exist does nothing."""
@@ -166,16 +223,16 @@ class TrustGraph:
         self._snap = snaps.without_edges(self._snap, drop)
         if self._g is not None:
             self._g.remove_edge(author, target)
-        for key, acc in list(self._cache.items()):
-            if acc is None:
+        for (policy, _), entry in self._cache.items():
+            entry.acc = None
+            flow = entry.flow
+            if flow is None:
                 continue
-            flow = acc.flow
-            if flow.edge_flow[pos] > 0 or self._depth_may_change_on_remove(key[0], flow, u, v):
-                self._cache[key] = None
-                continue
-            flow = flow.with_edge_flow(np.delete(flow.edge_flow, pos))
-            self._cache[key] = literal_fixpoint(self._snap, key[0], acc.seeds, flow)
-        self._note("revoke", incremental=all(a is not None for a in self._cache.values()))
+            if flow.edge_flow[pos] > 0 or self._depth_may_change_on_remove(policy, flow, u, v):
+                entry.flow = None
+            else:
+                entry.flow = flow.with_edge_flow(np.delete(flow.edge_flow, pos))
+        self._note("revoke", incremental=self._flows_kept())
 
     def remove_member(
         self, member: str, seeds: Iterable[str], code_of_conduct: bool = True
@@ -215,8 +272,11 @@ class TrustGraph:
         self.stats.last = {"op": op, "mode": "incremental" if incremental else "invalidated"}
 
     def _invalidate(self, op: str) -> None:
-        self._cache = dict.fromkeys(self._cache)
+        self._cache = {}
         self._note(op, incremental=False)
+
+    def _flows_kept(self) -> bool:
+        return all(e.flow is not None for e in self._cache.values())
 
     def _expands(self, policy: Policy, flow: FlowResult, u: int) -> bool:
         d = int(flow.depth[u])
@@ -261,12 +321,15 @@ class TrustGraph:
 
     def _acceptance(self, policy: Policy, seeds: Iterable[str]) -> Acceptance:
         key = (policy, self._seed_key(seeds))
-        acc = self._cache.get(key)
-        if acc is None:
-            acc = accept(self._snap, policy, seed_numbers(self._snap, key[1]))
-            self._cache[key] = acc
+        entry = self._cache.get(key)
+        if entry is None or entry.flow is None:
+            seeds = seed_numbers(self._snap, key[1])
+            entry = _Entry(seeds, advogato(self._snap, policy, seeds))
+            self._cache[key] = entry
             self.stats.flow_recomputes += 1
-        return acc
+        if entry.acc is None:
+            entry.acc = literal_fixpoint(self._snap, policy, entry.seeds, entry.flow)
+        return entry.acc
 
     def _reach(self, seed_key: tuple[str, ...]) -> np.ndarray:
         """Who any vouching path from the seeds reaches (cached until the next mutation)."""
