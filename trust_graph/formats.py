@@ -98,9 +98,12 @@ def _numeric_table(body: str, source: str, offset: int, min_cols: int) -> np.nda
         raise FormatError(f"{source}: line {offset + 1}: expected at least {min_cols} columns")
     nlines = body.count("\n") + (0 if body.endswith("\n") else 1)
     dtype = np.float64 if ("." in body or "e" in body or "E" in body) else np.int64
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        flat = np.fromstring(body, dtype=dtype, sep=" ")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            flat = np.fromstring(body, dtype=dtype, sep=" ")
+    except ValueError:
+        flat = np.zeros(0)
     if flat.size != cols * nlines:
         _diagnose(body, source, offset, cols)
     table = flat.reshape(-1, cols)
