@@ -135,7 +135,8 @@ class Sender:
         client = self.session.client
         room = client.rooms.get(room_id)
         if room is None:
-            raise SendError("M_UNKNOWN_ROOM", None)
+            # Not synced yet (just after a restart) or not joined (yet): worth a retry.
+            raise SendError("M_UNKNOWN_ROOM", 5.0)
         encrypted = room.encrypted
         if not encrypted and not allow_unencrypted:
             # The bot works only in encrypted rooms; refusing here makes it impossible to

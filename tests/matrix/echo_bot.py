@@ -1,0 +1,76 @@
+"""A bot process for the crash test: echoes each message once, through inbox and outbox.
+
+Run as ``python -m tests.matrix.echo_bot CONFIG.json``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+from coordinator import logs
+from coordinator.store.clock import utcnow
+from coordinator.store.engine import create_engine
+from coordinator.store.inbox import claim, lookup
+from coordinator.store.outbox import Outbox, enqueue
+from partner_bots.bot import Bot
+from partner_bots.delivery import Delivery
+from partner_bots.events import Incoming, IncomingMessage
+from partner_bots.runner import run_bot
+from partner_bots.sending import notice
+from partner_bots.session import BotAccount
+
+
+class OneRoom:
+    def __init__(self, room: str):
+        self.room = room
+
+    async def is_registered(self, room_id: str) -> bool:
+        return room_id == self.room
+
+
+async def main(cfg: dict) -> None:
+    logs.setup("INFO")
+    engine = create_engine(cfg["db_url"])
+    delivery_ref: list[Delivery] = []
+
+    async def echo(event: Incoming) -> None:
+        if not isinstance(event, IncomingMessage):
+            return
+        async with engine.begin() as conn:
+            handled, _ = await lookup(conn, event.event_id)
+            if handled:
+                return
+            now = utcnow()
+            await claim(conn, event.event_id, "echo", now)
+            await enqueue(
+                conn,
+                room=event.room_id,
+                kind="message",
+                content=notice("echo: " + event.body),
+                now=now,
+                reply_to=event.event_id,
+            )
+        delivery_ref[0].wake()
+
+    account = BotAccount(
+        homeserver_url=cfg["homeserver_url"],
+        user_id=cfg["user_id"],
+        device_id=cfg["device_id"],
+        store_path=Path(cfg["store_path"]),
+        pickle_key=cfg["pickle_key"],
+        password=cfg["password"],
+    )
+    bot = Bot(account, OneRoom(cfg["room"]), echo, long_poll_ms=2_000)
+    delivery = Delivery(bot.sender, Outbox(engine), "echo-worker", lease_seconds=5)
+    delivery_ref.append(delivery)
+    try:
+        await run_bot(bot, delivery)
+    finally:
+        await engine.dispose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(json.loads(Path(sys.argv[1]).read_text())))
