@@ -17,9 +17,13 @@ from coordinator.web.forms import PROVIDER_FORM, REQUEST_FORM, validate
 from tests.web.conftest import CSRF_RE, STAFF
 from tests.web.forms_data import CANARY, full_form
 
+NOISY = ("nio", "aiohttp.access", "peewee", "sqlalchemy.engine", "asyncio")
+
 
 async def test_logs_hold_no_address_agent_token_or_typed_text(web):
     stream = io.StringIO()
+    root = logging.getLogger()
+    saved = {name: logging.getLogger(name).level for name in NOISY}, root.level
     logs.setup("INFO", stream=stream)
     runner = await start_site(web.client.server.app, "127.0.0.1", 0)
     base = f"http://127.0.0.1:{bound_port(runner)}"
@@ -42,9 +46,12 @@ async def test_logs_hold_no_address_agent_token_or_typed_text(web):
             assert (await http.get("/api/stats")).status == 401
     finally:
         await runner.cleanup()
-        for handler in list(logging.getLogger().handlers):
+        for handler in list(root.handlers):
             if getattr(handler, "_dsx", False):
-                logging.getLogger().removeHandler(handler)
+                root.removeHandler(handler)
+        for name, level in saved[0].items():
+            logging.getLogger(name).setLevel(level)
+        root.setLevel(saved[1])
     await asyncio.sleep(0)
     out = stream.getvalue()
     assert '"web.access"' in out and '"route": "/login/{token}"' in out
