@@ -100,6 +100,12 @@ async def test_schemathesis_fuzzes_the_api(web, tmp_path):
     require(st is not None, "schemathesis is not installed (pip install -e '.[test]')")
     await seed(web.coord)
     token = web.auth.issue_api_token(STAFF)
+    # A real member for the path parameter, so the member view is reached, not only 404s.
+    await asyncio.to_thread(
+        (tmp_path / "schemathesis.toml").write_text,
+        '[[operations]]\ninclude-path = "/api/members/{member_id}"\n'
+        'parameters = { member_id = "@p1:hs" }\n',
+    )
     runner = await start_site(web.client.server.app, "127.0.0.1", 0)
     try:
         base = f"http://127.0.0.1:{bound_port(runner)}"
@@ -132,6 +138,7 @@ async def test_schemathesis_fuzzes_the_api(web, tmp_path):
         await runner.cleanup()
     report = out.decode(errors="replace")
     assert proc.returncode == 0, report[-6000:]
+    assert "Missing test data" not in report, report[-3000:]
     assert "Tested: 8" in report, report[-3000:]
     counts = re.search(r"(\d+) generated, (\d+) passed", report)
     assert counts and int(counts.group(1)) >= 50 and counts.group(1) == counts.group(2), report
