@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from typing import Any
 
+from coordinator.config import Config
 from coordinator.logs import get_logger
 from partner_bots.cross_signing import CrossSigning, CrossSigningStatus
 from partner_bots.device_trust import DevicePolicy, DeviceTrust
@@ -76,3 +78,15 @@ class Bot:
                 await self._task
         await self.session.close()
         log.info("bot.stopped")
+
+
+def bot_from_config(config: Config, registry: RoomRegistry, sink: EventSink, **kw: Any) -> Bot:
+    """The bot as ``dsx.toml`` describes it (device policy and grace period included)."""
+    return Bot(
+        BotAccount.from_config(config),
+        registry,
+        sink,
+        device_policy=DevicePolicy(config.matrix.device_policy),
+        undecryptable_grace_seconds=config.matrix.undecryptable_grace_seconds,
+        **kw,
+    )

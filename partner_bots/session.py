@@ -17,6 +17,7 @@ from pathlib import Path
 
 from nio import KeysUploadError, LoginResponse
 
+from coordinator.config import Config
 from coordinator.logs import get_logger
 from partner_bots.client import BotClient, client_config
 from partner_bots.raw_api import RawApi
@@ -40,6 +41,21 @@ class BotAccount:
     pickle_key: str
     password: str = ""
     access_token: str = ""
+
+    @classmethod
+    def from_config(cls, config: Config) -> BotAccount:
+        m = config.matrix
+        if not m.pickle_key:
+            raise SessionError(f"{config.source}: matrix.pickle_key is required for E2EE")
+        return cls(
+            homeserver_url=m.homeserver_url,
+            user_id=m.user_id,
+            device_id=m.device_id,
+            store_path=config.store_path,
+            pickle_key=m.pickle_key,
+            password=m.password,
+            access_token=m.access_token,
+        )
 
     def __post_init__(self) -> None:
         if not (self.password or self.access_token):
