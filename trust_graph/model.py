@@ -75,14 +75,6 @@ class Policy:
             return 0
         return self.capacities[depth] if depth < len(self.capacities) else 1
 
-    def bound(self, depth: int, *, fan_in: int = 1) -> int:
-        """How many members an attacker at ``depth`` can get accepted at most.
-
-        The flow entering a node at ``depth`` is at most its capacity, so everything
-        that node admits (itself included) is bounded by ``capacity_at(depth)``.
-        """
-        return fan_in * self.capacity_at(depth)
-
 
 @dataclass(frozen=True)
 class Reason:

@@ -17,7 +17,7 @@ import numpy as np
 from trust_graph.flow import FlowResult, advogato
 from trust_graph.model import EDGE_CODES, KIND_CODES, EdgeKind, MemberKind, Policy
 from trust_graph.paths import disjoint_paths
-from trust_graph.snapshot import Snapshot
+from trust_graph.snapshot import Snapshot, gather
 
 VOUCH_CODE = EDGE_CODES.index(EdgeKind.VOUCH)
 ORG_CODE = KIND_CODES.index(MemberKind.ORGANIZATION)
@@ -50,6 +50,11 @@ def accept(
 def literal_fixpoint(
     snap: Snapshot, policy: Policy, seeds: np.ndarray, flow: FlowResult
 ) -> Acceptance:
+    """Grow the accepted set from the seeds, one wave of newly accepted givers at a time.
+
+    Each edge is counted once, when its author is accepted, so the cost is one pass over
+    the edges however deep the network is.
+    """
     n = snap.n
     is_seed = np.zeros(n, dtype=bool)
     is_seed[seeds] = True
@@ -60,18 +65,29 @@ def literal_fixpoint(
     introduced[snap.dst[is_vouch & is_seed[snap.src]]] = True
     introduced &= is_org
     accepted = is_seed | introduced
+    vouches = np.zeros(n, dtype=np.int64)
+    references = np.zeros(n, dtype=np.int64)
     org_paths: dict[int, int] = {}
+    need = policy.provider_min_references
+    givers = np.flatnonzero(accepted & snap.passable)
     while True:
-        giver = accepted & snap.passable
-        from_giver = giver[snap.src]
-        vouches = np.bincount(snap.dst[from_giver & is_vouch], minlength=n)
-        references = np.bincount(snap.dst[from_giver & ~is_vouch], minlength=n)
-        literal = (vouches >= 1) | (references >= policy.provider_min_references)
-        grown = accepted | (candidates & literal)
-        grown |= _organizations(snap, policy, seeds, grown, is_org, org_paths)
-        if np.array_equal(grown, accepted):
-            break
-        accepted = grown
+        newly = givers[:0]
+        if givers.size:
+            edges = gather(snap.indptr, np.arange(snap.m), givers)
+            targets = snap.dst[edges]
+            vouched = is_vouch[edges]
+            np.add.at(vouches, targets[vouched], 1)
+            np.add.at(references, targets[~vouched], 1)
+            touched = np.unique(targets)
+            ok = (vouches[touched] >= 1) | (references[touched] >= need)
+            newly = touched[ok & candidates[touched] & ~accepted[touched]]
+        if not newly.size:  # providers settled: organizations may now have their referees
+            orgs = np.flatnonzero(_organizations(snap, policy, seeds, accepted, is_org, org_paths))
+            newly = orgs[~accepted[orgs]]
+            if not newly.size:
+                break
+        accepted[newly] = True
+        givers = newly[snap.passable[newly]]
     return Acceptance(seeds, flow, accepted, vouches, references, org_paths, introduced)
 
 

@@ -7,6 +7,7 @@ import random
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from networkx.algorithms.connectivity import local_node_connectivity
 
 from tests.trust_graph.conftest import build, digraphs
 from trust_graph import (
@@ -19,6 +20,7 @@ from trust_graph import (
 )
 
 P = Policy()
+BLOCKED = {MemberStatus.SUSPENDED, MemberStatus.REMOVED}
 REF = EdgeKind.REFERENCE
 
 
@@ -180,3 +182,60 @@ def test_decisions_do_not_depend_on_insertion_order(graph, data):
     assert one.accepted(policy, seeds) == two.accepted(policy, seeds)
     for m in members:
         assert one.vet(m, policy, seeds) == two.vet(m, policy, seeds)
+
+
+def reference_accepted(tg: TrustGraph, seeds, policy: Policy, flow_ok) -> set[str]:
+    """The rules as written, naively: a loop to the fixpoint, networkx for org paths."""
+    g = tg.graph
+    live = {m for m in g if g.nodes[m]["status"] not in BLOCKED}
+    passing = {m for m in live if g.nodes[m]["status"] != MemberStatus.POD}
+    is_org = {m for m in live if g.nodes[m]["kind"] == MemberKind.ORGANIZATION}
+    seeds = {s for s in seeds if s in live}
+    accepted = set(seeds) | {
+        m
+        for s in seeds
+        for m in g.successors(s)
+        if m in is_org - seeds and g.edges[s, m]["kind"] == EdgeKind.VOUCH
+    }
+    while True:
+        grown = set(accepted)
+        givers = accepted & passing
+        for m in sorted(live - accepted):
+            preds = [p for p in g.predecessors(m) if p in givers]
+            if m in is_org:
+                refs = [p for p in preds if p in is_org]
+                if len(refs) < policy.organization_min_references:
+                    continue
+                h = g.subgraph(seeds | (givers & is_org) | {m}).copy()
+                h.add_edges_from(("SUPER", s) for s in seeds)
+                if local_node_connectivity(h, "SUPER", m) >= policy.organization_min_references:
+                    grown.add(m)
+            elif m in flow_ok:
+                vouches = [p for p in preds if g.edges[p, m]["kind"] == EdgeKind.VOUCH]
+                if vouches or len(preds) - len(vouches) >= policy.provider_min_references:
+                    grown.add(m)
+        if grown == accepted:
+            return accepted
+        accepted = grown
+
+
+@settings(max_examples=120, deadline=None)
+@given(digraphs(statuses=True), st.data())
+def test_acceptance_matches_the_rules_written_naively(graph, data):
+    members, edges, status = graph
+    kinds = data.draw(
+        st.lists(
+            st.sampled_from([MemberKind.PROVIDER, MemberKind.ORGANIZATION, MemberKind.PARTNER]),
+            min_size=len(members),
+            max_size=len(members),
+        )
+    )
+    tg = TrustGraph()
+    for m, k in zip(members, kinds, strict=True):
+        tg.add_member(m, k, status[m])
+    for a, b, k in edges:
+        tg.vouch(a, b, k)
+    seeds = data.draw(st.lists(st.sampled_from(members), min_size=1, max_size=3, unique=True))
+    policy = Policy(capacities=(6, 3, 2), max_depth=3)
+    flow_ok = tg.flow_accepted(policy, seeds)
+    assert tg.accepted(policy, seeds) == reference_accepted(tg, seeds, policy, flow_ok)
