@@ -130,19 +130,41 @@ class BotSession:
         token = acc.access_token or (self._credentials.read() or {}).get("access_token", "")
         if token:
             client.restore_login(acc.user_id, acc.device_id, token)
-            log.info("session.restored", device=acc.device_id)
+            if await self._token_valid(token) or not acc.password:
+                log.info("session.restored", device=acc.device_id)
+            else:
+                # The token died (device deleted, admin logout): same device id, new token.
+                await self._login(client)
         else:
-            resp = await client.login(acc.password, device_name="DSX coordinator")
-            if not isinstance(resp, LoginResponse):
-                raise SessionError(f"login failed: {resp}")
-            if resp.device_id != acc.device_id:
-                raise SessionError("the homeserver assigned a different device id")
-            self._credentials.write({"access_token": resp.access_token})
-            log.info("session.logged_in", device=acc.device_id)
+            await self._login(client)
         assert client.store is not None
         client.loaded_sync_token = client.store.load_sync_token() or ""
         self._raw = RawApi(acc.homeserver_url, client.access_token)
         self.key_check = await self._ensure_keys_on_server()
+
+    async def _login(self, client: BotClient) -> None:
+        acc = self.account
+        resp = await client.login(acc.password, device_name="DSX coordinator")
+        if not isinstance(resp, LoginResponse):
+            raise SessionError(f"login failed: {resp}")
+        if resp.device_id != acc.device_id:
+            raise SessionError("the homeserver assigned a different device id")
+        self._credentials.write({"access_token": resp.access_token})
+        log.info("session.logged_in", device=acc.device_id)
+
+    async def _token_valid(self, token: str) -> bool:
+        probe = RawApi(self.account.homeserver_url, token)
+        try:
+            resp = await probe.request("GET", "/_matrix/client/v3/account/whoami")
+        finally:
+            await probe.close()
+        if resp.status == 401:
+            return False
+        if not resp.ok:
+            raise SessionError(f"homeserver unavailable at start-up: {resp.status}")
+        if resp.body.get("device_id") not in (None, self.account.device_id):
+            raise SessionError("the stored token belongs to another device")
+        return True
 
     async def _ensure_keys_on_server(self) -> str:
         """Repair missing device keys; refuse to run with keys the server disagrees on."""

@@ -57,7 +57,6 @@ async def test_keys_deleted_on_the_server_are_uploaded_again(homeserver, bot_fac
     await raw.close()
 
     # The old token died with the device; a restart logs in again with the same device id.
-    (first.account.store_path / "session.sealed").unlink()
     second = await bot_factory(homeserver, account=first.account)
     assert second.key_check == KeyCheck.REUPLOADED
     assert await _server_ed25519(second, first.user_id, BOT_DEVICE) == identity
