@@ -66,6 +66,7 @@ class FormSchema:
         return next(f for f in self.fields if f.name == name)
 
 
+US_OR_UNKNOWN = frozenset({"", "US", "PR", "GU", "VI", "AS", "MP", "REMOTE"})
 CONTACT_FIELDS = ("phone", "email", "signal", "matrix")
 CONTACT_ERROR = "Give at least one way to reach you: phone, email, Signal or Matrix ID."
 
@@ -208,8 +209,9 @@ class Submission:
 
     @property
     def outside_us(self) -> bool:
-        """Non-U.S. cases are referred to a global partner, not refused."""
-        return self.country not in ("US", "PR", "")
+        """Non-U.S. cases are referred to a global partner, not refused. "Remote" and a
+        U.S. territory stay here; staff can still refer them from the dashboard."""
+        return self.country not in US_OR_UNKNOWN
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,9 @@ class CoreIntake:
         routing_partner: str | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ):
+        if not isinstance(sealer, PublicSealer):
+            # Anything that can open blobs must never reach the web process.
+            raise TypeError("the web process takes a PublicSealer (public key) only")
         self._engine = engine
         self._sealer = sealer
         self._staff_room = staff_room

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from coordinator.sealing import Opener
+from coordinator.sealing import Opener, PublicSealer
 from coordinator.store.schema import audit_log, outbox, sealed
 from coordinator.web.forms import CONTACT_ERROR, CONTACT_FIELDS, REQUEST_FORM, Widget
-from coordinator.web.intake import INTAKE_SCOPE
+from coordinator.web.intake import INTAKE_SCOPE, CoreIntake
+from coordinator.web.services import SERVICES
 from tests.web.conftest import make_web
 from tests.web.forms_data import CANARY, SCHEMAS, expected_text, full_form
 
@@ -129,10 +130,18 @@ async def test_non_us_country_is_referred_not_refused(web):
     assert Opener([web.keys]).open_text(stored) == "MX"
 
 
-async def test_us_country_is_not_referred(web):
-    resp = await _post(web, "request", full_form(REQUEST_FORM, country="US"))
+@pytest.mark.parametrize("country", ["US", "PR", "REMOTE"])
+async def test_us_or_remote_is_not_referred(web, country):
+    resp = await _post(web, "request", full_form(REQUEST_FORM, country=country))
     await _reference(resp)
     assert 'id="referral"' not in await resp.text()
+
+
+def test_intake_refuses_anything_but_a_public_sealer(web):
+    with pytest.raises(TypeError):
+        CoreIntake(web.coord.engine, Opener([web.keys]), staff_room="!staff:hs")  # type: ignore[arg-type]
+    assert isinstance(web.client.server.app[SERVICES].intake, CoreIntake)
+    assert type(web.client.server.app[SERVICES].intake._sealer) is PublicSealer
 
 
 def _error_for(page: str, name: str) -> str | None:
