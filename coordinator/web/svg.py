@@ -19,18 +19,24 @@ RING = 110
 RADIUS = 9
 
 
-def _positions(hood: Neighbourhood) -> dict[str, tuple[float, float]]:
+def _size(hood: Neighbourhood) -> int:
+    """Just big enough for the outermost ring and its labels."""
+    depth = max((hood.distance[n] for n in hood.nodes), default=0)
+    return min(SIZE, max(320, 2 * RING * depth + 220))
+
+
+def _positions(hood: Neighbourhood, size: int) -> dict[str, tuple[float, float]]:
     rings: dict[int, list[str]] = {}
     for node in hood.nodes:
         rings.setdefault(hood.distance[node], []).append(node)
-    c = SIZE / 2
+    c = size / 2
     pos: dict[str, tuple[float, float]] = {}
     for depth, members in rings.items():
         if depth == 0:
             for m in members:
                 pos[m] = (c, c)
             continue
-        r = min(RING * depth, c - 40)
+        r = min(RING * depth, c - 90)
         offset = depth * 0.35
         for i, m in enumerate(members):
             angle = offset + 2 * math.pi * i / len(members)
@@ -53,10 +59,11 @@ def _label(member: str) -> str:
 def render(hood: Neighbourhood, paths: Iterable[Iterable[str]]) -> str:
     highlighted = path_edges(paths)
     on_path = {m for edge in highlighted for m in edge}
-    pos = _positions(hood)
+    size = _size(hood)
+    pos = _positions(hood, size)
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="graph" viewBox="0 0 {SIZE} {SIZE}" '
-        f'width="{SIZE}" height="{SIZE}" role="img" aria-labelledby="graph-title">',
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="graph" viewBox="0 0 {size} {size}" '
+        f'width="{size}" height="{size}" role="img" aria-labelledby="graph-title">',
         f'<title id="graph-title">Trust neighbourhood of {escape(hood.center)}</title>',
     ]
     ordered = sorted(hood.edges, key=lambda e: (e.author, e.target) in highlighted)
