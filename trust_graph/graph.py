@@ -63,7 +63,7 @@ class TrustGraph:
     """
 
     def __init__(self) -> None:
-        self._snap: Snapshot = snaps.empty()
+        self._snap_cur: Snapshot | None = snaps.empty()
         self._g: nx.DiGraph | None = nx.DiGraph()
         self._cache: dict[_Key, _Entry] = {}
         self._reach_cache: dict[tuple[str, ...], np.ndarray] = {}
@@ -78,8 +78,31 @@ class TrustGraph:
         return tg
 
     @property
+    def _snap(self) -> Snapshot:
+        if self._snap_cur is None:  # deferred changes: rebuild once, on the next read
+            assert self._g is not None
+            self._snap_cur = Snapshot.from_networkx(self._g)
+        return self._snap_cur
+
+    @_snap.setter
+    def _snap(self, value: Snapshot) -> None:
+        self._snap_cur = value
+
+    @property
     def snapshot(self) -> Snapshot:
         return self._snap
+
+    def _deferred(self) -> bool:
+        """Whether a change can go to the model alone, the snapshot rebuilt on next read.
+
+        True while no flow is cached: then patching arrays per change (O(n + m) each)
+        buys nothing, and loading a network member by member stays linear.
+        """
+        if self._g is None or any(e.flow is not None for e in self._cache.values()):
+            return False
+        self._snap_cur = None
+        self._cache = {}
+        return True
 
     @property
     def graph(self) -> nx.DiGraph:
@@ -90,10 +113,17 @@ class TrustGraph:
     # -- members -----------------------------------------------------------------------
 
     def __contains__(self, member: object) -> bool:
-        return member in self._snap.index
+        if self._snap_cur is None:
+            return member in self._g  # type: ignore[operator]
+        return member in self._snap_cur.index
 
     def __len__(self) -> int:
-        return self._snap.n
+        return len(self._g) if self._snap_cur is None else self._snap_cur.n  # type: ignore[arg-type]
+
+    def _require(self, *names: str) -> None:
+        for name in names:
+            if name not in self:
+                raise UnknownMember(name)
 
     def _num(self, member: str) -> int:
         try:
@@ -102,9 +132,15 @@ class TrustGraph:
             raise UnknownMember(member) from None
 
     def kind(self, member: str) -> MemberKind:
+        if self._snap_cur is None:
+            self._require(member)
+            return MemberKind(self._g.nodes[member]["kind"])  # type: ignore[union-attr]
         return KIND_CODES[int(self._snap.kind[self._num(member)])]
 
     def status(self, member: str) -> MemberStatus:
+        if self._snap_cur is None:
+            self._require(member)
+            return MemberStatus(self._g.nodes[member]["status"])  # type: ignore[union-attr]
         return STATUS_CODES[int(self._snap.status[self._num(member)])]
 
     def add_member(
@@ -115,6 +151,10 @@ class TrustGraph:
         if member in self:
             raise ValueError(f"member already present: {member!r}")
         kind, status = MemberKind(kind), MemberStatus(status)
+        if self._deferred():
+            self._g.add_node(member, kind=kind, status=status)  # type: ignore[union-attr]
+            self._note("add_member", incremental=True)
+            return
         self._snap, pos = snaps.with_member(self._snap, member, kind, status)
         if self._g is not None:
             self._g.add_node(member, kind=kind, status=status)
@@ -175,8 +215,13 @@ class TrustGraph:
         self._invalidate("extend")
 
     def set_status(self, member: str, status: MemberStatus) -> None:
-        v = self._num(member)
         status = MemberStatus(status)
+        if self._deferred():
+            self._require(member)
+            self._g.nodes[member]["status"] = status  # type: ignore[union-attr]
+            self._note("set_status", incremental=True)
+            return
+        v = self._num(member)
         self._snap = snaps.with_status(self._snap, v, status)
         if self._g is not None:
             self._g.nodes[member]["status"] = status
@@ -191,10 +236,15 @@ class TrustGraph:
         kind: EdgeKind = EdgeKind.VOUCH,
         at: datetime | None = None,
     ) -> None:
-        u, v = self._num(author), self._num(target)
-        if u == v:
+        self._require(author, target)
+        if author == target:
             raise ValueError("a member cannot vouch for themselves")
         kind = EdgeKind(kind)
+        if self._deferred():
+            self._g.add_edge(author, target, kind=kind, at=at)  # type: ignore[union-attr]
+            self._note("vouch", incremental=True)
+            return
+        u, v = self._num(author), self._num(target)
         existed = self._snap.edge_position(u, v) >= 0
         self._snap, pos = snaps.with_edge(
             self._snap, u, v, kind, at.timestamp() if at is not None else np.nan
@@ -214,6 +264,12 @@ class TrustGraph:
 
     def revoke(self, author: str, target: str) -> None:
         """Withdraw a vouch or reference; revoking one that does not exist does nothing."""
+        self._require(author, target)
+        if self._deferred():
+            if self._g.has_edge(author, target):  # type: ignore[union-attr]
+                self._g.remove_edge(author, target)  # type: ignore[union-attr]
+            self._note("revoke", incremental=True)
+            return
         u, v = self._num(author), self._num(target)
         pos = self._snap.edge_position(u, v)
         if pos < 0:
