@@ -6,14 +6,21 @@ from pathlib import Path
 
 from aiohttp import web
 
+from coordinator.logs import get_logger
 from coordinator.web import views_api, views_auth, views_public, views_staff
 from coordinator.web.csrf import Csrf
 from coordinator.web.ratelimit import BucketSpec, RateLimiter
 from coordinator.web.render import page
-from coordinator.web.security import SETTINGS_KEY, PrivateAccessLogger, add_security_headers
+from coordinator.web.security import (
+    SETTINGS_KEY,
+    PrivateAccessLogger,
+    add_security_headers,
+    route_pattern,
+)
 from coordinator.web.services import CSRF, LIMITER, SERVICES, WebServices
 from coordinator.web.settings import WebSettings
 
+log = get_logger(__name__)
 STATIC = Path(__file__).parent / "static"
 MAX_BODY = 64 * 1024  # the longest form is well under this
 
@@ -39,6 +46,19 @@ async def friendly_errors(request: web.Request, handler):  # type: ignore[no-unt
             status=exc.status,
             title=titles.get(exc.status, "Something went wrong"),
             message=exc.reason or "",
+        )
+    except Exception as exc:
+        # The type only: a message or traceback could carry what someone typed.
+        log.error("web.unhandled", error=type(exc).__name__, route=route_pattern(request))
+        if request.path.startswith("/api/"):
+            return web.json_response(
+                {"error": {"code": "internal", "message": "Internal error."}}, status=500
+            )
+        return await page(
+            "error.html",
+            status=500,
+            title="Something went wrong",
+            message="Nothing was saved. Please try again later.",
         )
 
 

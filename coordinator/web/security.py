@@ -21,6 +21,7 @@ CSP = (
     "frame-ancestors 'none'; base-uri 'none'"
 )
 HSTS = "max-age=31536000; includeSubDomains"
+PRIVATE_PREFIXES = ("/dashboard", "/login", "/logout", "/api/")
 SETTINGS_KEY: web.AppKey[WebSettings] = web.AppKey("dsx_web_settings", WebSettings)
 
 
@@ -45,6 +46,8 @@ async def add_security_headers(request: web.Request, response: web.StreamRespons
     headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), interest-cohort=()"
     if not request.path.startswith("/static/"):
         headers["Cache-Control"] = "no-store"
+    if request.path.startswith(PRIVATE_PREFIXES):
+        headers["X-Robots-Tag"] = "noindex, nofollow"
     if settings.hsts and is_tls(request, settings):
         headers["Strict-Transport-Security"] = HSTS
     headers.pop("Server", None)

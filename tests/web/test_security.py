@@ -84,3 +84,40 @@ async def test_access_log_has_no_address_agent_or_token(caplog):
     dumped = json.dumps({k: str(v) for k, v in record.__dict__.items()})
     for secret in ("SECRET-TOKEN", "127.0.0.1", "CanaryBrowser", "canary.example", "x=1"):
         assert secret not in dumped
+
+
+async def test_private_pages_are_not_indexed(web):
+    assert (await web.client.get("/dashboard")).headers["X-Robots-Tag"].startswith("noindex")
+    assert (await web.client.get("/api/stats")).headers["X-Robots-Tag"].startswith("noindex")
+    assert "X-Robots-Tag" not in (await web.client.get("/request")).headers
+
+
+class Boom(Exception):
+    pass
+
+
+async def test_unexpected_errors_reveal_nothing(web, caplog):
+    class Failing:
+        async def submit(self, submission):
+            raise Boom(f"cannot store {submission.text('need')}")
+
+    from coordinator.web.services import SERVICES
+    from tests.web.forms_data import CANARY, SCHEMAS, full_form
+
+    app = web.client.server.app
+    saved = app[SERVICES].intake
+    object.__setattr__(app[SERVICES], "intake", Failing())
+    try:
+        token = await web.csrf("/request")
+        with caplog.at_level(logging.ERROR):
+            resp = await web.client.post(
+                "/request", data=[("csrf_token", token), *full_form(SCHEMAS["request"])]
+            )
+        page = await resp.text()
+    finally:
+        object.__setattr__(app[SERVICES], "intake", saved)
+    assert resp.status == 500 and "Nothing was saved" in page
+    assert CANARY not in page and "Boom" not in page
+    assert resp.headers["Content-Security-Policy"] == CSP
+    logged = " ".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+    assert "Boom" in logged and CANARY not in logged
