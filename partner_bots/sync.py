@@ -97,6 +97,8 @@ class SyncLoop:
         self.filter = {"room": {"timeline": {"limit": timeline_limit}}}
         self.trouble_after = trouble_after
         self.max_backfill_pages = max_backfill_pages
+        self.max_handler_attempts = 3
+        self._handler_failures: dict[str, int] = {}
         self.failures = 0
         self.syncs = 0
         self.backfilled = 0  # events recovered through /messages (a gauge for operators)
@@ -223,8 +225,26 @@ class SyncLoop:
         if not all(obs.may_dispatch(room_id) for obs in self.observers):
             return
         incoming = to_incoming(room_id, event, own)
-        if incoming is not None:
+        if incoming is None:
+            return
+        try:
             await self.sink(incoming)
+        except Exception as exc:
+            # Replaying the batch retries the handler; a poison event must not stall the
+            # bot forever, so after a few tries it is skipped, loudly.
+            tries = self._handler_failures.get(incoming.event_id, 0) + 1
+            self._handler_failures[incoming.event_id] = tries
+            if tries < self.max_handler_attempts:
+                raise
+            log.error(
+                "sync.event_skipped",
+                room=room_id,
+                event_id=incoming.event_id,
+                error=type(exc).__name__,
+            )
+            if self.on_trouble is not None:
+                with contextlib.suppress(Exception):
+                    await self.on_trouble(Trouble(tries, time.monotonic(), "handler_failed"))
 
     async def _dispatch_late(self, room_id: str, event: Event) -> None:
         """For events decrypted after the fact (held ones): same rules as the timeline."""

@@ -62,3 +62,34 @@ async def test_fresh_store_ignores_history(homeserver, running_bots, partners, t
     await partner.send_text(room, marker)
     await fresh.wait_for(lambda: marker in _bodies(fresh), what="the new message")
     assert _bodies(fresh) == [marker]
+
+
+async def test_failing_handler_is_retried_then_skipped_loudly(homeserver, running_bots, partners):
+    registry = MemoryRegistry()
+    attempts: dict[str, int] = {}
+
+    class Flaky(RecordingSink):
+        async def __call__(self, event) -> None:
+            if isinstance(event, IncomingMessage) and event.body.startswith(("flaky", "poison")):
+                attempts[event.body] = attempts.get(event.body, 0) + 1
+                if event.body == "poison" or attempts[event.body] < 2:
+                    raise RuntimeError("handler bug")
+            await super().__call__(event)
+
+    sink = Flaky()
+    troubles = []
+
+    async def on_trouble(t) -> None:
+        troubles.append(t)
+
+    bot = await running_bots(homeserver, registry, sink, on_trouble=on_trouble)
+    partner = await partners(homeserver)
+    room = await bot_room(partner, bot, registry)
+    await partner.send_text(room, "flaky")
+    await sink.wait_for(lambda: "flaky" in _bodies(sink), what="the flaky message, retried")
+    await partner.send_text(room, "poison")
+    await partner.send_text(room, "after")
+    await sink.wait_for(lambda: "after" in _bodies(sink), what="the message after the poison")
+    assert attempts == {"flaky": 2, "poison": 3}
+    assert "poison" not in _bodies(sink)
+    assert [t.last_error for t in troubles] == ["handler_failed"]
