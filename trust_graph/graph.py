@@ -274,9 +274,7 @@ class TrustGraph:
         pos = self._snap.edge_position(u, v)
         if pos < 0:
             return
-        drop = np.zeros(self._snap.m, dtype=bool)
-        drop[pos] = True
-        self._snap = snaps.without_edges(self._snap, drop)
+        self._snap = snaps.without_edge(self._snap, pos)
         if self._g is not None:
             self._g.remove_edge(author, target)
         for (policy, _), entry in self._cache.items():
@@ -459,7 +457,9 @@ class TrustGraph:
         status = self.status(member)
         reasons = self._reasons(i, member, status, policy, acc)
         inner = snap.passable_list
-        reachable = bool(self._reach(tuple(snap.ids[x] for x in seed_list))[i])
+        reachable = acc.flow.depth[i] >= 0 or bool(
+            self._reach(tuple(snap.ids[x] for x in seed_list))[i]
+        )
         if asking is not None:
             path = self._shortest(self._num(asking), i)
         else:

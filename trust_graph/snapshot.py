@@ -291,12 +291,51 @@ def with_member(
 def with_status(snap: Snapshot, v: int, status: MemberStatus) -> Snapshot:
     statuses = snap.status.copy()
     statuses[v] = _STATUS_INDEX[status]
-    return Snapshot(snap.ids, snap.kind, statuses, snap.src, snap.dst, snap.ekind, snap.at)
+    new = Snapshot(snap.ids, snap.kind, statuses, snap.src, snap.dst, snap.ekind, snap.at)
+    _carry(snap, new, "index", "indptr", "rindptr", "rindices", "adj")
+    return new
 
 
 def edge_insert_position(snap: Snapshot, u: int, v: int) -> int:
     lo, hi = int(snap.indptr[u]), int(snap.indptr[u + 1])
     return lo + int(np.searchsorted(snap.dst[lo:hi], v))
+
+
+def _carry(old: Snapshot, new: Snapshot, *names: str) -> None:
+    """Reuse derived data of ``old`` that a change left valid (cached_property slots)."""
+    for name in names:
+        if name in old.__dict__:
+            new.__dict__[name] = old.__dict__[name]
+
+
+def _patch_edge(old: Snapshot, new: Snapshot, u: int, v: int, pos: int, add: bool) -> None:
+    """Derive the new CSR views from the old ones by one insertion or deletion.
+
+    Rebuilding them costs a sort and four list conversions of the whole edge set; an
+    edit is a memmove.
+    """
+    _carry(old, new, "index", "excluded", "passable", "passable_list")
+    if "rindices" not in old.__dict__:
+        return
+    step = 1 if add else -1
+    lo, hi = int(old.rindptr[v]), int(old.rindptr[v + 1])
+    rpos = lo + int(np.searchsorted(old.rindices[lo:hi], u))
+    indptr = old.indptr.copy()
+    indptr[u + 1 :] += step
+    rindptr = old.rindptr.copy()
+    rindptr[v + 1 :] += step
+    rindices = np.insert(old.rindices, rpos, u) if add else np.delete(old.rindices, rpos)
+    new.__dict__.update(indptr=indptr, rindptr=rindptr, rindices=rindices)
+    if "adj" in old.__dict__:
+        a = old.adj
+        oidx, iidx = a.oidx.copy(), a.iidx.copy()
+        if add:
+            oidx.insert(pos, v)
+            iidx.insert(rpos, u)
+        else:
+            del oidx[pos]
+            del iidx[rpos]
+        new.__dict__["adj"] = Adjacency(a.n, indptr.tolist(), oidx, rindptr.tolist(), iidx)
 
 
 def with_edge(snap: Snapshot, u: int, v: int, kind: EdgeKind, at: float) -> tuple[Snapshot, int]:
@@ -305,7 +344,10 @@ def with_edge(snap: Snapshot, u: int, v: int, kind: EdgeKind, at: float) -> tupl
     if pos >= 0:
         ekind, ats = snap.ekind.copy(), snap.at.copy()
         ekind[pos], ats[pos] = _EDGE_INDEX[kind], at
-        return Snapshot(snap.ids, snap.kind, snap.status, snap.src, snap.dst, ekind, ats), pos
+        new = Snapshot(snap.ids, snap.kind, snap.status, snap.src, snap.dst, ekind, ats)
+        _carry(snap, new, "index", "excluded", "passable", "passable_list", "indptr")
+        _carry(snap, new, "rindptr", "rindices", "adj")
+        return new, pos
     pos = edge_insert_position(snap, u, v)
     new = Snapshot(
         snap.ids,
@@ -316,6 +358,7 @@ def with_edge(snap: Snapshot, u: int, v: int, kind: EdgeKind, at: float) -> tupl
         np.insert(snap.ekind, pos, _EDGE_INDEX[kind]).astype(np.int8),
         np.insert(snap.at, pos, at),
     )
+    _patch_edge(snap, new, u, v, pos, add=True)
     return new, pos
 
 
@@ -330,3 +373,11 @@ def without_edges(snap: Snapshot, drop: np.ndarray) -> Snapshot:
         snap.ekind[keep],
         snap.at[keep],
     )
+
+
+def without_edge(snap: Snapshot, pos: int) -> Snapshot:
+    drop = np.zeros(snap.m, dtype=bool)
+    drop[pos] = True
+    new = without_edges(snap, drop)
+    _patch_edge(snap, new, int(snap.src[pos]), int(snap.dst[pos]), pos, add=False)
+    return new

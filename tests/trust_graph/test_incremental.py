@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from tests.trust_graph.conftest import build, digraphs
 from tests.trust_graph.test_flow_properties import reference_network
 from trust_graph import EdgeKind, MemberKind, MemberStatus, Policy, TrustGraph
+from trust_graph.snapshot import Snapshot
 
 
 def fresh_copy(tg: TrustGraph) -> TrustGraph:
@@ -29,6 +30,7 @@ def test_incremental_updates_equal_full_recompute(graph, data):
     seeds = data.draw(st.lists(st.sampled_from(members), min_size=1, max_size=2, unique=True))
     policy = Policy(capacities=(5, 3, 2), max_depth=3)
     tg.accepted(policy, seeds)  # warm the cache so that updates have something to patch
+    tg.shortest_path(members[0], members[1])  # ...and the list views, so edits patch them
     ops = data.draw(
         st.lists(
             st.tuples(
@@ -53,12 +55,24 @@ def test_incremental_updates_equal_full_recompute(graph, data):
         else:
             tg.vouch(a, b, EdgeKind.REFERENCE if op == "ref" else EdgeKind.VOUCH)
         expected = fresh_copy(tg)
+        assert_views_fresh(tg.snapshot)
         ours, theirs = tg.flow_accepted(policy, seeds), expected.flow_accepted(policy, seeds)
         # max flows are not unique: the kept flow must be *a* maximum flow of the new graph
         assert len(ours) == len(theirs), (op, a, b)
         assert_feasible(tg, seeds, policy, ours)
         if ours == theirs:
             assert tg.accepted(policy, seeds) == expected.accepted(policy, seeds), (op, a, b)
+
+
+def assert_views_fresh(snap: Snapshot) -> None:
+    """CSR views patched edit by edit must equal the ones derived from scratch."""
+    fresh = Snapshot(snap.ids, snap.kind, snap.status, snap.src, snap.dst, snap.ekind, snap.at)
+    assert snap.indptr.tolist() == fresh.indptr.tolist()
+    assert snap.rindptr.tolist() == fresh.rindptr.tolist()
+    assert snap.rindices.tolist() == fresh.rindices.tolist()
+    assert snap.adj == fresh.adj
+    assert snap.index == fresh.index
+    assert snap.passable_list == fresh.passable_list
 
 
 def assert_feasible(tg: TrustGraph, seeds, policy: Policy, ours) -> None:
