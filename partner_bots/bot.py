@@ -18,7 +18,7 @@ from partner_bots.device_trust import DevicePolicy, DeviceTrust
 from partner_bots.rooms import DepartureCallback, RoomPolicy, RoomRegistry
 from partner_bots.sending import Sender
 from partner_bots.session import BotAccount, BotSession
-from partner_bots.sync import EventSink, SyncLoop, SyncObserver, TroubleCallback
+from partner_bots.sync import EventSink, InboxPort, SyncLoop, SyncObserver, TroubleCallback
 from partner_bots.undecryptable import UndecryptableEvents
 
 log = get_logger(__name__)
@@ -39,6 +39,7 @@ class Bot:
         device_policy: DevicePolicy = DevicePolicy.TOFU,
         long_poll_ms: int = 30_000,
         timeline_limit: int = 50,
+        inbox: InboxPort | None = None,
     ):
         self.session = BotSession(account)
         self.sender = Sender(self.session)
@@ -55,6 +56,7 @@ class Bot:
             on_recovered=on_recovered,
             long_poll_ms=long_poll_ms,
             timeline_limit=timeline_limit,
+            inbox=inbox,
         )
         self.cross_signing: CrossSigningStatus | None = None
         self._task: asyncio.Task[None] | None = None

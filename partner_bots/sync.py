@@ -42,6 +42,12 @@ class EventSink(Protocol):
     async def __call__(self, event: Incoming) -> None: ...
 
 
+class InboxPort(Protocol):
+    """``coordinator.store.Inbox``: event ids whose effect is already committed."""
+
+    async def already_handled(self, event_id: str) -> bool: ...
+
+
 class SyncObserver(Protocol):
     """Collaborators that see each sync (room policy, undecryptable events)."""
 
@@ -86,6 +92,7 @@ class SyncLoop:
         timeline_limit: int = 50,
         trouble_after: int = 5,
         max_backfill_pages: int = 20,
+        inbox: InboxPort | None = None,
     ):
         self.session = session
         self.sink = sink
@@ -98,6 +105,7 @@ class SyncLoop:
         self.trouble_after = trouble_after
         self.max_backfill_pages = max_backfill_pages
         self.max_handler_attempts = 3
+        self.inbox = inbox
         self._handler_failures: dict[str, int] = {}
         self.failures = 0
         self.syncs = 0
@@ -227,6 +235,8 @@ class SyncLoop:
         incoming = to_incoming(room_id, event, own)
         if incoming is None:
             return
+        if self.inbox is not None and await self.inbox.already_handled(incoming.event_id):
+            return  # a replay after a crash: the use case committed it already
         try:
             await self.sink(incoming)
         except Exception as exc:

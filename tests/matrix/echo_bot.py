@@ -13,7 +13,7 @@ from pathlib import Path
 from coordinator import logs
 from coordinator.store.clock import utcnow
 from coordinator.store.engine import create_engine
-from coordinator.store.inbox import claim, lookup
+from coordinator.store.inbox import Inbox, claim, lookup
 from coordinator.store.outbox import Outbox, enqueue
 from partner_bots.bot import Bot
 from partner_bots.delivery import Delivery
@@ -63,7 +63,7 @@ async def main(cfg: dict) -> None:
         pickle_key=cfg["pickle_key"],
         password=cfg["password"],
     )
-    bot = Bot(account, OneRoom(cfg["room"]), echo, long_poll_ms=2_000)
+    bot = Bot(account, OneRoom(cfg["room"]), echo, long_poll_ms=2_000, inbox=Inbox(engine))
     delivery = Delivery(bot.sender, Outbox(engine), "echo-worker", lease_seconds=5)
     delivery_ref.append(delivery)
     try:

@@ -13,7 +13,7 @@ from aiohttp import web
 from partner_bots.backoff import Backoff
 from partner_bots.client import BotClient, client_config
 from partner_bots.events import IncomingMessage
-from partner_bots.sending import SendError, notice
+from partner_bots.sending import notice
 from partner_bots.sync import SyncLoop, Trouble
 from tests.matrix.conftest import PICKLE_KEY, MemoryRegistry, RecordingSink, bot_room
 
@@ -114,25 +114,71 @@ async def test_sync_honours_retry_after_and_reports_trouble_once(tmp_path: Path)
 
 
 @pytest.mark.synapse
-async def test_send_429_carries_retry_after(limited_homeserver, running_bots, partners):
+async def test_delivery_waits_out_429_in_order(
+    limited_homeserver, running_bots, partners, tmp_path: Path
+):
+    from coordinator.store.clock import utcnow
+    from coordinator.store.engine import create_engine
+    from coordinator.store.migrate import migrate
+    from coordinator.store.outbox import Outbox, enqueue
+    from partner_bots.delivery import Delivery
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'dsx.sqlite3'}"
+    await migrate(url)
+    engine = create_engine(url)
+    outbox = Outbox(engine)
     registry, sink = MemoryRegistry(), RecordingSink()
     bot = await running_bots(limited_homeserver, registry, sink)
     partner = await partners(limited_homeserver)
     room = await bot_room(partner, bot, registry)
-    errors: list[SendError] = []
-    sent = 0
-    for i in range(6):
+
+    class Recording(Outbox):
+        def __init__(self, engine) -> None:
+            super().__init__(engine)
+            self.failures: list[tuple[str, float]] = []
+
+        async def mark_failed(self, message_id: str, error_code: str, retry_after: float):
+            self.failures.append((error_code, retry_after))
+            await super().mark_failed(message_id, error_code, retry_after)
+
+    recording = Recording(engine)
+    try:
+        async with engine.begin() as conn:
+            ids = [
+                await enqueue(
+                    conn, room=room, kind="message", content=notice(f"m{i}"), now=utcnow()
+                )
+                for i in range(4)
+            ]
+        delivery = Delivery(bot.sender, recording, "w", idle_seconds=0.2)
+        started = time.monotonic()
+        task = asyncio.create_task(delivery.run())
         try:
-            await bot.sender.send(room, "m.room.message", notice(f"n{i}"), tx_id=f"t{i}")
-            sent += 1
-        except SendError as exc:
-            errors.append(exc)
-            break
-    assert errors, "the low-limit homeserver never said 429"
-    assert errors[0].code == "M_LIMIT_EXCEEDED" and errors[0].retry_after is not None
-    assert 0 < errors[0].retry_after <= 10
-    await asyncio.sleep(errors[0].retry_after)  # honouring the server's instruction
-    await bot.sender.send(room, "m.room.message", notice("after"), tx_id="after")
+
+            async def all_sent() -> None:
+                while await outbox.pending(room):  # noqa: ASYNC110 - polling the database
+                    await asyncio.sleep(0.1)
+
+            await asyncio.wait_for(all_sent(), 60)
+        finally:
+            delivery.stop()
+            await task
+        elapsed = time.monotonic() - started
+        limited = [r for code, r in recording.failures if code == "M_LIMIT_EXCEEDED"]
+        assert limited, "expected the low-limit homeserver to rate-limit delivery"
+        assert all(0 < r <= 10 for r in limited)  # the server's Retry-After, passed on
+        assert elapsed >= min(limited)  # it waited at least what the server asked
+        event_ids = [await outbox.event_id_of(i) for i in ids]
+        assert all(event_ids) and len(set(event_ids)) == len(ids)
+        # In creation order on the room's timeline.
+        await partner.sync_until(
+            lambda: set(event_ids) <= {s["event_id"] for s in partner.sources(room)},
+            what="the delivered notices",
+        )
+        timeline = [s["event_id"] for s in partner.sources(room) if s["event_id"] in event_ids]
+        assert timeline == event_ids
+    finally:
+        await engine.dispose()
 
 
 @pytest.mark.synapse
