@@ -57,10 +57,13 @@ async def register_partner(
     handle = validate.handle("partner", handle)
     rooms = sorted(set(rooms))
     people = sorted({validate.mxid("members", m) for m in members_})
-    found = (
-        await tx.conn.execute(sa.select(partners.c.handle).where(partners.c.handle == handle))
-    ).first()
-    if found:
+    found = (await tx.conn.execute(sa.select(partners).where(partners.c.handle == handle))).first()
+    unchanged = found is not None and (
+        (list(found.rooms), list(found.members), found.is_global) == (rooms, people, is_global)
+    )
+    if unchanged:
+        pass  # a restart re-reads the configuration: nothing to record
+    elif found:
         await tx.conn.execute(
             partners.update()
             .where(partners.c.handle == handle)

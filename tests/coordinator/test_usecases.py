@@ -236,3 +236,22 @@ async def test_violation_in_review_removes_provider(coord):
     result = await c.review(engagement, 1, 3, 3, code_of_conduct_violation=True)
     assert result.removed and not result.notation
     assert await _status(c, "@p1:hs") == "removed"
+
+
+async def test_restart_is_quiet_and_second_process_sees_trust(coord, db_url, tmp_path):
+    from coordinator.usecases import Coordinator
+    from tests.coordinator.conftest import make_config
+
+    c = coord
+    entries = await _count(c, audit_log)
+    other = await Coordinator.open(make_config(tmp_path), url=db_url)
+    try:
+        assert await _count(c, audit_log) == entries  # same partners: nothing recorded
+        await c.add_provider("@late:hs", ["audit"], ["en"], capacity=1)
+        await c.vouch("alpha", "@late:hs")
+        # The other process rebuilds its graph because the trust version moved.
+        result = await other.vet("@late:hs")
+        assert result.eligible and result.status == "pod"
+        assert "@late:hs" in other.trust.graph.graph
+    finally:
+        await other.aclose()
