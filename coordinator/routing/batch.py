@@ -13,6 +13,7 @@ served together form a (transversal) matroid, and the urgency-greedy basis has t
 requests at or above every urgency level at once. Any other set falls short at some
 level by at least one request, so it loses at least ``G`` in weight, more than any cost
 saving can repay. All weights are integers far below 2**53, so float64 stays exact.
+The solver itself (with its optimality proof on a reduced pair set) is in ``solver``.
 """
 
 from __future__ import annotations
@@ -21,8 +22,6 @@ from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 
 import numpy as np
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
 from coordinator.logs import get_logger
 from coordinator.routing.index import ProviderIndex
@@ -35,6 +34,7 @@ from coordinator.routing.models import (
     Unassigned,
 )
 from coordinator.routing.scoring import MAX_TOTAL, PROBATION_POINTS, candidate
+from coordinator.routing.solver import Pairs, solve
 
 log = get_logger(__name__)
 
@@ -54,8 +54,13 @@ def batch_assign(
     providers: Sequence[ProviderProfile],
     trust: Mapping[str, TrustView],
     exclude: Mapping[str, AbstractSet[str]] | None = None,
+    top_k: int = 16,
 ) -> Assignment:
-    """Assign open requests to providers globally; ``exclude`` maps a request to declines."""
+    """Assign open requests to providers globally; ``exclude`` maps a request to declines.
+
+    ``top_k`` only tunes speed (how many of each request's best pairs the solver starts
+    from); the result is the exact optimum whatever its value.
+    """
     ordered = order_requests(requests)
     index = ProviderIndex(providers, trust)
     exclude = exclude or {}
@@ -63,6 +68,7 @@ def batch_assign(
     rows: list[np.ndarray] = []
     cols: list[np.ndarray] = []
     costs: list[np.ndarray] = []
+    ranks: list[np.ndarray] = []
     unassigned: dict[str, Unassigned] = {}
     for row, request in enumerate(ordered):
         scored = index.scored(request, exclude.get(request.id, frozenset()))
@@ -72,15 +78,20 @@ def batch_assign(
         rows.append(np.full(len(scored.positions), row, dtype=np.int64))
         cols.append(scored.positions)
         costs.append(MAX_TOTAL - scored.totals)
+        ranks.append(np.arange(len(scored.positions)))
 
     chosen: dict[int, int] = {}
+    stats = None
     total_cost = 0
     if rows:
-        pair_row = np.concatenate(rows)
-        pair_col = np.concatenate(cols)
-        pair_cost = np.concatenate(costs)
+        pairs = Pairs(
+            row=np.concatenate(rows),
+            col=np.concatenate(cols),
+            cost=np.concatenate(costs),
+            rank=np.concatenate(ranks),
+        )
         urgency = np.array([int(r.urgency) for r in ordered], dtype=np.int64)
-        chosen = _solve(pair_row, pair_col, pair_cost, urgency, index.free)
+        chosen, stats = solve(pairs, urgency, index.free, MAX_COST, top_k=top_k)
 
     assigned: dict[str, str] = {}
     explained: dict[str, Candidate] = {}
@@ -98,51 +109,11 @@ def batch_assign(
         providers=index.size,
         assigned=len(assigned),
         unassigned=len(unassigned),
+        rounds=stats.rounds if stats else 0,
+        pairs_used=stats.pairs_used if stats else 0,
+        pairs_total=stats.pairs_total if stats else 0,
+        proved=stats.proved if stats else True,
     )
     return Assignment(
         assigned=assigned, unassigned=unassigned, total_cost=total_cost, candidates=explained
     )
-
-
-def _solve(
-    pair_row: np.ndarray,
-    pair_col: np.ndarray,
-    pair_cost: np.ndarray,
-    urgency: np.ndarray,
-    free: np.ndarray,
-) -> dict[int, int]:
-    """Rows (requests) -> provider positions, by min-cost assignment over free slots."""
-    n_rows = len(urgency)
-    used = np.unique(pair_col)
-    slots_of = np.zeros(len(free), dtype=np.int64)
-    slots_of[used] = free[used]
-    first_slot = np.concatenate([[0], np.cumsum(slots_of)[:-1]])
-    n_slots = int(slots_of.sum())
-    if n_slots == 0:
-        return {}
-
-    gap = (MAX_COST + 1) * min(n_rows, n_slots) + 1
-    ceiling = 5 * gap  # above every pair weight, so every matrix entry is positive
-    weight = (urgency[pair_row] + 1) * gap - pair_cost
-    # One edge per (pair, slot of its provider).
-    repeat = slots_of[pair_col]
-    edge_row = np.repeat(pair_row, repeat)
-    offset = np.arange(int(repeat.sum())) - np.repeat(np.cumsum(repeat) - repeat, repeat)
-    edge_col = np.repeat(first_slot[pair_col], repeat) + offset
-    edge_val = np.repeat(ceiling - weight, repeat)
-    # Each slot's private dummy row: leaving the slot empty weighs 0 (costs `ceiling`).
-    dummy = np.arange(n_slots)
-    matrix = csr_matrix(
-        (
-            np.concatenate([edge_val, np.full(n_slots, ceiling)]).astype(np.float64),
-            (np.concatenate([edge_row, n_rows + dummy]), np.concatenate([edge_col, dummy])),
-        ),
-        shape=(n_rows + n_slots, n_slots),
-    )
-    matched_rows, matched_slots = min_weight_full_bipartite_matching(matrix)
-    slot_owner = np.repeat(np.arange(len(free)), slots_of)
-    return {
-        row: int(slot_owner[slot])
-        for row, slot in zip(matched_rows.tolist(), matched_slots.tolist(), strict=True)
-        if row < n_rows
-    }

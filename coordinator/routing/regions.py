@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import IntEnum
+from functools import lru_cache
 
 REMOTE = "REMOTE"
 
@@ -34,6 +35,11 @@ def request_region(code: str | None) -> str | None:
 
 def region_fit(wanted: str | None, offered: Iterable[str]) -> RegionFit:
     """How well a provider's regions cover the wanted one."""
+    return _region_fit(wanted, frozenset(offered))
+
+
+@lru_cache(maxsize=1 << 16)
+def _region_fit(wanted: str | None, offered: frozenset[str]) -> RegionFit:
     wanted = request_region(wanted)
     if wanted is None:
         return RegionFit.ANY

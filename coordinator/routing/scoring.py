@@ -7,6 +7,7 @@ the same numbers for many providers at once; tests hold the two to each other.
 from __future__ import annotations
 
 from collections.abc import Set as AbstractSet
+from functools import lru_cache
 
 from coordinator.routing.models import (
     Candidate,
@@ -44,6 +45,11 @@ assert COMMUNITY_POINTS > MAX_TOTAL - COMMUNITY_POINTS
 
 def norm(values: AbstractSet[str]) -> frozenset[str]:
     """Skills and languages compare case-insensitively."""
+    return _norm(frozenset(values))  # frozenset(x) is x itself when x is already frozen
+
+
+@lru_cache(maxsize=1 << 16)
+def _norm(values: frozenset[str]) -> frozenset[str]:
     return frozenset(v.strip().lower() for v in values)
 
 
