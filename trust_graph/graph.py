@@ -153,7 +153,7 @@ class TrustGraph:
         kind, status = MemberKind(kind), MemberStatus(status)
         if self._deferred():
             self._g.add_node(member, kind=kind, status=status)  # type: ignore[union-attr]
-            self._note("add_member", incremental=True)
+            self._note("add_member", mode="deferred")
             return
         self._snap, pos = snaps.with_member(self._snap, member, kind, status)
         if self._g is not None:
@@ -163,7 +163,7 @@ class TrustGraph:
             entry.seeds = entry.seeds + (entry.seeds >= pos)
             if entry.flow is not None:
                 entry.flow = entry.flow.moved(pos)
-        self._note("add_member", incremental=True)
+        self._note("add_member", mode="incremental")
 
     def extend(
         self,
@@ -219,7 +219,7 @@ class TrustGraph:
         if self._deferred():
             self._require(member)
             self._g.nodes[member]["status"] = status  # type: ignore[union-attr]
-            self._note("set_status", incremental=True)
+            self._note("set_status", mode="deferred")
             return
         v = self._num(member)
         self._snap = snaps.with_status(self._snap, v, status)
@@ -242,7 +242,7 @@ class TrustGraph:
         kind = EdgeKind(kind)
         if self._deferred():
             self._g.add_edge(author, target, kind=kind, at=at)  # type: ignore[union-attr]
-            self._note("vouch", incremental=True)
+            self._note("vouch", mode="deferred")
             return
         u, v = self._num(author), self._num(target)
         existed = self._snap.edge_position(u, v) >= 0
@@ -260,7 +260,7 @@ class TrustGraph:
                 entry.flow = None
             else:
                 entry.flow = flow.with_edge_flow(np.insert(flow.edge_flow, pos, 0))
-        self._note("vouch", incremental=self._flows_kept())
+        self._note("vouch", mode="incremental" if self._flows_kept() else "invalidated")
 
     def revoke(self, author: str, target: str) -> None:
         """Withdraw a vouch or reference; revoking one that does not exist does nothing."""
@@ -268,7 +268,7 @@ class TrustGraph:
         if self._deferred():
             if self._g.has_edge(author, target):  # type: ignore[union-attr]
                 self._g.remove_edge(author, target)  # type: ignore[union-attr]
-            self._note("revoke", incremental=True)
+            self._note("revoke", mode="deferred")
             return
         u, v = self._num(author), self._num(target)
         pos = self._snap.edge_position(u, v)
@@ -286,7 +286,7 @@ class TrustGraph:
                 entry.flow = None
             else:
                 entry.flow = flow.with_edge_flow(np.delete(flow.edge_flow, pos))
-        self._note("revoke", incremental=self._flows_kept())
+        self._note("revoke", mode="incremental" if self._flows_kept() else "invalidated")
 
     def remove_member(
         self, member: str, seeds: Iterable[str], code_of_conduct: bool = True
@@ -318,16 +318,18 @@ class TrustGraph:
 
     # -- cache maintenance -------------------------------------------------------------
 
-    def _note(self, op: str, *, incremental: bool) -> None:
-        if incremental:
-            self.stats.incremental += 1
-        else:
+    def _note(self, op: str, *, mode: str) -> None:
+        """Count how a change was absorbed: incremental, deferred (nothing cached yet), or
+        invalidated (the flow is recomputed on the next query)."""
+        if mode == "invalidated":
             self.stats.invalidations += 1
-        self.stats.last = {"op": op, "mode": "incremental" if incremental else "invalidated"}
+        else:
+            self.stats.incremental += 1
+        self.stats.last = {"op": op, "mode": mode}
 
     def _invalidate(self, op: str) -> None:
         self._cache = {}
-        self._note(op, incremental=False)
+        self._note(op, mode="invalidated")
 
     def _flows_kept(self) -> bool:
         return all(e.flow is not None for e in self._cache.values())
