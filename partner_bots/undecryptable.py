@@ -23,6 +23,7 @@ from nio import (
     MegolmEvent,
     RoomKeyEvent,
     SyncResponse,
+    UnknownToDeviceEvent,
 )
 
 from coordinator.logs import get_logger
@@ -40,14 +41,27 @@ class Held:
     event: MegolmEvent
     held_at: float
     asked: bool = False
+    withheld: str | None = None  # the sender's client refused the key, with this code
 
 
-def resend_request(sender: str) -> dict[str, object]:
-    body = (
-        f"{sender}: I could not decrypt one of your messages yet. If it was meant for me, "
-        "please send it again (and make sure your session shares keys with unverified or "
-        "cross-signed devices)."
-    )
+WITHHELD = "m.room_key.withheld"
+
+
+def resend_request(sender: str, withheld_code: str | None = None) -> dict[str, object]:
+    if withheld_code == "m.unverified":
+        why = (
+            "your client did not share the key with me because it does not consider my "
+            "device verified. My device is cross-signed by my account; please verify my "
+            "identity (or allow unverified devices) and send the message again."
+        )
+    elif withheld_code is not None:
+        why = f"your client withheld the key ({withheld_code}). Please send it again."
+    else:
+        why = (
+            "if it was meant for me, please send it again (and make sure your session "
+            "shares keys with cross-signed devices)."
+        )
+    body = f"{sender}: I could not decrypt one of your messages: {why}"
     return notice(
         body,
         mention=[sender],
@@ -93,12 +107,18 @@ class UndecryptableEvents:
             event = Event.parse_event(row["source"])
             if isinstance(event, MegolmEvent):
                 self.held[event.event_id] = Held(
-                    row["room_id"], event, row["held_at"], row.get("asked", False)
+                    row["room_id"], event, row["held_at"], row["asked"], row.get("withheld")
                 )
 
     def _save(self) -> None:
         rows = [
-            {"room_id": h.room_id, "source": h.event.source, "held_at": h.held_at, "asked": h.asked}
+            {
+                "room_id": h.room_id,
+                "source": h.event.source,
+                "held_at": h.held_at,
+                "asked": h.asked,
+                "withheld": h.withheld,
+            }
             for h in self.held.values()
         ]
         tmp = self._path.with_suffix(".tmp")
@@ -136,6 +156,7 @@ class UndecryptableEvents:
             if isinstance(e, RoomKeyEvent | ForwardedRoomKeyEvent)
         }
         changed = await self.retry(dispatch, arrived or None)
+        changed |= self._note_withheld(resp)
         changed |= await self._ask_overdue()
         if changed:
             self._save()
@@ -163,18 +184,36 @@ class UndecryptableEvents:
             await dispatch(h.room_id, decrypted)
         return changed
 
+    def _note_withheld(self, resp: SyncResponse) -> bool:
+        """MSC4153 clients refuse keys with ``m.room_key.withheld``: no point waiting."""
+        codes: dict[str, str] = {}
+        for e in resp.to_device_events:
+            if isinstance(e, UnknownToDeviceEvent) and e.type == WITHHELD:
+                content = e.source.get("content", {})
+                if isinstance(content.get("session_id"), str):
+                    codes[content["session_id"]] = str(content.get("code", "unknown"))
+        changed = False
+        for h in self.held.values():
+            code = codes.get(h.event.session_id)
+            if code is not None and h.withheld is None:
+                h.withheld = code
+                changed = True
+                log.info("undecryptable.withheld", room=h.room_id, code=code)
+        return changed
+
     async def _ask_overdue(self) -> bool:
         now = self.clock()
         changed = False
         for event_id, h in self.held.items():
-            if h.asked or now - h.held_at < self.grace_seconds:
+            overdue = now - h.held_at >= self.grace_seconds or h.withheld is not None
+            if h.asked or not overdue:
                 continue
             try:
                 # The tx id makes the request idempotent across restarts and retries.
                 await self.sender.send(
                     h.room_id,
                     "m.room.message",
-                    resend_request(h.event.sender),
+                    resend_request(h.event.sender, h.withheld),
                     tx_id=f"dsx-resend-{event_id}",
                 )
             except SendError as exc:

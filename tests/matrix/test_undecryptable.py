@@ -19,10 +19,13 @@ async def test_late_room_key(homeserver, running_bots, partners):
     bot = await running_bots(homeserver, registry, sink, undecryptable_grace_seconds=0.5)
     partner = await partners(homeserver)
     room = await bot_room(partner, bot, registry)
-    client = partner.client
-    bot_user = bot.session.user_id
+    sent, key_content = await _send_without_key(partner, room)
+    await _late_key_scenario(bot, sink, partner, room, sent, key_content)
 
-    # An Olm channel to the bot's device, and a Megolm session the bot has no key for.
+
+async def _send_without_key(partner, room: str):
+    """An Olm channel to the bot's device, and a message in a Megolm session it lacks."""
+    client = partner.client
     await partner.sync()
     await client.joined_members(room)
     if client.should_query_keys:
@@ -41,12 +44,19 @@ async def test_late_room_key(homeserver, running_bots, partners):
     }
     group.shared = True
     text = f"!dsx status late-{uuid.uuid4().hex[:6]}"
+    key_content["text"] = text
     etype, content = client.encrypt(
         room, "m.room.message", {"msgtype": "m.text", "body": text, "m.mentions": {}}
     )
     method, path, data = Api.room_send(client.access_token, room, etype, content, uuid.uuid4())
     sent = await client._send(RoomSendResponse, method, path, data, (room,))
     assert isinstance(sent, RoomSendResponse)
+    return sent, key_content
+
+
+async def _late_key_scenario(bot, sink, partner, room, sent, key_content) -> None:
+    client, olm, bot_user = partner.client, partner.client.olm, bot.session.user_id
+    text = key_content["text"]
 
     # Held, not dropped: after the grace period the bot asks the sender to send again.
     def asked() -> list[dict]:
@@ -66,6 +76,7 @@ async def test_late_room_key(homeserver, running_bots, partners):
     device = client.device_store[bot_user][BOT_DEVICE]
     olm_session = olm.session_store.get(device.curve25519)
     assert olm_session is not None
+    key_content = {k: v for k, v in key_content.items() if k != "text"}
     encrypted = olm._olm_encrypt(olm_session, device, "m.room_key", key_content)
     await client.to_device(ToDeviceMessage("m.room.encrypted", bot_user, BOT_DEVICE, encrypted))
     await sink.wait_for(
@@ -77,3 +88,47 @@ async def test_late_room_key(homeserver, running_bots, partners):
     assert msg.event_id == sent.event_id and msg.encrypted
     assert sent.event_id not in bot.undecryptable.held
     assert len(asked()) == 1  # asked once, not in a loop
+
+
+async def test_withheld_key_is_explained_at_once(homeserver, running_bots, partners):
+    """An MSC4153 client refuses the key (m.unverified): the bot asks without waiting."""
+    registry, sink = MemoryRegistry(), RecordingSink()
+    bot = await running_bots(homeserver, registry, sink, undecryptable_grace_seconds=3600)
+    partner = await partners(homeserver)
+    room = await bot_room(partner, bot, registry)
+    sent, key = await _send_without_key(partner, room)
+    client = partner.client
+    withheld = {
+        "algorithm": "m.megolm.v1.aes-sha2",
+        "room_id": room,
+        "session_id": key["session_id"],
+        "sender_key": client.olm.account.identity_keys["curve25519"],
+        "code": "m.unverified",
+        "reason": "Device not verified",
+    }
+    await _until_held(bot, sent.event_id)
+    await client.to_device(
+        ToDeviceMessage("m.room_key.withheld", bot.session.user_id, BOT_DEVICE, withheld)
+    )
+
+    def asked() -> list[dict]:
+        return [
+            s["content"]
+            for s in partner.sources(room, bot.session.user_id)
+            if s.get("content", {}).get("org.dsx.reply", {}).get("error", {}).get("code")
+            == "undecryptable"
+        ]
+
+    await partner.sync_until(lambda: bool(asked()), timeout=60, what="the explanation")
+    assert "verify" in asked()[0]["body"]
+    assert bot.undecryptable.held[sent.event_id].withheld == "m.unverified"
+
+
+async def _until_held(bot, event_id: str, timeout: float = 60) -> None:
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while event_id not in bot.undecryptable.held:
+        assert loop.time() < deadline, "the event was never held"
+        await asyncio.sleep(0.05)
