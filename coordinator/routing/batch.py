@@ -115,5 +115,9 @@ def batch_assign(
         proved=stats.proved if stats else True,
     )
     return Assignment(
-        assigned=assigned, unassigned=unassigned, total_cost=total_cost, candidates=explained
+        assigned=assigned,
+        unassigned=unassigned,
+        total_cost=total_cost,
+        candidates=explained,
+        stats=stats,
     )

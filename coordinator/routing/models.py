@@ -129,6 +129,16 @@ class Unassigned(StrEnum):
 
 
 @dataclass(frozen=True)
+class SolveStats:
+    """How the batch solver got its answer (for benchmarks and logs)."""
+
+    rounds: int
+    pairs_used: int
+    pairs_total: int
+    proved: bool  # optimality shown by potentials; False means the full problem was solved
+
+
+@dataclass(frozen=True)
 class Assignment:
     """One global assignment of open requests to providers."""
 
@@ -136,6 +146,7 @@ class Assignment:
     unassigned: Mapping[str, Unassigned]  # request id -> why not
     total_cost: int  # sum of rank costs of the assigned pairs (lower is better)
     candidates: Mapping[str, Candidate] = field(default_factory=dict)  # request id -> explanation
+    stats: SolveStats | None = None
 
     def coverage(self, urgencies: Mapping[str, Urgency]) -> dict[Urgency, int]:
         """Assigned requests per urgency level, given each request's urgency."""

@@ -22,6 +22,8 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
+from coordinator.routing.models import SolveStats
+
 
 @dataclass(frozen=True)
 class Pairs:
@@ -31,14 +33,6 @@ class Pairs:
     col: np.ndarray
     cost: np.ndarray  # rank cost, 0..max_cost
     rank: np.ndarray  # position within its request's ranking (0 = best)
-
-
-@dataclass(frozen=True)
-class SolveStats:
-    rounds: int
-    pairs_used: int
-    pairs_total: int
-    proved: bool  # optimality shown by potentials; False means the full problem was solved
 
 
 def solve(
