@@ -22,8 +22,9 @@ from coordinator.domain import Tier, Urgency, VouchKind
 from coordinator.sealing import PublicSealer
 from coordinator.store import Inbox, Outbox, create_engine, migrate
 from coordinator.store.clock import utcnow
-from coordinator.usecases import cases, engagements, matching, members, removal, unit
+from coordinator.usecases import cases, engagements, matching, members, queries, removal, unit
 from coordinator.usecases.context import Context
+from coordinator.usecases.queries import RequestStatus
 from coordinator.usecases.results import (
     ApprovalResult,
     CaseOutcome,
@@ -421,6 +422,17 @@ class Coordinator:
             actor,
             event_id,
         )
+
+    # -- read-only views ---------------------------------------------------------------
+
+    async def status(self, request_id: str, partner: str | None = None) -> RequestStatus:
+        """What ``partner`` may know about a request (``None``: the staff view)."""
+        async with self.engine.connect() as conn:
+            return await queries.request_status(conn, request_id, partner)
+
+    async def open_requests(self, partner: str) -> list[RequestStatus]:
+        async with self.engine.connect() as conn:
+            return await queries.open_requests(conn, partner)
 
     async def check_sla(self, *, actor: str = SYSTEM) -> SlaResult:
         return await self._run(

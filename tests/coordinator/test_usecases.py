@@ -255,3 +255,45 @@ async def test_restart_is_quiet_and_second_process_sees_trust(coord, db_url, tmp
         assert "@late:hs" in other.trust.graph.graph
     finally:
         await other.aclose()
+
+
+async def test_concurrent_duplicate_event_runs_once(coord, db_url, tmp_path):
+    import asyncio
+
+    from coordinator.usecases import Coordinator
+    from tests.coordinator.conftest import make_config
+
+    c = coord
+    await network(c)
+    other = await Coordinator.open(make_config(tmp_path), url=db_url, sealer=c.ctx.sealer)
+    try:
+        first, second = await asyncio.gather(
+            c.file_request("alpha", "o1", ["forensics"], event_id="$dup"),
+            other.file_request("alpha", "o1", ["forensics"], event_id="$dup"),
+        )
+    finally:
+        await other.aclose()
+    assert first == second
+    assert await _count(c, requests) == 1
+    assert await audit.verify(c.engine) is None
+
+
+async def test_status_is_need_to_know(coord):
+    c = coord
+    await network(c)
+    filed = await c.file_request("alpha", "o1", ["forensics"], ["es"])
+    routed = await c.route(filed.request)
+    mine = await c.status(filed.request, "alpha")
+    assert (mine.organization, mine.proposal, mine.approvals_needed) == (
+        "o1",
+        routed.proposal,
+        ("alpha", "beta"),
+    )
+    theirs = await c.status(filed.request, "beta")  # beta must approve: needs, no organization
+    assert theirs.organization is None and theirs.skills == ("forensics",)
+    with pytest.raises(DomainError) as info:
+        await c.status(filed.request, "globe")
+    assert info.value.code == "unknown_request"
+    assert (await c.status(filed.request)).organization is None  # staff view
+    assert [s.request for s in await c.open_requests("alpha")] == [filed.request]
+    assert await c.open_requests("beta") == []
