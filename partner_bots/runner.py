@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Coroutine
+from typing import Any
 
 from coordinator.logs import get_logger
 from partner_bots.bot import Bot
@@ -25,9 +27,10 @@ async def run_bot(bot: Bot, delivery: Delivery | None = None, stop: asyncio.Even
     task: asyncio.Task[None] | None = None
     try:
         await bot.start()
-        # Rooms and their encryption state are known only after the first sync.
-        await bot.sync.synced.wait()
-        if delivery is not None:
+        # Rooms and their encryption state are known only after the first sync; a
+        # SIGTERM while the homeserver is still unreachable must not wait for it.
+        await _first(bot.sync.synced.wait(), stop.wait())
+        if delivery is not None and not stop.is_set():
             task = asyncio.create_task(delivery.run(), name="delivery")
         log.info("runner.started")
         await stop.wait()
@@ -40,3 +43,12 @@ async def run_bot(bot: Bot, delivery: Delivery | None = None, stop: asyncio.Even
                 await task
         await bot.stop()
         log.info("runner.stopped")
+
+
+async def _first(*waits: Coroutine[Any, Any, Any]) -> None:
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
