@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import networkx as nx
+import numpy as np
 
 from coordinator.routing.batch import MAX_COST, order_requests
 from coordinator.routing.index import ProviderIndex
@@ -95,13 +96,22 @@ def greedy_assign(
     trust: Mapping[str, TrustView],
 ) -> Assignment:
     """Most urgent, oldest request first takes its best candidate with a free slot."""
-    index, ordered, pairs = _pairs(requests, providers, trust)
-    free = {p.id: p.free for p in index.providers}
+    index = ProviderIndex(providers, trust)
+    free = index.free.copy()
     assigned: dict[str, str] = {}
-    for request in ordered:
-        for provider, _cost in pairs[request.id]:
-            if free[provider] > 0:
-                free[provider] -= 1
-                assigned[request.id] = provider
-                break
-    return _result(ordered, pairs, assigned)
+    unassigned: dict[str, Unassigned] = {}
+    total = 0
+    for request in order_requests(requests):
+        scored = index.scored(request)
+        if len(scored.positions) == 0:
+            unassigned[request.id] = Unassigned.NO_CANDIDATE
+            continue
+        open_ = np.flatnonzero(free[scored.positions] > 0)
+        if len(open_) == 0:
+            unassigned[request.id] = Unassigned.CAPACITY
+            continue
+        at = int(scored.positions[open_[0]])
+        free[at] -= 1
+        assigned[request.id] = index.providers[at].id
+        total += MAX_TOTAL - int(scored.totals[open_[0]])
+    return Assignment(assigned=assigned, unassigned=unassigned, total_cost=total)

@@ -193,6 +193,7 @@ def test_synthetic_network_against_flow_and_greedy() -> None:
     check_invariants(got, reqs, net.providers, net.trust)
     reference = flow_assign(reqs, net.providers, net.trust)
     greedy = greedy_assign(reqs, net.providers, net.trust)
+    check_invariants(greedy, reqs, net.providers, net.trust)
     assert counts(got, reqs) == counts(reference, reqs)
     assert got.total_cost == reference.total_cost
     assert counts(got, reqs) >= counts(greedy, reqs)
