@@ -9,7 +9,7 @@ onwards); the endpoints are always allowed.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import pairwise
 
 from trust_graph.snapshot import Adjacency
@@ -110,8 +110,8 @@ def nearest_source_path(
 @dataclass
 class DisjointResult:
     paths: list[list[int]]
-    cut: list[int] | None = None  # minimum vertex cut, when asked for and flow < limit
-    complete: bool = field(default=False)  # True when no further path exists
+    cut: list[int] | None = None  # a minimum vertex cut, when asked for and complete
+    complete: bool = False  # True when the search proved no further path exists
 
 
 class _Flow:
@@ -305,8 +305,10 @@ def disjoint_paths(
 
     With one source the paths share that source; with several (or ``super_source``), a
     super source feeds them and each source is an ordinary vertex (so a cut may name a
-    seed, and two paths through one seed count once). Augmenting paths
-    are found by bidirectional BFS in the implicit node-split residual graph.
+    seed, and two paths through one seed count once). Augmenting paths are found by
+    bidirectional BFS in the implicit node-split residual graph, so a query touches only
+    what it explores. ``complete`` says the search proved there is no further path; the
+    cut is computed only then.
     """
     multi = super_source or len(set(sources)) > 1
     if not sources or t in sources:
