@@ -47,7 +47,7 @@ def request_profile(req: Request) -> routing.RequestProfile:
     )
 
 
-async def _profiles(
+async def profiles_for(
     ctx: Context, tx: Tx, req: Request
 ) -> tuple[list[routing.ProviderProfile], dict[str, routing.TrustView]]:
     result = await tx.conn.execute(
@@ -96,7 +96,7 @@ async def _already_tried(tx: Tx, request_id: str) -> frozenset[str]:
     return frozenset(tried.scalars())
 
 
-async def _has_room(tx: Tx, provider_id: str) -> bool:
+async def has_room(tx: Tx, provider_id: str) -> bool:
     """Re-check capacity under the provider's row lock (another process may have won)."""
     locked = sa.select(providers.c.capacity).where(providers.c.id == provider_id)
     if tx.conn.dialect.name == "postgresql":
@@ -121,7 +121,7 @@ async def _has_room(tx: Tx, provider_id: str) -> bool:
     return pending + engaged < capacity
 
 
-async def _set_request_state(tx: Tx, req: Request, state: RequestState, **extra) -> Request:
+async def set_request_state(tx: Tx, req: Request, state: RequestState, **extra) -> Request:
     if req.state is not state:
         advance(req.state, state)
     await tx.conn.execute(
@@ -136,15 +136,15 @@ async def propose(ctx: Context, tx: Tx, req: Request) -> RouteResult:
         raise DomainError(
             "outside_mandate", f"Request {req.id} is outside the U.S.; refer it instead."
         )
-    profiles, views = await _profiles(ctx, tx, req)
+    profiles, views = await profiles_for(ctx, tx, req)
     exclude = await _already_tried(tx, req.id)
     for candidate in routing.rank(request_profile(req), profiles, views, exclude):
-        if await _has_room(tx, candidate.provider):
-            return await _create_proposal(ctx, tx, req, candidate, views[candidate.provider])
-    return await _unmatched(ctx, tx, req)
+        if await has_room(tx, candidate.provider):
+            return await create_proposal(ctx, tx, req, candidate, views[candidate.provider])
+    return await mark_unmatched(ctx, tx, req)
 
 
-async def _create_proposal(
+async def create_proposal(
     ctx: Context, tx: Tx, req: Request, candidate: routing.Candidate, view: routing.TrustView
 ) -> RouteResult:
     asking = req.partner or ""
@@ -166,7 +166,7 @@ async def _create_proposal(
             created_at=tx.now,
         )
     )
-    await _set_request_state(tx, req, RequestState.PROPOSED)
+    await set_request_state(tx, req, RequestState.PROPOSED)
     provider = await rows.provider(tx.conn, candidate.provider)
     await tx.send(
         await partner_room(tx, asking),
@@ -213,9 +213,9 @@ async def _create_proposal(
     )
 
 
-async def _unmatched(ctx: Context, tx: Tx, req: Request) -> RouteResult:
+async def mark_unmatched(ctx: Context, tx: Tx, req: Request) -> RouteResult:
     if req.state is not RequestState.UNMATCHED:
-        await _set_request_state(tx, req, RequestState.UNMATCHED)
+        await set_request_state(tx, req, RequestState.UNMATCHED)
         await tx.send(
             ctx.staff_room,
             messages.staff(
@@ -307,7 +307,7 @@ async def open_engagement_for(ctx: Context, tx: Tx, prop: Proposal) -> Engagemen
     if exists:
         raise DomainError("engagement_exists", f"Engagement {exists} is already open.")
     req = await rows.request(tx.conn, prop.request, lock=True)
-    await _set_request_state(tx, req, RequestState.ENGAGED)
+    await set_request_state(tx, req, RequestState.ENGAGED)
     engagement_id = rows.new_id("e")
     asking = req.partner or ""
     await tx.conn.execute(
@@ -375,6 +375,6 @@ async def decline(
     )
     tx.audit("proposal.declined", proposal_id, by=by, code=reason_code)
     req = await rows.request(tx.conn, prop.request, lock=True)
-    req = await _set_request_state(tx, req, RequestState.OPEN)
+    req = await set_request_state(tx, req, RequestState.OPEN)
     routed = await propose(ctx, tx, req)
     return DeclineResult(proposal_id, routed.proposal, routed.provider, routed.state)

@@ -74,7 +74,7 @@ async def remove_member(
     for request_id in sorted(set(to_reroute)):
         req = await rows.request(tx.conn, request_id, lock=True)
         if req.state in (RequestState.PROPOSED, RequestState.ENGAGED):
-            req = await matching._set_request_state(tx, req, RequestState.OPEN)
+            req = await matching.set_request_state(tx, req, RequestState.OPEN)
             await matching.propose(ctx, tx, req)
             rerouted.append(request_id)
 

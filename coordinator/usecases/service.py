@@ -22,7 +22,17 @@ from coordinator.domain import Tier, Urgency, VouchKind
 from coordinator.sealing import PublicSealer
 from coordinator.store import Inbox, Outbox, create_engine, migrate
 from coordinator.store.clock import utcnow
-from coordinator.usecases import cases, engagements, matching, members, queries, removal, unit
+from coordinator.usecases import (
+    batch,
+    cases,
+    engagements,
+    matching,
+    members,
+    queries,
+    removal,
+    unit,
+)
+from coordinator.usecases.batch import BatchRouteResult
 from coordinator.usecases.context import Context
 from coordinator.usecases.queries import RequestStatus
 from coordinator.usecases.results import (
@@ -421,6 +431,12 @@ class Coordinator:
             CaseOutcome,
             actor,
             event_id,
+        )
+
+    async def route_open(self, *, actor: str = SYSTEM) -> BatchRouteResult:
+        """Route every open request in one global assignment (see ``usecases.batch``)."""
+        return await self._run(
+            "route_open", lambda tx: batch.route_open(self.ctx, tx), BatchRouteResult, actor, None
         )
 
     # -- read-only views ---------------------------------------------------------------

@@ -297,3 +297,20 @@ async def test_status_is_need_to_know(coord):
     assert (await c.status(filed.request)).organization is None  # staff view
     assert [s.request for s in await c.open_requests("alpha")] == [filed.request]
     assert await c.open_requests("beta") == []
+
+
+async def test_batch_routing_serves_urgent_first(coord):
+    c = coord
+    await network(c)
+    # Only @p1 (capacity 1) knows training: the critical request must get it.
+    low = await c.file_request("alpha", "o1", ["training"], urgency=Urgency.LOW)
+    critical = await c.file_request("alpha", "o1", ["training"], urgency=Urgency.CRITICAL)
+    both = await c.file_request("alpha", "o1", ["forensics"], ["es"])
+    nobody = await c.file_request("alpha", "o1", ["cryptanalysis"])
+    result = await c.route_open()
+    assert len(result.proposals) == 2
+    assert result.waiting == (low.request,)
+    assert result.unmatched == (nobody.request,)
+    assert (await c.status(critical.request, "alpha")).provider == "@p1:hs"
+    assert (await c.status(both.request, "alpha")).provider == "@p2:hs"
+    assert (await c.route_open()).proposals == ()  # nothing left that can be served
