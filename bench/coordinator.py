@@ -149,6 +149,99 @@ async def _run(url: str, cases: int, data_dir: str) -> dict:
     }
 
 
+async def _batch(url: str, n_requests: int, n_providers: int, data_dir: str) -> dict:
+    """Batch routing of many open requests: rows bulk-inserted, then one ``route_open``."""
+    from datetime import UTC, datetime, timedelta
+
+    from coordinator.store.schema import members, organizations, providers, requests, vouches
+
+    c = await Coordinator.open(_config(data_dir), url=url)
+    now = datetime.now(UTC)
+    skills = ["forensics", "training", "malware", "audit", "phishing", "devices"]
+    regions = ["US-CA", "US-NY", "US-TX", "US-IL"]
+    try:
+        async with c.engine.begin() as conn:
+            await conn.execute(
+                members.insert(),
+                [
+                    {
+                        "id": f"@bp{i}:bench",
+                        "kind": "provider",
+                        "status": "active",
+                        "created_at": now,
+                    }
+                    for i in range(n_providers)
+                ]
+                + [{"id": "borg", "kind": "organization", "status": "active", "created_at": now}],
+            )
+            await conn.execute(
+                providers.insert(),
+                [
+                    {
+                        "id": f"@bp{i}:bench",
+                        "skills": [skills[i % 6], skills[(i + 1) % 6]],
+                        "languages": ["en"],
+                        "regions": [regions[i % 4]],
+                        "capacity": 1 + i % 3,
+                        "tier": "primary",
+                        "organizations": [],
+                    }
+                    for i in range(n_providers)
+                ],
+            )
+            await conn.execute(
+                organizations.insert().values(
+                    id="borg", partner="alpha", region="US-CA", areas=[], archive_consent=False
+                )
+            )
+            await conn.execute(
+                vouches.insert(),
+                [
+                    {
+                        "author": "alpha" if i % 2 else "beta",
+                        "target": f"@bp{i}:bench",
+                        "kind": "vouch",
+                        "at": now,
+                    }
+                    for i in range(n_providers)
+                ],
+            )
+            await conn.execute(
+                requests.insert(),
+                [
+                    {
+                        "id": f"r-b{i:06d}",
+                        "organization": "borg",
+                        "partner": "alpha",
+                        "skills": [skills[i % 6]],
+                        "languages": ["en"],
+                        "region": regions[(i * 7) % 4],
+                        "urgency": i % 4,
+                        "state": "open",
+                        "filed_at": now - timedelta(seconds=i),
+                    }
+                    for i in range(n_requests)
+                ],
+            )
+        async with c.engine.connect() as conn:
+            await c.trust.load(conn)
+        accepted = len(c.trust.accepted())
+        start = time.perf_counter()
+        result = await c.route_open()
+        seconds = time.perf_counter() - start
+    finally:
+        await c.aclose()
+    return {
+        "requests": n_requests,
+        "providers": n_providers,
+        "accepted_members": accepted,
+        "proposals": len(result.proposals),
+        "waiting": len(result.waiting),
+        "unmatched": len(result.unmatched),
+        "route_open_s": round(seconds, 2),
+    }
+
+
 async def _postgres_db(admin_url: str) -> tuple[str, str]:
     name = f"dsx_bench_{secrets.token_hex(4)}"
     conn = await asyncpg.connect(admin_url)
@@ -175,6 +268,13 @@ async def main(args: argparse.Namespace) -> dict:
         run = await _run(url, args.cases, tmp)
         run["baseline_insert"] = await _baseline(url, 200)
         out["sqlite"] = run
+        if args.batch_requests:
+            out["sqlite"]["batch_routing"] = await _batch(
+                f"sqlite+aiosqlite:///{tmp}/batch.sqlite3",
+                args.batch_requests,
+                args.batch_providers,
+                tmp,
+            )
         if not args.no_postgres:
             name, pg_url = await _postgres_db(args.postgres)
             try:
@@ -197,4 +297,6 @@ if __name__ == "__main__":
     parser.add_argument("--cases", type=int, default=200)
     parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--batch-requests", type=int, default=2000)
+    parser.add_argument("--batch-providers", type=int, default=400)
     print(json.dumps(asyncio.run(main(parser.parse_args())), indent=2))
