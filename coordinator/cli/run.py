@@ -2,9 +2,43 @@
 
 from __future__ import annotations
 
-from coordinator.cli.pending import not_yet
+import argparse
+import asyncio
+import sys
+
+from coordinator import config as cfg
 
 
 def register(sub) -> None:
     p = sub.add_parser("run", help="run the coordinator against a real homeserver and database")
-    p.set_defaults(func=not_yet("run", "the production issue"))
+    p.add_argument("--config", "-c", default=None, help="path to dsx.toml (default: defaults)")
+    p.set_defaults(func=run)
+
+
+async def _main(conf: cfg.Config) -> None:
+    from coordinator.cli.service import serve
+    from partner_bots.session import on_sigterm
+
+    stop = asyncio.Event()
+    remove = on_sigterm(stop.set)
+    try:
+        await serve(conf, stop=stop)
+    finally:
+        remove()
+
+
+def run(args: argparse.Namespace) -> int:
+    from coordinator import logs
+
+    try:
+        conf = cfg.load(args.config)
+    except cfg.ConfigError as exc:
+        print(f"dsx run: {exc}", file=sys.stderr)
+        return 2
+    logs.setup(conf.log_level)
+    try:
+        asyncio.run(_main(conf))
+    except Exception as exc:
+        print(f"dsx run: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,158 @@
+"""The composition root: the only module that knows every part (DESIGN §3).
+
+``serve`` migrates the database, loads trust, starts the bot (cross-signing bootstrapped),
+outbox delivery, the SLA checker and the web app, sets ``ready``, and on ``stop`` shuts
+down in reverse order: the event in hand finishes, delivery stops between messages, and
+the bot session closes without logging out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from coordinator.config import Config
+from coordinator.logs import get_logger
+from coordinator.sealing import PublicSealer, load_public_key
+from coordinator.usecases import Coordinator
+from partner_bots.bot import Bot, bot_from_config
+from partner_bots.rooms import power_of
+from partner_bots.workflow.directory import Directory
+from partner_bots.workflow.rooms import EngagementRooms, WorkflowDelivery
+from partner_bots.workflow.services import WorkflowServices
+from partner_bots.workflow.sink import WorkflowSink
+
+log = get_logger(__name__)
+
+SLA_PERIOD_S = 60.0
+
+
+@dataclass
+class Running:
+    """What ``serve`` started, for tests and the demo (``on_ready`` receives it)."""
+
+    config: Config
+    coordinator: Coordinator
+    bot: Bot
+    delivery: WorkflowDelivery
+    sink: WorkflowSink
+    directory: Directory
+    web_url: str | None = None
+
+
+def _sealer(config: Config) -> PublicSealer | None:
+    path = config.sealing.public_key_file
+    return load_public_key(path) if path else None
+
+
+async def _sla_loop(coordinator: Coordinator, wake: Callable[[], None], period: float) -> None:
+    """Escalate urgent requests nobody acted on; one failure must not end the loop."""
+    while True:
+        try:
+            result = await coordinator.check_sla()
+            if result.escalated:
+                wake()
+        except Exception as exc:
+            log.warning("sla.check_failed", error=type(exc).__name__)
+        await asyncio.sleep(period)
+
+
+async def _start_web(running: Running, sealer: PublicSealer) -> Any:
+    from aiohttp import web
+
+    from coordinator.web.compose import build_web
+
+    stack = build_web(running.coordinator, running.config, sealer)
+    running.sink.services.login = stack.auth.issue_login_link
+    runner = web.AppRunner(stack.app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, running.config.web.bind, running.config.web.port)
+    await site.start()
+    running.web_url = stack.settings.public_url
+    log.info("web.started")
+    return runner
+
+
+async def _first(*waits: Awaitable[Any]) -> None:
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+
+
+async def serve(
+    config: Config,
+    *,
+    stop: asyncio.Event,
+    ready: asyncio.Event | None = None,
+    web: bool | None = None,
+    sla_period: float = SLA_PERIOD_S,
+    on_ready: Callable[[Running], None] | None = None,
+) -> None:
+    """Run the coordinator until ``stop`` is set.
+
+    ``web=None`` starts the dashboard when a sealing public key is configured (the public
+    forms need it); ``on_ready`` gets the running parts once everything is up.
+    """
+    if config.database_url.startswith("sqlite"):
+        await asyncio.to_thread(Path(config.data_dir).mkdir, parents=True, exist_ok=True)
+    sealer = _sealer(config)
+    coordinator = await Coordinator.open(config, sealer=sealer)  # migrates, loads trust
+    directory = Directory(coordinator.engine, config)
+    services = WorkflowServices(coordinator, directory)
+    sink = WorkflowSink(coordinator, directory, services, config.matrix.user_id)
+    bot = bot_from_config(config, directory, sink, inbox=coordinator.inbox)
+    engagement_rooms = EngagementRooms(bot.session)
+    directory.engagement_of_room = engagement_rooms.engagement_of_room
+
+    async def power(room_id: str, user_id: str) -> float:
+        return await power_of(bot.session, room_id, user_id)
+
+    directory.power = power
+    worker = f"{socket.gethostname()}-{os.getpid()}"
+    delivery = WorkflowDelivery(
+        bot.sender, coordinator.outbox, worker, engagement_rooms=engagement_rooms
+    )
+    sink.wake = delivery.wake
+    running = Running(config, coordinator, bot, delivery, sink, directory)
+    tasks: list[asyncio.Task[None]] = []
+    web_runner: Any = None
+    try:
+        await bot.start()
+        # Rooms and their encryption state are known only after the first sync.
+        await _first(bot.sync.synced.wait(), stop.wait())
+        if not stop.is_set():
+            tasks.append(asyncio.create_task(delivery.run(), name="delivery"))
+            tasks.append(
+                asyncio.create_task(_sla_loop(coordinator, delivery.wake, sla_period), name="sla")
+            )
+            if (web if web is not None else sealer is not None) and sealer is not None:
+                web_runner = await _start_web(running, sealer)
+            log.info("service.ready")
+            if on_ready is not None:
+                on_ready(running)
+            if ready is not None:
+                ready.set()
+            await stop.wait()
+    finally:
+        log.info("service.stopping")
+        delivery.stop()
+        for task in tasks:
+            if task.get_name() == "sla":
+                task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if web_runner is not None:
+            await web_runner.cleanup()
+        await bot.stop()  # finishes the event in hand; never logs out
+        await coordinator.aclose()
+        log.info("service.stopped")

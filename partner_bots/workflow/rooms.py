@@ -1,0 +1,131 @@
+"""Engagement rooms: created exactly once, and the outbox's logical room names resolved.
+
+The core queues a ``create_room`` row for ``engagement:<id>`` followed by the introduction.
+The room gets a local alias derived from the engagement id, so creation is idempotent: a
+retry after a crash (room created, row not yet marked sent) finds the alias taken and
+resolves it instead of opening a second room. Invites go in the create call itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from nio import RoomCreateError, RoomCreateResponse, RoomResolveAliasResponse
+
+from coordinator.logs import get_logger
+from partner_bots.delivery import Delivery, Outgoing
+from partner_bots.sending import SendError
+from partner_bots.session import BotSession
+
+log = get_logger(__name__)
+
+ENGAGEMENT = "engagement:"
+ALIAS_PREFIX = "dsx-engagement-"
+ENCRYPTION = {
+    "type": "m.room.encryption",
+    "state_key": "",
+    "content": {"algorithm": "m.megolm.v1.aes-sha2"},
+}
+HISTORY_FROM_INVITE = {
+    "type": "m.room.history_visibility",
+    "state_key": "",
+    "content": {"history_visibility": "invited"},
+}
+CREATE_ROOM = "create_room"
+SYNC_WAIT_S = 30.0
+
+
+class EngagementRooms:
+    """The ``RoomResolver`` for delivery, and the creator of engagement rooms."""
+
+    def __init__(self, session: BotSession):
+        self.session = session
+        self._ids: dict[str, str] = {}
+        self._engagements: dict[str, str] = {}
+
+    def _local(self, logical: str) -> str:
+        return ALIAS_PREFIX + logical[len(ENGAGEMENT) :].lower()
+
+    def _alias(self, logical: str) -> str:
+        server = self.session.user_id.split(":", 1)[1]
+        return f"#{self._local(logical)}:{server}"
+
+    def _remember(self, logical: str, room_id: str) -> str:
+        self._ids[logical] = room_id
+        self._engagements[room_id] = logical[len(ENGAGEMENT) :]
+        return room_id
+
+    def engagement_of_room(self, room_id: str) -> str | None:
+        """The engagement a joined room is for (from its alias), or None."""
+        if room_id in self._engagements:
+            return self._engagements[room_id]
+        room = self.session.client.rooms.get(room_id)
+        alias = getattr(room, "canonical_alias", None) or ""
+        local = alias[1:].split(":", 1)[0] if alias.startswith("#") else ""
+        if local.startswith(ALIAS_PREFIX):
+            return local[len(ALIAS_PREFIX) :]
+        return None
+
+    async def resolve(self, room: str) -> str | None:
+        if room.startswith("!"):
+            return room
+        if not room.startswith(ENGAGEMENT):
+            return None
+        if room in self._ids:
+            return self._ids[room]
+        resp = await self.session.client.room_resolve_alias(self._alias(room))
+        if isinstance(resp, RoomResolveAliasResponse):
+            return self._remember(room, resp.room_id)
+        return None
+
+    async def create(self, logical: str, content: dict[str, Any]) -> str:
+        """Create the room (or find the one a previous attempt created) and wait for sync."""
+        existing = await self.resolve(logical)
+        if existing is None:
+            invite = [u for u in content.get("invite", []) if isinstance(u, str)]
+            resp = await self.session.client.room_create(
+                alias=self._local(logical),
+                name=str(content.get("name", "DSX engagement")),
+                invite=invite,
+                initial_state=[ENCRYPTION, HISTORY_FROM_INVITE],
+            )
+            if isinstance(resp, RoomCreateResponse):
+                existing = self._remember(logical, resp.room_id)
+                log.info("engagement_room.created")
+            elif isinstance(resp, RoomCreateError) and resp.status_code == "M_ROOM_IN_USE":
+                existing = await self.resolve(logical)
+            if existing is None:
+                code = str(getattr(resp, "status_code", None) or "room_create_failed")
+                raise SendError(code, 5.0)
+        await self._synced(existing)
+        return existing
+
+    async def _synced(self, room_id: str) -> None:
+        """Sending needs the room in nio's state; the running sync loop brings it quickly."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SYNC_WAIT_S
+        while room_id not in self.session.client.rooms:
+            if loop.time() > deadline:
+                raise SendError("M_UNKNOWN_ROOM", 5.0)
+            await asyncio.sleep(0.05)
+
+
+class WorkflowDelivery(Delivery):
+    """Delivery that also performs ``create_room`` rows (idempotently, see above)."""
+
+    def __init__(self, *args: Any, engagement_rooms: EngagementRooms, **kw: Any):
+        super().__init__(*args, rooms=engagement_rooms, **kw)
+        self.engagement_rooms = engagement_rooms
+
+    async def _deliver(self, message: Outgoing) -> bool:
+        if message.kind != CREATE_ROOM:
+            return await super()._deliver(message)
+        try:
+            room_id = await self.engagement_rooms.create(message.room, dict(message.content))
+        except SendError as exc:
+            await self.outbox.mark_failed(message.id, exc.code, exc.retry_after or 5.0)
+            log.warning("engagement_room.failed", code=exc.code)
+            return False
+        await self.outbox.mark_sent(message.id, room_id)
+        return True

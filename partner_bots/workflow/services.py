@@ -1,0 +1,414 @@
+"""The commands' ``Services`` on top of the coordinator's use cases.
+
+Each call is one transaction keyed by the Matrix event id, so a redelivered event changes
+nothing and gets the same answer. Where one command needs several use cases (file and
+route), they run in that one transaction. Domain errors pass through untouched: the
+dispatcher turns their ``code`` and ``message`` into the reply.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from coordinator.domain import DomainError, Urgency, VouchKind
+from coordinator.store.outbox import ref
+from coordinator.usecases import Coordinator, cases, matching, queries, rows
+from coordinator.usecases.queries import RequestStatus
+from coordinator.usecases.results import ApprovalResult, DeclineResult
+from coordinator.usecases.unit import Tx
+from partner_bots.commands import catalog as c
+from partner_bots.commands.context import CommandContext, Outcome
+from partner_bots.workflow import posted
+from partner_bots.workflow.directory import Directory, PartnerRoom
+
+R = TypeVar("R")
+LoginLinks = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class Filed:
+    """A request filed and routed in one transaction."""
+
+    request: str
+    state: str
+    referral_to: str | None
+    proposal: str | None
+    provider: str | None
+    path: tuple[str, ...]
+    approvals_needed: tuple[str, ...]
+
+
+def _path(path: tuple[str, ...] | list[str]) -> str:
+    return " → ".join(path) if path else "none"
+
+
+class WorkflowServices:
+    def __init__(
+        self, coordinator: Coordinator, directory: Directory, login: LoginLinks | None = None
+    ):
+        self.coordinator = coordinator
+        self.directory = directory
+        self.login = login
+
+    # -- helpers -----------------------------------------------------------------------
+
+    async def _partner(self, ctx: CommandContext) -> PartnerRoom:
+        partner = await self.directory.partner_of_room(ctx.room_id)
+        if partner is None:
+            raise DomainError(
+                "not_a_partner_room", "This command works only in a registered partner room."
+            )
+        return partner
+
+    async def _threaded(
+        self,
+        name: str,
+        ctx: CommandContext,
+        body: Callable[[Tx], Awaitable[R]],
+        result_type: type[R],
+        room: str,
+        root: Callable[[Tx], Awaitable[str | None]],
+    ) -> R:
+        """Run ``body`` as one use case; what it posts in ``room`` joins the request's thread."""
+
+        async def wrapped(tx: Tx) -> R:
+            before = await posted.last_seq(tx.conn)
+            result = await body(tx)
+            thread = await root(tx)
+            if thread:
+                await posted.adopt_into_thread(tx.conn, before, room, thread)
+            return result
+
+        # One transaction for the whole command: the coordinator's unit of work.
+        return await self.coordinator._run(name, wrapped, result_type, ctx.sender, ctx.event_id)
+
+    def _thread_of_proposal(
+        self, ctx: CommandContext, room: str, proposal_id: str
+    ) -> Callable[[Tx], Awaitable[str | None]]:
+        async def root(tx: Tx) -> str | None:
+            if ctx.thread_root:
+                return ctx.thread_root
+            for post in await posted.proposal_posts(tx.conn, proposal_id):
+                if post.room == room and post.thread_of:
+                    return post.thread_of
+            return None
+
+        return root
+
+    @staticmethod
+    async def _mark_proposal(tx: Tx, proposal_id: str, status: str) -> None:
+        """Edit every posted copy of the proposal to show its new status."""
+        for post in await posted.proposal_posts(tx.conn, proposal_id):
+            content = copy.deepcopy(post.content)
+            content.pop("m.relates_to", None)
+            content[posted.PROPOSAL_KEY]["status"] = status
+            label = f"[{status}] "
+            content["body"] = label + str(content.get("body", ""))
+            if "formatted_body" in content:
+                content["formatted_body"] = f"<p><strong>{status}</strong></p>" + str(
+                    content["formatted_body"]
+                )
+            await tx.send(post.room, content, edits=ref(post.row))
+
+    # -- cases -------------------------------------------------------------------------
+
+    async def file_request(self, ctx: CommandContext, cmd: c.RequestCommand) -> Outcome:
+        partner = await self._partner(ctx)
+        core = self.coordinator.ctx
+        room = partner.rooms[0]
+
+        async def body(tx: Tx) -> Filed:
+            filed = await cases.file_request(
+                core,
+                tx,
+                partner.handle,
+                cmd.org,
+                cmd.skills,
+                cmd.langs,
+                cmd.region,
+                Urgency(int(cmd.urgency)),
+                cmd.note,
+            )
+            if filed.referral_to is not None or filed.state != "open":
+                return Filed(filed.request, filed.state, filed.referral_to, None, None, (), ())
+            routed = await matching.route(core, tx, filed.request)
+            return Filed(
+                filed.request,
+                routed.state,
+                None,
+                routed.proposal,
+                routed.provider,
+                routed.path,
+                routed.approvals_needed,
+            )
+
+        async def root(_tx: Tx) -> str | None:
+            return ctx.thread_root or ctx.event_id
+
+        result = await self._threaded("file_request", ctx, body, Filed, room, root)
+        if result.proposal:
+            details = (
+                f"Proposal {result.proposal}: {result.provider}",
+                f"Vouching path: {_path(result.path)}",
+                f"Approvals needed: {', '.join(result.approvals_needed)}",
+            )
+            return Outcome(f"Request {result.request} filed; a proposal follows.", details)
+        if result.referral_to:
+            return Outcome(
+                f"Request {result.request} filed; it is outside the U.S.",
+                (f"Refer it to {result.referral_to} with `!dsx refer {result.request}`.",),
+            )
+        return Outcome(
+            f"Request {result.request} filed ({result.state}).",
+            ("No provider is available right now; staff were told.",),
+        )
+
+    async def approve(self, ctx: CommandContext, cmd: c.ApproveCommand) -> Outcome:
+        partner = await self._partner(ctx)
+        core = self.coordinator.ctx
+
+        async def body(tx: Tx) -> ApprovalResult:
+            result = await matching.approve(core, tx, cmd.proposal, partner.handle)
+            await self._mark_proposal(tx, cmd.proposal, result.state)
+            return result
+
+        root = self._thread_of_proposal(ctx, partner.rooms[0], cmd.proposal)
+        result = await self._threaded("approve", ctx, body, ApprovalResult, partner.rooms[0], root)
+        if result.engagement:
+            return Outcome(
+                f"Proposal {result.proposal} approved; engagement {result.engagement} is open.",
+                ("An encrypted engagement room is being created with the provider.",),
+            )
+        return Outcome(
+            f"Approval of {result.proposal} recorded.",
+            (f"Still waiting for: {', '.join(result.waiting_for)}",),
+        )
+
+    async def decline(self, ctx: CommandContext, cmd: c.DeclineCommand) -> Outcome:
+        partner = await self._partner(ctx)
+        core = self.coordinator.ctx
+
+        async def body(tx: Tx) -> DeclineResult:
+            # The free-text reason stays in the room; only a code is recorded.
+            result = await matching.decline(core, tx, cmd.proposal, partner.handle, "declined")
+            await self._mark_proposal(tx, cmd.proposal, "declined")
+            return result
+
+        root = self._thread_of_proposal(ctx, partner.rooms[0], cmd.proposal)
+        result = await self._threaded("decline", ctx, body, DeclineResult, partner.rooms[0], root)
+        if result.next_proposal:
+            return Outcome(
+                f"Proposal {result.proposal} declined; next candidate: {result.next_provider}.",
+                (f"New proposal {result.next_proposal} follows.",),
+            )
+        return Outcome(
+            f"Proposal {result.proposal} declined; no candidate is left, staff were told."
+        )
+
+    async def status(self, ctx: CommandContext, cmd: c.StatusCommand) -> Outcome:
+        partner = None if ctx.is_staff_room else (await self._partner(ctx)).handle
+        engine = self.coordinator.engine
+        async with engine.connect() as conn:
+            if cmd.id is None:
+                if partner is None:
+                    return Outcome("The staff view lists requests on the dashboard.")
+                found = await queries.open_requests(conn, partner)
+                if not found:
+                    return Outcome("You have no open requests.")
+                return Outcome(
+                    f"{len(found)} open request(s).", tuple(_status_line(s) for s in found)
+                )
+            request_id = cmd.id
+            if cmd.id.startswith("p-"):
+                request_id = (await rows.proposal(conn, cmd.id)).request
+            elif cmd.id.startswith("e-"):
+                request_id = (await rows.engagement(conn, cmd.id)).request
+            found_one = await queries.request_status(conn, request_id, partner)
+        return Outcome(_status_line(found_one))
+
+    async def refer(self, ctx: CommandContext, cmd: c.ReferCommand) -> Outcome:
+        result = await self.coordinator.refer(
+            cmd.request, cmd.to, actor=ctx.sender, event_id=ctx.event_id
+        )
+        return Outcome(f"Request {result.request} referred to {result.to} ({result.state}).")
+
+    async def refuse(self, ctx: CommandContext, cmd: c.RefuseCommand) -> Outcome:
+        result = await self.coordinator.refuse(
+            cmd.request, cmd.reason, actor=ctx.sender, event_id=ctx.event_id
+        )
+        return Outcome(
+            f"Request {result.request} refused ({result.code}); only the code and date remain."
+        )
+
+    # -- engagements -------------------------------------------------------------------
+
+    async def close(self, ctx: CommandContext, cmd: c.CloseCommand) -> Outcome:
+        partner = await self._partner(ctx)
+        async with self.coordinator.engine.connect() as conn:
+            engagement = await rows.engagement(conn, cmd.engagement)
+        if engagement.partner != partner.handle:
+            raise DomainError(
+                "not_your_engagement", f"Engagement {cmd.engagement} is not one of yours."
+            )
+        result = await self.coordinator.close(
+            cmd.engagement, cmd.archive, actor=ctx.sender, event_id=ctx.event_id
+        )
+        archive = "an offline archive was kept" if result.archived else "no archive was kept"
+        return Outcome(
+            f"Engagement {result.engagement} closed; the organization's data was purged.",
+            (f"{result.purged_rows} record(s) deleted; {archive}.",),
+        )
+
+    async def review(self, ctx: CommandContext, cmd: c.ReviewCommand) -> Outcome:
+        partner = await self._partner(ctx)
+        async with self.coordinator.engine.connect() as conn:
+            engagement = await rows.engagement(conn, cmd.engagement)
+        if engagement.partner != partner.handle:
+            raise DomainError(
+                "not_your_engagement", f"Engagement {cmd.engagement} is not one of yours."
+            )
+        result = await self.coordinator.review(
+            cmd.engagement,
+            cmd.conduct,
+            cmd.contract,
+            cmd.communication,
+            code_of_conduct_violation=cmd.conduct == 1,
+            actor=ctx.sender,
+            event_id=ctx.event_id,
+        )
+        details = []
+        if result.notation:
+            details.append("A satisfactory notation was added to the provider's account.")
+        if result.promoted:
+            details.append("The provider leaves the probation pod.")
+        if result.removed:
+            details.append("Code-of-conduct violation: the provider was removed.")
+        verdict = "satisfactory" if result.satisfactory else "not satisfactory"
+        return Outcome(f"Review of {result.engagement} recorded ({verdict}).", tuple(details))
+
+    # -- membership --------------------------------------------------------------------
+
+    async def add_org(self, ctx: CommandContext, cmd: c.OrgAddCommand) -> Outcome:
+        partner = await self._partner(ctx)
+        result = await self.coordinator.add_organization(
+            cmd.org,
+            partner.handle,
+            cmd.region,
+            cmd.areas,
+            actor=ctx.sender,
+            event_id=ctx.event_id,
+        )
+        return Outcome(
+            f"Organization {result.member} added ({result.status}).",
+            ("It needs two references from other organizations, or your vouch, then a vet.",),
+        )
+
+    async def ref_org(self, ctx: CommandContext, cmd: c.OrgRefCommand) -> Outcome:
+        await self._partner(ctx)
+        result = await self.coordinator.reference(
+            cmd.from_, cmd.org, actor=ctx.sender, event_id=ctx.event_id
+        )
+        return Outcome(f"Reference for {result.target} from {result.author} recorded.")
+
+    async def add_provider(self, ctx: CommandContext, cmd: c.ProviderAddCommand) -> Outcome:
+        await self._partner(ctx)
+        result = await self.coordinator.add_provider(
+            cmd.user,
+            cmd.skills,
+            cmd.langs,
+            cmd.regions,
+            cmd.capacity,
+            actor=ctx.sender,
+            event_id=ctx.event_id,
+        )
+        return Outcome(
+            f"Provider {result.member} added ({result.status}).",
+            ("They join once vouched for and vetted: `!dsx vouch`, then `!dsx vet`.",),
+            mentions=(),
+        )
+
+    async def vouch(self, ctx: CommandContext, cmd: c.VouchCommand) -> Outcome:
+        partner = await self._partner(ctx)
+        result = await self.coordinator.vouch(
+            partner.handle, cmd.member, VouchKind(cmd.as_), actor=ctx.sender, event_id=ctx.event_id
+        )
+        return Outcome(f"{result.author} {result.kind}: {result.target} recorded.")
+
+    async def unvouch(self, ctx: CommandContext, cmd: c.UnvouchCommand) -> Outcome:
+        partner = await self._partner(ctx)
+        result = await self.coordinator.unvouch(
+            partner.handle, cmd.member, actor=ctx.sender, event_id=ctx.event_id
+        )
+        return Outcome(f"{result.author} no longer vouches for {result.target}.")
+
+    async def vet(self, ctx: CommandContext, cmd: c.VetCommand) -> Outcome:
+        asking = None
+        if not ctx.is_staff_room:
+            asking = (await self._partner(ctx)).handle
+        result = await self.coordinator.vet(
+            cmd.member, asking, actor=ctx.sender, event_id=ctx.event_id
+        )
+        verdict = "accepted" if result.eligible else "not accepted"
+        pod = " (probation pod)" if result.probation else ""
+        details = [f"Vouching path: {_path(result.path)}", *result.messages]
+        return Outcome(f"{result.member} is {verdict}: {result.status}{pod}.", tuple(details))
+
+    async def path(self, ctx: CommandContext, cmd: c.PathCommand) -> Outcome:
+        source = cmd.from_
+        if source is None:
+            if ctx.is_staff_room:
+                raise DomainError("missing_source", "In the staff room, say from=<member>.")
+            source = (await self._partner(ctx)).handle
+        trust = self.coordinator.trust
+        async with self.coordinator.engine.connect() as conn:
+            await trust.refresh(conn)
+        found = trust.paths_from([source]).get(cmd.member)
+        if not found:
+            return Outcome(f"No vouching path from {source} to {cmd.member}.")
+        return Outcome(f"Vouching path: {_path(found)}")
+
+    async def remove(self, ctx: CommandContext, cmd: c.RemoveCommand) -> Outcome:
+        # Staff give a sentence; the record keeps a code only (no personal data in audit).
+        result = await self.coordinator.remove_member(
+            cmd.member, "staff_removal", actor=ctx.sender, event_id=ctx.event_id
+        )
+        return Outcome(
+            f"{result.member} was removed from the network.",
+            (
+                f"Proposals cancelled: {', '.join(result.cancelled_proposals) or 'none'}",
+                f"Requests re-routed: {', '.join(result.rerouted_requests) or 'none'}",
+                f"Needing a new vouch: {', '.join(result.needs_revouching) or 'none'}",
+            ),
+        )
+
+    async def add_partner(self, ctx: CommandContext, cmd: c.PartnerAddCommand) -> Outcome:
+        if not cmd.room.startswith("!"):
+            raise DomainError("room_id_needed", "Give the room id (!…), not an alias.")
+        result = await self.coordinator.register_partner(
+            cmd.handle, (cmd.room,), (), actor=ctx.sender, event_id=ctx.event_id
+        )
+        return Outcome(
+            f"Partner {result.member} registered; invite me to its room and I will join."
+        )
+
+    async def login_link(self, ctx: CommandContext, cmd: c.LoginCommand) -> Outcome:
+        if self.login is None:
+            raise DomainError("web_disabled", "The dashboard is not running.")
+        return Outcome(
+            "Your one-time sign-in link (valid a few minutes):", (self.login(ctx.sender),)
+        )
+
+
+def _status_line(s: RequestStatus) -> str:
+    parts = [f"{s.request}: {s.state}", f"urgency {s.urgency}", f"skills {', '.join(s.skills)}"]
+    if s.organization:
+        parts.append(f"for {s.organization}")
+    if s.proposal:
+        approvals = f"{len(s.approvals)}/{len(s.approvals_needed)} approvals"
+        parts.append(f"proposal {s.proposal} ({s.provider}, {approvals})")
+    if s.engagement:
+        parts.append(f"engagement {s.engagement}")
+    return "; ".join(parts)
