@@ -140,8 +140,9 @@ class Sender:
         encrypted = room.encrypted
         if not encrypted and not allow_unencrypted:
             # The bot works only in encrypted rooms; refusing here makes it impossible to
-            # leak a case into a room whose encryption state we have not seen yet.
-            raise SendError("DSX_UNENCRYPTED_ROOM", None)
+            # leak a case into a room whose encryption state we have not seen yet (a sync
+            # can show a room just created with only part of its initial state: retry).
+            raise SendError("DSX_UNENCRYPTED_ROOM", 1.0)
         tx = tx_id or uuid.uuid4().hex
         try:
             if encrypted:

@@ -3,6 +3,7 @@ post twice; references resolve; order holds."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 
@@ -125,5 +126,65 @@ async def test_unresolved_reference_waits(tmp_path: Path):
         result = await delivery.deliver_once()
         assert result.sent == 0 and result.deferred == 2 and NeverSends.calls == 0
         assert [m.content["body"] for m in await outbox.pending("!r:x")] == ["x", "y"]
+    finally:
+        await engine.dispose()
+
+
+async def test_logical_room_created_once_then_used(
+    homeserver, running_bots, partners, tmp_path: Path
+):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'dsx.sqlite3'}"
+    await migrate(url)
+    engine = create_engine(url)
+    outbox = Outbox(engine)
+    registry, sink = MemoryRegistry(), RecordingSink()
+    bot = await running_bots(homeserver, registry, sink)
+    provider = await partners(homeserver, "provider")
+    logical = f"engagement:E{uuid.uuid4().hex[:6]}"
+    block = {"org.dsx.engagement": {"id": "E1", "request": "R1", "provider": provider.user_id}}
+    try:
+        async with engine.begin() as conn:
+            now = utcnow()
+            create = await enqueue(
+                conn,
+                room=logical,
+                kind="create_room",
+                content={"name": "DSX engagement", "invite": [provider.user_id], **block},
+                now=now,
+            )
+            hello = await enqueue(
+                conn, room=logical, kind="message", content=notice("welcome"), now=now
+            )
+        delivery = bot.delivery(outbox, "w", idle_seconds=0.2)
+        task = asyncio.create_task(delivery.run())
+        try:
+
+            async def done() -> None:
+                while await outbox.pending():  # noqa: ASYNC110 - polling the database
+                    await asyncio.sleep(0.1)
+
+            await asyncio.wait_for(done(), 60)
+        finally:
+            delivery.stop()
+            await task
+        room_id = await outbox.event_id_of(create)
+        assert room_id and room_id.startswith("!")
+        # A retry after a crash (row not marked) finds the same room instead of a new one.
+        assert await bot.directory.create(logical, {"invite": []}) == room_id
+        fresh = type(bot.directory)(bot.session)  # no cache: resolved through the alias
+        assert await fresh.resolve(logical) == room_id
+
+        await provider.accept_invite(room_id)
+        hello_id = await outbox.event_id_of(hello)
+        await provider.sync_until(
+            lambda: any(
+                s["event_id"] == hello_id and s["content"].get("body") == "welcome"
+                for s in provider.sources(room_id)
+            ),
+            what="the welcome notice",
+        )
+        assert provider.client.rooms[room_id].encrypted
+        state = await provider.client.room_get_state_event(room_id, "org.dsx.engagement")
+        assert state.content["id"] == "E1"
     finally:
         await engine.dispose()
