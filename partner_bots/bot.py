@@ -14,9 +14,7 @@ from typing import Any
 from coordinator.config import Config
 from coordinator.logs import get_logger
 from partner_bots.cross_signing import CrossSigning, CrossSigningStatus
-from partner_bots.delivery import Delivery, OutboxPort
 from partner_bots.device_trust import DevicePolicy, DeviceTrust
-from partner_bots.room_directory import RoomDirectory
 from partner_bots.rooms import DepartureCallback, RoomPolicy, RoomRegistry
 from partner_bots.sending import Sender
 from partner_bots.session import BotAccount, BotSession
@@ -60,7 +58,6 @@ class Bot:
             timeline_limit=timeline_limit,
             inbox=inbox,
         )
-        self.directory = RoomDirectory(self.session)
         self.cross_signing: CrossSigningStatus | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -74,12 +71,6 @@ class Bot:
         self.sync.observers = (*self.sync.observers, self.undecryptable)
         self.cross_signing = await CrossSigning(self.session).ensure()
         self._task = asyncio.create_task(self.sync.run(), name=f"sync-{self.session.device_id}")
-
-    def delivery(self, outbox: OutboxPort, worker: str, **kw: Any) -> Delivery:
-        """Outbox delivery through this bot, logical rooms (``engagement:…``) included."""
-        return Delivery(
-            self.sender, outbox, worker, rooms=self.directory, creator=self.directory, **kw
-        )
 
     async def stop(self) -> None:
         """Graceful: let the event in hand finish, then close without logging out."""

@@ -18,7 +18,6 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from coordinator.logs import get_logger
-from partner_bots.room_directory import RoomCreationError
 from partner_bots.sending import Sender, SendError, as_reply, edit, in_thread, reaction
 
 log = get_logger(__name__)
@@ -60,10 +59,6 @@ class RoomResolver(Protocol):
     async def resolve(self, room: str) -> str | None: ...
 
 
-class RoomCreator(Protocol):
-    async def create(self, logical: str, content: dict[str, Any]) -> str: ...
-
-
 class MatrixIdsOnly:
     async def resolve(self, room: str) -> str | None:
         return room if room.startswith("!") else None
@@ -87,7 +82,6 @@ class Delivery:
         worker: str,
         *,
         rooms: RoomResolver | None = None,
-        creator: RoomCreator | None = None,
         lease_seconds: int = 60,
         batch: int = 20,
         idle_seconds: float = 1.0,
@@ -96,7 +90,6 @@ class Delivery:
         self.outbox = outbox
         self.worker = worker
         self.rooms = rooms or MatrixIdsOnly()
-        self.creator = creator
         self.lease_seconds = lease_seconds
         self.batch = batch
         self.idle_seconds = idle_seconds
@@ -141,8 +134,6 @@ class Delivery:
         return RoundResult(sent, deferred)
 
     async def _deliver(self, message: Outgoing) -> bool:
-        if message.kind == "create_room":
-            return await self._create_room(message)
         room = await self.rooms.resolve(message.room)
         if room is None:
             await self.outbox.mark_failed(message.id, "room_unknown", WAIT_FOR_REFERENCE_S)
@@ -159,21 +150,6 @@ class Delivery:
             log.warning("delivery.failed", code=exc.code, attempts=message.attempts)
             return False
         await self.outbox.mark_sent(message.id, sent.event_id)
-        return True
-
-    async def _create_room(self, message: Outgoing) -> bool:
-        if self.creator is None:
-            await self.outbox.mark_failed(message.id, "no_room_creator", PERMANENT_RETRY_S)
-            return False
-        try:
-            room_id = await self.creator.create(message.room, dict(message.content))
-        except RoomCreationError as exc:
-            retry = PERMANENT_RETRY_S if exc.retry_after is None else exc.retry_after
-            await self.outbox.mark_failed(message.id, exc.code, retry)
-            log.warning("delivery.room_failed", code=exc.code)
-            return False
-        # The "event id" of a create_room row is the new room's id.
-        await self.outbox.mark_sent(message.id, room_id)
         return True
 
     async def _ref(self, value: str | None) -> str | None:

@@ -130,7 +130,7 @@ async def test_unresolved_reference_waits(tmp_path: Path):
         await engine.dispose()
 
 
-async def test_logical_room_created_once_then_used(
+async def test_engagement_room_then_its_first_message(
     homeserver, running_bots, partners, tmp_path: Path
 ):
     url = f"sqlite+aiosqlite:///{tmp_path / 'dsx.sqlite3'}"
@@ -140,8 +140,9 @@ async def test_logical_room_created_once_then_used(
     registry, sink = MemoryRegistry(), RecordingSink()
     bot = await running_bots(homeserver, registry, sink)
     provider = await partners(homeserver, "provider")
-    logical = f"engagement:E{uuid.uuid4().hex[:6]}"
-    block = {"org.dsx.engagement": {"id": "E1", "request": "R1", "provider": provider.user_id}}
+    from partner_bots.workflow.rooms import EngagementRooms, WorkflowDelivery
+
+    logical = f"engagement:e{uuid.uuid4().hex[:6]}"
     try:
         async with engine.begin() as conn:
             now = utcnow()
@@ -149,13 +150,16 @@ async def test_logical_room_created_once_then_used(
                 conn,
                 room=logical,
                 kind="create_room",
-                content={"name": "DSX engagement", "invite": [provider.user_id], **block},
+                content={"name": "DSX engagement", "invite": [provider.user_id]},
                 now=now,
             )
             hello = await enqueue(
                 conn, room=logical, kind="message", content=notice("welcome"), now=now
             )
-        delivery = bot.delivery(outbox, "w", idle_seconds=0.2)
+        rooms = EngagementRooms(bot.session)
+        delivery = WorkflowDelivery(
+            bot.sender, outbox, "w", engagement_rooms=rooms, idle_seconds=0.2
+        )
         task = asyncio.create_task(delivery.run())
         try:
 
@@ -170,9 +174,8 @@ async def test_logical_room_created_once_then_used(
         room_id = await outbox.event_id_of(create)
         assert room_id and room_id.startswith("!")
         # A retry after a crash (row not marked) finds the same room instead of a new one.
-        assert await bot.directory.create(logical, {"invite": []}) == room_id
-        fresh = type(bot.directory)(bot.session)  # no cache: resolved through the alias
-        assert await fresh.resolve(logical) == room_id
+        assert await rooms.create(logical, {"invite": []}) == room_id
+        assert await EngagementRooms(bot.session).resolve(logical) == room_id  # via the alias
 
         await provider.accept_invite(room_id)
         hello_id = await outbox.event_id_of(hello)
@@ -184,7 +187,5 @@ async def test_logical_room_created_once_then_used(
             what="the welcome notice",
         )
         assert provider.client.rooms[room_id].encrypted
-        state = await provider.client.room_get_state_event(room_id, "org.dsx.engagement")
-        assert state.content["id"] == "E1"
     finally:
         await engine.dispose()
