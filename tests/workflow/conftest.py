@@ -1,0 +1,88 @@
+"""One coordinator on two federated homeservers, shared by the workflow tests of a module:
+partner alpha (room on the first server), partner beta (room on the second), a staff room."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+
+from tests.workflow.harness import (
+    Coordinator,
+    Member,
+    PartnerSpec,
+    join_bot,
+    make_config,
+    start_coordinator,
+)
+
+
+@dataclass
+class World:
+    coordinator: Coordinator
+    ann: Member  # alpha, first server
+    bea: Member  # beta, second server
+    staff: Member
+    mallory: Member  # in alpha's room, not listed, no power
+    providers: dict[str, Member]
+    room_a: str
+    room_b: str
+    room_s: str
+
+    @property
+    def bot(self) -> str:
+        return self.coordinator.bot
+
+
+@pytest.fixture(scope="module")
+async def world(federation, tmp_path_factory) -> AsyncIterator[World]:
+    hs1, hs2 = federation
+    root = tmp_path_factory.mktemp("workflow")
+    members: list[Member] = []
+
+    async def member(hs, name: str) -> Member:
+        m = await Member.create(hs, root / "clients", name)
+        members.append(m)
+        return m
+
+    ann, bea, staff, mallory = (
+        await member(hs1, "ann"),
+        await member(hs2, "bea"),
+        await member(hs1, "staff"),
+        await member(hs1, "mallory"),
+    )
+    providers = {
+        "p1": await member(hs2, "prov1"),
+        "p2": await member(hs1, "prov2"),
+        "p3": await member(hs2, "prov3"),
+    }
+    room_a = await ann.create_encrypted_room(invite=[mallory.user_id])
+    await mallory.accept_invite(room_a)
+    room_b = await bea.create_encrypted_room(invite=[])
+    room_s = await staff.create_encrypted_room(invite=[])
+    password = secrets.token_urlsafe(12)
+    bot_user = await hs1.register(f"dsxbot-{secrets.token_hex(3)}", password)
+    config = make_config(
+        hs1,
+        bot_user.user_id,
+        password,
+        root / "data",
+        [
+            PartnerSpec("alpha", room_a, (ann.user_id,)),
+            PartnerSpec("beta", room_b, (bea.user_id,)),
+        ],
+        staff_room=room_s,
+        staff_members=(staff.user_id,),
+    )
+    coordinator = await start_coordinator(config)
+    try:
+        for owner, room in ((ann, room_a), (bea, room_b), (staff, room_s)):
+            await join_bot(owner, room, bot_user.user_id)
+        await mallory.sync()
+        yield World(coordinator, ann, bea, staff, mallory, providers, room_a, room_b, room_s)
+    finally:
+        await coordinator.shutdown()
+        for m in members:
+            await m.close()
