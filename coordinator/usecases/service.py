@@ -110,10 +110,10 @@ class Coordinator:
     ) -> R:
         async with self._lock:
             trust = self.ctx.trust
-            async with self.engine.connect() as conn:
-                await trust.refresh(conn)
 
             async def wrapped(tx: Tx) -> R:
+                # Another process may have changed trust since: rebuild in this transaction.
+                await trust.refresh(tx.conn)
                 result = await body(tx)
                 await members.finish_trust(self.ctx, tx)
                 return result
