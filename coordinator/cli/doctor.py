@@ -1,10 +1,330 @@
-"""`dsx doctor`: check a deployment and print what to fix."""
+"""`dsx doctor`: check a deployment and print what to fix.
+
+Each check prints one ✓/✗ line; a failure says what to do about it. The checks change
+nothing: no migration, no key upload, no device left behind (a password check that has to
+log in removes its temporary device again; the bot's own device is never logged out).
+"""
 
 from __future__ import annotations
 
-from coordinator.cli.pending import not_yet
+import argparse
+import asyncio
+import enum
+import stat
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from coordinator import config as cfg
+
+TIMEOUT_S = 10.0
+
+
+class Status(enum.Enum):
+    OK = "✓"
+    FAIL = "✗"
+
+
+@dataclass(frozen=True)
+class Result:
+    name: str
+    status: Status
+    detail: str
+    fix: str = ""
+
+    def line(self) -> str:
+        text = f"{self.status.value} {self.name}: {self.detail}"
+        return text + (f"\n    fix: {self.fix}" if self.fix else "")
+
+
+def ok(name: str, detail: str) -> Result:
+    return Result(name, Status.OK, detail)
+
+
+def fail(name: str, detail: str, fix: str) -> Result:
+    return Result(name, Status.FAIL, detail, fix)
 
 
 def register(sub) -> None:
     p = sub.add_parser("doctor", help="check a deployment and print what to fix")
-    p.set_defaults(func=not_yet("doctor", "the production issue"))
+    p.add_argument("--config", "-c", default="dsx.toml", help="path to dsx.toml (default dsx.toml)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        conf = cfg.load(args.config)
+    except cfg.ConfigError as exc:
+        print(f"✗ configuration: {exc}")
+        return 2
+    print(f"✓ configuration: {conf.source} is valid")
+    results = asyncio.run(diagnose(conf, emit=lambda r: print(r.line(), flush=True)))
+    failed = [r for r in results if r.status is Status.FAIL]
+    print(f"dsx doctor: {len(results) - len(failed)} passed, {len(failed)} failed")
+    return 1 if failed else 0
+
+
+async def diagnose(
+    conf: cfg.Config, emit: Callable[[Result], None] = lambda r: None
+) -> list[Result]:
+    """Every check, in an order where an earlier failure explains later ones."""
+    results: list[Result] = []
+
+    def add(result: Result) -> None:
+        results.append(result)
+        emit(result)
+
+    add(check_store(conf))
+    for result in check_sealing_keys(conf):
+        add(result)
+    add(await _guarded("database", lambda: check_database(conf)))
+    reachable = await _guarded("homeserver", lambda: check_homeserver(conf))
+    add(reachable)
+    if reachable.status is Status.OK:
+        login, session = await _login(conf)
+        add(login)
+        if session is not None:
+            try:
+                add(await _guarded("cross-signing", lambda: check_cross_signing(conf, session)))
+            finally:
+                if session.temporary:  # deletes the throw-away device, never the bot's own
+                    base = conf.matrix.homeserver_url.rstrip("/")
+                    await _http("POST", f"{base}/_matrix/client/v3/logout", session.token, {})
+        else:
+            add(fail("cross-signing", "not checked: no working session", "fix the login first"))
+    else:
+        add(fail("bot login", "not checked: homeserver unreachable", "fix the homeserver first"))
+        add(
+            fail("cross-signing", "not checked: homeserver unreachable", "fix the homeserver first")
+        )
+    return results
+
+
+async def _guarded(name: str, check: Callable[[], Awaitable[Result]]) -> Result:
+    try:
+        return await asyncio.wait_for(check(), TIMEOUT_S * 2)
+    except Exception as exc:
+        return fail(name, f"check failed: {type(exc).__name__}", "see the message above")
+
+
+# -- files ------------------------------------------------------------------------------
+
+
+def _world_readable(path: Path) -> bool:
+    return bool(path.stat().st_mode & (stat.S_IROTH | stat.S_IWOTH | stat.S_IXOTH))
+
+
+def _group_or_world(path: Path) -> bool:
+    return bool(path.stat().st_mode & 0o077)
+
+
+def check_store(conf: cfg.Config) -> Result:
+    name = "crypto store"
+    store = conf.store_path
+    if not conf.matrix.pickle_key:
+        return fail(
+            name, "matrix.pickle_key is empty", "run `dsx init` or set DSX_MATRIX_PICKLE_KEY"
+        )
+    if not store.exists():
+        return fail(
+            name,
+            f"{store} does not exist",
+            f"create it (mkdir -m 700 {store}) or restore it from the backup",
+        )
+    if not store.is_dir():
+        return fail(name, f"{store} is not a folder", "point matrix.store_path at a folder")
+    if _world_readable(store):
+        return fail(name, f"{store} is readable by other users", f"chmod 700 {store}")
+    return ok(name, f"{store} present, owner-only")
+
+
+def check_sealing_keys(conf: cfg.Config) -> list[Result]:
+    out: list[Result] = []
+    for label, value, private in (
+        ("sealing public key", conf.sealing.public_key_file, False),
+        ("sealing private key", conf.sealing.private_key_file, True),
+    ):
+        if not value:
+            out.append(fail(label, "not configured", "run `dsx init` or set [sealing] in the file"))
+            continue
+        path = Path(value)
+        if not path.is_file():
+            out.append(fail(label, f"{path} is missing", "restore it from the backup"))
+            continue
+        if private and _group_or_world(path):
+            mode = oct(path.stat().st_mode & 0o777)
+            out.append(fail(label, f"{path} has mode {mode}", f"chmod 600 {path}"))
+            continue
+        if _world_readable(path.parent):
+            out.append(
+                fail(
+                    label, f"its folder {path.parent} is world-readable", f"chmod 700 {path.parent}"
+                )
+            )
+            continue
+        try:
+            _load_key(path, private)
+        except Exception as exc:
+            out.append(fail(label, f"{path} cannot be read: {type(exc).__name__}", "restore it"))
+            continue
+        out.append(ok(label, f"{path}" + (" (0600)" if private else "")))
+    return out
+
+
+def _load_key(path: Path, private: bool) -> None:
+    from coordinator.sealing import load_private_key, load_public_key
+
+    if private:
+        load_private_key(path)
+    else:
+        load_public_key(path)
+
+
+# -- database ---------------------------------------------------------------------------
+
+
+async def check_database(conf: cfg.Config) -> Result:
+    from coordinator.store import current_revision, head_revision
+
+    name = "database"
+    url = conf.database_url
+    if url.startswith("sqlite"):
+        path = Path(url.split(":///", 1)[1])
+        if not await asyncio.to_thread(path.exists):  # connecting would create an empty file
+            return fail(name, f"{path} does not exist", f"run `dsx migrate --config {conf.source}`")
+    try:
+        current = await current_revision(url)
+    except Exception as exc:
+        return fail(
+            name, f"cannot connect: {type(exc).__name__}", "check database.url and the server"
+        )
+    head = head_revision()
+    if current != head:
+        return fail(
+            name,
+            f"at revision {current or 'none'}, code expects {head}",
+            f"run `dsx migrate --config {conf.source}`",
+        )
+    return ok(name, f"reachable, migrations at head ({head})")
+
+
+# -- Matrix -----------------------------------------------------------------------------
+
+
+async def _http(method: str, url: str, token: str = "", body: dict[str, Any] | None = None):
+    import aiohttp
+
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    timeout = aiohttp.ClientTimeout(total=TIMEOUT_S)
+    async with aiohttp.ClientSession(timeout=timeout) as http:
+        async with http.request(method, url, json=body, headers=headers) as resp:
+            try:
+                data = await resp.json(content_type=None)
+            except ValueError:
+                data = {}
+            return resp.status, data if isinstance(data, dict) else {}
+
+
+async def check_homeserver(conf: cfg.Config) -> Result:
+    import aiohttp
+
+    name = "homeserver"
+    base = conf.matrix.homeserver_url.rstrip("/")
+    try:
+        status, body = await _http("GET", f"{base}/_matrix/client/versions")
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        return fail(
+            name,
+            f"{base} unreachable ({type(exc).__name__})",
+            "start the homeserver, or fix matrix.homeserver_url",
+        )
+    if status != 200 or "versions" not in body:
+        return fail(name, f"{base} answered {status}", "is this a Matrix homeserver's client URL?")
+    return ok(name, f"{base} answers (Matrix {body['versions'][-1]})")
+
+
+def _stored_token(conf: cfg.Config) -> str:
+    if conf.matrix.access_token:
+        return conf.matrix.access_token
+    from partner_bots.sealed import SealedFile
+
+    try:
+        doc = SealedFile(
+            conf.store_path / "session.sealed", conf.matrix.pickle_key, "session"
+        ).read()
+    except Exception:
+        return ""
+    return (doc or {}).get("access_token", "")
+
+
+@dataclass(frozen=True)
+class Session:
+    """A token for read-only queries; a temporary one comes from a throw-away device."""
+
+    token: str
+    temporary: bool = False
+
+
+async def _login(conf: cfg.Config) -> tuple[Result, Session | None]:
+    """Check the bot's credentials; returns a token usable for read-only queries."""
+    name = "bot login"
+    m = conf.matrix
+    base = m.homeserver_url.rstrip("/")
+    token = _stored_token(conf) if m.pickle_key else m.access_token
+    if token:
+        status, body = await _http("GET", f"{base}/_matrix/client/v3/account/whoami", token)
+        if status == 200 and body.get("user_id") == m.user_id:
+            detail = f"session of {m.user_id} is valid (device {body.get('device_id')})"
+            return ok(name, detail), Session(token)
+        if not m.password:
+            return fail(
+                name, f"the session token is rejected ({status})", "set the bot's password"
+            ), None
+    if not m.password:
+        return fail(name, "no password and no session", "set DSX_MATRIX_PASSWORD"), None
+    status, body = await _http(
+        "POST",
+        f"{base}/_matrix/client/v3/login",
+        body={
+            "type": "m.login.password",
+            "identifier": {"type": "m.id.user", "user": m.user_id},
+            "password": m.password,
+            "initial_device_display_name": "dsx doctor (temporary)",
+        },
+    )
+    if status != 200:
+        return fail(
+            name,
+            f"login as {m.user_id} failed ({body.get('errcode', status)})",
+            "check matrix.user_id and the password (DSX_MATRIX_PASSWORD)",
+        ), None
+    session = Session(body["access_token"], temporary=True)
+    return ok(name, f"{m.user_id} can log in with its password"), session
+
+
+async def check_cross_signing(conf: cfg.Config, session: Session) -> Result:
+    from partner_bots.signing import single_key, verify_json
+
+    name = "cross-signing"
+    m = conf.matrix
+    base = m.homeserver_url.rstrip("/")
+    status, body = await _http(
+        "POST",
+        f"{base}/_matrix/client/v3/keys/query",
+        session.token,
+        {"device_keys": {m.user_id: []}},
+    )
+    if status != 200:
+        return fail(name, f"key query failed ({status})", "check the homeserver")
+    start = "start the bot once (`dsx run`): it bootstraps its cross-signing keys"
+    master = single_key(body.get("master_keys", {}).get(m.user_id, {}))
+    ssk = single_key(body.get("self_signing_keys", {}).get(m.user_id, {}))
+    if master is None or ssk is None:
+        return fail(name, f"{m.user_id} has no cross-signing keys", start)
+    device = body.get("device_keys", {}).get(m.user_id, {}).get(m.device_id)
+    if device is None:
+        return fail(name, f"device {m.device_id} has no keys on the server", start)
+    if not verify_json(device, m.user_id, f"ed25519:{ssk}", ssk):
+        return fail(name, f"device {m.device_id} is not signed by the self-signing key", start)
+    return ok(name, f"device {m.device_id} is cross-signed (master {master[:8]}…)")
