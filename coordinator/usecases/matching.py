@@ -345,7 +345,7 @@ async def open_engagement_for(ctx: Context, tx: Tx, prop: Proposal) -> Engagemen
         ),
     )
     await tx.send(
-        partner.rooms[0],
+        await partner_room(tx, asking),
         messages.notice(
             f"Engagement {engagement_id} opened for request {req.id} with {prop.provider}.",
             blocks=block,
