@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 
 def register(sub) -> None:
     p = sub.add_parser("up", help="the one-command demo")
     p.add_argument(
-        "--data-dir", default="./dsx-demo", help="a new or empty folder for everything it creates"
+        "--data-dir",
+        default=None,
+        help="a new or empty folder for everything it creates (default: a new dsx-demo/<time>)",
     )
     p.add_argument(
         "--exit-after-scenario",
@@ -21,7 +24,11 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    root = Path(args.data_dir).resolve()
+    if args.data_dir is None:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        root = Path("dsx-demo", stamp).resolve()
+    else:
+        root = Path(args.data_dir).resolve()
     if root.exists() and any(root.iterdir()):
         print(
             f"dsx up: {root} is not empty; remove it or pass --data-dir with a new folder",
