@@ -174,6 +174,8 @@ class UndecryptableEvents:
                 continue
             if isinstance(decrypted, MegolmEvent):
                 continue
+            # Handed on first, forgotten after: a failing handler keeps it held for retry.
+            await dispatch(h.room_id, decrypted)
             del self.held[event_id]
             changed = True
             log.info(
@@ -181,7 +183,6 @@ class UndecryptableEvents:
                 room=h.room_id,
                 waited_s=round(self.clock() - h.held_at, 1),
             )
-            await dispatch(h.room_id, decrypted)
         return changed
 
     def _note_withheld(self, resp: SyncResponse) -> bool:
