@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from aiohttp import ClientError
-from nio import Api, RoomSendResponse
+from nio import Api, EncryptionError, LocalProtocolError, RoomSendResponse
 
 from coordinator.logs import get_logger
 from partner_bots.client import is_rate_limited, retry_after_of
@@ -153,6 +153,9 @@ class Sender:
             resp = await client._send(RoomSendResponse, method, path, data, (room_id,))
         except (ClientError, TimeoutError) as exc:
             raise SendError(f"network:{type(exc).__name__}", 2.0) from exc
+        except (LocalProtocolError, EncryptionError) as exc:
+            # Members or keys not fetched yet (nio raises, e.g. MembersSyncError): retry.
+            raise SendError(f"crypto:{type(exc).__name__}", 2.0) from exc
         if isinstance(resp, RoomSendResponse):
             return Sent(resp.event_id, encrypted)
         code = str(getattr(resp, "status_code", None) or "unknown")
