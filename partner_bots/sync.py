@@ -110,6 +110,7 @@ class SyncLoop:
         self.failures = 0
         self.syncs = 0
         self.backfilled = 0  # events recovered through /messages (a gauge for operators)
+        self.crashes = 0  # unexpected exceptions survived (a gauge for operators)
         self.synced = asyncio.Event()
         self._first_failure: float | None = None
         self._reported = False
@@ -131,6 +132,7 @@ class SyncLoop:
                     break
                 raise
             except Exception as exc:  # the loop must survive anything and say so
+                self.crashes += 1
                 log.warning("sync.crashed", error=type(exc).__name__)
                 await self._failed(type(exc).__name__, None)
         log.info("sync.stopped")

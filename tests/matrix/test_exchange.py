@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -93,3 +94,42 @@ async def test_encrypted_exchange_across_federation(federation, running_bots, pa
     assert red.redacts == clear.event_id and red.event_id == redaction.event_id
     # The bot never hands its own events (or notices) to the handler.
     assert all(e.sender == partner.user_id for e in sink.events)
+
+
+async def test_concurrent_sends_while_members_change(homeserver, running_bots, partners):
+    """nio's sync_forever died on concurrent sends ('No key query required'); ours must not."""
+    registry, sink = MemoryRegistry(), RecordingSink()
+    bot = await running_bots(homeserver, registry, sink)
+    first = await partners(homeserver, "first")
+    room = await bot_room(first, bot, registry)
+    later = [await partners(homeserver, f"later{i}") for i in range(2)]
+    for p in later:
+        await first.client.room_invite(room, p.user_id)
+
+    async def join(p) -> None:
+        await p.accept_invite(room)
+
+    sends = [
+        bot.sender.send(room, "m.room.message", notice(f"n{i}"), tx_id=uuid.uuid4().hex)
+        for i in range(12)
+    ]
+    results = await asyncio.gather(*sends, *(join(p) for p in later))
+    event_ids = [r.event_id for r in results[:12]]
+    assert len(set(event_ids)) == 12
+    # The loop kept syncing throughout, and the newcomers can read what follows.
+    before = bot.sync.syncs
+    marker = await bot.sender.send(room, "m.room.message", notice("after joins"))
+    for p in later:
+        await p.sync_until(
+            lambda p=p: any(
+                s["event_id"] == marker.event_id and s["content"].get("body") == "after joins"
+                for s in p.sources(room)
+            ),
+            what="the message after the joins",
+        )
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 30
+    while bot.sync.syncs <= before:  # the long-poll returns with our own marker
+        assert loop.time() < deadline, "the sync loop stopped"
+        await asyncio.sleep(0.05)
+    assert bot.sync.crashes == 0
