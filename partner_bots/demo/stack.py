@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import string
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,7 @@ class Stack:
     logins: list[Login]
     config_path: Path | None = None
     web_port: int = 0
+    web_url: str = ""
 
     @property
     def actors(self) -> list[Actor]:
@@ -88,7 +90,7 @@ async def start_servers(root: Path) -> list[Homeserver]:
 
 async def build(root: Path, servers: list[Homeserver]) -> Stack:
     """Register every account and create the encrypted partner rooms and the staff room."""
-    password = {p: secrets.token_urlsafe(9) for p in ("bot", *[x.localpart for x in _people()])}
+    password = {p: demo_password() for p in ("bot", *[x.localpart for x in _people()])}
     bot = await servers[0].register("dsx", password["bot"])
 
     async def actor(person: Person) -> Actor:
@@ -132,6 +134,12 @@ async def build(root: Path, servers: list[Homeserver]) -> Stack:
         providers=providers,
         logins=logins,
     )
+
+
+def demo_password() -> str:
+    """Letters and digits only, so it can be copied from a terminal without surprises."""
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(14))
 
 
 def _people() -> list[Person]:

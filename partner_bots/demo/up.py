@@ -71,7 +71,8 @@ async def run(root: Path, exit_after_scenario: bool, out: TextIO = sys.stdout) -
             serve_task, running = await _start_coordinator(config, stop)
             ready_in = t.elapsed()
             t.milestone(Milestone.COORDINATOR, f"stack ready in {ready_in:.1f} s")
-            t.line(f"    dashboard: {running.web_url}")
+            stack.web_url = running.web_url or ""
+            t.line(f"    dashboard: {stack.web_url}")
             await play(stack, demo_organization(), running.coordinator.engine, t)
             return t.complete
 
@@ -144,12 +145,14 @@ async def _start_coordinator(config, stop: asyncio.Event):
 def _print_access(stack: Stack, t: Transcript) -> None:
     t.line("")
     t.line("The demo keeps running; join it with Element (or any Matrix client):")
+    t.line(f"  dashboard: {stack.web_url}  (Sam sends `!dsx login` in the staff room for a link)")
     for i, hs in enumerate(stack.servers, 1):
         t.line(f"  homeserver {i}: {hs.base_url}  (server name {hs.server_name})")
     t.line(f"  configuration: {stack.config_path}  (try `dsx doctor --config {stack.config_path}`)")
     t.line("  logins (demo only, random per run):")
     for login in stack.logins:
         t.line(f"    {login.label:<18} {login.user_id:<32} {login.password}  on {login.homeserver}")
+    t.line("In Element, choose the homeserver URL as a custom server, then sign in.")
     t.line("Press Ctrl-C to stop.")
 
 
