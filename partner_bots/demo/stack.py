@@ -16,7 +16,7 @@ from typing import Any
 from coordinator import config as cfg
 from coordinator.sealing import write_keypair
 from partner_bots.demo.actors import Actor
-from partner_bots.homeserver.synapse import Homeserver, free_port, start_federation
+from partner_bots.homeserver.synapse import Homeserver, free_port
 
 BOT_DEVICE = "DSXDEMOBOT"
 
@@ -84,8 +84,14 @@ class Stack:
         await asyncio.gather(*(s.stop() for s in self.servers), return_exceptions=True)
 
 
-async def start_servers(root: Path) -> list[Homeserver]:
-    return await start_federation(root, 2)
+async def start_servers(root: Path, into: list[Homeserver]) -> None:
+    """Start two federating homeservers, listed in ``into`` before they start so that the
+    caller can stop both even if one fails or the start is interrupted."""
+    into.extend(Homeserver(root / f"hs{i + 1}") for i in range(2))
+    results = await asyncio.gather(*(s.start() for s in into), return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
 
 
 async def build(root: Path, servers: list[Homeserver]) -> Stack:

@@ -58,7 +58,7 @@ async def run(root: Path, exit_after_scenario: bool, out: TextIO = sys.stdout) -
 
         async def scenario() -> bool:
             nonlocal stack, serve_task
-            servers.extend(await start_servers(root / "homeservers"))
+            await start_servers(root / "homeservers", servers)
             t.milestone(Milestone.HOMESERVERS, ", ".join(f"{s.server_name}" for s in servers))
             stack = await build(root, servers)
             t.milestone(Milestone.ROOMS, f"{len(stack.logins)} accounts, 4 rooms")

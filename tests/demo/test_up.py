@@ -122,3 +122,22 @@ def test_up_refuses_a_folder_in_use(tmp_path):
     assert result.returncode == 2
     assert "not empty" in result.stderr
     assert (tmp_path / "something").read_text() == "keep me"
+
+
+async def test_a_failing_step_still_stops_every_process(tmp_path, monkeypatch):
+    """An error after the homeservers started: exit 1, the reason printed, nothing left."""
+    _require_synapse()
+    import io
+
+    from partner_bots.demo import up
+
+    async def broken(*_args, **_kwargs):
+        raise RuntimeError("injected failure")
+
+    monkeypatch.setattr(up, "build", broken)
+    out = io.StringIO()
+    assert await up.run(tmp_path, exit_after_scenario=True, out=out) == 1
+    text = out.getvalue()
+    assert "[milestone 1/12] homeservers" in text
+    assert "FAILED after 1 milestones: RuntimeError: injected failure" in text
+    assert processes_under(tmp_path) == []
