@@ -148,7 +148,7 @@ async def test_delivery_waits_out_429_in_order(
                 await enqueue(
                     conn, room=room, kind="message", content=notice(f"m{i}"), now=utcnow()
                 )
-                for i in range(4)
+                for i in range(3)
             ]
         delivery = Delivery(bot.sender, recording, "w", idle_seconds=0.2)
         started = time.monotonic()
