@@ -16,11 +16,14 @@ from pathlib import Path
 from typing import TextIO
 
 from coordinator import logs
+from coordinator.config import Config
 from partner_bots.demo.network import DemoOrganization, DemoProvider, Seeded, seed
 from partner_bots.demo.scenario import play
 from partner_bots.demo.stack import PROVIDERS, Stack, build, start_servers, write_config
 from partner_bots.demo.transcript import Milestone, Transcript
 from partner_bots.homeserver.synapse import Homeserver
+
+Task = asyncio.Task[None]
 
 
 def demo_organization() -> DemoOrganization:
@@ -51,7 +54,7 @@ async def run(root: Path, exit_after_scenario: bool, out: TextIO = sys.stdout) -
     servers: list[Homeserver] = []
     stack: Stack | None = None
     stop = asyncio.Event()
-    serve_task: asyncio.Task[None] | None = None
+    serve_task: Task | None = None
     work = asyncio.ensure_future(asyncio.sleep(0))
     try:
         t.line(f"dsx up: a local demo in {root} (loopback only)")
@@ -68,7 +71,10 @@ async def run(root: Path, exit_after_scenario: bool, out: TextIO = sys.stdout) -
                 Milestone.TRUST,
                 f"{seeded.imported_members} Advogato members, {seeded.imported_vouches} vouches",
             )
-            serve_task, running = await _start_coordinator(config, stop)
+            ready, box = asyncio.Event(), []
+            serve_task = _start_serve(config, stop, ready, box)
+            await _until_ready(serve_task, ready)
+            running = box[0]
             ready_in = t.elapsed()
             t.milestone(Milestone.COORDINATOR, f"stack ready in {ready_in:.1f} s")
             stack.web_url = running.web_url or ""
@@ -79,10 +85,10 @@ async def run(root: Path, exit_after_scenario: bool, out: TextIO = sys.stdout) -
         work = asyncio.ensure_future(scenario())
         waiter = asyncio.ensure_future(interrupted.wait())
         await asyncio.wait({work, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
         if not work.done():
             t.line("dsx up: interrupted; stopping")
             return 130
-        waiter.cancel()
         ok = work.result()
         t.line(
             f"dsx up: scenario {'complete' if ok else 'INCOMPLETE'}: "
@@ -114,7 +120,7 @@ async def run(root: Path, exit_after_scenario: bool, out: TextIO = sys.stdout) -
         t.line("dsx up: every process it started is stopped")
 
 
-async def _seed(stack: Stack, config) -> Seeded:
+async def _seed(stack: Stack, config: Config) -> Seeded:
     from partner_bots.demo.network import load_slice, member_id
 
     server_name = stack.servers[0].server_name
@@ -122,24 +128,25 @@ async def _seed(stack: Stack, config) -> Seeded:
     return await seed(config, server_name, demo_providers(stack, first), (demo_organization(),))
 
 
-async def _start_coordinator(config, stop: asyncio.Event):
-    from coordinator.cli.service import Running, serve
+def _start_serve(config: Config, stop: asyncio.Event, ready: asyncio.Event, box: list) -> Task:
+    from coordinator.cli.service import serve
 
-    ready = asyncio.Event()
-    box: list[Running] = []
-    task = asyncio.create_task(
+    return asyncio.create_task(
         serve(config, stop=stop, ready=ready, on_ready=box.append), name="serve"
     )
+
+
+async def _until_ready(task: Task, ready: asyncio.Event, timeout: float = 120.0) -> None:
     waiter = asyncio.ensure_future(ready.wait())
-    done, _ = await asyncio.wait({task, waiter}, timeout=120, return_when="FIRST_COMPLETED")
-    if task in done:
+    try:
+        done, _ = await asyncio.wait({task, waiter}, timeout=timeout, return_when="FIRST_COMPLETED")
+    finally:
         waiter.cancel()
-        task.result()
+    if task in done:
+        task.result()  # raises what went wrong
         raise RuntimeError("the coordinator stopped before it was ready")
     if waiter not in done:
-        waiter.cancel()
-        raise TimeoutError("the coordinator did not become ready within 120 s")
-    return task, box[0]
+        raise TimeoutError(f"the coordinator did not become ready within {timeout:.0f} s")
 
 
 def _print_access(stack: Stack, t: Transcript) -> None:
