@@ -14,6 +14,7 @@ from tests.workflow.harness import (
     Member,
     PartnerSpec,
     join_bot,
+    knows_devices,
     make_config,
     start_coordinator,
 )
@@ -80,7 +81,7 @@ async def world(federation, tmp_path_factory) -> AsyncIterator[World]:
     try:
         for owner, room in ((ann, room_a), (bea, room_b), (staff, room_s)):
             await join_bot(owner, room, bot_user.user_id)
-        await mallory.sync()
+        await knows_devices(mallory, bot_user.user_id)
         yield World(coordinator, ann, bea, staff, mallory, providers, room_a, room_b, room_s)
     finally:
         await coordinator.shutdown()

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nio import SyncResponse
+
 from coordinator.cli.service import Running, serve
 from coordinator.config import (
     Config,
@@ -28,6 +30,7 @@ REPLY = "org.dsx.reply"
 PROPOSAL = "org.dsx.proposal"
 ENGAGEMENT = "org.dsx.engagement"
 PICKLE_KEY = "workflow-test-pickle-key-0123"
+TIMELINE_FILTER = {"room": {"timeline": {"limit": 500}}}
 
 
 class Member(TestClient):
@@ -42,6 +45,35 @@ class Member(TestClient):
         source = getattr(event, "source", None)
         if isinstance(source, dict) and type(event).__name__ != "MegolmEvent":
             self.events.append((room_id, source))
+
+    async def sync(self, timeout_ms: int = 0) -> SyncResponse:
+        """As ``TestClient.sync`` but with a long timeline: the bot answers bursts faster than
+        a ten-event window (Synapse's default) would show without gaps."""
+        resp = await self.client.sync(
+            timeout=timeout_ms, full_state=True, sync_filter=TIMELINE_FILTER
+        )
+        if not isinstance(resp, SyncResponse):
+            raise RuntimeError(f"sync failed: {resp}")
+        for room_id, info in resp.rooms.join.items():
+            for event in info.timeline.events:
+                self._record(room_id, event)
+        still: list[tuple[str, Any]] = []
+        for room_id, event in self.undecrypted:
+            try:
+                decrypted = self.client.decrypt_event(event)
+            except Exception:
+                still.append((room_id, event))
+                continue
+            self._record(room_id, decrypted)
+        self.undecrypted = still
+        if self.client.should_upload_keys:
+            await self.client.keys_upload()
+        if self.client.should_query_keys:
+            await self.client.keys_query()
+        if self.client.should_claim_keys:
+            await self.client.keys_claim(self.client.get_users_for_key_claiming())
+        await self.client.send_to_device_messages()
+        return resp
 
     def from_user(self, room_id: str, sender: str) -> list[dict[str, Any]]:
         return [s for r, s in self.events if r == room_id and s.get("sender") == sender]
@@ -212,6 +244,17 @@ async def join_bot(owner: Member, room_id: str, bot: str, timeout: float = 90.0)
         return room is not None and bot in room.users and bot not in room.invited_users
 
     await owner.sync_until(joined, timeout, f"{bot} to join")
+    await knows_devices(owner, bot, timeout)
+
+
+async def knows_devices(member: Member, user_id: str, timeout: float = 60.0) -> None:
+    """Until ``member`` has queried ``user_id``'s devices: a message sent before that is
+    encrypted with a session never shared to them (nio rotates it once it finds them)."""
+
+    def known() -> bool:
+        return bool(list(member.client.device_store.active_user_devices(user_id)))
+
+    await member.sync_until(known, timeout, f"the devices of {user_id}")
 
 
 async def new_member(hs: Homeserver, root: Path, name: str) -> Member:

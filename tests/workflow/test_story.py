@@ -5,7 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
+from coordinator.store.schema import audit_log, outbox, requests
+from partner_bots.commands import REGISTRY, Audience
+from partner_bots.events import IncomingMessage
 from tests.workflow.conftest import World
 from tests.workflow.harness import ENGAGEMENT, PROPOSAL, REPLY, Member, proposal_of
 
@@ -135,3 +139,141 @@ async def wait_invite(member: Member, timeout: float = 60.0) -> str:
 
     await member.sync_until(invited, timeout, "an invite")
     return rooms[0]
+
+
+async def test_two_partner_approval_and_withdrawal(seeded: World):
+    """A provider vouched only by beta: the proposal is shown in both rooms (beta's without
+    the organization) and needs both approvals; redacting a ✅ withdraws it meanwhile."""
+    w, bot = seeded, seeded.bot
+    p3 = w.providers["p3"].user_id
+    req = request_id(await ask_ok(w.ann, w.room_a, bot, "!dsx request legal-aid skills=forensics"))
+    mine = await proposal_in(w.ann, w.room_a, bot, req)
+    theirs = await proposal_in(w.bea, w.room_b, bot, req)
+    block = mine["content"][PROPOSAL]
+    assert block["provider"] == p3 and block["approvals_needed"] == ["alpha", "beta"]
+    assert block["paths"] == [["beta", p3]]
+    assert "legal-aid" not in str(theirs["content"])  # need to know
+
+    first = await w.ann.react(w.room_a, mine["event_id"], "✅")
+    waiting = ok(await w.ann.reply_to(w.room_a, bot, mine["event_id"]))
+    assert "beta" in waiting["body"] and first
+    await w.ann.redact(w.room_a, first)
+    withdrawn = await w.ann.wait_event(
+        w.room_a, bot, lambda s: "withdrawn" in s.get("content", {}).get("body", "")
+    )
+    assert withdrawn["content"][REPLY]["ok"]
+    status = await ask_ok(w.ann, w.room_a, bot, f"!dsx status {req}")
+    assert "0/2 approvals" in status["body"]
+
+    await ask_ok(w.ann, w.room_a, bot, f"!dsx approve {block['id']}")
+    done = await ask_ok(w.bea, w.room_b, bot, f"!dsx approve {block['id']}")
+    assert "engagement" in done["body"]
+    invited = await wait_invite(w.providers["p3"])
+    assert invited
+
+
+async def test_decline_proposes_the_next_candidate(seeded: World):
+    w, bot = seeded, seeded.bot
+    req = request_id(await ask_ok(w.ann, w.room_a, bot, "!dsx request legal-aid skills=phishing"))
+    first = await proposal_in(w.ann, w.room_a, bot, req)
+    await w.ann.react(w.room_a, first["event_id"], "❌")
+    declined = ok(await w.ann.reply_to(w.room_a, bot, first["event_id"]))
+    assert "next candidate" in declined["body"]
+
+    def second(s: dict[str, Any]) -> bool:
+        block = proposal_of(s) or {}
+        return (
+            block.get("request") == req
+            and block.get("id") != first["content"][PROPOSAL]["id"]
+            and "m.new_content" not in s["content"]
+        )
+
+    nxt = await w.ann.wait_event(w.room_a, bot, second, what="the next proposal")
+    providers = {first["content"][PROPOSAL]["provider"], nxt["content"][PROPOSAL]["provider"]}
+    assert providers == {w.providers["p1"].user_id, w.providers["p2"].user_id}
+    # In the request's thread, like the first one.
+    assert (
+        nxt["content"]["m.relates_to"]["event_id"] == first["content"]["m.relates_to"]["event_id"]
+    )
+    last = await ask_ok(
+        w.ann, w.room_a, bot, f'!dsx decline {nxt["content"][PROPOSAL]["id"]} reason="busy"'
+    )
+    assert "no candidate is left" in last["body"]
+
+
+async def test_every_command_has_help(world: World):
+    w, bot = world, world.bot
+    sent = {spec.name: await w.ann.command(w.room_a, f"!dsx help {spec.name}") for spec in REGISTRY}
+    for name, event_id in sent.items():
+        reply = ok(await w.ann.reply_to(w.room_a, bot, event_id))
+        assert "Example" in reply["body"] or "example" in reply["body"].lower(), name
+
+
+async def test_malformed_input_gets_an_error_code(world: World):
+    w, bot = world, world.bot
+    sent = []
+    for spec in REGISTRY:
+        staff = spec.audience is Audience.STAFF
+        member, room = (w.staff, w.room_s) if staff else (w.ann, w.room_a)
+        sent.append((spec.name, member, room, await member.command(room, f"!dsx {spec.name} zz=1")))
+    sent.append(("gibberish", w.ann, w.room_a, await w.ann.command(w.room_a, "!dsx frobnicate")))
+    for name, member, room, event_id in sent:
+        reply = (await member.reply_to(room, bot, event_id))[REPLY]
+        assert reply["ok"] is False, name
+        assert reply["error"]["code"] not in ("", "internal_error"), name
+
+
+async def test_refusals_are_replied_audited_and_change_nothing(seeded: World):
+    w, bot = seeded, seeded.bot
+    before = await counts(w)
+    refused = await w.mallory.ask(w.room_a, bot, "!dsx request legal-aid skills=devices")
+    assert refused[REPLY]["error"]["code"] == "not_allowed"
+    staff_only = await w.ann.ask(w.room_a, bot, '!dsx remove @x:example.org reason="no"')
+    assert staff_only[REPLY]["error"]["code"] == "staff_only"
+    after = await counts(w)
+    assert after["requests"] == before["requests"]
+    assert after["refusals"] == before["refusals"] + 2
+    # The same command is fine for staff in the staff room (here: an unknown member).
+    unknown = await w.staff.ask(w.room_s, bot, '!dsx remove @x:example.org reason="no"')
+    assert unknown[REPLY]["error"]["code"] == "unknown_member"
+
+
+async def test_a_replayed_event_changes_nothing(seeded: World):
+    w, bot = seeded, seeded.bot
+    body = "!dsx request legal-aid skills=devices"
+    event_id = await w.ann.command(w.room_a, body)
+    ok(await w.ann.reply_to(w.room_a, bot, event_id))
+    before = await counts(w)
+    replay = IncomingMessage(
+        room_id=w.room_a,
+        event_id=event_id,
+        sender=w.ann.user_id,
+        msgtype="m.text",
+        body=body,
+        formatted_body=None,
+        encrypted=True,
+        thread_root=None,
+        reply_to=None,
+        server_ts=0,
+        content={"msgtype": "m.text", "body": body},
+    )
+    await w.coordinator.running.sink(replay)
+    assert await counts(w) == before
+
+
+async def counts(w: World) -> dict[str, int]:
+    engine = w.coordinator.running.coordinator.engine
+    async with engine.connect() as conn:
+
+        async def count(query: sa.Select) -> int:
+            return (await conn.execute(query)).scalar_one()
+
+        return {
+            "requests": await count(sa.select(sa.func.count()).select_from(requests)),
+            "outbox": await count(sa.select(sa.func.count()).select_from(outbox)),
+            "refusals": await count(
+                sa.select(sa.func.count())
+                .select_from(audit_log)
+                .where(audit_log.c.action == "command.refused")
+            ),
+        }
