@@ -95,6 +95,7 @@ class WorkflowSink:
             return
         ctx = await self._context(ev.room_id, ev.sender, ev.event_id, ev.thread_root)
         reply = await run_text(text, ctx)
+        self.wake()  # what the use case queued (a proposal) need not wait for the reply
         thread = ev.thread_root
         if reply.ok and reply.command == "request" and thread is None:
             thread = ev.event_id  # each request opens its own thread
@@ -114,6 +115,7 @@ class WorkflowSink:
         ctx = await self._context(ev.room_id, ev.sender, ev.event_id, post.thread_of)
         verb = "approve" if vote is Vote.APPROVE else "decline"
         reply = await run_text(f"{verb} {post.proposal}", ctx)
+        self.wake()
         content = reply_to_command(
             reply_content(reply, mention=[ev.sender]), ev.reacts_to, post.thread_of
         )
