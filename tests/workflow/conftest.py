@@ -9,6 +9,9 @@ from dataclasses import dataclass
 
 import pytest
 
+from tests.conftest import POSTGRES_URL
+from tests.harness.components import require
+from tests.harness.postgres import PostgresServer
 from tests.workflow.harness import (
     Coordinator,
     Member,
@@ -37,8 +40,25 @@ class World:
         return self.coordinator.bot
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+async def database_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
+    """The story runs on the embedded store and on the production one."""
+    if request.param == "sqlite":
+        yield ""  # the default: a SQLite file in the data folder
+        return
+    server = PostgresServer(POSTGRES_URL)
+    problem = await server.probe()
+    require(problem is None, f"PostgreSQL at {POSTGRES_URL}: {problem}")
+    name = f"dsx_workflow_{secrets.token_hex(6)}"
+    await server.create_database(name)
+    try:
+        yield server.sqlalchemy_url(name)
+    finally:
+        await server.drop_database(name)
+
+
 @pytest.fixture(scope="module")
-async def world(federation, tmp_path_factory) -> AsyncIterator[World]:
+async def world(federation, tmp_path_factory, database_url: str) -> AsyncIterator[World]:
     hs1, hs2 = federation
     root = tmp_path_factory.mktemp("workflow")
     members: list[Member] = []
@@ -76,6 +96,7 @@ async def world(federation, tmp_path_factory) -> AsyncIterator[World]:
         ],
         staff_room=room_s,
         staff_members=(staff.user_id,),
+        database_url=database_url,
     )
     coordinator = await start_coordinator(config)
     try:
