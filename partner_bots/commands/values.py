@@ -21,7 +21,8 @@ _SERVER = (
     r"(?:\[[0-9A-Fa-f:.]{2,45}\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,253}[A-Za-z0-9])?)(?::\d{1,5})?"
 )
 _USER_ID = re.compile(rf"@[A-Za-z0-9._=/+-]{{1,200}}:{_SERVER}")
-_ROOM = re.compile(rf"[!#][^\s:]{{1,200}}:{_SERVER}")
+# Room version 12 room ids carry no server name: "!" and the create event's 43-char hash.
+_ROOM = re.compile(rf"![A-Za-z0-9_-]{{43}}|[!#][^\s:]{{1,200}}:{_SERVER}")
 _REF = re.compile(r"[A-Za-z0-9#][A-Za-z0-9._:/-]{0,63}")
 _HANDLE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _TAG = re.compile(r"[a-z0-9][a-z0-9_+.-]{0,39}")

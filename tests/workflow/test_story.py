@@ -11,7 +11,7 @@ from coordinator.store.schema import audit_log, outbox, requests
 from partner_bots.commands import REGISTRY, Audience
 from partner_bots.events import IncomingMessage
 from tests.workflow.conftest import World
-from tests.workflow.harness import ENGAGEMENT, PROPOSAL, REPLY, Member, proposal_of
+from tests.workflow.harness import ENGAGEMENT, PROPOSAL, REPLY, Member, join_bot, proposal_of
 
 pytestmark = pytest.mark.synapse
 
@@ -277,3 +277,20 @@ async def counts(w: World) -> dict[str, int]:
                 .where(audit_log.c.action == "command.refused")
             ),
         }
+
+
+async def test_staff_register_a_partner_whose_admin_may_act_by_power_level(world: World, tmp_path):
+    """`!dsx partner add` in the staff room; the bot then accepts the invite to that room,
+    and the room's creator (not listed, but holding the power level) may act."""
+    w, bot = world, world.bot
+    gil = await Member.create(w.bea.hs, tmp_path, "gil")
+    try:
+        room = await gil.create_encrypted_room(invite=[])
+        handle = f"gamma-{room[1:7].lower()}"
+        added = await w.staff.ask(w.room_s, bot, f"!dsx partner add {handle} {room}")
+        ok(added)
+        await join_bot(gil, room, bot)
+        status = await gil.ask(room, bot, "!dsx status")
+        assert ok(status)["body"].startswith("You have no open requests")
+    finally:
+        await gil.close()
