@@ -117,10 +117,27 @@ async def test_full_story(seeded: World):
     assert intro["content"][ENGAGEMENT]["id"] == engagement
     assert intro["content"]["m.mentions"]["user_ids"] == [p1.user_id]
 
+    # The proposal's status is updated by an edit of the posted proposal.
+    edit = await w.ann.wait_event(
+        w.room_a,
+        bot,
+        lambda s: (
+            (s["content"].get("m.relates_to") or {}).get("event_id") == posted["event_id"]
+            and "m.new_content" in s["content"]
+        ),
+        what="the proposal's edit",
+    )
+    assert edit["content"]["m.new_content"][PROPOSAL]["status"] == "approved"
+
     status = await ask_ok(w.ann, w.room_a, bot, f"!dsx status {req}")
     assert "engaged" in status["body"]
-    closed = await ask_ok(w.ann, w.room_a, bot, f"!dsx close {engagement}")
+    # Closing works from the engagement room too (it belongs to the routing partner).
+    await w.ann.accept_invite(room)
+    closed = await ask_ok(w.ann, room, bot, f"!dsx close {engagement}")
     assert "purged" in closed["body"]
+    await p1.wait_event(
+        room, bot, lambda s: "is closed" in s["content"].get("body", ""), what="the closing note"
+    )
     reviewed = await ask_ok(
         w.ann,
         w.room_a,
