@@ -173,6 +173,8 @@ class Actor:
         """An encrypted reaction, as Element sends it (nio would send it in the clear)."""
         client = self.client
         content = {"m.relates_to": {"rel_type": "m.annotation", "event_id": event_id, "key": key}}
+        if not client.rooms[room_id].members_synced:
+            await client.joined_members(room_id)
         if client.should_query_keys:
             await client.keys_query()
         assert client.olm is not None

@@ -7,6 +7,7 @@ reviews the engagement, and the organization's sealed data is gone from the data
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import sqlalchemy as sa
@@ -105,20 +106,7 @@ async def play(stack: Stack, org: DemoOrganization, engine: Any, t: Transcript) 
         raise ScenarioError(f"approval failed: {approved.content[REPLY].get('error')}")
     t.milestone(Milestone.APPROVED)
 
-    provider = next(
-        (a for a in stack.providers.values() if a.user_id == proposal["provider"]), None
-    )
-    if provider is None:
-        raise ScenarioError(f"the proposal went to {proposal['provider']}, not a demo provider")
-    eng_room: str = await provider.wait_for(
-        lambda: next(iter(provider.client.invited_rooms), None), "the engagement invite", 90
-    )
-    await provider.accept_invite(eng_room, timeout=90)
-    intro: Seen = await provider.wait_for(
-        lambda: provider.find(eng_room, ENGAGEMENT, sender=bot), "the introduction", 90
-    )
-    engagement = intro.content[ENGAGEMENT]["id"]
-    t.say("bot", f"(in the engagement room) {first_line(intro.body)}")
+    engagement = await join_engagement(stack, proposal["provider"], t)
     t.milestone(Milestone.ENGAGEMENT, engagement)
 
     await ask(partner, room, bot, f"!dsx close {engagement} archive=no", t)
@@ -136,6 +124,102 @@ async def play(stack: Stack, org: DemoOrganization, engine: Any, t: Transcript) 
     if left:
         raise ScenarioError(f"{left} sealed rows of the organization are still stored")
     t.milestone(Milestone.PURGED, "0 sealed rows left for the organization and its request")
+
+    await cross_partner_case(stack, org, t)
+
+
+async def cross_partner_case(stack: Stack, org: DemoOrganization, t: Transcript) -> None:
+    """Forensics help comes only through Delta's web of trust: Delta must approve too, from
+    its room on the second homeserver, and that room never sees the organization."""
+    bot = stack.bot_user
+    partner, room = stack.partners[org.partner], stack.partner_rooms[org.partner]
+    other_handle = next(h for h in stack.partners if h == "delta")
+    other, other_room = stack.partners[other_handle], stack.partner_rooms[other_handle]
+    t.line("    -- a second case: forensics, a skill only Delta's network offers --")
+    await ask(
+        partner,
+        room,
+        bot,
+        f"!dsx request {org.handle} skills=forensics langs=en region={org.region}",
+        t,
+    )
+    posted = await proposal_in(partner, room, bot, skip=1)
+    proposal = posted.content[PROPOSAL]
+    t.say("bot", first_line(posted.body))
+    t.say("bot", f"approvals needed: {', '.join(proposal.get('approvals_needed', []))}")
+    elsewhere = await proposal_in(other, other_room, bot)
+    if org.handle in elsewhere.body:
+        raise ScenarioError("the other partner's room was shown the organization")
+    t.say("bot", f"(in {other.label.split()[0]}'s room) {first_line(elsewhere.body)}")
+
+    await partner.react(room, posted.event_id, "✅")
+    t.say(partner.label, "reacts ✅")
+    first: Seen = await partner.wait_for(
+        lambda: reply_to(partner, room, bot, posted.event_id), "the first approval's answer"
+    )
+    t.say("bot", " ".join(first.body.split()))
+    await other.react(other_room, elsewhere.event_id, "✅")
+    t.say(other.label, "reacts ✅ (from the second homeserver)")
+    second: Seen = await other.wait_for(
+        lambda: reply_to(other, other_room, bot, elsewhere.event_id), "the second answer", 90
+    )
+    t.say("bot", first_line(second.body))
+    if not second.content[REPLY].get("ok"):
+        raise ScenarioError(f"approval failed: {second.content[REPLY].get('error')}")
+    t.milestone(Milestone.CROSS_PARTNER, proposal["id"])
+    opened = re.search(r"engagement (e-[0-9a-f]+)", second.body)
+    engagement = await join_engagement(
+        stack, proposal["provider"], t, opened.group(1) if opened else "(id not in the answer)"
+    )
+    t.milestone(Milestone.FEDERATED, f"{engagement}, left open for you to explore")
+
+
+async def proposal_in(actor: Actor, room_id: str, bot: str, skip: int = 0) -> Seen:
+    """The ``skip``-th original proposal the bot posted in the room (edits are not counted)."""
+
+    def found() -> Seen | None:
+        posted = [
+            s
+            for s in actor.seen
+            if s.room_id == room_id
+            and s.sender == bot
+            and PROPOSAL in s.content
+            and "m.new_content" not in s.content
+        ]
+        return posted[skip] if len(posted) > skip else None
+
+    return await actor.wait_for(found, "the proposal", 90)
+
+
+async def join_engagement(
+    stack: Stack, provider_id: str, t: Transcript, engagement: str | None = None
+) -> str:
+    """The provider accepts the engagement room's invite and reads the introduction.
+
+    With ``engagement`` known already, the introduction is waited for briefly and only
+    reported: the join is what the milestone needs.
+    """
+    bot = stack.bot_user
+    provider = next((a for a in stack.providers.values() if a.user_id == provider_id), None)
+    if provider is None:
+        raise ScenarioError(f"the proposal went to {provider_id}, not a demo provider")
+    eng_room: str = await provider.wait_for(
+        lambda: next(iter(provider.client.invited_rooms), None), "the engagement invite", 90
+    )
+    await provider.accept_invite(eng_room, timeout=90)
+    try:
+        intro: Seen = await provider.wait_for(
+            lambda: provider.find(eng_room, ENGAGEMENT, sender=bot),
+            "the introduction",
+            90 if engagement is None else 10,
+        )
+    except TimeoutError:
+        if engagement is None:
+            raise
+        t.say("bot", f"(the introduction has not reached {provider.label}'s device yet)")
+        return engagement
+    t.say("bot", f"(in the engagement room, to {provider.label}) {first_line(intro.body)}")
+    return intro.content[ENGAGEMENT]["id"]
 
 
 async def sealed_rows_of(engine: Any, organization: str, request_id: str) -> int:

@@ -26,6 +26,8 @@ class Milestone(enum.Enum):
     CLOSED = "the engagement was closed"
     REVIEWED = "the engagement was reviewed"
     PURGED = "the organization's data was purged from the database"
+    CROSS_PARTNER = "a provider from another partner's web of trust: both partners approved"
+    FEDERATED = "the provider on the second homeserver joined the new engagement room"
 
     @property
     def number(self) -> int:

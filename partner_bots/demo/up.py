@@ -41,7 +41,7 @@ def demo_providers(stack: Stack, first_member: str) -> tuple[DemoProvider, ...]:
     priya, tomas = (stack.providers[p.localpart].user_id for p in PROVIDERS)
     return (
         DemoProvider(priya, ("phishing", "devices"), ("en", "es"), "US-CA", first_member),
-        DemoProvider(tomas, ("forensics",), ("en", "pt"), "US-NY", "delta"),
+        DemoProvider(tomas, ("forensics",), ("en", "pt"), "US-CA", "delta"),
     )
 
 
