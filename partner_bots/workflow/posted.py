@@ -72,15 +72,18 @@ async def proposal_at(conn: AsyncConnection, room: str, event_id: str) -> Posted
     return _proposal(row) if row is not None else None
 
 
-async def proposal_posts(conn: AsyncConnection, proposal_id: str) -> list[PostedProposal]:
-    """Every message that showed ``proposal_id`` (one per approving partner's room)."""
-    rows = await conn.execute(
-        sa.select(outbox)
-        .where(outbox.c.kind == "message", outbox.c.edits.is_(None))
-        .order_by(outbox.c.seq.desc())
-        .limit(_SCAN)
-    )
-    found = [p for r in rows if (p := _proposal(r)) is not None and p.proposal == proposal_id]
+async def proposal_posts(
+    conn: AsyncConnection, *, proposal_id: str | None = None, after_seq: int | None = None
+) -> list[PostedProposal]:
+    """Messages that showed a proposal: all copies of ``proposal_id`` (one per approving
+    partner's room), or every proposal queued after ``after_seq``."""
+    query = sa.select(outbox).where(outbox.c.kind == "message", outbox.c.edits.is_(None))
+    if after_seq is not None:
+        query = query.where(outbox.c.seq > after_seq)
+    rows = await conn.execute(query.order_by(outbox.c.seq.desc()).limit(_SCAN))
+    found = [p for r in rows if (p := _proposal(r)) is not None]
+    if proposal_id is not None:
+        found = [p for p in found if p.proposal == proposal_id]
     return found
 
 

@@ -8,20 +8,18 @@ dispatcher turns their ``code`` and ``message`` into the reply.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
 from coordinator.domain import DomainError, Urgency, VouchKind
-from coordinator.store.outbox import ref
 from coordinator.usecases import Coordinator, cases, matching, queries, rows
 from coordinator.usecases.queries import RequestStatus
 from coordinator.usecases.results import ApprovalResult, DeclineResult
 from coordinator.usecases.unit import Tx
 from partner_bots.commands import catalog as c
 from partner_bots.commands.context import CommandContext, Outcome
-from partner_bots.workflow import posted
+from partner_bots.workflow import posted, present
 from partner_bots.workflow.directory import Directory, PartnerRoom
 
 R = TypeVar("R")
@@ -77,6 +75,7 @@ class WorkflowServices:
         async def wrapped(tx: Tx) -> R:
             before = await posted.last_seq(tx.conn)
             result = await body(tx)
+            await present.render_new_proposals(tx, before)
             thread = await root(tx)
             if thread:
                 await posted.adopt_into_thread(tx.conn, before, room, thread)
@@ -91,27 +90,12 @@ class WorkflowServices:
         async def root(tx: Tx) -> str | None:
             if ctx.thread_root:
                 return ctx.thread_root
-            for post in await posted.proposal_posts(tx.conn, proposal_id):
+            for post in await posted.proposal_posts(tx.conn, proposal_id=proposal_id):
                 if post.room == room and post.thread_of:
                     return post.thread_of
             return None
 
         return root
-
-    @staticmethod
-    async def _mark_proposal(tx: Tx, proposal_id: str, status: str) -> None:
-        """Edit every posted copy of the proposal to show its new status."""
-        for post in await posted.proposal_posts(tx.conn, proposal_id):
-            content = copy.deepcopy(post.content)
-            content.pop("m.relates_to", None)
-            content[posted.PROPOSAL_KEY]["status"] = status
-            label = f"[{status}] "
-            content["body"] = label + str(content.get("body", ""))
-            if "formatted_body" in content:
-                content["formatted_body"] = f"<p><strong>{status}</strong></p>" + str(
-                    content["formatted_body"]
-                )
-            await tx.send(post.room, content, edits=ref(post.row))
 
     # -- cases -------------------------------------------------------------------------
 
@@ -172,7 +156,7 @@ class WorkflowServices:
 
         async def body(tx: Tx) -> ApprovalResult:
             result = await matching.approve(core, tx, cmd.proposal, partner.handle)
-            await self._mark_proposal(tx, cmd.proposal, result.state)
+            await present.edit_proposal(tx, cmd.proposal)
             return result
 
         root = self._thread_of_proposal(ctx, partner.rooms[0], cmd.proposal)
@@ -194,7 +178,7 @@ class WorkflowServices:
         async def body(tx: Tx) -> DeclineResult:
             # The free-text reason stays in the room; only a code is recorded.
             result = await matching.decline(core, tx, cmd.proposal, partner.handle, "declined")
-            await self._mark_proposal(tx, cmd.proposal, "declined")
+            await present.edit_proposal(tx, cmd.proposal)
             return result
 
         root = self._thread_of_proposal(ctx, partner.rooms[0], cmd.proposal)

@@ -29,7 +29,7 @@ from partner_bots.commands.errors import CommandError, ErrorCode
 from partner_bots.events import Incoming, IncomingMessage, IncomingReaction, IncomingRedaction
 from partner_bots.render.relations import Vote, reply_to_command, vote_of
 from partner_bots.render.reply import reply_content, reply_event
-from partner_bots.workflow import posted
+from partner_bots.workflow import posted, present
 from partner_bots.workflow.directory import Directory
 from partner_bots.workflow.services import WorkflowServices
 from partner_bots.workflow.withdraw import Withdrawn, withdraw_approval
@@ -147,7 +147,7 @@ class WorkflowSink:
         else:
             reply = await self._withdraw(ev, proposal_id, partner.handle)
         async with self.coordinator.engine.connect() as conn:
-            posts = await posted.proposal_posts(conn, proposal_id)
+            posts = await posted.proposal_posts(conn, proposal_id=proposal_id)
         here = next((p for p in posts if p.room == ev.room_id), None)
         thread = here.thread_of if here else None
         content = reply_content(reply, mention=[ev.sender])
@@ -158,7 +158,7 @@ class WorkflowSink:
     async def _withdraw(self, ev: IncomingRedaction, proposal_id: str, partner: str) -> Reply:
         async def body(tx: Tx) -> Withdrawn:
             result = await withdraw_approval(tx, proposal_id, partner)
-            await self.services._mark_proposal(tx, proposal_id, "pending")
+            await present.edit_proposal(tx, proposal_id)
             return result
 
         try:

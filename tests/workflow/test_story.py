@@ -97,7 +97,9 @@ async def test_full_story(seeded: World):
     assert block["paths"] == [["alpha", p1.user_id]]
     assert block["approvals_needed"] == ["alpha"]
     assert posted["content"]["m.relates_to"]["event_id"] == cmd
-    assert "legal-aid" in posted["content"]["body"]
+    body = posted["content"]["body"]
+    assert "legal-aid" in body and "Skills: devices, phishing" in body and "Languages: en" in body
+    assert "probation" in body and "Why:" in body  # a new provider, and why they were chosen
 
     # Approve by ✅: the engagement opens and the provider is invited across federation.
     reaction = await w.ann.react(w.room_a, posted["event_id"], "✅")

@@ -1,0 +1,93 @@
+"""Proposals as partners read them: the core queues a plain proposal; the workflow renders
+it with ``partner_bots.render`` (provider's skills and languages, why chosen, the vouching
+path, probation) in the same transaction, and renders the status edits the same way.
+
+The routing partner's room gets the case; the vouching partner's room gets the provider
+and the path only (``vouching_proposal_content``: no organization).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from coordinator.domain import MembershipStatus
+from coordinator.domain.states import ProposalState
+from coordinator.routing.models import Urgency
+from coordinator.store.outbox import ref
+from coordinator.store.schema import outbox
+from coordinator.usecases import rows
+from coordinator.usecases.unit import Tx
+from partner_bots.render.proposal import (
+    Person,
+    ProposalView,
+    ProviderView,
+    RequestView,
+    proposal_content,
+    vouching_proposal_content,
+)
+from partner_bots.workflow import posted
+
+WHY = "Why: "
+
+
+def _reasons(content: dict[str, Any]) -> tuple[str, ...]:
+    for line in str(content.get("body", "")).splitlines():
+        if line.startswith(WHY):
+            return tuple(r for r in line[len(WHY) :].split("; ") if r)
+    return ()
+
+
+async def _view(tx: Tx, proposal_id: str, reasons: tuple[str, ...]) -> tuple[ProposalView, str]:
+    """The view of a proposal, and the routing partner's room."""
+    prop = await rows.proposal(tx.conn, proposal_id)
+    req = await rows.request(tx.conn, prop.request)
+    provider = await rows.provider(tx.conn, prop.provider)
+    partner = await rows.partner(tx.conn, req.partner or "")
+    waiting = tuple(p for p in prop.approvals_needed if p not in prop.approvals)
+    view = ProposalView(
+        id=prop.id,
+        request=RequestView(
+            id=req.id,
+            org_name=req.organization or "",
+            skills=tuple(sorted(req.skills)),
+            languages=tuple(sorted(req.languages)),
+            region=req.region,
+            urgency=Urgency(int(req.urgency)),
+        ),
+        provider=ProviderView(
+            user_id=provider.id,
+            name=provider.id,
+            skills=tuple(sorted(provider.skills)),
+            languages=tuple(sorted(provider.languages)),
+            probation=provider.status is MembershipStatus.POD,
+        ),
+        routing_partner=partner.handle,
+        reasons=reasons,
+        paths=(tuple(Person(m, m) for m in prop.path),) if prop.path else (),
+        approvals_needed=waiting if prop.state is ProposalState.PENDING else (),
+        status=prop.state,
+    )
+    return view, partner.rooms[0] if partner.rooms else ""
+
+
+def _render(view: ProposalView, room: str, routing_room: str) -> dict[str, Any]:
+    return proposal_content(view) if room == routing_room else vouching_proposal_content(view)
+
+
+async def render_new_proposals(tx: Tx, after_seq: int) -> None:
+    """Replace the plain content of proposals queued since ``after_seq`` (uncommitted)."""
+    for post in await posted.proposal_posts(tx.conn, after_seq=after_seq):
+        view, routing_room = await _view(tx, post.proposal, _reasons(post.content))
+        content = _render(view, post.room, routing_room)
+        await tx.conn.execute(
+            outbox.update().where(outbox.c.id == post.row).values(content=content)
+        )
+
+
+async def edit_proposal(tx: Tx, proposal_id: str) -> None:
+    """Queue an edit of every posted copy of the proposal, showing its current state."""
+    posts = await posted.proposal_posts(tx.conn, proposal_id=proposal_id)
+    reasons = next((_reasons(p.content) for p in posts if _reasons(p.content)), ())
+    view, routing_room = await _view(tx, proposal_id, reasons)
+    for post in posts:
+        await tx.send(post.room, _render(view, post.room, routing_room), edits=ref(post.row))
