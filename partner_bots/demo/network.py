@@ -15,6 +15,7 @@ from importlib import resources
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from coordinator import audit
 from coordinator.config import Config
 from coordinator.domain import MemberKind, MembershipStatus, Tier, VouchKind
 from coordinator.store.schema import members, providers, vouches
@@ -69,7 +70,8 @@ async def import_slice(
     """Insert the slice as active providers with its vouches; returns the vouch count.
 
     Each partner vouches for one of the slice's first members (the breadth-first roots).
-    Written in one transaction that bumps the trust version, as a use case would.
+    Written in one transaction that bumps the trust version and appends an audit entry,
+    as a use case would.
     """
     now = datetime.now(UTC)
     ids = {name: member_id(name, server_name) for name in data.members}
@@ -117,6 +119,13 @@ async def import_slice(
         )
         await conn.execute(vouches.insert(), rows_vouches)
         await bump_version(conn)
+        record = audit.AuditRecord(
+            "demo",
+            "demo.network_imported",
+            SLICE,
+            {"members": len(ids), "vouches": len(rows_vouches)},
+        )
+        await audit.append(conn, [record], now)
     return len(rows_vouches)
 
 

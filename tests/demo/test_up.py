@@ -77,6 +77,13 @@ def test_up_exit_after_scenario(tmp_path):
     assert "every process it started is stopped" in result.stdout
     assert wait_gone(data) == []
     assert oct((data / "dsx.toml").stat().st_mode & 0o777) == "0o600"
+    audit = subprocess.run(
+        [str(DSX), "audit", "verify", "--config", str(data / "dsx.toml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert audit.returncode == 0 and "chain intact" in audit.stdout, audit.stdout + audit.stderr
 
 
 def test_up_runs_until_interrupted_then_stops_everything(tmp_path):
