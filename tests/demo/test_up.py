@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -111,6 +112,10 @@ def test_up_runs_until_interrupted_then_stops_everything(tmp_path):
         check_transcript(out)
         assert re.search(r"homeserver 2: http://127\.0\.0\.1:\d+", out), out
         assert re.search(r"@ana:localhost:\d+ +\S+ +on http://127\.0\.0\.1:\d+", out), out
+        dashboard = re.search(r"  dashboard: (http://127\.0\.0\.1:\d+)", out)
+        assert dashboard is not None, out
+        with urllib.request.urlopen(dashboard.group(1) + "/", timeout=30) as page:
+            assert page.status == 200
         proc.send_signal(signal.SIGINT)
         rest, _ = proc.communicate(timeout=90)
     finally:
