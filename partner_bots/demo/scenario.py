@@ -211,7 +211,7 @@ async def join_engagement(
         intro: Seen = await provider.wait_for(
             lambda: provider.find(eng_room, ENGAGEMENT, sender=bot),
             "the introduction",
-            90 if engagement is None else 10,
+            90 if engagement is None else 5,
         )
     except TimeoutError:
         if engagement is None:
