@@ -136,7 +136,24 @@ def check_store(conf: cfg.Config) -> Result:
         return fail(name, f"{store} is not a folder", "point matrix.store_path at a folder")
     if _world_readable(store):
         return fail(name, f"{store} is readable by other users", f"chmod 700 {store}")
+    if not _pickle_key_opens(conf):
+        return fail(
+            name,
+            "matrix.pickle_key does not open the stored session",
+            "restore the pickle key this store was created with (a new key loses history)",
+        )
     return ok(name, f"{store} present, owner-only")
+
+
+def _pickle_key_opens(conf: cfg.Config) -> bool:
+    from partner_bots.sealed import SealedFile, SealedFileError
+
+    sealed = SealedFile(conf.store_path / "session.sealed", conf.matrix.pickle_key, "session")
+    try:
+        sealed.read()  # None when the bot has never logged in: nothing to check yet
+    except SealedFileError:
+        return False
+    return True
 
 
 def check_sealing_keys(conf: cfg.Config) -> list[Result]:

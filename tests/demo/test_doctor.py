@@ -87,6 +87,9 @@ async def test_healthy(homeserver, tmp_path, capsys):
     assert "✗" not in out and "✓ cross-signing: device DSXDOCTOR is cross-signed" in out
     assert conf.matrix.password not in out
 
+    other_key = with_matrix(conf, pickle_key="another-pickle-key-0123456789")
+    assert by_name(await diagnose(other_key))["crypto store"] is Status.FAIL
+
 
 async def test_broken(homeserver, tmp_path, capsys):
     conf = await deployment(homeserver, tmp_path / "bad", bootstrap=False)
