@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import IntEnum, StrEnum
 
 from coordinator.domain.states import (
     EngagementState,
@@ -16,34 +15,12 @@ from coordinator.domain.states import (
     ProposalState,
     RequestState,
 )
+from coordinator.routing.models import Tier, Urgency
+from trust_graph import EdgeKind, MemberKind
 
-
-class MemberKind(StrEnum):
-    PARTNER = "partner"
-    STAFF = "staff"
-    PROVIDER = "provider"
-    ORGANIZATION = "organization"
-
-
-class Tier(StrEnum):
-    PRIMARY = "primary"  # core trusted "primary responder"
-    SPECIALIST = "specialist"  # "Cyber Squad", called in for specific needs
-
-
-class Urgency(IntEnum):
-    LOW = 0
-    NORMAL = 1
-    HIGH = 2
-    CRITICAL = 3
-
-    @classmethod
-    def parse(cls, text: str) -> Urgency:
-        return cls[text.strip().upper()]
-
-
-class VouchKind(StrEnum):
-    VOUCH = "vouch"
-    REFERENCE = "reference"
+# One vocabulary across the layers: routing and the trust graph define these enums and
+# the domain re-exports them, so a value never needs converting between layers.
+VouchKind = EdgeKind
 
 
 @dataclass(frozen=True)

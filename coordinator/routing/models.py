@@ -18,6 +18,11 @@ class Urgency(IntEnum):
     HIGH = 2
     CRITICAL = 3
 
+    @classmethod
+    def parse(cls, text: str) -> Urgency:
+        """``"high"`` → ``Urgency.HIGH``; a KeyError names an unknown level."""
+        return cls[text.strip().upper()]
+
 
 class Tier(StrEnum):
     PRIMARY = "primary"  # core trusted "primary responders"
