@@ -106,7 +106,9 @@ async def play(stack: Stack, org: DemoOrganization, engine: Any, t: Transcript) 
         raise ScenarioError(f"approval failed: {approved.content[REPLY].get('error')}")
     t.milestone(Milestone.APPROVED)
 
-    engagement = await join_engagement(stack, proposal["provider"], t)
+    engagement = await join_engagement(
+        stack, proposal["provider"], t, engagement_in(approved.body), intro_wait=15
+    )
     t.milestone(Milestone.ENGAGEMENT, engagement)
 
     await ask(partner, room, bot, f"!dsx close {engagement} archive=no", t)
@@ -167,10 +169,7 @@ async def cross_partner_case(stack: Stack, org: DemoOrganization, t: Transcript)
     if not second.content[REPLY].get("ok"):
         raise ScenarioError(f"approval failed: {second.content[REPLY].get('error')}")
     t.milestone(Milestone.CROSS_PARTNER, proposal["id"])
-    opened = re.search(r"engagement (e-[0-9a-f]+)", second.body)
-    engagement = await join_engagement(
-        stack, proposal["provider"], t, opened.group(1) if opened else "(id not in the answer)"
-    )
+    engagement = await join_engagement(stack, proposal["provider"], t, engagement_in(second.body))
     t.milestone(Milestone.FEDERATED, f"{engagement}, left open for you to explore")
 
 
@@ -191,13 +190,21 @@ async def proposal_in(actor: Actor, room_id: str, bot: str, skip: int = 0) -> Se
     return await actor.wait_for(found, "the proposal", 90)
 
 
-async def join_engagement(
-    stack: Stack, provider_id: str, t: Transcript, engagement: str | None = None
-) -> str:
-    """The provider accepts the engagement room's invite and reads the introduction.
+def engagement_in(answer: str) -> str:
+    """The engagement id in the bot's answer to an approval."""
+    found = re.search(r"engagement (e-[0-9a-f]+)", answer)
+    if found is None:
+        raise ScenarioError("the approval's answer names no engagement")
+    return found.group(1)
 
-    With ``engagement`` known already, the introduction is waited for briefly and only
-    reported: the join is what the milestone needs.
+
+async def join_engagement(
+    stack: Stack, provider_id: str, t: Transcript, engagement: str, intro_wait: float = 5
+) -> str:
+    """The provider accepts the engagement room's invite, then reads the introduction.
+
+    The join is what the milestone needs; an introduction whose room key has not reached the
+    provider's device within ``intro_wait`` seconds is reported in the transcript instead.
     """
     bot = stack.bot_user
     provider = next((a for a in stack.providers.values() if a.user_id == provider_id), None)
@@ -209,13 +216,9 @@ async def join_engagement(
     await provider.accept_invite(eng_room, timeout=90)
     try:
         intro: Seen = await provider.wait_for(
-            lambda: provider.find(eng_room, ENGAGEMENT, sender=bot),
-            "the introduction",
-            90 if engagement is None else 5,
+            lambda: provider.find(eng_room, ENGAGEMENT, sender=bot), "the introduction", intro_wait
         )
     except TimeoutError:
-        if engagement is None:
-            raise
         t.say("bot", f"(the introduction has not reached {provider.label}'s device yet)")
         return engagement
     t.say("bot", f"(in the engagement room, to {provider.label}) {first_line(intro.body)}")
