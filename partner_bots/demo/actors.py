@@ -102,6 +102,23 @@ class Actor:
         elif isinstance(event, MegolmEvent):
             self._held.append((room_id, event))
 
+    async def read_history(self, room_id: str, limit: int = 50) -> None:
+        """Page back through ``/messages``, as a client does after a federated join: the
+        joining server receives the room's state, not its earlier timeline."""
+        resp = await self.client.room_messages(room_id, limit=limit)
+        known = {s.event_id for s in self.seen if s.room_id == room_id}
+        known |= {e.event_id for r, e in self._held if r == room_id}
+        for event in reversed(getattr(resp, "chunk", None) or []):
+            if getattr(event, "event_id", None) in known:
+                continue
+            if isinstance(event, MegolmEvent):
+                try:
+                    event = self.client.decrypt_event(event)
+                except Exception:
+                    self._held.append((room_id, event))
+                    continue
+            self._record(room_id, event)
+
     async def wait_for(self, condition: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
         """Sync until ``condition()`` returns something truthy, and return it."""
         loop = asyncio.get_running_loop()

@@ -214,6 +214,7 @@ async def join_engagement(
         lambda: next(iter(provider.client.invited_rooms), None), "the engagement invite", 90
     )
     await provider.accept_invite(eng_room, timeout=90)
+    await provider.read_history(eng_room)
     try:
         intro: Seen = await provider.wait_for(
             lambda: provider.find(eng_room, ENGAGEMENT, sender=bot), "the introduction", intro_wait

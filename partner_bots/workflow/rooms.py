@@ -98,17 +98,32 @@ class EngagementRooms:
             if existing is None:
                 code = str(getattr(resp, "status_code", None) or "room_create_failed")
                 raise SendError(code, 5.0)
-        await self._synced(existing)
+        await self._synced(existing, [u for u in content.get("invite", []) if isinstance(u, str)])
         return existing
 
-    async def _synced(self, room_id: str) -> None:
-        """Sending needs the room in nio's state; the running sync loop brings it quickly."""
+    async def _synced(self, room_id: str, invitees: list[str]) -> None:
+        """Wait until nio knows the room, its invitees, and their devices.
+
+        The introduction is sent while the provider is still only invited. Megolm keys go
+        to the devices nio knows when the session is shared; a device learnt later only
+        gets the key from that later index on, so it could never read the introduction.
+        """
+        client = self.session.client
         loop = asyncio.get_running_loop()
         deadline = loop.time() + SYNC_WAIT_S
-        while room_id not in self.session.client.rooms:
+
+        def members_known() -> bool:
+            room = client.rooms.get(room_id)
+            return room is not None and all(u in room.users for u in invitees)
+
+        while not members_known():
             if loop.time() > deadline:
                 raise SendError("M_UNKNOWN_ROOM", 5.0)
             await asyncio.sleep(0.05)
+        client.olm.update_tracked_users(client.rooms[room_id])
+        async with self.session.crypto_lock:
+            if client.should_query_keys:
+                await client.keys_query()
 
 
 class WorkflowDelivery(Delivery):
