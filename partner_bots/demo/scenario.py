@@ -106,9 +106,7 @@ async def play(stack: Stack, org: DemoOrganization, engine: Any, t: Transcript) 
         raise ScenarioError(f"approval failed: {approved.content[REPLY].get('error')}")
     t.milestone(Milestone.APPROVED)
 
-    engagement = await join_engagement(
-        stack, proposal["provider"], t, engagement_in(approved.body), intro_wait=15
-    )
+    engagement = await join_engagement(stack, proposal["provider"], t, engagement_in(approved.body))
     t.milestone(Milestone.ENGAGEMENT, engagement)
 
     await ask(partner, room, bot, f"!dsx close {engagement} archive=no", t)
@@ -199,12 +197,11 @@ def engagement_in(answer: str) -> str:
 
 
 async def join_engagement(
-    stack: Stack, provider_id: str, t: Transcript, engagement: str, intro_wait: float = 5
+    stack: Stack, provider_id: str, t: Transcript, engagement: str, intro_wait: float = 45
 ) -> str:
     """The provider accepts the engagement room's invite, then reads the introduction.
 
-    The join is what the milestone needs; an introduction whose room key has not reached the
-    provider's device within ``intro_wait`` seconds is reported in the transcript instead.
+    Both are milestones: an introduction the provider cannot decrypt is a failure.
     """
     bot = stack.bot_user
     provider = next((a for a in stack.providers.values() if a.user_id == provider_id), None)
@@ -215,15 +212,13 @@ async def join_engagement(
     )
     await provider.accept_invite(eng_room, timeout=90)
     await provider.read_history(eng_room)
-    try:
-        intro: Seen = await provider.wait_for(
-            lambda: provider.find(eng_room, ENGAGEMENT, sender=bot), "the introduction", intro_wait
-        )
-    except TimeoutError:
-        t.say("bot", f"(the introduction has not reached {provider.label}'s device yet)")
-        return engagement
+    intro: Seen = await provider.wait_for(
+        lambda: provider.find(eng_room, ENGAGEMENT, sender=bot), "the introduction", intro_wait
+    )
     t.say("bot", f"(in the engagement room, to {provider.label}) {first_line(intro.body)}")
-    return intro.content[ENGAGEMENT]["id"]
+    if intro.content[ENGAGEMENT]["id"] != engagement:
+        raise ScenarioError("the introduction names another engagement than the approval")
+    return engagement
 
 
 async def sealed_rows_of(engine: Any, organization: str, request_id: str) -> int:
