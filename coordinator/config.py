@@ -79,6 +79,8 @@ class PolicyConfig:
     # Minutes before an unacknowledged request is escalated to the staff room.
     sla_minutes_critical: int = 60
     sla_minutes_high: int = 120
+    # Seconds between two checks for urgent requests past their window.
+    sla_check_seconds: int = 60
     # Power level that lets a room member who is not listed act for a partner.
     partner_power_level: int = 50
     global_partner: str = ""
@@ -90,6 +92,9 @@ class WebConfig:
     port: int = 8080
     public_url: str = "http://127.0.0.1:8080"
     session_minutes: int = 60
+    # A reverse proxy in front terminates TLS and sets X-Forwarded-Proto/-For; without
+    # this those headers are ignored, since any client could send them.
+    trust_proxy: bool = False
 
 
 @dataclass(frozen=True)
@@ -266,6 +271,8 @@ def _check(config: Config) -> None:
         raise ConfigError(src, "database.url", "must be a sqlite+aiosqlite:// or postgresql:// URL")
     if not config.policy.capacities or any(c < 1 for c in config.policy.capacities):
         raise ConfigError(src, "policy.capacities", "must be a non-empty list of positive numbers")
+    if config.policy.sla_check_seconds < 1:
+        raise ConfigError(src, "policy.sla_check_seconds", "must be at least 1")
     if config.policy.max_depth < 1:
         raise ConfigError(src, "policy.max_depth", "must be at least 1")
     if not 1 <= config.policy.max_paths <= 3:

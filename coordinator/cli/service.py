@@ -30,8 +30,6 @@ from partner_bots.workflow.sink import WorkflowSink
 
 log = get_logger(__name__)
 
-SLA_PERIOD_S = 60.0
-
 
 @dataclass
 class Running:
@@ -94,7 +92,7 @@ async def serve(
     stop: asyncio.Event,
     ready: asyncio.Event | None = None,
     web: bool | None = None,
-    sla_period: float = SLA_PERIOD_S,
+    sla_period: float | None = None,
     on_ready: Callable[[Running], None] | None = None,
 ) -> None:
     """Run the coordinator until ``stop`` is set.
@@ -132,7 +130,14 @@ async def serve(
         if not stop.is_set():
             tasks.append(asyncio.create_task(delivery.run(), name="delivery"))
             tasks.append(
-                asyncio.create_task(_sla_loop(coordinator, delivery.wake, sla_period), name="sla")
+                asyncio.create_task(
+                    _sla_loop(
+                        coordinator,
+                        delivery.wake,
+                        sla_period or float(config.policy.sla_check_seconds),
+                    ),
+                    name="sla",
+                )
             )
             if (web if web is not None else sealer is not None) and sealer is not None:
                 web_runner = await _start_web(running, sealer)

@@ -46,6 +46,7 @@ class WebSettings:
             "secure_cookies": tls,
             "hsts": tls,
             "session_minutes": config.web.session_minutes,
+            "trust_proxy": config.web.trust_proxy,
             "sla_minutes_critical": config.policy.sla_minutes_critical,
             "sla_minutes_high": config.policy.sla_minutes_high,
         }
