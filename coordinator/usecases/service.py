@@ -100,14 +100,22 @@ class Coordinator:
     def trust(self) -> TrustIndex:
         return self.ctx.trust
 
-    async def _run(
+    async def transaction(
         self,
         name: str,
         body: Callable[[Tx], Awaitable[R]],
         result_type: type[R],
-        actor: str,
-        event_id: str | None,
+        actor: str = SYSTEM,
+        event_id: str | None = None,
     ) -> R:
+        """Run ``body`` as one use case named ``name``: one transaction with its audit
+        entries, outbox rows and idempotency key (``event_id``), the trust graph refreshed
+        before and kept consistent after.
+
+        Every method below is one such call; adapters (the room workflow) use it to group
+        several use cases, or a use case and its rendering, into one unit of work.
+        ``result_type`` is the dataclass a duplicate ``event_id`` gets back from the inbox.
+        """
         async with self._lock:
             trust = self.ctx.trust
 
@@ -156,7 +164,7 @@ class Coordinator:
         event_id: str | None = None,
     ) -> MemberResult:
         rooms, members_ = tuple(rooms), tuple(members_)
-        return await self._run(
+        return await self.transaction(
             "register_partner",
             lambda tx: members.register_partner(self.ctx, tx, handle, rooms, members_, is_global),
             MemberResult,
@@ -179,7 +187,7 @@ class Coordinator:
     ) -> MemberResult:
         skills, languages, regions = tuple(skills), tuple(languages), tuple(regions)
         organizations = tuple(organizations)
-        return await self._run(
+        return await self.transaction(
             "add_provider",
             lambda tx: members.add_provider(
                 self.ctx, tx, provider_id, skills, languages, regions, capacity, tier, organizations
@@ -203,7 +211,7 @@ class Coordinator:
         event_id: str | None = None,
     ) -> MemberResult:
         areas = tuple(areas)
-        return await self._run(
+        return await self.transaction(
             "add_organization",
             lambda tx: members.add_organization(
                 self.ctx, tx, org_id, partner, region, areas, name, contact, archive_consent
@@ -222,7 +230,7 @@ class Coordinator:
         actor: str = SYSTEM,
         event_id: str | None = None,
     ) -> VouchResult:
-        return await self._run(
+        return await self.transaction(
             "vouch",
             lambda tx: members.vouch(self.ctx, tx, author, target, kind),
             VouchResult,
@@ -238,7 +246,7 @@ class Coordinator:
     async def unvouch(
         self, author: str, target: str, *, actor: str = SYSTEM, event_id: str | None = None
     ) -> VouchResult:
-        return await self._run(
+        return await self.transaction(
             "unvouch",
             lambda tx: members.unvouch(self.ctx, tx, author, target),
             VouchResult,
@@ -254,7 +262,7 @@ class Coordinator:
         actor: str = SYSTEM,
         event_id: str | None = None,
     ) -> VetResult:
-        return await self._run(
+        return await self.transaction(
             "vet",
             lambda tx: members.vet(self.ctx, tx, member_id, asking),
             VetResult,
@@ -271,7 +279,7 @@ class Coordinator:
         actor: str = SYSTEM,
         event_id: str | None = None,
     ) -> RemovalResult:
-        return await self._run(
+        return await self.transaction(
             "remove_member",
             lambda tx: removal.remove_member(self.ctx, tx, member_id, reason_code, code_of_conduct),
             RemovalResult,
@@ -295,7 +303,7 @@ class Coordinator:
         event_id: str | None = None,
     ) -> RequestResult:
         skills, languages = tuple(skills), tuple(languages)
-        return await self._run(
+        return await self.transaction(
             "file_request",
             lambda tx: cases.file_request(
                 self.ctx, tx, partner, organization, skills, languages, region, urgency, note
@@ -308,7 +316,7 @@ class Coordinator:
     async def route(
         self, request_id: str, *, actor: str = SYSTEM, event_id: str | None = None
     ) -> RouteResult:
-        return await self._run(
+        return await self.transaction(
             "route",
             lambda tx: matching.route(self.ctx, tx, request_id),
             RouteResult,
@@ -319,7 +327,7 @@ class Coordinator:
     async def approve(
         self, proposal_id: str, partner: str, *, actor: str = SYSTEM, event_id: str | None = None
     ) -> ApprovalResult:
-        return await self._run(
+        return await self.transaction(
             "approve",
             lambda tx: matching.approve(self.ctx, tx, proposal_id, partner),
             ApprovalResult,
@@ -336,7 +344,7 @@ class Coordinator:
         actor: str = SYSTEM,
         event_id: str | None = None,
     ) -> DeclineResult:
-        return await self._run(
+        return await self.transaction(
             "decline",
             lambda tx: matching.decline(self.ctx, tx, proposal_id, by, reason_code),
             DeclineResult,
@@ -347,7 +355,7 @@ class Coordinator:
     async def open_engagement(
         self, proposal_id: str, *, actor: str = SYSTEM, event_id: str | None = None
     ) -> EngagementResult:
-        return await self._run(
+        return await self.transaction(
             "open_engagement",
             lambda tx: matching.open_engagement(self.ctx, tx, proposal_id),
             EngagementResult,
@@ -363,7 +371,7 @@ class Coordinator:
         actor: str = SYSTEM,
         event_id: str | None = None,
     ) -> CloseResult:
-        result = await self._run(
+        result = await self.transaction(
             "close",
             lambda tx: engagements.close(self.ctx, tx, engagement_id, archive),
             CloseResult,
@@ -385,7 +393,7 @@ class Coordinator:
         actor: str = SYSTEM,
         event_id: str | None = None,
     ) -> ReviewResult:
-        return await self._run(
+        return await self.transaction(
             "review",
             lambda tx: engagements.review(
                 self.ctx,
@@ -409,7 +417,7 @@ class Coordinator:
         actor: str = SYSTEM,
         event_id: str | None = None,
     ) -> CaseOutcome:
-        return await self._run(
+        return await self.transaction(
             "refer",
             lambda tx: cases.refer(self.ctx, tx, request_id, to),
             CaseOutcome,
@@ -425,7 +433,7 @@ class Coordinator:
         actor: str = SYSTEM,
         event_id: str | None = None,
     ) -> CaseOutcome:
-        return await self._run(
+        return await self.transaction(
             "refuse",
             lambda tx: cases.refuse(self.ctx, tx, request_id, reason_code),
             CaseOutcome,
@@ -435,7 +443,7 @@ class Coordinator:
 
     async def route_open(self, *, actor: str = SYSTEM) -> BatchRouteResult:
         """Route every open request in one global assignment (see ``usecases.batch``)."""
-        return await self._run(
+        return await self.transaction(
             "route_open", lambda tx: batch.route_open(self.ctx, tx), BatchRouteResult, actor, None
         )
 
@@ -451,6 +459,6 @@ class Coordinator:
             return await queries.open_requests(conn, partner)
 
     async def check_sla(self, *, actor: str = SYSTEM) -> SlaResult:
-        return await self._run(
+        return await self.transaction(
             "check_sla", lambda tx: cases.check_sla(self.ctx, tx), SlaResult, actor, None
         )

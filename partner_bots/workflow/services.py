@@ -82,7 +82,9 @@ class WorkflowServices:
             return result
 
         # One transaction for the whole command: the coordinator's unit of work.
-        return await self.coordinator._run(name, wrapped, result_type, ctx.sender, ctx.event_id)
+        return await self.coordinator.transaction(
+            name, wrapped, result_type, ctx.sender, ctx.event_id
+        )
 
     def _thread_of_proposal(
         self, ctx: CommandContext, room: str, proposal_id: str

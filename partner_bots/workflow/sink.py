@@ -162,7 +162,7 @@ class WorkflowSink:
             return result
 
         try:
-            result = await self.coordinator._run(
+            result = await self.coordinator.transaction(
                 "withdraw_approval", body, Withdrawn, ev.sender, ev.event_id
             )
         except DomainError as error:
@@ -187,7 +187,9 @@ class WorkflowSink:
                 tx.audit("command.refused", reply.command, code=code)
             return ReplyQueued(message, reply.refused)
 
-        await self.coordinator._run("reply", body, ReplyQueued, sender, event_id + REPLY_SUFFIX)
+        await self.coordinator.transaction(
+            "reply", body, ReplyQueued, sender, event_id + REPLY_SUFFIX
+        )
         if reply.refused:
             log.info("command.refused", command=reply.command)
         self.wake()
