@@ -16,7 +16,7 @@ from coordinator.domain import (
     advance,
 )
 from coordinator.store.schema import members, organizations, partners, providers, sealed, vouches
-from coordinator.usecases import rows, validate
+from coordinator.usecases import rows, validate, vetting
 from coordinator.usecases.context import Context
 from coordinator.usecases.results import MemberResult, VetResult, VouchResult
 from coordinator.usecases.trust import bump_version, tg_edge, tg_kind, tg_status
@@ -113,6 +113,7 @@ async def add_provider(
         )
     )
     tx.audit("provider.added", provider_id, capacity=capacity, tier=tier.value)
+    await vetting.notify(ctx, tx, provider_id, "new applicant")
     return MemberResult(provider_id, MemberKind.PROVIDER.value, MembershipStatus.APPLICANT.value)
 
 
@@ -150,6 +151,7 @@ async def add_organization(
                 sealed.insert().values(owner=org_id, scope="org", field=field, blob=ctx.seal(value))
             )
     tx.audit("organization.added", org_id, partner=partner, consent=archive_consent)
+    await vetting.notify(ctx, tx, org_id, "new applicant")
     return MemberResult(org_id, MemberKind.ORGANIZATION.value, MembershipStatus.APPLICANT.value)
 
 
@@ -170,7 +172,7 @@ async def vouch(
     if author == target:
         raise DomainError("self_vouch", "A member cannot vouch for themselves.")
     voucher = await _live_member(tx, author, "voucher")
-    await _live_member(tx, target, "member")
+    vouched = await _live_member(tx, target, "member")
     if voucher.status is MembershipStatus.POD:
         raise DomainError(
             "probation_cannot_vouch",
@@ -199,6 +201,8 @@ async def vouch(
         ctx.trust.graph.vouch(author, target, kind=tg_edge(kind), at=tx.now)
         trust_changed(ctx, tx)
         tx.audit(f"trust.{kind.value}", target, author=author)
+        if vouched.status is MembershipStatus.APPLICANT:
+            await vetting.notify(ctx, tx, target, f"{kind.value} from {author}")
     return VouchResult(author, target, kind.value, True)
 
 
@@ -216,6 +220,9 @@ async def unvouch(ctx: Context, tx: Tx, author: str, target: str) -> VouchResult
     ctx.trust.graph.revoke(author, target)
     trust_changed(ctx, tx)
     tx.audit("trust.unvouch", target, author=author)
+    found = await rows.member(tx.conn, target)
+    if found.status is MembershipStatus.APPLICANT:
+        await vetting.notify(ctx, tx, target, f"{existing.kind} from {author} withdrawn")
     return VouchResult(author, target, existing.kind, False)
 
 
@@ -235,6 +242,7 @@ async def vet(ctx: Context, tx: Tx, member_id: str, asking: str | None = None) -
         await rows.set_member_status(tx.conn, member_id, status)
         ctx.trust.graph.set_status(member_id, tg_status(status))
         trust_changed(ctx, tx)
+        await vetting.notify_left(ctx, tx, decision, found.kind.value, status.value)
     codes = tuple(r.code for r in decision.reasons)
     tx.audit(
         "trust.vet", member_id, eligible=decision.eligible, status=status.value, reasons=list(codes)

@@ -31,6 +31,7 @@ from coordinator.usecases import (
     queries,
     removal,
     unit,
+    vetting,
 )
 from coordinator.usecases.batch import BatchRouteResult
 from coordinator.usecases.context import Context
@@ -457,6 +458,15 @@ class Coordinator:
     async def open_requests(self, partner: str) -> list[RequestStatus]:
         async with self.engine.connect() as conn:
             return await queries.open_requests(conn, partner)
+
+    async def vetting_queue(self, limit: int = vetting.LIST_LIMIT) -> vetting.VettingQueue:
+        """Applicants waiting for vetting, oldest first, with the trust rules' decision.
+
+        Read under the use-case lock: the in-memory graph is never seen half-changed.
+        """
+        async with self._lock, self.engine.connect() as conn:
+            await self.ctx.trust.refresh(conn)
+            return await vetting.queue(self.ctx, conn, limit)
 
     async def check_sla(self, *, actor: str = SYSTEM) -> SlaResult:
         return await self.transaction(

@@ -295,6 +295,18 @@ class PartnerAddCommand:
 
 
 @command(
+    "queue",
+    STAFF,
+    summary="List the vetting queue: applicants, the trust rules' decision, vouching paths.",
+    example="!dsx queue",
+)
+@frozen
+class QueueCommand:
+    async def run(self, services: Services, ctx: CommandContext) -> Outcome:
+        return await services.vetting_queue(ctx, self)
+
+
+@command(
     "login",
     STAFF,
     summary="Get a one-time link to the staff dashboard.",

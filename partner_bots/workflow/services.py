@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from coordinator.domain import DomainError, Urgency, VouchKind
-from coordinator.usecases import Coordinator, cases, matching, queries, rows
+from coordinator.usecases import Coordinator, cases, matching, queries, rows, vetting
 from coordinator.usecases.queries import RequestStatus
 from coordinator.usecases.results import ApprovalResult, DeclineResult
 from coordinator.usecases.unit import Tx
+from coordinator.usecases.vetting import QueueEntry
 from partner_bots.commands import catalog as c
 from partner_bots.commands.context import CommandContext, Outcome
 from partner_bots.workflow import posted, present
@@ -380,12 +382,43 @@ class WorkflowServices:
             f"Partner {result.member} registered; invite me to its room and I will join."
         )
 
+    async def vetting_queue(self, ctx: CommandContext, cmd: c.QueueCommand) -> Outcome:
+        found = await self.coordinator.vetting_queue()
+        if not found.total:
+            return Outcome("Nobody is waiting for vetting.")
+        now = self.coordinator.ctx.clock()
+        lines = [_queue_line(e, now) for e in found.entries]
+        if found.total > len(found.entries):
+            lines.append(f"… and {found.total - len(found.entries)} more on /dashboard/vetting.")
+        ready = sum(1 for e in found.entries if e.eligible)
+        return Outcome(
+            f"{found.total} waiting for vetting, oldest first; {ready} meet the trust rules.",
+            tuple(lines),
+        )
+
     async def login_link(self, ctx: CommandContext, cmd: c.LoginCommand) -> Outcome:
         if self.login is None:
             raise DomainError("web_disabled", "The dashboard is not running.")
         return Outcome(
             "Your one-time sign-in link (valid a few minutes):", (self.login(ctx.sender),)
         )
+
+
+def _age(delta: timedelta) -> str:
+    minutes = max(0, int(delta.total_seconds() // 60))
+    if minutes < 120:
+        return f"{minutes} min"
+    hours = minutes // 60
+    return f"{hours} h" if hours < 48 else f"{hours // 24} d"
+
+
+def _queue_line(e: QueueEntry, now: datetime) -> str:
+    """One applicant: who, how long, the decision, the paths (handles only)."""
+    return (
+        f"{e.member} ({e.kind}, waiting {_age(now - e.waiting_since)}): "
+        f"{vetting.decision_text(e)} Paths: {vetting.format_paths(e.paths)}; "
+        f"vouches {e.vouches}, references {e.references}."
+    )
 
 
 def _status_line(s: RequestStatus) -> str:

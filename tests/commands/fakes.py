@@ -25,6 +25,7 @@ USE_CASES = (
     "refer",
     "refuse",
     "add_partner",
+    "vetting_queue",
     "login_link",
 )
 

@@ -29,6 +29,7 @@ USE_CASE = {
     "refer": "refer",
     "refuse": "refuse",
     "partner add": "add_partner",
+    "queue": "vetting_queue",
     "login": "login_link",
 }
 

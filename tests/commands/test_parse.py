@@ -31,7 +31,7 @@ def test_registry_covers_the_protocol():
     expected = {
         "request", "approve", "decline", "status", "org add", "org ref", "provider add",
         "vouch", "unvouch", "vet", "path", "close", "review", "remove", "refer", "refuse",
-        "partner add", "login", "help",
+        "partner add", "queue", "login", "help",
     }  # fmt: skip
     assert set(REGISTRY.names()) == expected
 
@@ -138,6 +138,7 @@ MALFORMED = [
     ("partner add p1", "missing_argument"),
     ("partner add p1 room", "bad_value"),
     ("login now", "extra_argument"),
+    ("queue all", "extra_argument"),
     ("help frobnicate", "unknown_command"),
     ("x" * (MAX_BODY + 1), "too_long"),
 ]
