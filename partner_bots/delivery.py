@@ -160,11 +160,16 @@ class Delivery:
             raise _Unresolved(value)
         return event_id
 
+    async def _content(self, message: Outgoing) -> dict[str, Any]:
+        """The event content a row stands for; a subclass may compute it at send time
+        (after its references resolved), e.g. open sealed details (workflow/intake.py)."""
+        return dict(message.content)
+
     async def _build(self, message: Outgoing) -> tuple[str, dict[str, Any]]:
         thread = await self._ref(message.thread_of)
         reply = await self._ref(message.reply_to)
         edits = await self._ref(message.edits)
-        content = dict(message.content)
+        content = await self._content(message)
         if message.kind == "reaction":
             target = reply or edits or thread
             if target is None:

@@ -24,6 +24,7 @@ from coordinator.usecases import Coordinator
 from partner_bots.bot import Bot, bot_from_config
 from partner_bots.rooms import power_of
 from partner_bots.workflow.directory import Directory
+from partner_bots.workflow.intake import IntakeDetails
 from partner_bots.workflow.rooms import EngagementRooms, WorkflowDelivery
 from partner_bots.workflow.services import WorkflowServices
 from partner_bots.workflow.sink import WorkflowSink
@@ -119,6 +120,9 @@ async def serve(
     delivery = WorkflowDelivery(
         bot.sender, coordinator.outbox, worker, engagement_rooms=engagement_rooms
     )
+    # Only delivery holds the private sealing key: it opens intake details for E2EE rooms.
+    private_key = config.sealing.private_key_file
+    delivery.intake = IntakeDetails.from_key_file(coordinator.engine, private_key)
     sink.wake = delivery.wake
     running = Running(config, coordinator, bot, delivery, sink, directory)
     tasks: list[asyncio.Task[None]] = []

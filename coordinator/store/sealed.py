@@ -14,6 +14,13 @@ from coordinator.sealing import Opener, PublicSealer, reseal
 from coordinator.store.schema import sealed
 
 ORG_SCOPE = "org"
+# A public-form submission: owner is its case reference, one row per form field.
+INTAKE_SCOPE = "intake"
+# The outbox row that asks delivery to open a submission into its room. Its content holds
+# the reference only; its room is ``INTAKE_ROOM + <room id>``, a queue of its own, so a
+# row that cannot be opened (no private key) never holds up the room's other messages.
+INTAKE_DETAILS = "intake_details"
+INTAKE_ROOM = "intake:"
 
 
 async def open_values(

@@ -3,8 +3,10 @@
 The core has no use case yet for a submission from the public form (``file_request``
 needs a vetted organization and a partner acting for it), so :class:`CoreIntake` is a
 thin adapter over the core's unit of work: every field is sealed with the PUBLIC key
-before the transaction opens, the sealed rows, the audit entry and a content-free
-notice to the routing partner's room (providers: the staff room) commit together.
+before the transaction opens, the sealed rows, the audit entry, a content-free notice
+to the routing partner's room (providers: the staff room) and an ``intake_details`` row
+(the reference only; ``partner_bots.workflow.intake`` opens and delivers the fields in
+the notice's thread) commit together.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from coordinator.sealing import PublicSealer
+from coordinator.store.outbox import ref
 from coordinator.store.schema import partners, sealed
+from coordinator.store.sealed import INTAKE_DETAILS, INTAKE_ROOM, INTAKE_SCOPE
 from coordinator.usecases import messages, unit
 from coordinator.web.forms import FormKind, Submission
 
-INTAKE_SCOPE = "intake"
+__all__ = ["INTAKE_SCOPE", "CoreIntake", "IntakeReceipt", "IntakeService"]
 
 
 @dataclass(frozen=True)
@@ -112,9 +116,17 @@ class CoreIntake:
                 "urgency": urgency,
                 "referral": receipt.referral,
             }
+            room = await self._room(tx, submission.kind)
+            notice = await tx.send(
+                room, messages.notice(text, blocks={f"{messages.DSX}.intake": block})
+            )
+            # The details follow in the notice's thread. This row names the submission
+            # only; the delivery process opens the sealed fields just before sending.
             await tx.send(
-                await self._room(tx, submission.kind),
-                messages.notice(text, blocks={f"{messages.DSX}.intake": block}),
+                INTAKE_ROOM + room,
+                {"reference": reference, "form": submission.kind.value},
+                kind=INTAKE_DETAILS,
+                thread_of=ref(notice),
             )
             tx.audit(
                 "intake.received",

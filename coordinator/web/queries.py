@@ -28,10 +28,10 @@ from coordinator.store.schema import (
     sealed,
     vouches,
 )
+from coordinator.store.sealed import INTAKE_SCOPE
 from coordinator.usecases import validate
 
 OPEN_STATES = (RequestState.OPEN.value, RequestState.PROPOSED.value, RequestState.UNMATCHED.value)
-INTAKE_SCOPE = "intake"
 
 
 @dataclass(frozen=True)

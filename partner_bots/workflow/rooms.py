@@ -14,9 +14,10 @@ from typing import Any
 from nio import RoomCreateError, RoomCreateResponse, RoomResolveAliasResponse
 
 from coordinator.logs import get_logger
-from partner_bots.delivery import Delivery, Outgoing
+from partner_bots.delivery import PERMANENT_RETRY_S, Delivery, Outgoing
 from partner_bots.sending import SendError
 from partner_bots.session import BotSession
+from partner_bots.workflow.intake import INTAKE_DETAILS, NO_KEY, IntakeDetails, IntakeRooms, Refusal
 
 log = get_logger(__name__)
 
@@ -127,13 +128,54 @@ class EngagementRooms:
 
 
 class WorkflowDelivery(Delivery):
-    """Delivery that also performs ``create_room`` rows (idempotently, see above)."""
+    """Delivery that also performs ``create_room`` rows (idempotently, see above) and
+    opens ``intake_details`` rows into encrypted rooms only (workflow/intake.py)."""
 
-    def __init__(self, *args: Any, engagement_rooms: EngagementRooms, **kw: Any):
-        super().__init__(*args, rooms=engagement_rooms, **kw)
+    def __init__(
+        self,
+        *args: Any,
+        engagement_rooms: EngagementRooms,
+        intake: IntakeDetails | None = None,
+        **kw: Any,
+    ):
+        super().__init__(*args, rooms=IntakeRooms(engagement_rooms), **kw)
         self.engagement_rooms = engagement_rooms
+        self.intake = intake
+
+    async def _nio_room(self, room_id: str | None) -> Any:
+        """The sending account's view of the room (None: unknown), to see its encryption:
+        a ``Sender`` has its session; a routed sender picks the account serving the room."""
+        if room_id is None:
+            return None
+        session = getattr(self.sender, "session", None)
+        router = getattr(self.sender, "router", None)
+        if session is None and router is not None:
+            try:
+                session = (await router.bot_of(room_id)).session
+            except LookupError:
+                return None
+        return session.client.rooms.get(room_id) if session is not None else None
+
+    async def _intake_refusal(self, message: Outgoing) -> Refusal | None:
+        if self.intake is None:
+            return Refusal(NO_KEY, PERMANENT_RETRY_S)
+        return self.intake.refusal(await self._nio_room(await self.rooms.resolve(message.room)))
+
+    async def _content(self, message: Outgoing) -> dict[str, Any]:
+        if message.kind == INTAKE_DETAILS:  # never send the row's own (marker) content
+            if self.intake is None:
+                raise SendError(NO_KEY, PERMANENT_RETRY_S)
+            return await self.intake.content(message)
+        return await super()._content(message)
 
     async def _deliver(self, message: Outgoing) -> bool:
+        if message.kind == INTAKE_DETAILS:
+            refused = await self._intake_refusal(message)
+            if refused is not None:
+                # Checked before anything is opened; the Sender re-checks encryption.
+                await self.outbox.mark_failed(message.id, refused.code, refused.retry_after)
+                log.warning("intake.details_refused", code=refused.code)
+                return False
         if message.kind != CREATE_ROOM:
             return await super()._deliver(message)
         try:

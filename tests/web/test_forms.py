@@ -111,8 +111,13 @@ async def test_provider_application_goes_to_staff_room(web):
     ref = await _reference(await _post(web, "provider", full_form(SCHEMAS["provider"])))
     assert ref.startswith("a-")
     async with web.coord.engine.connect() as conn:
-        rooms = (await conn.execute(sa.select(outbox.c.room, outbox.c.content))).all()
-    assert [room for room, content in rooms if ref in content["body"]] == ["!staff:hs"]
+        rows = (await conn.execute(sa.select(outbox.c.room, outbox.c.kind, outbox.c.content))).all()
+    assert [r.room for r in rows if ref in r.content.get("body", "")] == ["!staff:hs"]
+    # The details follow in the same room, through their own queue, as a marker only.
+    details = [r for r in rows if r.kind == "intake_details"]
+    assert [(r.room, r.content) for r in details] == [
+        ("intake:!staff:hs", {"reference": ref, "form": "provider"})
+    ]
 
 
 async def test_non_us_country_is_referred_not_refused(web):

@@ -194,6 +194,7 @@ def make_config(
     staff_room: str = "",
     staff_members: tuple[str, ...] = (),
     database_url: str = "",
+    private_key: bool = False,  # also give delivery the private key (opens intake details)
 ) -> Config:
     public, _private = write_keypair(data / "keys")
     from coordinator.config import DatabaseConfig
@@ -213,7 +214,9 @@ def make_config(
         staff=StaffConfig(room=staff_room, members=staff_members),
         partners=tuple(PartnerConfig(p.handle, (p.room,), p.members) for p in partners),
         policy=PolicyConfig(),
-        sealing=SealingConfig(public_key_file=str(public)),
+        sealing=SealingConfig(
+            public_key_file=str(public), private_key_file=str(_private) if private_key else ""
+        ),
     )
 
 
