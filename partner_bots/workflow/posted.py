@@ -2,7 +2,11 @@
 which thread a request lives in, and new rows to place in that thread.
 
 The core writes proposals without knowing about threads; the workflow moves the rows a use
-case just wrote (still uncommitted, same transaction) into the request's thread.
+case just wrote (still uncommitted, same transaction) into the request's thread, in every
+partner room they went to. In the routing partner's room the thread hangs off the
+partner's ``!dsx request``; in another approving partner's room nobody asked, so the first
+copy of a proposal for the request is the thread's root there, and what follows (replies,
+the next candidate) joins it.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from coordinator.store.outbox import OUTBOX_REF, ref
 from coordinator.store.schema import outbox
 
 PROPOSAL_KEY = "org.dsx.proposal"
@@ -27,6 +32,13 @@ class PostedProposal:
     request: str
     thread_of: str | None
     content: dict[str, Any]
+    event_id: str | None = None  # once delivered
+
+    @property
+    def thread_root(self) -> str:
+        """The thread this post belongs to: its own, or the one it starts (an outbox ref
+        until delivered; delivery resolves it to the event id)."""
+        return self.thread_of or (self.event_id or ref(self.row))
 
 
 def _proposal(row: Any) -> PostedProposal | None:
@@ -40,6 +52,7 @@ def _proposal(row: Any) -> PostedProposal | None:
         str(block.get("request")),
         row.thread_of,
         row.content,
+        row.event_id,
     )
 
 
@@ -48,18 +61,18 @@ async def last_seq(conn: AsyncConnection) -> int:
 
 
 async def adopt_into_thread(conn: AsyncConnection, after_seq: int, room: str, root: str) -> None:
-    """Put the messages written since ``after_seq`` into ``room`` under the thread ``root``."""
-    await conn.execute(
-        outbox.update()
-        .where(
-            outbox.c.seq > after_seq,
-            outbox.c.room == room,
-            outbox.c.kind == "message",
-            outbox.c.thread_of.is_(None),
-            outbox.c.edits.is_(None),
-        )
-        .values(thread_of=root)
+    """Put the messages written since ``after_seq`` into ``room`` under the thread ``root``
+    (except the root itself, when it is one of them)."""
+    query = outbox.update().where(
+        outbox.c.seq > after_seq,
+        outbox.c.room == room,
+        outbox.c.kind == "message",
+        outbox.c.thread_of.is_(None),
+        outbox.c.edits.is_(None),
     )
+    if root.startswith(OUTBOX_REF):
+        query = query.where(outbox.c.id != root[len(OUTBOX_REF) :])
+    await conn.execute(query.values(thread_of=root))
 
 
 async def proposal_at(conn: AsyncConnection, room: str, event_id: str) -> PostedProposal | None:
@@ -87,16 +100,46 @@ async def proposal_posts(
     return found
 
 
-async def request_thread(conn: AsyncConnection, room: str, request_id: str) -> str | None:
-    """The thread root of a request in ``room`` (from any proposal posted there)."""
-    rows = await conn.execute(
-        sa.select(outbox)
-        .where(outbox.c.room == room, outbox.c.thread_of.is_not(None))
-        .order_by(outbox.c.seq.desc())
-        .limit(_SCAN)
+async def request_thread(
+    conn: AsyncConnection, room: str, request_id: str, before_seq: int | None = None
+) -> str | None:
+    """The thread root of a request in ``room``: where its first proposal posted there (up
+    to ``before_seq``) sits, or that proposal itself when it started the thread."""
+    query = sa.select(outbox).where(
+        outbox.c.room == room, outbox.c.kind == "message", outbox.c.edits.is_(None)
     )
+    if before_seq is not None:
+        query = query.where(outbox.c.seq <= before_seq)
+    rows = await conn.execute(query.order_by(outbox.c.seq.desc()).limit(_SCAN))
+    first = None
     for r in rows:
         p = _proposal(r)
         if p is not None and p.request == request_id:
-            return p.thread_of
-    return None
+            first = p
+    return first.thread_root if first is not None else None
+
+
+async def adopt_elsewhere(
+    conn: AsyncConnection, after_seq: int, request_id: str, skip: frozenset[str]
+) -> None:
+    """Messages about ``request_id`` written since ``after_seq`` in rooms other than ``skip``
+    (the command's room, the staff room) join the request's thread in their room, if the
+    request has one there; otherwise the first of them starts it."""
+    new_rooms = await conn.execute(
+        sa.select(outbox.c.room)
+        .where(
+            outbox.c.seq > after_seq,
+            outbox.c.kind == "message",
+            outbox.c.thread_of.is_(None),
+            outbox.c.edits.is_(None),
+        )
+        .distinct()
+    )
+    for room in new_rooms.scalars().all():
+        if room in skip or not room.startswith("!"):
+            continue  # engagement rooms (logical names) have no request threads
+        root = await request_thread(conn, room, request_id, before_seq=after_seq)
+        if root is None:  # a first proposal here starts the request's thread
+            root = await request_thread(conn, room, request_id)
+        if root is not None:
+            await adopt_into_thread(conn, after_seq, room, root)

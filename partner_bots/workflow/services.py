@@ -71,8 +71,11 @@ class WorkflowServices:
         result_type: type[R],
         room: str,
         root: Callable[[Tx], Awaitable[str | None]],
+        request_of: Callable[[Tx, R], Awaitable[str | None]],
     ) -> R:
-        """Run ``body`` as one use case; what it posts in ``room`` joins the request's thread."""
+        """Run ``body`` as one use case; what it posts in ``room`` joins the request's thread,
+        and so does what it posts about the request in other partners' rooms (the other
+        approving partner's copy of a proposal, the routing partner's engagement notice)."""
 
         async def wrapped(tx: Tx) -> R:
             before = await posted.last_seq(tx.conn)
@@ -81,6 +84,10 @@ class WorkflowServices:
             thread = await root(tx)
             if thread:
                 await posted.adopt_into_thread(tx.conn, before, room, thread)
+            request = await request_of(tx, result)
+            if request:
+                skip = frozenset({room, self.coordinator.ctx.staff_room})
+                await posted.adopt_elsewhere(tx.conn, before, request, skip)
             return result
 
         # One transaction for the whole command: the coordinator's unit of work.
@@ -95,11 +102,18 @@ class WorkflowServices:
             if ctx.thread_root:
                 return ctx.thread_root
             for post in await posted.proposal_posts(tx.conn, proposal_id=proposal_id):
-                if post.room == room and post.thread_of:
-                    return post.thread_of
+                if post.room == room:
+                    return post.thread_root
             return None
 
         return root
+
+    @staticmethod
+    def _request_of_proposal(proposal_id: str) -> Callable[[Tx, object], Awaitable[str | None]]:
+        async def request(tx: Tx, _result: object) -> str | None:
+            return (await rows.proposal(tx.conn, proposal_id)).request
+
+        return request
 
     # -- cases -------------------------------------------------------------------------
 
@@ -136,7 +150,10 @@ class WorkflowServices:
         async def root(_tx: Tx) -> str | None:
             return ctx.thread_root or ctx.event_id
 
-        result = await self._threaded("file_request", ctx, body, Filed, room, root)
+        async def request_of(_tx: Tx, filed: Filed) -> str | None:
+            return filed.request
+
+        result = await self._threaded("file_request", ctx, body, Filed, room, root, request_of)
         if result.proposal:
             details = (
                 f"Proposal {result.proposal}: {result.provider}",
@@ -164,7 +181,15 @@ class WorkflowServices:
             return result
 
         root = self._thread_of_proposal(ctx, partner.rooms[0], cmd.proposal)
-        result = await self._threaded("approve", ctx, body, ApprovalResult, partner.rooms[0], root)
+        result = await self._threaded(
+            "approve",
+            ctx,
+            body,
+            ApprovalResult,
+            partner.rooms[0],
+            root,
+            self._request_of_proposal(cmd.proposal),
+        )
         if result.engagement:
             return Outcome(
                 f"Proposal {result.proposal} approved; engagement {result.engagement} is open.",
@@ -186,7 +211,15 @@ class WorkflowServices:
             return result
 
         root = self._thread_of_proposal(ctx, partner.rooms[0], cmd.proposal)
-        result = await self._threaded("decline", ctx, body, DeclineResult, partner.rooms[0], root)
+        result = await self._threaded(
+            "decline",
+            ctx,
+            body,
+            DeclineResult,
+            partner.rooms[0],
+            root,
+            self._request_of_proposal(cmd.proposal),
+        )
         if result.next_proposal:
             return Outcome(
                 f"Proposal {result.proposal} declined; next candidate: {result.next_provider}.",

@@ -112,13 +112,13 @@ class WorkflowSink:
             post = await posted.proposal_at(conn, ev.room_id, ev.reacts_to)
         if post is None:
             return
-        ctx = await self._context(ev.room_id, ev.sender, ev.event_id, post.thread_of)
+        # The proposal sits in the request's thread, or starts it (another partner's copy).
+        thread = post.thread_of or ev.reacts_to
+        ctx = await self._context(ev.room_id, ev.sender, ev.event_id, thread)
         verb = "approve" if vote is Vote.APPROVE else "decline"
         reply = await run_text(f"{verb} {post.proposal}", ctx)
         self.wake()
-        content = reply_to_command(
-            reply_content(reply, mention=[ev.sender]), ev.reacts_to, post.thread_of
-        )
+        content = reply_to_command(reply_content(reply, mention=[ev.sender]), ev.reacts_to, thread)
         await self._queue_reply(ev.room_id, ev.sender, ev.event_id, reply, content)
 
     async def _redaction(self, ev: IncomingRedaction) -> None:
@@ -149,7 +149,7 @@ class WorkflowSink:
         async with self.coordinator.engine.connect() as conn:
             posts = await posted.proposal_posts(conn, proposal_id=proposal_id)
         here = next((p for p in posts if p.room == ev.room_id), None)
-        thread = here.thread_of if here else None
+        thread = (here.thread_of or here.event_id) if here else None
         content = reply_content(reply, mention=[ev.sender])
         if thread:
             content = reply_to_command(content, thread, thread)

@@ -162,16 +162,21 @@ async def wait_invite(member: Member, timeout: float = 60.0) -> str:
 
 async def test_two_partner_approval_and_withdrawal(seeded: World):
     """A provider vouched only by beta: the proposal is shown in both rooms (beta's without
-    the organization) and needs both approvals; redacting a ✅ withdraws it meanwhile."""
+    the organization) and needs both approvals; redacting a ✅ withdraws it meanwhile.
+    Everything about the request stays in its thread in each room: alpha's hangs off the
+    request, beta's copy of the proposal starts beta's."""
     w, bot = seeded, seeded.bot
     p3 = w.providers["p3"].user_id
-    req = request_id(await ask_ok(w.ann, w.room_a, bot, "!dsx request legal-aid skills=forensics"))
+    cmd = await w.ann.command(w.room_a, "!dsx request legal-aid skills=forensics")
+    req = request_id(ok(await w.ann.reply_to(w.room_a, bot, cmd)))
     mine = await proposal_in(w.ann, w.room_a, bot, req)
     theirs = await proposal_in(w.bea, w.room_b, bot, req)
     block = mine["content"][PROPOSAL]
     assert block["provider"] == p3 and block["approvals_needed"] == ["alpha", "beta"]
     assert block["paths"] == [["beta", p3]]
     assert "legal-aid" not in str(theirs["content"])  # need to know
+    assert mine["content"]["m.relates_to"]["event_id"] == cmd
+    assert "m.relates_to" not in theirs["content"]  # the root of the request's thread there
 
     first = await w.ann.react(w.room_a, mine["event_id"], "✅")
     waiting = ok(await w.ann.reply_to(w.room_a, bot, mine["event_id"]))
@@ -185,8 +190,32 @@ async def test_two_partner_approval_and_withdrawal(seeded: World):
     assert "0/2 approvals" in status["body"]
 
     await ask_ok(w.ann, w.room_a, bot, f"!dsx approve {block['id']}")
-    done = await ask_ok(w.bea, w.room_b, bot, f"!dsx approve {block['id']}")
+    await w.bea.react(w.room_b, theirs["event_id"], "✅")
+    done = ok(await w.bea.reply_to(w.room_b, bot, theirs["event_id"]))
     assert "engagement" in done["body"]
+    # Beta's approval is answered in beta's thread of the request, rooted at its copy.
+    assert done["m.relates_to"]["rel_type"] == "m.thread"
+    assert done["m.relates_to"]["event_id"] == theirs["event_id"]
+    # Beta's copy shows the new status by an edit (edits keep the original's thread).
+    edited = await w.bea.wait_event(
+        w.room_b,
+        bot,
+        lambda s: (
+            (s["content"].get("m.relates_to") or {}).get("event_id") == theirs["event_id"]
+            and s["content"].get("m.new_content", {}).get(PROPOSAL, {}).get("status") == "approved"
+        ),
+        what="beta's copy edited to approved",
+    )
+    assert "legal-aid" not in str(edited["content"])
+    # Beta's approval opened the engagement; alpha hears of it in alpha's request thread.
+    opened = await w.ann.wait_event(
+        w.room_a,
+        bot,
+        lambda s: (s["content"].get(ENGAGEMENT) or {}).get("request") == req,
+        what="the engagement notice in alpha's room",
+    )
+    assert opened["content"]["m.relates_to"]["rel_type"] == "m.thread"
+    assert opened["content"]["m.relates_to"]["event_id"] == cmd
     invited = await wait_invite(w.providers["p3"])
     assert invited
 
