@@ -211,3 +211,14 @@ meta_kv = sa.Table(
     sa.Column("key", sa.String(80), primary_key=True),
     sa.Column("value", sa.String(255), nullable=False),
 )
+
+# Staff sign-in secrets (one-time links, sessions, API tokens), by SHA-256 digest only:
+# the tokens themselves are never stored. Rows past ``expires_at`` are purged.
+staff_grants = sa.Table(
+    "staff_grants",
+    metadata,
+    sa.Column("digest", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("staff", sa.String(255), nullable=False),
+    sa.Column("expires_at", TS, nullable=False, index=True),
+)

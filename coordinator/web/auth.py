@@ -1,15 +1,16 @@
 """Staff sign-in without passwords: one-time links, sessions and API tokens.
 
 The bot calls :meth:`StaffAuth.issue_login_link` when a staff member types
-``!dsx login`` in the staff room. Only SHA-256 hashes of tokens are kept, in a
-:class:`SecretStore`. The store is in memory (the schema has no table for it): a
-restart signs everyone out and voids unused links, which is the safe failure, and
-one ``dsx run`` process serves the dashboard. A shared store can replace it through
-the Protocol.
+``!dsx login`` in the staff room. Only SHA-256 digests of tokens are kept, in a
+:class:`SecretStore`: ``dsx run`` uses :class:`DatabaseSecretStore` (table
+``staff_grants``), so sessions and unused links survive a restart and every process
+sharing the database honours them; a link is spent by one atomic DELETE, so it works
+once even when two processes race for it. :class:`MemorySecretStore` is for tests.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 from collections.abc import Callable, Iterable
@@ -18,7 +19,12 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from coordinator.logs import get_logger
+from coordinator.store.clock import aware
+from coordinator.store.schema import staff_grants
 
 log = get_logger(__name__)
 
@@ -37,30 +43,91 @@ class Grant:
 
 
 class SecretStore(Protocol):
-    def put(self, digest: str, grant: Grant) -> None: ...
-    def get(self, digest: str) -> Grant | None: ...
-    def pop(self, digest: str) -> Grant | None: ...
-    def purge(self, now: datetime) -> int: ...
+    async def put(self, digest: str, grant: Grant) -> None: ...
+    async def get(self, digest: str) -> Grant | None: ...
+    async def pop(self, digest: str) -> Grant | None:
+        """Remove and return; of several concurrent callers at most one gets the grant."""
+        ...
+
+    async def purge(self, now: datetime) -> int: ...
 
 
 class MemorySecretStore:
+    """One process, gone on restart: for tests and tools."""
+
     def __init__(self) -> None:
         self._grants: dict[str, Grant] = {}
 
-    def put(self, digest: str, grant: Grant) -> None:
+    async def put(self, digest: str, grant: Grant) -> None:
         self._grants[digest] = grant
 
-    def get(self, digest: str) -> Grant | None:
+    async def get(self, digest: str) -> Grant | None:
         return self._grants.get(digest)
 
-    def pop(self, digest: str) -> Grant | None:
+    async def pop(self, digest: str) -> Grant | None:
         return self._grants.pop(digest, None)
 
-    def purge(self, now: datetime) -> int:
+    async def purge(self, now: datetime) -> int:
         expired = [d for d, g in self._grants.items() if g.expires_at <= now]
         for digest in expired:
             del self._grants[digest]
         return len(expired)
+
+
+def _utc(value: datetime) -> datetime:
+    # SQLite keeps no offset: store and compare UTC only, so text order is time order.
+    return value.astimezone(UTC)
+
+
+def _grant(row: sa.Row) -> Grant:
+    expires = aware(row.expires_at)
+    assert expires is not None
+    return Grant(SecretKind(row.kind), row.staff, expires)
+
+
+class DatabaseSecretStore:
+    """Grants in ``staff_grants`` (SQLite or PostgreSQL), keyed by digest."""
+
+    def __init__(self, engine: AsyncEngine):
+        self._engine = engine
+
+    async def put(self, digest: str, grant: Grant) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                staff_grants.insert().values(
+                    digest=digest,
+                    kind=grant.kind.value,
+                    staff=grant.staff,
+                    expires_at=_utc(grant.expires_at),
+                )
+            )
+
+    async def get(self, digest: str) -> Grant | None:
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(sa.select(staff_grants).where(staff_grants.c.digest == digest))
+            ).first()
+        return None if row is None else _grant(row)
+
+    async def pop(self, digest: str) -> Grant | None:
+        # One statement: the database lets exactly one DELETE see the row, whichever
+        # process sends it; the others get nothing back.
+        async with self._engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    staff_grants.delete()
+                    .where(staff_grants.c.digest == digest)
+                    .returning(staff_grants.c.kind, staff_grants.c.staff, staff_grants.c.expires_at)
+                )
+            ).first()
+        return None if row is None else _grant(row)
+
+    async def purge(self, now: datetime) -> int:
+        async with self._engine.begin() as conn:
+            done = await conn.execute(
+                staff_grants.delete().where(staff_grants.c.expires_at <= _utc(now))
+            )
+        return done.rowcount or 0
 
 
 class NotStaff(PermissionError):
@@ -90,17 +157,29 @@ class StaffAuth:
         self._api_ttl = timedelta(days=api_token_days)
         self._store: SecretStore = store if store is not None else MemorySecretStore()
         self._clock = clock
+        self._writing: set[asyncio.Task[None]] = set()
 
     def _check_staff(self, staff_user_id: str) -> None:
         if staff_user_id not in self._staff:
             raise NotStaff(f"{staff_user_id} is not a configured staff member")
 
-    def _grant(self, kind: SecretKind, staff: str, ttl: timedelta) -> str:
+    def _new(self, kind: SecretKind, staff: str, ttl: timedelta) -> tuple[str, Grant, datetime]:
         now = self._clock()
-        self._store.purge(now)
-        token = secrets.token_urlsafe(32)
-        self._store.put(digest(token), Grant(kind, staff, now + ttl))
+        return secrets.token_urlsafe(32), Grant(kind, staff, now + ttl), now
+
+    async def _store_grant(self, token: str, grant: Grant, now: datetime) -> None:
+        await self._store.purge(now)
+        await self._store.put(digest(token), grant)
+
+    async def _grant(self, kind: SecretKind, staff: str, ttl: timedelta) -> str:
+        token, grant, now = self._new(kind, staff, ttl)
+        await self._store_grant(token, grant, now)
         return token
+
+    async def _settled(self) -> None:
+        """Wait for links issued synchronously in this process to be stored."""
+        if self._writing:
+            await asyncio.gather(*list(self._writing), return_exceptions=True)
 
     def _valid(self, grant: Grant | None, kind: SecretKind) -> Grant | None:
         if grant is None or grant.kind is not kind or grant.expires_at <= self._clock():
@@ -110,37 +189,60 @@ class StaffAuth:
         return grant
 
     def issue_login_link(self, staff_user_id: str) -> str:
-        """A short-lived, single-use sign-in URL for a staff member."""
+        """A short-lived, single-use sign-in URL for a staff member.
+
+        Synchronous for the bot's command handler: the digest is written by a task started
+        here (this process waits for it before reading; another process sees it within
+        milliseconds, long before anyone opens the link). Needs a running event loop.
+        """
         self._check_staff(staff_user_id)
-        token = self._grant(SecretKind.LOGIN_LINK, staff_user_id, self._link_ttl)
+        token, grant, now = self._new(SecretKind.LOGIN_LINK, staff_user_id, self._link_ttl)
+        task = asyncio.get_running_loop().create_task(self._store_grant(token, grant, now))
+        self._writing.add(task)
+        task.add_done_callback(self._written)
         log.info("web.login_link_issued")
         return f"{self._origin}/login/{token}"
 
-    def link_is_live(self, token: str) -> bool:
-        return self._valid(self._store.get(digest(token)), SecretKind.LOGIN_LINK) is not None
+    def _written(self, task: asyncio.Task[None]) -> None:
+        self._writing.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("web.login_link_not_stored", error=type(task.exception()).__name__)
 
-    def redeem(self, token: str) -> str | None:
+    async def create_login_link(self, staff_user_id: str) -> str:
+        """As :meth:`issue_login_link`, returning once the link is stored."""
+        self._check_staff(staff_user_id)
+        token = await self._grant(SecretKind.LOGIN_LINK, staff_user_id, self._link_ttl)
+        log.info("web.login_link_issued")
+        return f"{self._origin}/login/{token}"
+
+    async def link_is_live(self, token: str) -> bool:
+        await self._settled()
+        grant = await self._store.get(digest(token))
+        return self._valid(grant, SecretKind.LOGIN_LINK) is not None
+
+    async def redeem(self, token: str) -> str | None:
         """Consume a login link; returns a new session token, or None."""
-        grant = self._valid(self._store.pop(digest(token)), SecretKind.LOGIN_LINK)
+        await self._settled()
+        grant = self._valid(await self._store.pop(digest(token)), SecretKind.LOGIN_LINK)
         if grant is None:
             return None
-        return self._grant(SecretKind.SESSION, grant.staff, self._session_ttl)
+        return await self._grant(SecretKind.SESSION, grant.staff, self._session_ttl)
 
-    def session_staff(self, session_token: str | None) -> str | None:
+    async def session_staff(self, session_token: str | None) -> str | None:
         if not session_token:
             return None
-        grant = self._valid(self._store.get(digest(session_token)), SecretKind.SESSION)
+        grant = self._valid(await self._store.get(digest(session_token)), SecretKind.SESSION)
         return grant.staff if grant else None
 
-    def end_session(self, session_token: str) -> None:
-        self._store.pop(digest(session_token))
+    async def end_session(self, session_token: str) -> None:
+        await self._store.pop(digest(session_token))
 
-    def issue_api_token(self, staff_user_id: str) -> str:
+    async def issue_api_token(self, staff_user_id: str) -> str:
         self._check_staff(staff_user_id)
-        return self._grant(SecretKind.API_TOKEN, staff_user_id, self._api_ttl)
+        return await self._grant(SecretKind.API_TOKEN, staff_user_id, self._api_ttl)
 
-    def api_staff(self, token: str | None) -> str | None:
+    async def api_staff(self, token: str | None) -> str | None:
         if not token:
             return None
-        grant = self._valid(self._store.get(digest(token)), SecretKind.API_TOKEN)
+        grant = self._valid(await self._store.get(digest(token)), SecretKind.API_TOKEN)
         return grant.staff if grant else None

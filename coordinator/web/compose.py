@@ -11,7 +11,7 @@ from coordinator.config import Config
 from coordinator.sealing import PublicSealer
 from coordinator.usecases import Coordinator
 from coordinator.web.app import create_app
-from coordinator.web.auth import StaffAuth
+from coordinator.web.auth import DatabaseSecretStore, StaffAuth
 from coordinator.web.intake import CoreIntake
 from coordinator.web.services import WebServices
 from coordinator.web.settings import WebSettings
@@ -44,6 +44,7 @@ def build_web(
         staff_members=config.staff.members,
         session_minutes=settings.session_minutes,
         login_link_minutes=settings.login_link_minutes,
+        store=DatabaseSecretStore(coordinator.engine),  # survives restarts, shared
     )
     intake = CoreIntake(
         coordinator.engine,

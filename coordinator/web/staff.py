@@ -22,9 +22,9 @@ def _binding(session_token: str) -> str:
     return "session:" + session_token
 
 
-def current(request: web.Request) -> StaffSession | None:
+async def current(request: web.Request) -> StaffSession | None:
     token = request.cookies.get(SESSION_COOKIE)
-    staff = request.app[SERVICES].auth.session_staff(token)
+    staff = await request.app[SERVICES].auth.session_staff(token)
     if staff is None or token is None:
         return None
     return StaffSession(staff, request.app[CSRF].token(_binding(token)))
@@ -41,7 +41,7 @@ async def signed_out(status: int = 401) -> web.Response:
 
 async def check_post(request: web.Request) -> tuple[StaffSession | None, dict[str, str]]:
     """A staff form post: the session, and the form if its CSRF token is right."""
-    session = current(request)
+    session = await current(request)
     form = await request.post()
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
     if session is None:

@@ -41,7 +41,7 @@ def api(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamRespons
     async def wrapped(request: web.Request) -> web.StreamResponse:
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
-        staff = request.app[SERVICES].auth.api_staff(token.strip())
+        staff = await request.app[SERVICES].auth.api_staff(token.strip())
         if scheme.lower() != "bearer" or staff is None:
             return error(
                 401,

@@ -34,7 +34,7 @@ def see_other(location: str) -> web.Response:
 @routes.get("/login/{token}", name="login_link")
 async def login_link(request: web.Request) -> web.Response:
     token = request.match_info["token"]
-    if not request.app[SERVICES].auth.link_is_live(token):
+    if not await request.app[SERVICES].auth.link_is_live(token):
         return await page("error.html", status=410, title="Link expired", message=DEAD_LINK)
     binding, new = csrf_mod.browser_binding(request)
     response = await page("login.html", token=token, csrf_token=request.app[CSRF].token(binding))
@@ -54,7 +54,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         raise web.HTTPForbidden(reason="Open the sign-in link again.")
     if not request.app[LIMITER].allow(client_address(request, settings)):
         raise web.HTTPTooManyRequests(reason="Too many attempts; wait a minute.")
-    session = request.app[SERVICES].auth.redeem(token)
+    session = await request.app[SERVICES].auth.redeem(token)
     if session is None:
         log.info("web.login_refused")
         return await page("error.html", status=410, title="Link expired", message=DEAD_LINK)
@@ -70,7 +70,7 @@ async def login(request: web.Request) -> web.StreamResponse:
 async def logout(request: web.Request) -> web.StreamResponse:
     session, _form = await staff.check_post(request)
     if session is not None:
-        request.app[SERVICES].auth.end_session(request.cookies[staff.SESSION_COOKIE])
+        await request.app[SERVICES].auth.end_session(request.cookies[staff.SESSION_COOKIE])
     response = see_other("/")
     response.del_cookie(staff.SESSION_COOKIE, path="/")
     return response

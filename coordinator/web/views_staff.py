@@ -28,7 +28,7 @@ Handler = Callable[[web.Request, staff.StaffSession], Awaitable[web.StreamRespon
 
 def staff_page(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def wrapped(request: web.Request) -> web.StreamResponse:
-        session = staff.current(request)
+        session = await staff.current(request)
         if session is None:
             return await staff.signed_out()
         return await handler(request, session)
@@ -142,7 +142,7 @@ async def api_token_issue(request: web.Request) -> web.StreamResponse:
     session, _form = await staff.check_post(request)
     if session is None:
         return await staff.signed_out()
-    token = request.app[SERVICES].auth.issue_api_token(session.staff)
+    token = await request.app[SERVICES].auth.issue_api_token(session.staff)
     log.info("web.api_token_issued")
     return await render(session, "dash_token.html", token=token)
 

@@ -60,7 +60,7 @@ async def test_api_needs_a_token(web, path):
 async def test_api_views_match_the_dashboard(web_both):
     web = web_both
     ids = await seed(web.coord)
-    headers = _bearer(web.auth.issue_api_token(STAFF))
+    headers = _bearer(await web.auth.issue_api_token(STAFF))
     body = {}
     for path in ENDPOINTS:
         resp = await web.client.get(path, headers=headers)
@@ -99,7 +99,7 @@ async def test_schemathesis_fuzzes_the_api(web, tmp_path):
     st = _schemathesis()
     require(st is not None, "schemathesis is not installed (pip install -e '.[test]')")
     await seed(web.coord)
-    token = web.auth.issue_api_token(STAFF)
+    token = await web.auth.issue_api_token(STAFF)
     # A real member for the path parameter, so the member view is reached, not only 404s.
     await asyncio.to_thread(
         (tmp_path / "schemathesis.toml").write_text,

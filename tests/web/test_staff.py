@@ -50,44 +50,44 @@ def _token(link: str) -> str:
     return URL(link).path.rsplit("/", 1)[1]
 
 
-def test_login_link_is_single_use_short_lived_and_staff_only():
+async def test_login_link_is_single_use_short_lived_and_staff_only():
     clock = Clock()
     auth = _auth(clock)
     link = auth.issue_login_link(STAFF)
     assert link.startswith("https://dsx.example/login/")
     token = _token(link)
+    session = await auth.redeem(token)
     assert token not in repr(vars(auth._store))  # only a hash is kept
-    session = auth.redeem(token)
-    assert session and auth.session_staff(session) == STAFF
-    assert auth.redeem(token) is None  # single use
-    late = _token(auth.issue_login_link(STAFF))
+    assert session and await auth.session_staff(session) == STAFF
+    assert await auth.redeem(token) is None  # single use
+    late = _token(await auth.create_login_link(STAFF))
     clock.now += timedelta(minutes=11)
-    assert not auth.link_is_live(late) and auth.redeem(late) is None
+    assert not await auth.link_is_live(late) and await auth.redeem(late) is None
     with pytest.raises(NotStaff):
         auth.issue_login_link("@mallory:hs")
 
 
-def test_sessions_expire_and_end():
+async def test_sessions_expire_and_end():
     clock = Clock()
     auth = _auth(clock)
-    session = auth.redeem(_token(auth.issue_login_link(STAFF)))
+    session = await auth.redeem(_token(auth.issue_login_link(STAFF)))
     clock.now += timedelta(minutes=59)
-    assert auth.session_staff(session) == STAFF
+    assert await auth.session_staff(session) == STAFF
     clock.now += timedelta(minutes=2)
-    assert auth.session_staff(session) is None
-    other = auth.redeem(_token(auth.issue_login_link(STAFF)))
-    auth.end_session(other)
-    assert auth.session_staff(other) is None
-    assert auth.session_staff(None) is None and auth.session_staff("made-up") is None
+    assert await auth.session_staff(session) is None
+    other = await auth.redeem(_token(auth.issue_login_link(STAFF)))
+    await auth.end_session(other)
+    assert await auth.session_staff(other) is None
+    assert await auth.session_staff(None) is None and await auth.session_staff("made-up") is None
 
 
-def test_api_tokens_are_not_sessions():
+async def test_api_tokens_are_not_sessions():
     auth = _auth(Clock())
-    token = auth.issue_api_token(STAFF)
-    assert auth.api_staff(token) == STAFF
-    assert auth.session_staff(token) is None
-    session = auth.redeem(_token(auth.issue_login_link(STAFF)))
-    assert auth.api_staff(session) is None
+    token = await auth.issue_api_token(STAFF)
+    assert await auth.api_staff(token) == STAFF
+    assert await auth.session_staff(token) is None
+    session = await auth.redeem(_token(auth.issue_login_link(STAFF)))
+    assert await auth.api_staff(session) is None
 
 
 @pytest.mark.parametrize("path", PAGES)
@@ -102,7 +102,7 @@ async def test_sign_in_sets_a_strict_cookie_and_link_dies(web):
     path = URL(link).path
     page = await web.client.get(path)
     assert page.status == 200 and 'id="sign-in"' in await page.text()
-    assert web.auth.link_is_live(_token(link))  # opening the page does not burn the link
+    assert await web.auth.link_is_live(_token(link))  # opening the page does not burn the link
     token = await web.csrf(path)
     no_csrf = await web.client.post("/login", data={"token": _token(link)})
     assert no_csrf.status == 403
@@ -256,7 +256,7 @@ async def test_api_token_page_mints_a_token(web):
     token = await web.csrf("/dashboard/api-token")
     page = await (await web.client.post("/dashboard/api-token", data={"csrf_token": token})).text()
     minted = page.split('id="api-token">')[1].split("<")[0]
-    assert web.auth.api_staff(minted) == STAFF
+    assert await web.auth.api_staff(minted) == STAFF
 
 
 async def test_non_us_request_is_referred_from_the_dashboard(web):
