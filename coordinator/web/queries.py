@@ -21,6 +21,7 @@ from coordinator.store.schema import (
     audit_log,
     engagements,
     members,
+    outbox,
     partners,
     proposals,
     requests,
@@ -28,7 +29,7 @@ from coordinator.store.schema import (
     sealed,
     vouches,
 )
-from coordinator.store.sealed import INTAKE_SCOPE
+from coordinator.store.sealed import INTAKE_DETAILS, INTAKE_SCOPE
 from coordinator.usecases import validate
 
 OPEN_STATES = (RequestState.OPEN.value, RequestState.PROPOSED.value, RequestState.UNMATCHED.value)
@@ -410,6 +411,16 @@ async def last_vet_decisions(engine: AsyncEngine, ids: list[str]) -> dict[str, A
     }
 
 
+def _intake_reason(delivery: tuple[str, str | None] | None) -> str:
+    """Where the submission's details are: the outbox row's state and its refusal code."""
+    state, code = delivery or ("pending", None)
+    if state == "sent":
+        return "details delivered to the partner room"
+    if code:
+        return f"details not delivered yet: {code}"
+    return "awaiting delivery to the partner room"
+
+
 async def retention_queue(engine: AsyncEngine) -> list[RetentionItem]:
     """Sealed personal data still held, and why it is still here."""
     async with engine.connect() as conn:
@@ -429,12 +440,20 @@ async def retention_queue(engine: AsyncEngine) -> list[RetentionItem]:
                 )
             ).all()
         )
+        deliveries = {
+            str((r.content or {}).get("reference")): (r.state, r.error_code)
+            for r in await conn.execute(
+                sa.select(outbox.c.content, outbox.c.state, outbox.c.error_code).where(
+                    outbox.c.kind == INTAKE_DETAILS
+                )
+            )
+        }
     items = []
     for owner, scope, n in held:
         if scope == INTAKE_SCOPE:
             items.append(
                 RetentionItem(
-                    "intake submission", owner, scope, n, "awaiting delivery to the partner room"
+                    "intake submission", owner, scope, n, _intake_reason(deliveries.get(owner))
                 )
             )
         elif scope == "org":

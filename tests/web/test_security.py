@@ -9,6 +9,10 @@ import pytest
 from aiohttp import web as aioweb
 from aiohttp.test_utils import TestClient, TestServer
 
+from coordinator import config as cfg
+from coordinator.sealing import PublicSealer, generate_keypair
+from coordinator.usecases import Coordinator
+from coordinator.web import build_web
 from coordinator.web.security import CSP, PrivateAccessLogger
 from tests.web.conftest import make_web
 
@@ -56,6 +60,35 @@ async def test_hsts_only_from_trusted_proxy(sqlite_url, tmp_path):
     async for w in make_web(sqlite_url, tmp_path, trust_proxy=False, hsts=True):
         spoofed = await w.client.get("/", headers={"X-Forwarded-Proto": "https"})
         assert "Strict-Transport-Security" not in spoofed.headers
+
+
+@pytest.mark.parametrize("trust", [True, False])
+async def test_trust_proxy_from_the_config_file(sqlite_url, tmp_path, trust):
+    """``[web] trust_proxy`` in dsx.toml decides whether X-Forwarded-Proto counts."""
+    file = tmp_path / "dsx.toml"
+    file.write_text(
+        f'data_dir = "{tmp_path}"\n'
+        f'[database]\nurl = "{sqlite_url}"\n'
+        '[staff]\nroom = "!staff:hs"\nmembers = ["@staff:hs"]\n'
+        f'[web]\npublic_url = "https://dsx.example"\ntrust_proxy = {str(trust).lower()}\n'
+    )
+    config = cfg.load(file, env={})
+    assert config.web.trust_proxy is trust
+    sealer = PublicSealer(generate_keypair().public)
+    coord = await Coordinator.open(config, sealer=sealer)
+    try:
+        stack = build_web(coord, config, sealer)  # settings from the file, no overrides
+        assert stack.settings.trust_proxy is trust and stack.settings.hsts
+        async with TestClient(TestServer(stack.app)) as client:
+            proxied = await client.get("/request", headers={"X-Forwarded-Proto": "https"})
+            assert proxied.status == 200
+            assert ("Strict-Transport-Security" in proxied.headers) is trust
+            plain = await client.get("/")
+            assert "Strict-Transport-Security" not in plain.headers
+            # An https public URL makes cookies Secure either way.
+            assert "Secure" in proxied.headers["Set-Cookie"]
+    finally:
+        await coord.aclose()
 
 
 async def test_access_log_has_no_address_agent_or_token(caplog):

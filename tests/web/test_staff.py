@@ -249,6 +249,15 @@ async def test_retention_queue_lists_held_intake(web):
     await web.sign_in()
     page = await (await web.client.get("/dashboard/retention")).text()
     assert "intake submission" in page and "awaiting delivery" in page
+    # Staff see why the details have not reached the room (the code, never the content).
+    rows = await web.coord.outbox.claim("test", limit=10)
+    details = next(r for r in rows if r.kind == "intake_details")
+    await web.coord.outbox.mark_failed(details.id, "intake_no_private_key", 900)
+    page = await (await web.client.get("/dashboard/retention")).text()
+    assert "details not delivered yet: intake_no_private_key" in page
+    await web.coord.outbox.mark_sent(details.id, "$delivered")
+    page = await (await web.client.get("/dashboard/retention")).text()
+    assert "details delivered to the partner room" in page
 
 
 async def test_api_token_page_mints_a_token(web):
