@@ -6,7 +6,9 @@ that silently weakens the crypto store.
 
 Environment overrides take the form ``DSX_<SECTION>_<KEY>`` (for example
 ``DSX_MATRIX_PASSWORD`` or ``DSX_DATABASE_URL``); lists are comma-separated. The
-``[[partners]]`` array can only be set in the file.
+``[[partners]]`` array can only be set in the file; the keys of a further bot account
+declared there (``[[matrix_accounts]]``) as ``DSX_MATRIX_ACCOUNTS_<n>_<KEY>``, counted
+from 0, so its password too can stay out of the file.
 """
 
 from __future__ import annotations
@@ -66,6 +68,8 @@ class PartnerConfig:
     members: tuple[str, ...] = ()
     # A global partner receives referrals of non-U.S. cases.
     is_global: bool = False
+    # User id of the bot account that serves this partner's rooms; empty: the [matrix] one.
+    account: str = ""
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,8 @@ class Config:
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     web: WebConfig = field(default_factory=WebConfig)
     sealing: SealingConfig = field(default_factory=SealingConfig)
+    # Further bot accounts ([[matrix_accounts]]), each possibly on its own homeserver.
+    matrix_accounts: tuple[MatrixConfig, ...] = ()
     source: str = "<defaults>"
 
     @property
@@ -127,6 +133,32 @@ class Config:
     def store_path(self) -> Path:
         return Path(self.matrix.store_path or Path(self.data_dir) / "nio-store")
 
+    @property
+    def accounts(self) -> tuple[MatrixConfig, ...]:
+        """Every bot account, the primary ([matrix]) first, with store path and pickle key
+        resolved: a further account without its own gets a store folder named after its
+        user id and the primary's pickle key."""
+        primary = dataclasses.replace(self.matrix, store_path=str(self.store_path))
+        return (primary, *(self._resolved(a) for a in self.matrix_accounts))
+
+    def _resolved(self, account: MatrixConfig) -> MatrixConfig:
+        store = account.store_path or str(Path(self.data_dir) / f"nio-store-{_slug(account)}")
+        return dataclasses.replace(
+            account, store_path=store, pickle_key=account.pickle_key or self.matrix.pickle_key
+        )
+
+    def for_account(self, user_id: str) -> Config:
+        """This configuration as one account sees it: that account as ``matrix``."""
+        account = next((a for a in self.accounts if a.user_id == user_id), None)
+        if account is None:
+            raise KeyError(user_id)
+        return dataclasses.replace(self, matrix=account, matrix_accounts=())
+
+    def account_of_partner(self, handle: str) -> str:
+        """The user id of the account serving a partner (the primary unless configured)."""
+        found = next((p.account for p in self.partners if p.handle == handle), "")
+        return found or self.matrix.user_id
+
 
 _SECTIONS: dict[str, type] = {
     "matrix": MatrixConfig,
@@ -137,6 +169,7 @@ _SECTIONS: dict[str, type] = {
     "sealing": SealingConfig,
 }
 _TOP_LEVEL = {"data_dir", "log_level"}
+_ACCOUNTS = "matrix_accounts"
 _VALID_DEVICE_POLICIES = {"tofu", "cross-signed"}
 _VALID_LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR"}
 
@@ -206,6 +239,15 @@ def _env_overrides(env: Mapping[str, str]) -> dict[str, dict[str, str] | str]:
         if rest in _TOP_LEVEL:
             out[rest] = value
             continue
+        if rest.startswith(_ACCOUNTS + "_"):
+            # DSX_MATRIX_ACCOUNTS_<i>_<KEY>: the i-th [[matrix_accounts]] table (from 0).
+            index, _, key = rest[len(_ACCOUNTS) + 1 :].partition("_")
+            if not index.isdigit() or not key:
+                raise ConfigError(
+                    f"environment variable {name}", name, "expected DSX_MATRIX_ACCOUNTS_<n>_<KEY>"
+                )
+            out.setdefault(_ACCOUNTS, {}).setdefault(int(index), {})[key] = (name, value)
+            continue
         for section in _SECTIONS:
             if rest.startswith(section + "_"):
                 out.setdefault(section, {})[rest[len(section) + 1 :]] = value
@@ -221,7 +263,9 @@ def parse(document: Mapping[str, Any], source: str, env: Mapping[str, str] | Non
     """Validate a parsed TOML document (and environment overrides) into a Config."""
     doc: dict[str, Any] = dict(document)
     for key, value in _env_overrides(env or {}).items():
-        if isinstance(value, dict):
+        if key == _ACCOUNTS:
+            doc[key] = _override_accounts(doc.get(key), value)
+        elif isinstance(value, dict):
             section = dict(doc.get(key, {}))
             section.update(value)
             doc[key] = section
@@ -243,30 +287,88 @@ def parse(document: Mapping[str, Any], source: str, env: Mapping[str, str] | Non
                     raise ConfigError(source, f"partners[{i}]", "expected a table")
                 partners.append(_build(PartnerConfig, item, source, f"partners[{i}]"))
             kwargs["partners"] = tuple(partners)
+        elif key == _ACCOUNTS:
+            if not isinstance(value, list):
+                raise ConfigError(source, key, "expected an array of tables ([[matrix_accounts]])")
+            accounts = []
+            for i, item in enumerate(value):
+                if not isinstance(item, dict):
+                    raise ConfigError(source, f"{key}[{i}]", "expected a table")
+                accounts.append(_build(MatrixConfig, item, source, f"{key}[{i}]"))
+            kwargs[key] = tuple(accounts)
         elif key in _TOP_LEVEL:
             kwargs[key] = _coerce(source, key, value, str)
         else:
-            known = sorted([*_SECTIONS, "partners", *_TOP_LEVEL])
+            known = sorted([*_SECTIONS, "partners", _ACCOUNTS, *_TOP_LEVEL])
             raise ConfigError(source, key, f"unknown key (known: {', '.join(known)})")
     config = Config(**kwargs)
     _check(config)
     return config
 
 
+def _override_accounts(tables: Any, overrides: dict[int, dict[str, tuple[str, str]]]) -> Any:
+    """Apply ``DSX_MATRIX_ACCOUNTS_<i>_<KEY>`` to tables that the file declares."""
+    tables = [dict(t) if isinstance(t, dict) else t for t in (tables or [])]
+    for index, keys in sorted(overrides.items()):
+        for key, (name, value) in keys.items():
+            if index >= len(tables) or not isinstance(tables[index], dict):
+                raise ConfigError(
+                    f"environment variable {name}",
+                    name,
+                    f"the file has no [[matrix_accounts]] table number {index} (counted from 0)",
+                )
+            tables[index][key] = value
+    return tables
+
+
+def _check_account(src: str, prefix: str, account: MatrixConfig) -> None:
+    if account.device_policy not in _VALID_DEVICE_POLICIES:
+        raise ConfigError(
+            src, f"{prefix}.device_policy", f"must be one of {sorted(_VALID_DEVICE_POLICIES)}"
+        )
+    if account.user_id and not _is_mxid(account.user_id):
+        raise ConfigError(src, f"{prefix}.user_id", "must look like @name:server")
+    if not account.homeserver_url.startswith(("http://", "https://")):
+        raise ConfigError(src, f"{prefix}.homeserver_url", "must start with http:// or https://")
+    if account.pickle_key and len(account.pickle_key) < 16:
+        raise ConfigError(src, f"{prefix}.pickle_key", "must be at least 16 characters")
+
+
+def _check_accounts(config: Config) -> None:
+    """Further accounts: named, distinct from each other and the primary, own stores."""
+    src = config.source
+    _check_account(src, "matrix", config.matrix)
+    users = {config.matrix.user_id}
+    stores = {config.store_path.resolve()}
+    for i, account in enumerate(config.accounts[1:]):
+        prefix = f"{_ACCOUNTS}[{i}]"
+        if not account.user_id:
+            raise ConfigError(src, f"{prefix}.user_id", "is required")
+        _check_account(src, prefix, config.matrix_accounts[i])
+        if account.user_id in users:
+            raise ConfigError(src, f"{prefix}.user_id", f"duplicate account {account.user_id!r}")
+        users.add(account.user_id)
+        store = Path(account.store_path).resolve()
+        if store in stores:
+            raise ConfigError(
+                src, f"{prefix}.store_path", "another account uses this store; each needs its own"
+            )
+        stores.add(store)
+    for i, partner in enumerate(config.partners):
+        if partner.account and partner.account not in users:
+            raise ConfigError(
+                src,
+                f"partners[{i}].account",
+                f"{partner.account!r} is not a configured bot account "
+                "([matrix] or [[matrix_accounts]] user_id)",
+            )
+
+
 def _check(config: Config) -> None:
     src = config.source
     if config.log_level.upper() not in _VALID_LOG_LEVELS:
         raise ConfigError(src, "log_level", f"must be one of {sorted(_VALID_LOG_LEVELS)}")
-    if config.matrix.device_policy not in _VALID_DEVICE_POLICIES:
-        raise ConfigError(
-            src, "matrix.device_policy", f"must be one of {sorted(_VALID_DEVICE_POLICIES)}"
-        )
-    if config.matrix.user_id and not _is_mxid(config.matrix.user_id):
-        raise ConfigError(src, "matrix.user_id", "must look like @name:server")
-    if not config.matrix.homeserver_url.startswith(("http://", "https://")):
-        raise ConfigError(src, "matrix.homeserver_url", "must start with http:// or https://")
-    if config.matrix.pickle_key and len(config.matrix.pickle_key) < 16:
-        raise ConfigError(src, "matrix.pickle_key", "must be at least 16 characters")
+    _check_accounts(config)
     if config.database.url and not config.database.url.startswith(("sqlite", "postgresql")):
         raise ConfigError(src, "database.url", "must be a sqlite+aiosqlite:// or postgresql:// URL")
     if not config.policy.capacities or any(c < 1 for c in config.policy.capacities):
@@ -294,6 +396,11 @@ def _check(config: Config) -> None:
 
 def _is_mxid(value: str) -> bool:
     return value.startswith("@") and ":" in value[2:]
+
+
+def _slug(account: MatrixConfig) -> str:
+    """A folder name from a user id (``@dsx:hs2.example:8448`` -> ``dsx_hs2.example_8448``)."""
+    return "".join(c if c.isalnum() or c in "-." else "_" for c in account.user_id.lstrip("@"))
 
 
 def load(

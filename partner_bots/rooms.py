@@ -1,8 +1,10 @@
 """Which rooms the bot works in: registered and encrypted ones, nothing else.
 
-* Invites are accepted only to registered rooms; others are declined. Joins go through
-  the raw API with ``via`` servers (nio's ``join`` cannot pass them) and are retried with
-  backoff, because a join right after a federated invite can fail with 403.
+* Invites are accepted only to registered rooms; others are declined. With several bot
+  accounts, "registered" means registered *and* served by this account
+  (``partner_bots.accounts``). Joins go through the raw API with ``via`` servers (nio's
+  ``join`` cannot pass them); joins and declines are retried with backoff, because either
+  can fail with 403 right after a federated invite.
 * In a room without encryption the bot says once why it will not work there and hands
   none of its events on; nothing the bot sends can leak a case into it.
 * Leaves, kicks and bans are reported to a callback (the coordinator marks the room).
@@ -83,6 +85,7 @@ class RoomPolicy:
         self.declined: set[str] = set()
         self.refused: set[str] = set()
         self._joining: dict[str, asyncio.Task[bool]] = {}
+        self._declining: dict[str, asyncio.Task[bool]] = {}
 
     # -- SyncObserver --------------------------------------------------------------------
 
@@ -116,11 +119,31 @@ class RoomPolicy:
                 inviter = event.sender
         if not await self.registry.is_registered(room_id):
             self.declined.add(room_id)
-            await self.session.client.room_leave(room_id)
-            log.info("room.invite_declined", room=room_id)
+            self._declining[room_id] = asyncio.create_task(self.decline(room_id))
             return
         via = [s for s in {server_of(inviter or ""), server_of(room_id)} if s]
         self._joining[room_id] = asyncio.create_task(self.join(room_id, via))
+
+    async def decline(self, room_id: str) -> bool:
+        """Reject the invite, with retries: rejecting a federated invite goes through the
+        inviting server and fails now and then right after the invite, as a join does."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.join_timeout
+        path = f"/_matrix/client/v3/rooms/{quote(room_id, safe='')}/leave"
+        attempt = 0
+        try:
+            while True:
+                attempt += 1
+                resp = await self.session.raw.request("POST", path, {})
+                if resp.ok:
+                    log.info("room.invite_declined", room=room_id, attempts=attempt)
+                    return True
+                if loop.time() > deadline:
+                    log.warning("room.decline_failed", room=room_id, code=resp.errcode)
+                    return False
+                await asyncio.sleep(self.backoff.delay(attempt, resp.retry_after))
+        finally:
+            self._declining.pop(room_id, None)
 
     async def join(self, room_id: str, via: list[str]) -> bool:
         """Join with retries; True when joined."""

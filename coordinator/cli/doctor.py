@@ -1,14 +1,16 @@
 """`dsx doctor`: check a deployment and print what to fix.
 
-Each check prints one ✓/✗ line; a failure says what to do about it. The checks change
-nothing: no migration, no key upload, no device left behind (a password check that has to
-log in removes its temporary device again; the bot's own device is never logged out).
+Each check prints one ✓/✗ line (the store and Matrix checks once per bot account); a
+failure says what to do about it. The checks change nothing: no migration, no key upload,
+no device left behind (a password check that has to log in removes its temporary device
+again; the bot's own device is never logged out).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import enum
 import stat
 from collections.abc import Awaitable, Callable
@@ -68,7 +70,11 @@ def run(args: argparse.Namespace) -> int:
 async def diagnose(
     conf: cfg.Config, emit: Callable[[Result], None] = lambda r: None
 ) -> list[Result]:
-    """Every check, in an order where an earlier failure explains later ones."""
+    """Every check, in an order where an earlier failure explains later ones.
+
+    The Matrix checks run for each bot account; a further account's results carry its user
+    id in their names (``bot login (@dsx:hs2.example)``).
+    """
     results: list[Result] = []
 
     def add(result: Result) -> None:
@@ -79,6 +85,21 @@ async def diagnose(
     for result in check_sealing_keys(conf):
         add(result)
     add(await _guarded("database", lambda: check_database(conf)))
+    await _check_account(conf, add)
+    for account in conf.accounts[1:]:
+        label = f" ({account.user_id})"
+        view = conf.for_account(account.user_id)
+
+        def add_labelled(result: Result, label: str = label) -> None:
+            add(dataclasses.replace(result, name=result.name + label))
+
+        add_labelled(check_store(view))
+        await _check_account(view, add_labelled)
+    return results
+
+
+async def _check_account(conf: cfg.Config, add: Callable[[Result], None]) -> None:
+    """Homeserver, login and cross-signing of ``conf.matrix`` (one account)."""
     reachable = await _guarded("homeserver", lambda: check_homeserver(conf))
     add(reachable)
     if reachable.status is Status.OK:
@@ -98,7 +119,6 @@ async def diagnose(
         add(
             fail("cross-signing", "not checked: homeserver unreachable", "fix the homeserver first")
         )
-    return results
 
 
 async def _guarded(name: str, check: Callable[[], Awaitable[Result]]) -> Result:

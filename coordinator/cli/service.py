@@ -1,9 +1,10 @@
 """The composition root: the only module that knows every part (DESIGN §3).
 
-``serve`` migrates the database, loads trust, starts the bot (cross-signing bootstrapped),
+``serve`` migrates the database, loads trust, starts one bot per configured account
+(cross-signing bootstrapped; which account serves which room: ``partner_bots.accounts``),
 outbox delivery, the SLA checker and the web app, sets ``ready``, and on ``stop`` shuts
 down in reverse order: the event in hand finishes, delivery stops between messages, and
-the bot session closes without logging out.
+every bot session closes without logging out.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from coordinator.config import Config
 from coordinator.logs import get_logger
 from coordinator.sealing import PublicSealer, load_public_key
 from coordinator.usecases import Coordinator
+from partner_bots.accounts import AccountRouter, RoutedEngagementRooms, RoutedSender
 from partner_bots.bot import Bot, bot_from_config
 from partner_bots.rooms import power_of
 from partner_bots.workflow.directory import Directory
@@ -43,6 +45,9 @@ class Running:
     sink: WorkflowSink
     directory: Directory
     web_url: str | None = None
+    # Every account's bot, the primary (``bot``) first, and which one serves a room.
+    bots: tuple[Bot, ...] = ()
+    accounts: AccountRouter | None = None
 
 
 def _sealer(config: Config) -> PublicSealer | None:
@@ -107,30 +112,58 @@ async def serve(
     coordinator = await Coordinator.open(config, sealer=sealer)  # migrates, loads trust
     directory = Directory(coordinator.engine, config)
     services = WorkflowServices(coordinator, directory)
-    sink = WorkflowSink(coordinator, directory, services, config.matrix.user_id)
-    bot = bot_from_config(config, directory, sink, inbox=coordinator.inbox)
-    engagement_rooms = EngagementRooms(bot.session)
+    # One bot per account ([matrix] first); each room is served by exactly one of them.
+    accounts = AccountRouter(config, directory, coordinator.engine)
+    sinks: dict[str, WorkflowSink] = {}
+    for account in config.accounts:
+        # Same services and inbox; each sink knows its own account's name for mentions.
+        sinks[account.user_id] = WorkflowSink(coordinator, directory, services, account.user_id)
+        accounts.add(
+            account.user_id,
+            bot_from_config(
+                config.for_account(account.user_id),
+                accounts.registry(account.user_id),
+                sinks[account.user_id],
+                inbox=coordinator.inbox,
+            ),
+        )
+    bot, sink = accounts.primary_bot, sinks[config.matrix.user_id]
+    engagement_rooms = RoutedEngagementRooms(
+        accounts, {uid: EngagementRooms(b.session) for uid, b in accounts.bots.items()}
+    )
     directory.engagement_of_room = engagement_rooms.engagement_of_room
 
     async def power(room_id: str, user_id: str) -> float:
-        return await power_of(bot.session, room_id, user_id)
+        return await power_of((await accounts.bot_of(room_id)).session, room_id, user_id)
 
     directory.power = power
     worker = f"{socket.gethostname()}-{os.getpid()}"
+    # One delivery for every account: the outbox claims rows of all rooms at once, and
+    # each row goes out through the account serving its room.
     delivery = WorkflowDelivery(
-        bot.sender, coordinator.outbox, worker, engagement_rooms=engagement_rooms
+        RoutedSender(accounts), coordinator.outbox, worker, engagement_rooms=engagement_rooms
     )
     # Only delivery holds the private sealing key: it opens intake details for E2EE rooms.
     private_key = config.sealing.private_key_file
     delivery.intake = IntakeDetails.from_key_file(coordinator.engine, private_key)
-    sink.wake = delivery.wake
-    running = Running(config, coordinator, bot, delivery, sink, directory)
+    for each in sinks.values():
+        each.wake = delivery.wake
+    running = Running(
+        config,
+        coordinator,
+        bot,
+        delivery,
+        sink,
+        directory,
+        bots=tuple(accounts.bots.values()),
+        accounts=accounts,
+    )
     tasks: list[asyncio.Task[None]] = []
     web_runner: Any = None
     try:
-        await bot.start()
+        await accounts.start()
         # Rooms and their encryption state are known only after the first sync.
-        await _first(bot.sync.synced.wait(), stop.wait())
+        await _first(accounts.synced(), stop.wait())
         if not stop.is_set():
             tasks.append(asyncio.create_task(delivery.run(), name="delivery"))
             tasks.append(
@@ -162,6 +195,6 @@ async def serve(
                 await task
         if web_runner is not None:
             await web_runner.cleanup()
-        await bot.stop()  # finishes the event in hand; never logs out
+        await accounts.stop()  # each finishes the event in hand; none logs out
         await coordinator.aclose()
         log.info("service.stopped")

@@ -140,3 +140,139 @@ def test_the_shipped_example_is_valid():
     conf = cfg.load(example, env={})
     assert conf.policy.global_partner == "globalhelp"
     assert any(p.is_global for p in conf.partners)
+
+
+# -- several bot accounts ([[matrix_accounts]]) ------------------------------------------
+
+ACCOUNTS = """
+data_dir = "/var/lib/dsx"
+
+[matrix]
+homeserver_url = "https://matrix.example.org"
+user_id = "@dsx:example.org"
+pickle_key = "a-long-enough-pickle-key"
+
+[[matrix_accounts]]
+homeserver_url = "https://matrix.other.example:8448"
+user_id = "@dsx:other.example:8448"
+device_id = "DSXSECOND"
+
+[[matrix_accounts]]
+homeserver_url = "https://hs3.example"
+user_id = "@dsx:hs3.example"
+store_path = "/srv/dsx/third-store"
+pickle_key = "the-third-accounts-own-key"
+
+[staff]
+room = "!staff:example.org"
+
+[[partners]]
+handle = "lawcollective"
+rooms = ["!law:example.org"]
+
+[[partners]]
+handle = "faraway"
+rooms = ["!far:other.example:8448"]
+account = "@dsx:other.example:8448"
+
+[[partners]]
+handle = "explicit"
+rooms = ["!x:example.org"]
+account = "@dsx:example.org"
+"""
+
+
+def test_further_accounts_load_with_their_own_stores(tmp_path):
+    conf = cfg.load(write(tmp_path, ACCOUNTS), env={"DSX_MATRIX_ACCOUNTS_0_PASSWORD": "secret"})
+    primary, second, third = conf.accounts
+    assert primary.user_id == "@dsx:example.org"
+    assert primary.store_path == "/var/lib/dsx/nio-store"
+    # Without its own store path and pickle key, an account gets a folder named after it
+    # and the primary's key; the password came from the environment.
+    assert second.store_path == "/var/lib/dsx/nio-store-dsx_other.example_8448"
+    assert second.pickle_key == "a-long-enough-pickle-key"
+    assert second.password == "secret" and second.device_id == "DSXSECOND"
+    assert third.store_path == "/srv/dsx/third-store"
+    assert third.pickle_key == "the-third-accounts-own-key"
+    assert conf.account_of_partner("lawcollective") == "@dsx:example.org"
+    assert conf.account_of_partner("faraway") == "@dsx:other.example:8448"
+    assert conf.account_of_partner("explicit") == "@dsx:example.org"
+    assert conf.account_of_partner("added-by-command") == "@dsx:example.org"
+    view = conf.for_account("@dsx:other.example:8448")
+    assert view.matrix.homeserver_url == "https://matrix.other.example:8448"
+    assert view.store_path == Path("/var/lib/dsx/nio-store-dsx_other.example_8448")
+    assert view.accounts == (view.matrix,)
+    with pytest.raises(KeyError):
+        conf.for_account("@nobody:example.org")
+
+
+def test_a_single_account_is_the_primary_alone(tmp_path):
+    conf = cfg.load(write(tmp_path, GOOD), env={})
+    assert [a.user_id for a in conf.accounts] == ["@dsx:example.org"]
+    assert conf.for_account("@dsx:example.org").matrix == conf.accounts[0]
+
+
+SECOND = "[[matrix_accounts]]\nuser_id = '@b:hs2'\n"
+
+
+@pytest.mark.parametrize(
+    ("snippet", "key"),
+    [
+        ("matrix_accounts = 5\n", "matrix_accounts"),
+        ("matrix_accounts = [5]\n", "matrix_accounts[0]"),
+        ("[[matrix_accounts]]\nhomeserver_url = 'https://hs2'\n", "matrix_accounts[0].user_id"),
+        ("[[matrix_accounts]]\nuser_id = 'b'\n", "matrix_accounts[0].user_id"),
+        (SECOND + "passwrd = 'x'\n", "matrix_accounts[0].passwrd"),
+        (SECOND + "homeserver_url = 'hs2'\n", "matrix_accounts[0].homeserver_url"),
+        (SECOND + "pickle_key = 'short'\n", "matrix_accounts[0].pickle_key"),
+        (SECOND + "device_policy = 'yolo'\n", "matrix_accounts[0].device_policy"),
+        # The same user as the primary, or twice among the others.
+        ("[[matrix_accounts]]\nuser_id = '@a:hs1'\n", "matrix_accounts[0].user_id"),
+        (SECOND + SECOND, "matrix_accounts[1].user_id"),
+        # Two accounts in one crypto store would overwrite each other's keys.
+        (SECOND + "store_path = '/d/nio-store'\n", "matrix_accounts[0].store_path"),
+        (
+            SECOND + "store_path = '/d/s'\n[[matrix_accounts]]\nuser_id = '@c:hs3'\n"
+            "store_path = '/d/s'\n",
+            "matrix_accounts[1].store_path",
+        ),
+        ("[[partners]]\nhandle = 'p'\naccount = '@nobody:hs9'\n", "partners[0].account"),
+    ],
+)
+def test_bad_accounts_are_named_with_the_file(tmp_path, snippet, key):
+    primary = "" if snippet.startswith("matrix_accounts =") else "[matrix]\nuser_id = '@a:hs1'\n"
+    path = write(tmp_path, "data_dir = '/d'\n" + primary + snippet)
+    with pytest.raises(cfg.ConfigError) as err:
+        cfg.load(path, env={})
+    assert err.value.key == key
+    assert str(path) in str(err.value)
+
+
+def test_account_environment_overrides_need_a_table_in_the_file(tmp_path):
+    path = write(tmp_path, "[matrix]\nuser_id = '@a:hs1'\n" + SECOND)
+    conf = cfg.load(path, env={"DSX_MATRIX_ACCOUNTS_0_ACCESS_TOKEN": "tok"})
+    assert conf.matrix_accounts[0].access_token == "tok"
+    with pytest.raises(cfg.ConfigError) as err:
+        cfg.load(path, env={"DSX_MATRIX_ACCOUNTS_1_PASSWORD": "x"})
+    assert err.value.key == "DSX_MATRIX_ACCOUNTS_1_PASSWORD"
+    with pytest.raises(cfg.ConfigError) as err:
+        cfg.load(path, env={"DSX_MATRIX_ACCOUNTS_X_PASSWORD": "x"})
+    assert err.value.key == "DSX_MATRIX_ACCOUNTS_X_PASSWORD"
+    with pytest.raises(cfg.ConfigError) as err:
+        cfg.load(path, env={"DSX_MATRIX_ACCOUNTS_0_PASWORD": "x"})
+    assert err.value.key == "matrix_accounts[0].pasword"
+
+
+def test_the_examples_commented_second_account_is_valid_when_uncommented(tmp_path):
+    example = Path(__file__).resolve().parents[2] / "deploy" / "dsx.example.toml"
+    lines = example.read_text().splitlines()
+    start = lines.index("# [[matrix_accounts]]")
+    block = range(start, lines.index("", start))
+    text = "\n".join(
+        line[2:] if i in block or line.startswith("# account = ") else line
+        for i, line in enumerate(lines)
+    )
+    conf = cfg.load(write(tmp_path, text), env={})
+    assert [a.user_id for a in conf.accounts] == ["@dsx:example.org", "@dsx:other.example"]
+    assert conf.account_of_partner("globalhelp") == "@dsx:other.example"
+    assert conf.account_of_partner("lawcollective") == "@dsx:example.org"

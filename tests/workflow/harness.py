@@ -183,6 +183,7 @@ class PartnerSpec:
     handle: str
     room: str
     members: tuple[str, ...]
+    account: str = ""  # the bot account serving the partner; empty: the primary
 
 
 def make_config(
@@ -195,6 +196,7 @@ def make_config(
     staff_members: tuple[str, ...] = (),
     database_url: str = "",
     private_key: bool = False,  # also give delivery the private key (opens intake details)
+    accounts: tuple[MatrixConfig, ...] = (),
 ) -> Config:
     public, _private = write_keypair(data / "keys")
     from coordinator.config import DatabaseConfig
@@ -212,11 +214,14 @@ def make_config(
         ),
         database=DatabaseConfig(url=database_url),
         staff=StaffConfig(room=staff_room, members=staff_members),
-        partners=tuple(PartnerConfig(p.handle, (p.room,), p.members) for p in partners),
+        partners=tuple(
+            PartnerConfig(p.handle, (p.room,), p.members, account=p.account) for p in partners
+        ),
         policy=PolicyConfig(),
         sealing=SealingConfig(
             public_key_file=str(public), private_key_file=str(_private) if private_key else ""
         ),
+        matrix_accounts=accounts,
     )
 
 
