@@ -5,6 +5,11 @@ in the closing transaction, then SQLite runs VACUUM with ``secure_delete`` on an
 truncates its WAL, and PostgreSQL rewrites the table (VACUUM FULL) so no dead tuple
 keeps the bytes. Only counts and types remain. An archive (still sealed, so it needs
 the private key to read) is written only where the organization's consent is recorded.
+
+Free-text reasons (``!dsx decline … reason=``, ``!dsx remove … reason=``) may name people,
+so they are sealed too, in their own scope. A decline's reason is case data: owned by the
+organization, it goes with the case (closed, refused or cancelled). A removal's reason is
+the record of why a member left; it stays sealed with the removed member's record.
 """
 
 from __future__ import annotations
@@ -20,10 +25,38 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from coordinator.domain.states import RequestState
 from coordinator.logs import get_logger
-from coordinator.store.schema import requests, retention_counts, sealed
+from coordinator.store.schema import proposals, requests, retention_counts, sealed
 
 log = get_logger(__name__)
 TERMINAL = (RequestState.CLOSED.value, RequestState.REFERRED.value, RequestState.REFUSED.value)
+REASON_SCOPE = "reason"
+REMOVAL_FIELD = "removal"
+
+
+def decline_field(proposal_id: str) -> str:
+    return f"decline:{proposal_id}"
+
+
+async def store_reason(conn: AsyncConnection, owner: str, field: str, blob: bytes) -> None:
+    """Keep a sealed free-text reason (``blob`` is already sealed)."""
+    await conn.execute(
+        sealed.insert().values(owner=owner, scope=REASON_SCOPE, field=field, blob=blob)
+    )
+
+
+async def purge_case_reasons(conn: AsyncConnection, request_id: str) -> int:
+    """Delete the sealed decline reasons of a request's proposals."""
+    ids = (
+        await conn.execute(sa.select(proposals.c.id).where(proposals.c.request == request_id))
+    ).scalars()
+    fields = [decline_field(p) for p in ids]
+    if not fields:
+        return 0
+    return (
+        await conn.execute(
+            sa.delete(sealed).where(sealed.c.scope == REASON_SCOPE, sealed.c.field.in_(fields))
+        )
+    ).rowcount
 
 
 async def _count(conn: AsyncConnection, kind: str) -> None:
@@ -50,7 +83,7 @@ async def purge_case(
     conn: AsyncConnection, request_id: str, organization: str | None, skills: list[str]
 ) -> int:
     """Delete the case's sealed data, and the organization's when it has no other case."""
-    deleted = 0
+    deleted = await purge_case_reasons(conn, request_id)
     if organization is not None:
         deleted += (
             await conn.execute(sa.delete(sealed).where(sealed.c.scope == request_id))

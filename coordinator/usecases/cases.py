@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
+from coordinator import retention
 from coordinator.domain import (
     DomainError,
     MembershipStatus,
@@ -172,6 +173,7 @@ async def refuse(ctx: Context, tx: Tx, request_id: str, reason_code: str) -> Cas
     advance(req.state, RequestState.REFUSED)
     await cancel_pending_proposals(tx, request_id)
     await tx.conn.execute(sealed.delete().where(sealed.c.scope == request_id))
+    await retention.purge_case_reasons(tx.conn, request_id)
     await tx.conn.execute(
         requests.update()
         .where(requests.c.id == request_id)

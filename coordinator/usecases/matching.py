@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from coordinator import routing
+from coordinator import retention, routing
 from coordinator.domain import (
     DomainError,
     EngagementState,
@@ -360,10 +360,17 @@ async def open_engagement(ctx: Context, tx: Tx, proposal_id: str) -> EngagementR
 
 
 async def decline(
-    ctx: Context, tx: Tx, proposal_id: str, by: str, reason_code: str = "declined"
+    ctx: Context,
+    tx: Tx,
+    proposal_id: str,
+    by: str,
+    reason_code: str = "declined",
+    reason: str | None = None,
 ) -> DeclineResult:
-    """A partner or the provider declines; the next candidate is proposed."""
+    """A partner or the provider declines; the next candidate is proposed. A free-text
+    ``reason`` is kept sealed with the case (it may name people) and purged with it."""
     reason_code = validate.reason_code("reason", reason_code)
+    reason = validate.text("reason", reason)
     prop = await rows.proposal(tx.conn, proposal_id, lock=True)
     if by not in prop.approvals_needed and by != prop.provider:
         raise DomainError("not_your_proposal", f"Proposal {proposal_id} is not yours to decline.")
@@ -373,8 +380,12 @@ async def decline(
         .where(proposals.c.id == proposal_id)
         .values(state=ProposalState.DECLINED.value, decided_at=tx.now)
     )
-    tx.audit("proposal.declined", proposal_id, by=by, code=reason_code)
     req = await rows.request(tx.conn, prop.request, lock=True)
+    if reason and req.organization:
+        await retention.store_reason(
+            tx.conn, req.organization, retention.decline_field(proposal_id), ctx.seal(reason)
+        )
+    tx.audit("proposal.declined", proposal_id, by=by, code=reason_code, reason=bool(reason))
     req = await set_request_state(tx, req, RequestState.OPEN)
     routed = await propose(ctx, tx, req)
     return DeclineResult(proposal_id, routed.proposal, routed.provider, routed.state)

@@ -1,11 +1,24 @@
 """Removing a member: cancel their proposals, re-route their open engagements, and
-name the members whose support ran only through them (they need new vouches)."""
+name the members whose support ran only through them (they need new vouches).
+
+Removing an organization also ends its cases: open requests are cancelled (their pending
+proposals withdrawn, only the reason code and date kept, as for a refusal), an open
+engagement is closed, and the organization's personal data is purged. The partner that
+works with it is told which cases ended; staff get the cascade with counts.
+
+The free-text reason staff give is sealed (``retention.REASON_SCOPE``); the audit log,
+the staff notice and the use-case result carry only the reason code.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import sqlalchemy as sa
 
+from coordinator import retention
 from coordinator.domain import (
+    DomainError,
     EngagementState,
     MemberKind,
     MembershipStatus,
@@ -13,17 +26,25 @@ from coordinator.domain import (
     RequestState,
     advance,
 )
-from coordinator.store.schema import engagements, proposals, vouches
-from coordinator.usecases import matching, messages, rows, validate
+from coordinator.store.schema import engagements, proposals, requests, sealed, vouches
+from coordinator.usecases import cases, matching, messages, rows, validate
 from coordinator.usecases.context import Context
 from coordinator.usecases.results import RemovalResult
 from coordinator.usecases.unit import Tx
 
+ORG_REMOVED = "organization_removed"
+
 
 async def remove_member(
-    ctx: Context, tx: Tx, member_id: str, reason_code: str, code_of_conduct: bool = True
+    ctx: Context,
+    tx: Tx,
+    member_id: str,
+    reason_code: str,
+    code_of_conduct: bool = True,
+    reason: str | None = None,
 ) -> RemovalResult:
     reason_code = validate.reason_code("reason", reason_code)
+    reason = validate.text("reason", reason)
     found = await rows.member(tx.conn, member_id, lock=True)
     status = advance(found.status, MembershipStatus.REMOVED)
     await rows.set_member_status(tx.conn, member_id, status)
@@ -78,8 +99,21 @@ async def remove_member(
             await matching.propose(ctx, tx, req)
             rerouted.append(request_id)
 
+    ended = CasesEnded()
+    if found.kind is MemberKind.ORGANIZATION:
+        ended = await end_cases(ctx, tx, member_id)
+        cancelled += ended.withdrawn
+    if reason:
+        await retention.store_reason(tx.conn, member_id, retention.REMOVAL_FIELD, ctx.seal(reason))
+
     orphaned = tuple(sorted(impact.orphaned))
-    text = f"Member {member_id} was removed ({reason_code})."
+    text = f"Member {member_id} was removed ({reason_code}"
+    text += "; the reason given is kept sealed)." if reason else ")."
+    if found.kind is MemberKind.ORGANIZATION:
+        text += (
+            f" Requests cancelled: {len(ended.cancelled)}; proposals withdrawn: "
+            f"{len(ended.withdrawn)}; engagements closed: {len(ended.closed)}."
+        )
     if orphaned:
         text += " These members need new vouches: " + ", ".join(orphaned)
     await tx.send(
@@ -90,6 +124,9 @@ async def remove_member(
             member=member_id,
             needs_revouching=list(orphaned),
             rerouted=rerouted,
+            cancelled_requests=len(ended.cancelled),
+            withdrawn_proposals=len(cancelled),
+            closed_engagements=len(ended.closed),
         ),
     )
     tx.audit(
@@ -99,5 +136,136 @@ async def remove_member(
         cancelled=cancelled,
         rerouted=rerouted,
         orphaned=len(orphaned),
+        cancelled_requests=list(ended.cancelled),
+        closed_engagements=list(ended.closed),
+        reason=bool(reason),
     )
-    return RemovalResult(member_id, tuple(cancelled), tuple(rerouted), orphaned)
+    return RemovalResult(
+        member_id,
+        tuple(cancelled),
+        tuple(rerouted),
+        orphaned,
+        tuple(ended.cancelled),
+        tuple(ended.closed),
+        ended.purged,
+    )
+
+
+@dataclass
+class CasesEnded:
+    """What removing an organization did to its cases."""
+
+    cancelled: list[str] = field(default_factory=list)  # requests
+    withdrawn: list[str] = field(default_factory=list)  # pending proposals of those requests
+    closed: list[str] = field(default_factory=list)  # engagements
+    purged: int = 0  # sealed rows deleted
+
+
+async def end_cases(ctx: Context, tx: Tx, org_id: str) -> CasesEnded:
+    """Cancel a removed organization's open requests, close its engagements, purge its data."""
+    ended = CasesEnded()
+    found = await tx.conn.execute(
+        sa.select(requests.c.id, requests.c.partner, requests.c.state)
+        .where(
+            requests.c.organization == org_id,
+            requests.c.state.in_([s.value for s in (*cases.OPEN_STATES, RequestState.ENGAGED)]),
+        )
+        .order_by(requests.c.filed_at)
+    )
+    by_partner: dict[str, list[str]] = {}
+    for request_id, partner, state in found.all():
+        if partner:
+            by_partner.setdefault(partner, []).append(request_id)
+        if state == RequestState.ENGAGED.value:
+            ended.closed += await _close_engagements(ctx, tx, request_id)
+            ended.purged += await _close_request(tx, request_id, org_id)
+            continue
+        ended.withdrawn += await _cancel_request(tx, request_id, RequestState(state))
+        ended.purged += await _purge_request(tx, request_id)
+        ended.cancelled.append(request_id)
+    ended.purged += (
+        await tx.conn.execute(
+            sealed.delete().where(sealed.c.owner == org_id, sealed.c.scope == "org")
+        )
+    ).rowcount
+    for partner, ids in by_partner.items():
+        if not ids:
+            continue
+        try:
+            room = await cases.partner_room(tx, partner)
+        except DomainError:  # a removed partner, or one without a room: nobody to tell
+            continue
+        await tx.send(
+            room,
+            messages.notice(
+                f"Organization {org_id} was removed from the network by staff. "
+                f"Its cases ended: {', '.join(ids)}; its data was purged.",
+                blocks={"org.dsx.removal": {"member": org_id, "requests": ids}},
+            ),
+        )
+    return ended
+
+
+async def _cancel_request(tx: Tx, request_id: str, state: RequestState) -> list[str]:
+    """Out of routing for good, like a refusal: the code and date remain (and the partner
+    and skills, for counts); the organization, languages and region go."""
+    advance(state, RequestState.REFUSED)
+    withdrawn = await cases.cancel_pending_proposals(tx, request_id)
+    await tx.conn.execute(
+        requests.update()
+        .where(requests.c.id == request_id)
+        .values(
+            state=RequestState.REFUSED.value,
+            reason_code=ORG_REMOVED,
+            organization=None,
+            languages=[],
+            region=None,
+            closed_at=tx.now,
+        )
+    )
+    tx.audit("request.cancelled", request_id, code=ORG_REMOVED, withdrawn=withdrawn)
+    return withdrawn
+
+
+async def _purge_request(tx: Tx, request_id: str) -> int:
+    notes = await tx.conn.execute(sealed.delete().where(sealed.c.scope == request_id))
+    return notes.rowcount + await retention.purge_case_reasons(tx.conn, request_id)
+
+
+async def _close_engagements(ctx: Context, tx: Tx, request_id: str) -> list[str]:
+    open_ = (
+        await tx.conn.execute(
+            sa.select(engagements.c.id).where(
+                engagements.c.request == request_id,
+                engagements.c.state == EngagementState.OPEN.value,
+            )
+        )
+    ).scalars()
+    closed = []
+    for engagement_id in open_:
+        await tx.conn.execute(
+            engagements.update()
+            .where(engagements.c.id == engagement_id)
+            .values(state=EngagementState.CLOSED.value, closed_at=tx.now)
+        )
+        await tx.send(
+            f"engagement:{engagement_id}",
+            messages.notice(
+                f"Engagement {engagement_id} is closed: the organization is no longer part "
+                "of the network. Thank you; no review is needed."
+            ),
+        )
+        tx.audit("engagement.closed", engagement_id, request=request_id, cause=ORG_REMOVED)
+        closed.append(engagement_id)
+    return closed
+
+
+async def _close_request(tx: Tx, request_id: str, org_id: str) -> int:
+    req = await rows.request(tx.conn, request_id, lock=True)
+    advance(req.state, RequestState.CLOSED)
+    await tx.conn.execute(
+        requests.update()
+        .where(requests.c.id == request_id)
+        .values(state=RequestState.CLOSED.value, closed_at=tx.now, reason_code=ORG_REMOVED)
+    )
+    return await retention.purge_case(tx.conn, request_id, org_id, sorted(req.skills))

@@ -96,6 +96,10 @@ class RemovalResult:
     cancelled_proposals: tuple[str, ...]
     rerouted_requests: tuple[str, ...]
     needs_revouching: tuple[str, ...]
+    # Removing an organization ends its cases:
+    cancelled_requests: tuple[str, ...] = ()
+    closed_engagements: tuple[str, ...] = ()
+    purged_rows: int = 0
 
 
 @dataclass(frozen=True)

@@ -276,17 +276,24 @@ class Coordinator:
         member_id: str,
         reason_code: str,
         code_of_conduct: bool = True,
+        reason: str | None = None,
         *,
         actor: str = SYSTEM,
         event_id: str | None = None,
     ) -> RemovalResult:
-        return await self.transaction(
+        """Remove a member; ``reason`` (free text from staff) is stored sealed."""
+        result = await self.transaction(
             "remove_member",
-            lambda tx: removal.remove_member(self.ctx, tx, member_id, reason_code, code_of_conduct),
+            lambda tx: removal.remove_member(
+                self.ctx, tx, member_id, reason_code, code_of_conduct, reason
+            ),
             RemovalResult,
             actor,
             event_id,
         )
+        if result.purged_rows:
+            await retention.vacuum(self.engine)
+        return result
 
     # -- cases -------------------------------------------------------------------------
 
@@ -341,13 +348,15 @@ class Coordinator:
         proposal_id: str,
         by: str,
         reason_code: str = "declined",
+        reason: str | None = None,
         *,
         actor: str = SYSTEM,
         event_id: str | None = None,
     ) -> DeclineResult:
+        """Decline a proposal; ``reason`` (free text) is stored sealed with the case."""
         return await self.transaction(
             "decline",
-            lambda tx: matching.decline(self.ctx, tx, proposal_id, by, reason_code),
+            lambda tx: matching.decline(self.ctx, tx, proposal_id, by, reason_code, reason),
             DeclineResult,
             actor,
             event_id,

@@ -143,3 +143,17 @@ async def adopt_elsewhere(
             root = await request_thread(conn, room, request_id)
         if root is not None:
             await adopt_into_thread(conn, after_seq, room, root)
+
+
+async def thread_new_proposals(conn: AsyncConnection, after_seq: int, skip: frozenset[str]) -> None:
+    """Each proposal written since ``after_seq`` (outside ``skip``) joins its own request's
+    thread in its room, when the request has one there (a use case that re-routes several
+    requests at once, like a removal)."""
+    for post in await proposal_posts(conn, after_seq=after_seq):
+        if post.room in skip or post.thread_of is not None:
+            continue
+        root = await request_thread(conn, post.room, post.request, before_seq=after_seq)
+        if root is not None:
+            await conn.execute(
+                outbox.update().where(outbox.c.id == post.row).values(thread_of=root)
+            )

@@ -87,6 +87,8 @@ async def render_new_proposals(tx: Tx, after_seq: int) -> None:
 async def edit_proposal(tx: Tx, proposal_id: str) -> None:
     """Queue an edit of every posted copy of the proposal, showing its current state."""
     posts = await posted.proposal_posts(tx.conn, proposal_id=proposal_id)
+    if not posts:
+        return
     reasons = next((_reasons(p.content) for p in posts if _reasons(p.content)), ())
     view, routing_room = await _view(tx, proposal_id, reasons)
     for post in posts:

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
+from coordinator import retention
 from coordinator.domain import DomainError, Urgency, VouchKind
-from coordinator.usecases import Coordinator, cases, matching, queries, rows, vetting
+from coordinator.usecases import Coordinator, cases, matching, queries, removal, rows, vetting
 from coordinator.usecases.queries import RequestStatus
-from coordinator.usecases.results import ApprovalResult, DeclineResult
+from coordinator.usecases.results import ApprovalResult, DeclineResult, RemovalResult
 from coordinator.usecases.unit import Tx
 from coordinator.usecases.vetting import QueueEntry
 from partner_bots.commands import catalog as c
@@ -205,8 +206,10 @@ class WorkflowServices:
         core = self.coordinator.ctx
 
         async def body(tx: Tx) -> DeclineResult:
-            # The free-text reason stays in the room; only a code is recorded.
-            result = await matching.decline(core, tx, cmd.proposal, partner.handle, "declined")
+            # The free-text reason is kept sealed with the case; the audit has a code only.
+            result = await matching.decline(
+                core, tx, cmd.proposal, partner.handle, "declined", cmd.reason
+            )
             await present.edit_proposal(tx, cmd.proposal)
             return result
 
@@ -392,18 +395,41 @@ class WorkflowServices:
         return Outcome(f"Vouching path: {_path(found)}")
 
     async def remove(self, ctx: CommandContext, cmd: c.RemoveCommand) -> Outcome:
-        # Staff give a sentence; the record keeps a code only (no personal data in audit).
-        result = await self.coordinator.remove_member(
-            cmd.member, "staff_removal", actor=ctx.sender, event_id=ctx.event_id
+        """The reason staff typed is stored sealed; the report answers their command, so the
+        reason stays readable in the (encrypted) staff room and nowhere in plain text."""
+        core = self.coordinator.ctx
+
+        async def body(tx: Tx) -> RemovalResult:
+            before = await posted.last_seq(tx.conn)
+            result = await removal.remove_member(
+                core, tx, cmd.member, "staff_removal", True, cmd.reason
+            )
+            await present.render_new_proposals(tx, before)
+            for proposal_id in result.cancelled_proposals:
+                await present.edit_proposal(tx, proposal_id)
+            await posted.thread_new_proposals(tx.conn, before, frozenset({core.staff_room}))
+            return result
+
+        result = await self.coordinator.transaction(
+            "remove_member", body, RemovalResult, ctx.sender, ctx.event_id
         )
-        return Outcome(
-            f"{result.member} was removed from the network.",
-            (
-                f"Proposals cancelled: {', '.join(result.cancelled_proposals) or 'none'}",
-                f"Requests re-routed: {', '.join(result.rerouted_requests) or 'none'}",
-                f"Needing a new vouch: {', '.join(result.needs_revouching) or 'none'}",
-            ),
-        )
+        if result.purged_rows:
+            await retention.vacuum(self.coordinator.engine)
+        details = [
+            f"Proposals cancelled: {', '.join(result.cancelled_proposals) or 'none'}",
+            f"Requests re-routed: {', '.join(result.rerouted_requests) or 'none'}",
+            f"Needing a new vouch: {', '.join(result.needs_revouching) or 'none'}",
+        ]
+        if result.cancelled_requests or result.closed_engagements:
+            details += [
+                f"Requests cancelled: {len(result.cancelled_requests)} "
+                f"({', '.join(result.cancelled_requests) or 'none'})",
+                f"Engagements closed: {len(result.closed_engagements)} "
+                f"({', '.join(result.closed_engagements) or 'none'})",
+                f"Sealed records purged: {result.purged_rows}",
+            ]
+        details.append("The reason is kept sealed; the audit log records a code only.")
+        return Outcome(f"{result.member} was removed from the network.", tuple(details))
 
     async def add_partner(self, ctx: CommandContext, cmd: c.PartnerAddCommand) -> Outcome:
         if not cmd.room.startswith("!"):

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from coordinator.store.schema import audit_log, outbox, requests
+from coordinator.store.schema import audit_log, outbox, requests, sealed
 from partner_bots.commands import REGISTRY, Audience
 from partner_bots.events import IncomingMessage
 from tests.workflow.conftest import World
@@ -243,10 +243,79 @@ async def test_decline_proposes_the_next_candidate(seeded: World):
     assert (
         nxt["content"]["m.relates_to"]["event_id"] == first["content"]["m.relates_to"]["event_id"]
     )
-    last = await ask_ok(
-        w.ann, w.room_a, bot, f'!dsx decline {nxt["content"][PROPOSAL]["id"]} reason="busy"'
-    )
+    second_id = nxt["content"][PROPOSAL]["id"]
+    last = await ask_ok(w.ann, w.room_a, bot, f'!dsx decline {second_id} reason="{REASON}"')
     assert "no candidate is left" in last["body"]
+    # The free-text reason is kept sealed with the case, never in plain text.
+    async with w.coordinator.running.coordinator.engine.connect() as conn:
+        kept = (
+            await conn.execute(
+                sa.select(sealed.c.owner).where(
+                    sealed.c.scope == "reason", sealed.c.field == f"decline:{second_id}"
+                )
+            )
+        ).scalar_one()
+    assert kept == "legal-aid"
+    assert REASON.split()[0] not in await plain_text(w)
+
+
+REASON = "Okapi-3318 is travelling this month"
+
+
+async def plain_text(w: World) -> str:
+    """Every row of every table as text (sealed blobs as raw bytes)."""
+    from coordinator.store.schema import metadata
+
+    out = []
+    async with w.coordinator.running.coordinator.engine.connect() as conn:
+        for table in metadata.sorted_tables:
+            for row in (await conn.execute(sa.select(table))).all():
+                out.append(repr([v.decode("latin-1") if isinstance(v, bytes) else v for v in row]))
+    return "\n".join(out)
+
+
+async def test_removing_an_organization_cancels_its_requests(seeded: World):
+    """Staff remove an organization: its open request is cancelled, the pending proposal
+    withdrawn (its post edited), the partner told, and the cascade reported with counts."""
+    w, bot = seeded, seeded.bot
+    for body in ("!dsx org add shelter region=US-CA", "!dsx vouch shelter", "!dsx vet shelter"):
+        await ask_ok(w.ann, w.room_a, bot, body)
+    req = request_id(await ask_ok(w.ann, w.room_a, bot, "!dsx request shelter skills=phishing"))
+    posted = await proposal_in(w.ann, w.room_a, bot, req)
+    why = "Marmot-9054 spread hate at the town hall"
+    report = await ask_ok(w.staff, w.room_s, bot, f'!dsx remove shelter reason="{why}"')
+    assert "Requests cancelled: 1" in report["body"], report["body"]
+    assert posted["content"][PROPOSAL]["id"] in report["body"]
+    told = await w.ann.wait_event(
+        w.room_a,
+        bot,
+        lambda s: req in s["content"].get("body", "") and "org.dsx.removal" in s["content"],
+        what="the partner told of the cancelled request",
+    )
+    assert "shelter" in told["content"]["body"]
+    withdrawn = await w.ann.wait_event(
+        w.room_a,
+        bot,
+        lambda s: (
+            (s["content"].get("m.relates_to") or {}).get("event_id") == posted["event_id"]
+            and s["content"].get("m.new_content", {}).get(PROPOSAL, {}).get("status") == "cancelled"
+        ),
+        what="the proposal edited to cancelled",
+    )
+    assert withdrawn
+    staff_notice = await w.staff.wait_event(
+        w.room_s,
+        bot,
+        lambda s: (
+            (s["content"].get("org.dsx.staff") or {}).get("member") == "shelter"
+            and s["content"]["org.dsx.staff"].get("kind") == "removal"
+        ),
+        what="the staff cascade report",
+    )
+    assert staff_notice["content"]["org.dsx.staff"]["cancelled_requests"] == 1
+    assert why.split()[0] not in await plain_text(w)
+    status = await ask_ok(w.ann, w.room_a, bot, f"!dsx status {req}")
+    assert "refused" in status["body"]
 
 
 async def test_every_command_has_help(world: World):
