@@ -3,6 +3,7 @@ partner alpha (room on the first server), partner beta (room on the second), a s
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -58,7 +59,10 @@ async def database_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
 
 
 @pytest.fixture(scope="module")
-async def world(federation, tmp_path_factory, database_url: str) -> AsyncIterator[World]:
+async def world(
+    request: pytest.FixtureRequest, federation, tmp_path_factory, database_url: str
+) -> AsyncIterator[World]:
+    """A module may set ``WORLD_POLICY`` (a PolicyConfig) for its coordinator."""
     hs1, hs2 = federation
     root = tmp_path_factory.mktemp("workflow")
     members: list[Member] = []
@@ -98,6 +102,9 @@ async def world(federation, tmp_path_factory, database_url: str) -> AsyncIterato
         staff_members=(staff.user_id,),
         database_url=database_url,
     )
+    policy = getattr(request.module, "WORLD_POLICY", None)
+    if policy is not None:
+        config = dataclasses.replace(config, policy=policy)
     coordinator = await start_coordinator(config)
     try:
         for owner, room in ((ann, room_a), (bea, room_b), (staff, room_s)):
