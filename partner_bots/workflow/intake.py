@@ -39,8 +39,13 @@ UNENCRYPTED = "intake_room_unencrypted"
 UNKNOWN_ROOM = "M_UNKNOWN_ROOM"
 NOT_OPENED = "intake_not_opened"  # sealed to a key we do not hold, or tampered
 MISSING = "intake_details_missing"  # nothing sealed under that reference (purged?)
+WAITING_NOTICE = "intake_waiting_notice"
 # Misconfiguration waits for an operator: retry rarely (12 attempts span ~3 hours).
 OPERATOR_RETRY_S = 900.0
+# The details queue is not held up behind the notice's room, so a details row whose notice
+# is not sent yet would spend an attempt per claim: look again only once a minute (the
+# notice normally goes out in the same delivery round, just before).
+NOTICE_WAIT_S = 60.0
 SYNC_RETRY_S = 5.0
 
 

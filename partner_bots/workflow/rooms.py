@@ -17,7 +17,15 @@ from coordinator.logs import get_logger
 from partner_bots.delivery import PERMANENT_RETRY_S, Delivery, Outgoing
 from partner_bots.sending import SendError
 from partner_bots.session import BotSession
-from partner_bots.workflow.intake import INTAKE_DETAILS, NO_KEY, IntakeDetails, IntakeRooms, Refusal
+from partner_bots.workflow.intake import (
+    INTAKE_DETAILS,
+    NO_KEY,
+    NOTICE_WAIT_S,
+    WAITING_NOTICE,
+    IntakeDetails,
+    IntakeRooms,
+    Refusal,
+)
 
 log = get_logger(__name__)
 
@@ -159,6 +167,8 @@ class WorkflowDelivery(Delivery):
     async def _intake_refusal(self, message: Outgoing) -> Refusal | None:
         if self.intake is None:
             return Refusal(NO_KEY, PERMANENT_RETRY_S)
+        if message.thread_of and await self.outbox.event_id_of(message.thread_of) is None:
+            return Refusal(WAITING_NOTICE, NOTICE_WAIT_S)
         return self.intake.refusal(await self._nio_room(await self.rooms.resolve(message.room)))
 
     async def _content(self, message: Outgoing) -> dict[str, Any]:
@@ -174,7 +184,8 @@ class WorkflowDelivery(Delivery):
             if refused is not None:
                 # Checked before anything is opened; the Sender re-checks encryption.
                 await self.outbox.mark_failed(message.id, refused.code, refused.retry_after)
-                log.warning("intake.details_refused", code=refused.code)
+                if refused.code != WAITING_NOTICE:
+                    log.warning("intake.details_refused", code=refused.code)
                 return False
         if message.kind != CREATE_ROOM:
             return await super()._deliver(message)

@@ -34,10 +34,11 @@ from coordinator.usecases import Coordinator
 from coordinator.web import build_web
 from coordinator.web.forms import REQUEST_FORM, validate
 from coordinator.web.intake import CoreIntake
-from partner_bots.sending import Sent
+from partner_bots.sending import SendError, Sent
 from partner_bots.workflow.intake import (
     NO_KEY,
     UNENCRYPTED,
+    WAITING_NOTICE,
     IntakeDetails,
     render,
 )
@@ -78,6 +79,7 @@ class RecordingSender:
 
     session: FakeSession
     sent: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    fail: SendError | None = None  # every send fails with this (a rate limit, say)
 
     async def send(
         self,
@@ -87,6 +89,8 @@ class RecordingSender:
         tx_id: str | None = None,
         allow_unencrypted: bool = False,
     ) -> Sent:
+        if self.fail is not None:
+            raise self.fail
         self.sent.append((room_id, content))
         return Sent(f"$ev{len(self.sent)}-{tx_id}", encrypted=True)
 
@@ -206,6 +210,22 @@ async def test_without_the_private_key_details_wait_and_the_room_keeps_flowing(s
     details = [r for r in await _rows(s) if r.kind == "intake_details"]
     assert [r.state for r in details] == ["pending", "pending"]
     assert details[0].error_code == NO_KEY  # the second waits behind it, in order
+
+
+async def test_details_wait_for_their_notice_without_spending_attempts(setup: Setup):
+    s = setup
+    await s.intake.submit(_submission())
+    opener = SpyOpener(s.keys)
+    delivery = _delivery(s, encrypted=True, intake=IntakeDetails(s.coord.engine, opener))
+    delivery.sender.fail = SendError("M_LIMIT_EXCEEDED", 5.0)  # the notice cannot go yet
+    await _drain(delivery)
+    assert opener.opened == 0
+    rows = await _rows(s)
+    assert [(r.kind, r.state, r.error_code) for r in rows] == [
+        ("message", "pending", "M_LIMIT_EXCEEDED"),
+        ("intake_details", "pending", WAITING_NOTICE),
+    ]
+    assert rows[1].attempts == 1  # looked at once, then left alone for a minute
 
 
 def test_render_escapes_html_and_keeps_unknown_fields():
