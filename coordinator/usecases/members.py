@@ -113,7 +113,7 @@ async def add_provider(
         )
     )
     tx.audit("provider.added", provider_id, capacity=capacity, tier=tier.value)
-    await vetting.notify(ctx, tx, provider_id, "new applicant")
+    await vetting.notify(ctx, tx, provider_id, "new applicant", new=True)
     return MemberResult(provider_id, MemberKind.PROVIDER.value, MembershipStatus.APPLICANT.value)
 
 
@@ -151,7 +151,7 @@ async def add_organization(
                 sealed.insert().values(owner=org_id, scope="org", field=field, blob=ctx.seal(value))
             )
     tx.audit("organization.added", org_id, partner=partner, consent=archive_consent)
-    await vetting.notify(ctx, tx, org_id, "new applicant")
+    await vetting.notify(ctx, tx, org_id, "new applicant", new=True)
     return MemberResult(org_id, MemberKind.ORGANIZATION.value, MembershipStatus.APPLICANT.value)
 
 

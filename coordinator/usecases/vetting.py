@@ -99,9 +99,16 @@ async def entry(ctx: Context, conn: AsyncConnection, member_id: str) -> QueueEnt
     return _entry(ctx, row, await _tally(conn, [member_id]))
 
 
-async def notify(ctx: Context, tx: Tx, member_id: str, change: str) -> None:
-    """Post where an applicant now stands, after ``change`` (a short phrase)."""
-    found = await entry(ctx, tx.conn, member_id)
+async def notify(ctx: Context, tx: Tx, member_id: str, change: str, *, new: bool = False) -> None:
+    """Post where an applicant now stands, after ``change`` (a short phrase). A ``new``
+    member has no vouches yet: no need to ask the trust graph (a flow computation)."""
+    if not ctx.config.staff.room:
+        return  # no staff room configured: nobody to tell
+    if new:
+        row = (await tx.conn.execute(sa.select(members).where(members.c.id == member_id))).one()
+        found = QueueEntry(member_id, row.kind, aware(row.created_at), 0, 0, False, (), ())
+    else:
+        found = await entry(ctx, tx.conn, member_id)
     text = (
         f"Vetting queue — {change}: {found.member} ({found.kind}). "
         f"Decision: {decision_text(found)} "
@@ -127,6 +134,8 @@ async def notify(ctx: Context, tx: Tx, member_id: str, change: str) -> None:
 
 async def notify_left(ctx: Context, tx: Tx, decision: tg.Decision, kind: str, status: str) -> None:
     """An applicant was accepted (pod or active) by ``decision``: they leave the queue."""
+    if not ctx.config.staff.room:
+        return
     member_id = decision.member
     paths = _paths(decision)
     where = "the probation pod" if status == MembershipStatus.POD.value else status
