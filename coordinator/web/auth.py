@@ -176,8 +176,9 @@ class StaffAuth:
         await self._store_grant(token, grant, now)
         return token
 
-    async def _settled(self) -> None:
-        """Wait for links issued synchronously in this process to be stored."""
+    async def settled(self) -> None:
+        """Wait for links issued synchronously in this process to be stored (the app
+        awaits this on shutdown, before the engine closes)."""
         if self._writing:
             await asyncio.gather(*list(self._writing), return_exceptions=True)
 
@@ -216,13 +217,13 @@ class StaffAuth:
         return f"{self._origin}/login/{token}"
 
     async def link_is_live(self, token: str) -> bool:
-        await self._settled()
+        await self.settled()
         grant = await self._store.get(digest(token))
         return self._valid(grant, SecretKind.LOGIN_LINK) is not None
 
     async def redeem(self, token: str) -> str | None:
         """Consume a login link; returns a new session token, or None."""
-        await self._settled()
+        await self.settled()
         grant = self._valid(await self._store.pop(digest(token)), SecretKind.LOGIN_LINK)
         if grant is None:
             return None
