@@ -29,6 +29,7 @@ from coordinator.sealing import (
     generate_keypair,
     load_public_key,
 )
+from coordinator.store import create_engine
 from coordinator.store.schema import outbox
 from coordinator.usecases import Coordinator
 from coordinator.web import build_web
@@ -260,9 +261,26 @@ def _read_all(path: Path) -> bytes:
     return b"".join(f.read_bytes() for f in files if f.exists())
 
 
+async def _all_rows(url: str) -> bytes:
+    """Every value of every table (PostgreSQL), as bytes to search."""
+    engine = create_engine(url)
+    out: list[bytes] = []
+    try:
+        async with engine.connect() as conn:
+            tables = await conn.execute(
+                sa.text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+            )
+            for table in list(tables.scalars()):
+                for row in await conn.execute(sa.text(f'SELECT * FROM "{table}"')):
+                    out += [v if isinstance(v, bytes) else str(v).encode() for v in row]
+    finally:
+        await engine.dispose()
+    return b"\n".join(out)
+
+
 @pytest.mark.synapse
 async def test_partner_reads_the_details_of_a_public_request_in_its_encrypted_room(
-    homeserver, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    homeserver, db_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ):
     caplog.set_level(logging.INFO)
     ann = await Member.create(homeserver, tmp_path / "clients", "ann")
@@ -277,6 +295,7 @@ async def test_partner_reads_the_details_of_a_public_request_in_its_encrypted_ro
             password,
             tmp_path / "data",
             [PartnerSpec("alpha", room, (ann.user_id,))],
+            database_url=db_url,
             private_key=True,
         )
         coordinator = await start_coordinator(config)
@@ -334,9 +353,11 @@ async def test_partner_reads_the_details_of_a_public_request_in_its_encrypted_ro
         await ann.close()
     assert "intake.details_refused" not in caplog.text
     assert CANARY not in caplog.text and "555 010 7733" not in caplog.text  # nor in a log
-    # The plaintext that went to the room is in no database file, WAL included.
-    database = Path(config.database_url.split(":///", 1)[1])
-    raw_db = await asyncio.to_thread(_read_all, database)
+    # The plaintext that went to the room is in no database file (WAL included) or table.
+    if db_url.startswith("sqlite"):
+        raw_db = await asyncio.to_thread(_read_all, Path(db_url.split(":///", 1)[1]))
+    else:
+        raw_db = await _all_rows(db_url)
     assert reference.encode() in raw_db  # the search does see what is there
     for secret in (CANARY, CANARY.lower(), "our <site> was defaced", "555 010 7733"):
         assert secret.encode() not in raw_db, secret
