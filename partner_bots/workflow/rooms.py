@@ -14,13 +14,14 @@ from typing import Any
 from nio import RoomCreateError, RoomCreateResponse, RoomResolveAliasResponse
 
 from coordinator.logs import get_logger
-from partner_bots.delivery import PERMANENT_RETRY_S, Delivery, Outgoing
+from partner_bots.delivery import Delivery, Outgoing
 from partner_bots.sending import SendError
 from partner_bots.session import BotSession
 from partner_bots.workflow.intake import (
     INTAKE_DETAILS,
     NO_KEY,
     NOTICE_WAIT_S,
+    OPERATOR_RETRY_S,
     WAITING_NOTICE,
     IntakeDetails,
     IntakeRooms,
@@ -166,7 +167,7 @@ class WorkflowDelivery(Delivery):
 
     async def _intake_refusal(self, message: Outgoing) -> Refusal | None:
         if self.intake is None:
-            return Refusal(NO_KEY, PERMANENT_RETRY_S)
+            return Refusal(NO_KEY, OPERATOR_RETRY_S)
         if message.thread_of and await self.outbox.event_id_of(message.thread_of) is None:
             return Refusal(WAITING_NOTICE, NOTICE_WAIT_S)
         return self.intake.refusal(await self._nio_room(await self.rooms.resolve(message.room)))
@@ -174,7 +175,7 @@ class WorkflowDelivery(Delivery):
     async def _content(self, message: Outgoing) -> dict[str, Any]:
         if message.kind == INTAKE_DETAILS:  # never send the row's own (marker) content
             if self.intake is None:
-                raise SendError(NO_KEY, PERMANENT_RETRY_S)
+                raise SendError(NO_KEY, OPERATOR_RETRY_S)
             return await self.intake.content(message)
         return await super()._content(message)
 
