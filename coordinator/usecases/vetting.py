@@ -76,7 +76,7 @@ def format_paths(paths: Iterable[Iterable[str]]) -> str:
 
 def decision_text(entry: QueueEntry) -> str:
     if entry.eligible:
-        return f"meets the trust rules; confirm with `!dsx vet {entry.member}`"
+        return f"meets the trust rules; confirm with `!dsx vet {entry.member}`."
     return "not accepted yet: " + (" ".join(entry.reasons) or "no vouch or reference yet.")
 
 
