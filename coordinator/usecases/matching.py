@@ -381,11 +381,13 @@ async def decline(
         .values(state=ProposalState.DECLINED.value, decided_at=tx.now)
     )
     req = await rows.request(tx.conn, prop.request, lock=True)
-    if reason and req.organization:
+    # Without a sealing key the text is not stored; the decline itself must not be blocked.
+    sealed_reason = bool(reason and req.organization) and ctx.sealer is not None
+    if sealed_reason and reason and req.organization:
         await retention.store_reason(
             tx.conn, req.organization, retention.decline_field(proposal_id), ctx.seal(reason)
         )
-    tx.audit("proposal.declined", proposal_id, by=by, code=reason_code, reason=bool(reason))
+    tx.audit("proposal.declined", proposal_id, by=by, code=reason_code, reason_sealed=sealed_reason)
     req = await set_request_state(tx, req, RequestState.OPEN)
     routed = await propose(ctx, tx, req)
     return DeclineResult(proposal_id, routed.proposal, routed.provider, routed.state)

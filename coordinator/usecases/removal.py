@@ -7,7 +7,8 @@ engagement is closed, and the organization's personal data is purged. The partne
 works with it is told which cases ended; staff get the cascade with counts.
 
 The free-text reason staff give is sealed (``retention.REASON_SCOPE``); the audit log,
-the staff notice and the use-case result carry only the reason code.
+the staff notice and the use-case result carry only the reason code. Without a sealing
+key the removal still happens (it is a safety action) and the text is not stored.
 """
 
 from __future__ import annotations
@@ -103,12 +104,17 @@ async def remove_member(
     if found.kind is MemberKind.ORGANIZATION:
         ended = await end_cases(ctx, tx, member_id)
         cancelled += ended.withdrawn
-    if reason:
+    # A removal is a safety action: without a sealing key it still happens, unrecorded text.
+    sealed_reason = bool(reason) and ctx.sealer is not None
+    if sealed_reason and reason:
         await retention.store_reason(tx.conn, member_id, retention.REMOVAL_FIELD, ctx.seal(reason))
 
     orphaned = tuple(sorted(impact.orphaned))
     text = f"Member {member_id} was removed ({reason_code}"
-    text += "; the reason given is kept sealed)." if reason else ")."
+    if sealed_reason:
+        text += "; the reason given is kept sealed)."
+    else:
+        text += "; no sealing key is configured, the reason was not stored)." if reason else ")."
     if found.kind is MemberKind.ORGANIZATION:
         text += (
             f" Requests cancelled: {len(ended.cancelled)}; proposals withdrawn: "
@@ -138,7 +144,7 @@ async def remove_member(
         orphaned=len(orphaned),
         cancelled_requests=list(ended.cancelled),
         closed_engagements=list(ended.closed),
-        reason=bool(reason),
+        reason_sealed=sealed_reason,
     )
     return RemovalResult(
         member_id,

@@ -153,3 +153,24 @@ async def test_removing_an_organization_ends_its_cases(coord):
     assert REMOVAL_TEXT not in await _dump(c)
     with pytest.raises(DomainError):  # the organization can no longer file
         await c.file_request("alpha", "o1", ["forensics"], ["en"])
+
+
+async def test_without_a_sealing_key_a_removal_still_happens(db_url, tmp_path):
+    from coordinator.usecases import Coordinator
+    from tests.coordinator.conftest import make_config
+
+    c = await Coordinator.open(make_config(tmp_path), url=db_url, sealer=None)
+    try:
+        await c.add_provider("@p9:hs", ["training"], ["en"], capacity=1)
+        removed = await c.remove_member("@p9:hs", "staff_removal", reason=REMOVAL_TEXT)
+        assert removed.member == "@p9:hs"
+        assert await _reasons(c) == {}
+        notice = [
+            m.content["body"]
+            for m in await c.outbox.pending("!staff:hs")
+            if m.content.get("org.dsx.staff", {}).get("kind") == "removal"
+        ]
+        assert "the reason was not stored" in notice[-1]
+        assert REMOVAL_TEXT.split()[0] not in await _dump(c)
+    finally:
+        await c.aclose()
