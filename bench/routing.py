@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import json
 import secrets
-import statistics
 import sys
 import tempfile
 import time
@@ -29,108 +28,15 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE.parent))
 
-from coordinator.store.clock import utcnow  # noqa: E402
-from coordinator.store.engine import create_engine  # noqa: E402
-from coordinator.store.inbox import Inbox, claim, lookup  # noqa: E402
-from coordinator.store.migrate import migrate  # noqa: E402
-from coordinator.store.outbox import Outbox, enqueue  # noqa: E402
-from partner_bots.bot import Bot  # noqa: E402
-from partner_bots.delivery import Delivery  # noqa: E402
-from partner_bots.events import Incoming, IncomingMessage  # noqa: E402
+from bench._harness import WARMUP, echo_floor, proposals, summary  # noqa: E402
 from partner_bots.homeserver.synapse import Homeserver, start_federation  # noqa: E402
-from partner_bots.sending import notice  # noqa: E402
-from partner_bots.session import BotAccount  # noqa: E402
 from tests.workflow.harness import (  # noqa: E402
-    PICKLE_KEY,
-    PROPOSAL,
     Member,
     PartnerSpec,
     join_bot,
     make_config,
     start_coordinator,
 )
-
-WARMUP = 3
-
-
-def _summary(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return {"p50": round(statistics.median(ordered), 1), "p95": round(p95, 1)}
-
-
-class _Rooms:
-    def __init__(self) -> None:
-        self.rooms: set[str] = set()
-
-    async def is_registered(self, room_id: str) -> bool:
-        return room_id in self.rooms
-
-
-async def echo_floor(hs_bot: Homeserver, user: Member, root: Path, n: int) -> list[float]:
-    """The echo bot's round trip: Bot + inbox + outbox + delivery, nothing else."""
-    url = f"sqlite+aiosqlite:///{root / 'echo.sqlite3'}"
-    await migrate(url)
-    engine = create_engine(url)
-    password = secrets.token_urlsafe(12)
-    bot_user = await hs_bot.register(f"echo-{secrets.token_hex(3)}", password)
-    deliveries: list[Delivery] = []
-
-    async def echo(event: Incoming) -> None:
-        if not isinstance(event, IncomingMessage):
-            return
-        async with engine.begin() as conn:
-            handled, _ = await lookup(conn, event.event_id)
-            if handled:
-                return
-            now = utcnow()
-            await claim(conn, event.event_id, "echo", now)
-            await enqueue(
-                conn,
-                room=event.room_id,
-                kind="message",
-                content=notice("echo"),
-                now=now,
-                reply_to=event.event_id,
-            )
-        deliveries[0].wake()
-
-    rooms = _Rooms()
-    account = BotAccount(
-        homeserver_url=hs_bot.base_url,
-        user_id=bot_user.user_id,
-        device_id="ECHO",
-        store_path=root / "echo-store",
-        pickle_key=PICKLE_KEY,
-        password=password,
-    )
-    bot = Bot(account, rooms, echo, inbox=Inbox(engine))
-    delivery = Delivery(bot.sender, Outbox(engine), "echo")
-    deliveries.append(delivery)
-    room = await user.create_encrypted_room(invite=[])
-    rooms.rooms.add(room)
-    await bot.start()
-    task = asyncio.create_task(delivery.run())
-    try:
-        await join_bot(user, room, bot_user.user_id)
-        samples = []
-        for i in range(n + WARMUP):
-            start = time.perf_counter()
-            sent = await user.send_text(room, f"ping {i}")
-            await user.wait_event(room, bot_user.user_id, lambda s, e=sent: _replies(s, e))
-            if i >= WARMUP:
-                samples.append((time.perf_counter() - start) * 1000)
-        return samples
-    finally:
-        delivery.stop()
-        await task
-        await bot.stop()
-        await engine.dispose()
-
-
-def _replies(source: dict[str, Any], event_id: str) -> bool:
-    rel = source.get("content", {}).get("m.relates_to") or {}
-    return (rel.get("m.in_reply_to") or {}).get("event_id") == event_id
 
 
 async def routing(hs_bot: Homeserver, user: Member, root: Path, n: int) -> list[float]:
@@ -159,11 +65,11 @@ async def routing(hs_bot: Homeserver, user: Member, root: Path, n: int) -> list[
         await join_bot(user, room, bot_user.user_id)
         samples = []
         for i in range(n + WARMUP):
-            seen = len(_proposals(user, room, bot_user.user_id))
+            seen = len(proposals(user, room, bot_user.user_id))
             start = time.perf_counter()
             await user.send_text(room, "!dsx request bench-org skills=phishing langs=en")
             await user.sync_until(
-                lambda s=seen: len(_proposals(user, room, bot_user.user_id)) > s,
+                lambda s=seen: len(proposals(user, room, bot_user.user_id)) > s,
                 60,
                 "a proposal",
             )
@@ -206,7 +112,7 @@ async def sustained(
         sent_s = time.perf_counter() - start
 
         def received() -> int:
-            return sum(len(_proposals(user, r, bot_user.user_id)) for r in room_ids)
+            return sum(len(proposals(user, r, bot_user.user_id)) for r in room_ids)
 
         await user.sync_until(lambda: received() >= total, 300, "every proposal")
         elapsed = time.perf_counter() - start
@@ -224,14 +130,6 @@ async def sustained(
         await coordinator.shutdown()
 
 
-def _proposals(user: Member, room: str, bot: str) -> list[dict[str, Any]]:
-    return [
-        s
-        for s in user.from_user(room, bot)
-        if PROPOSAL in s.get("content", {}) and "m.new_content" not in s["content"]
-    ]
-
-
 async def measure(hs_bot: Homeserver, hs_user: Homeserver, root: Path, n: int) -> dict:
     user = await Member.create(hs_user, root / "clients", "partner")
     try:
@@ -239,7 +137,7 @@ async def measure(hs_bot: Homeserver, hs_user: Homeserver, root: Path, n: int) -
         routed = await routing(hs_bot, user, root, n)
     finally:
         await user.close()
-    f, r = _summary(floor), _summary(routed)
+    f, r = summary(floor), summary(routed)
     return {
         "floor_echo_ms": f,
         "request_to_proposal_ms": r,
