@@ -21,6 +21,7 @@ from typing import Any
 from coordinator.config import Config
 from coordinator.logs import get_logger
 from coordinator.sealing import PublicSealer, load_public_key
+from coordinator.store import Inbox
 from coordinator.usecases import Coordinator
 from partner_bots.accounts import AccountRouter, RoutedEngagementRooms, RoutedSender
 from partner_bots.bot import Bot, bot_from_config
@@ -29,7 +30,7 @@ from partner_bots.workflow.directory import Directory
 from partner_bots.workflow.intake import IntakeDetails
 from partner_bots.workflow.rooms import EngagementRooms, WorkflowDelivery
 from partner_bots.workflow.services import WorkflowServices
-from partner_bots.workflow.sink import WorkflowSink
+from partner_bots.workflow.sink import REPLY_SUFFIX, WorkflowSink
 
 log = get_logger(__name__)
 
@@ -48,6 +49,24 @@ class Running:
     # Every account's bot, the primary (``bot``) first, and which one serves a room.
     bots: tuple[Bot, ...] = ()
     accounts: AccountRouter | None = None
+
+
+class _RepliedInbox:
+    """The sync loop's "already handled" check, keyed on the event's *reply*.
+
+    The sink commits a command's use case (keyed by the event id) and then its reply (keyed
+    ``<event id>:reply``) in a second transaction. A SIGKILL between the two left the event
+    marked handled, so the replay after restart skipped it and the reply was never queued
+    (found by tests/drills/test_sigkill.py). Only the reply's key means "done"; a replay
+    before it re-runs the command, whose use case returns its stored result, and queues
+    the reply once.
+    """
+
+    def __init__(self, inbox: Inbox):
+        self._inbox = inbox
+
+    async def already_handled(self, event_id: str) -> bool:
+        return await self._inbox.already_handled(event_id + REPLY_SUFFIX)
 
 
 def _sealer(config: Config) -> PublicSealer | None:
@@ -124,7 +143,7 @@ async def serve(
                 config.for_account(account.user_id),
                 accounts.registry(account.user_id),
                 sinks[account.user_id],
-                inbox=coordinator.inbox,
+                inbox=_RepliedInbox(coordinator.inbox),
             ),
         )
     bot, sink = accounts.primary_bot, sinks[config.matrix.user_id]
