@@ -95,7 +95,7 @@ async def test_vetting_changes_reach_the_staff_room_and_queue_lists_applicants(s
     assert refused[REPLY]["error"]["code"] == "staff_only"
 
 
-async def test_an_urgent_request_is_escalated_once(seeded: World):
+async def test_an_urgent_request_is_escalated_once(seeded: World, record_property):
     w, bot = seeded, seeded.bot
     cmd = await w.ann.command(w.room_a, "!dsx request kitchen skills=phishing urgency=critical")
     req = ok(await w.ann.reply_to(w.room_a, bot, cmd))["body"].split()[1]
@@ -117,6 +117,10 @@ async def test_an_urgent_request_is_escalated_once(seeded: World):
         what="the escalation",
     )
     assert staff_block(escalation)["kind"] == "sla"
+    # The checker runs every second: the escalation follows the proposal within a few.
+    late_ms = escalation["origin_server_ts"] - posted["origin_server_ts"]
+    record_property("escalation_after_proposal_ms", late_ms)
+    assert late_ms < 15_000, late_ms
     assert "kitchen" not in str(escalation["content"])  # staff see routing, not the org
     # Several more checks run (one a second); none escalates the request again.
     await asyncio.sleep(5)
