@@ -428,7 +428,10 @@ class WorkflowServices:
                 f"({', '.join(result.closed_engagements) or 'none'})",
                 f"Sealed records purged: {result.purged_rows}",
             ]
-        details.append("The reason is kept sealed; the audit log records a code only.")
+        if core.sealer is not None:
+            details.append("The reason is kept sealed; the audit log records a code only.")
+        else:
+            details.append("No sealing key is configured: the reason was not stored.")
         return Outcome(f"{result.member} was removed from the network.", tuple(details))
 
     async def add_partner(self, ctx: CommandContext, cmd: c.PartnerAddCommand) -> Outcome:
