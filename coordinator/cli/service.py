@@ -22,10 +22,11 @@ from coordinator.config import Config
 from coordinator.logs import get_logger
 from coordinator.sealing import PublicSealer, load_public_key
 from coordinator.store import Inbox
-from coordinator.usecases import Coordinator
+from coordinator.usecases import Coordinator, messages
 from partner_bots.accounts import AccountRouter, RoutedEngagementRooms, RoutedSender
 from partner_bots.bot import Bot, bot_from_config
 from partner_bots.rooms import power_of
+from partner_bots.sync import Trouble
 from partner_bots.workflow.directory import Directory
 from partner_bots.workflow.intake import IntakeDetails
 from partner_bots.workflow.rooms import EngagementRooms, WorkflowDelivery
@@ -67,6 +68,33 @@ class _RepliedInbox:
 
     async def already_handled(self, event_id: str) -> bool:
         return await self._inbox.already_handled(event_id + REPLY_SUFFIX)
+
+
+def _trouble_reports(coordinator: Coordinator, account: str) -> dict[str, Any]:
+    """``on_trouble``/``on_recovered`` for an account's sync loop, which calls each once per
+    episode of persistent failure: one staff-room notice for the outage and one for the
+    recovery, queued in the outbox (they go out, in order, once the homeserver answers)."""
+
+    async def notice(kind: str, text: str, **data: Any) -> None:
+        async def body(tx: Any) -> None:
+            await tx.send(coordinator.ctx.staff_room, messages.staff(text, kind=kind, **data))
+            tx.audit(f"matrix.{kind}", account, **data)
+
+        await coordinator.transaction(f"matrix_{kind}", body, object)
+        log.warning(f"matrix.{kind}", **data)
+
+    async def on_trouble(trouble: Trouble) -> None:
+        await notice(
+            "trouble",
+            f"Matrix trouble: syncing with the homeserver failed {trouble.failures} times in a "
+            "row. Messages wait in the outbox and go out once it answers again.",
+            failures=trouble.failures,
+        )
+
+    async def on_recovered() -> None:
+        await notice("recovered", "Matrix connection recovered; queued messages are going out.")
+
+    return {"on_trouble": on_trouble, "on_recovered": on_recovered}
 
 
 def _sealer(config: Config) -> PublicSealer | None:
@@ -144,6 +172,7 @@ async def serve(
                 accounts.registry(account.user_id),
                 sinks[account.user_id],
                 inbox=_RepliedInbox(coordinator.inbox),
+                **_trouble_reports(coordinator, account.user_id),
             ),
         )
     bot, sink = accounts.primary_bot, sinks[config.matrix.user_id]

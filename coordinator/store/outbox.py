@@ -39,6 +39,11 @@ class OutgoingMessage:
     attempts: int
 
 
+def is_transient(error_code: str) -> bool:
+    """Failures of the way there (network, rate limit), which a retry outlasts."""
+    return error_code.startswith("network:") or error_code == "M_LIMIT_EXCEEDED"
+
+
 def new_message_id() -> str:
     return secrets.token_hex(10)
 
@@ -156,12 +161,19 @@ class Outbox:
             ).scalar_one_or_none()
             if attempts is None:
                 return
-            state = DEAD if attempts >= MAX_ATTEMPTS else PENDING
+            if is_transient(error_code):
+                # The homeserver was unreachable or busy: not the message's fault. Counting
+                # these made every room's head row dead (lost) after ~25 s of outage (found
+                # by tests/drills/test_outage.py); give the claim's attempt back instead.
+                attempts, state = max(0, attempts - 1), PENDING
+            else:
+                state = DEAD if attempts >= MAX_ATTEMPTS else PENDING
             await conn.execute(
                 outbox.update()
                 .where(outbox.c.id == message_id)
                 .values(
                     state=state,
+                    attempts=attempts,
                     error_code=error_code[:80],
                     lease_until=None,
                     claimed_by=None,
