@@ -120,7 +120,8 @@ async def _start_web(running: Running, sealer: PublicSealer) -> Any:
     from coordinator.web.compose import build_web
 
     stack = build_web(running.coordinator, running.config, sealer)
-    running.sink.services.login = stack.auth.issue_login_link
+    # The bot answers !dsx login; delivery mints the link as it sends (never stored).
+    running.sink.services.login = running.delivery.login = stack.auth.create_login_link
     runner = web.AppRunner(stack.app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, running.config.web.bind, running.config.web.port)

@@ -62,10 +62,6 @@ async def friendly_errors(request: web.Request, handler):  # type: ignore[no-unt
         )
 
 
-async def _store_issued_links(app: web.Application) -> None:
-    await app[SERVICES].auth.settled()
-
-
 def create_app(settings: WebSettings, services: WebServices) -> web.Application:
     app = web.Application(middlewares=[friendly_errors], client_max_size=MAX_BODY)
     app[SETTINGS_KEY] = settings
@@ -76,7 +72,6 @@ def create_app(settings: WebSettings, services: WebServices) -> web.Application:
         BucketSpec(settings.global_burst, settings.global_refill_seconds),
     )
     app.on_response_prepare.append(add_security_headers)
-    app.on_cleanup.append(_store_issued_links)
     app.add_routes(views_public.routes)
     app.add_routes(views_auth.routes)
     app.add_routes(views_staff.routes)

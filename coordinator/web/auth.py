@@ -1,7 +1,7 @@
 """Staff sign-in without passwords: one-time links, sessions and API tokens.
 
-The bot calls :meth:`StaffAuth.issue_login_link` when a staff member types
-``!dsx login`` in the staff room. Only SHA-256 digests of tokens are kept, in a
+The bot's delivery calls :meth:`StaffAuth.create_login_link` as it answers ``!dsx login``
+in the staff room. Only SHA-256 digests of tokens are kept, in a
 :class:`SecretStore`: ``dsx run`` uses :class:`DatabaseSecretStore` (table
 ``staff_grants``), so sessions and unused links survive a restart and every process
 sharing the database honours them; a link is spent by one atomic DELETE, so it works
@@ -10,7 +10,6 @@ once even when two processes race for it. :class:`MemorySecretStore` is for test
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import secrets
 from collections.abc import Callable, Iterable
@@ -157,7 +156,6 @@ class StaffAuth:
         self._api_ttl = timedelta(days=api_token_days)
         self._store: SecretStore = store if store is not None else MemorySecretStore()
         self._clock = clock
-        self._writing: set[asyncio.Task[None]] = set()
 
     def _check_staff(self, staff_user_id: str) -> None:
         if staff_user_id not in self._staff:
@@ -176,12 +174,6 @@ class StaffAuth:
         await self._store_grant(token, grant, now)
         return token
 
-    async def settled(self) -> None:
-        """Wait for links issued synchronously in this process to be stored (the app
-        awaits this on shutdown, before the engine closes)."""
-        if self._writing:
-            await asyncio.gather(*list(self._writing), return_exceptions=True)
-
     def _valid(self, grant: Grant | None, kind: SecretKind) -> Grant | None:
         if grant is None or grant.kind is not kind or grant.expires_at <= self._clock():
             return None
@@ -189,41 +181,22 @@ class StaffAuth:
             return None  # removed from staff since: the grant dies with the role
         return grant
 
-    def issue_login_link(self, staff_user_id: str) -> str:
-        """A short-lived, single-use sign-in URL for a staff member.
-
-        Synchronous for the bot's command handler: the digest is written by a task started
-        here (this process waits for it before reading; another process sees it within
-        milliseconds, long before anyone opens the link). Needs a running event loop.
-        """
-        self._check_staff(staff_user_id)
-        token, grant, now = self._new(SecretKind.LOGIN_LINK, staff_user_id, self._link_ttl)
-        task = asyncio.get_running_loop().create_task(self._store_grant(token, grant, now))
-        self._writing.add(task)
-        task.add_done_callback(self._written)
-        log.info("web.login_link_issued")
-        return f"{self._origin}/login/{token}"
-
-    def _written(self, task: asyncio.Task[None]) -> None:
-        self._writing.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.warning("web.login_link_not_stored", error=type(task.exception()).__name__)
-
     async def create_login_link(self, staff_user_id: str) -> str:
-        """As :meth:`issue_login_link`, returning once the link is stored."""
+        """A short-lived, single-use sign-in URL for a staff member, stored (as a digest)
+        before it is returned. The bot's delivery calls this right before it sends the
+        reply to ``!dsx login`` (partner_bots/workflow/login.py), so no outbox row ever
+        holds a usable link."""
         self._check_staff(staff_user_id)
         token = await self._grant(SecretKind.LOGIN_LINK, staff_user_id, self._link_ttl)
         log.info("web.login_link_issued")
         return f"{self._origin}/login/{token}"
 
     async def link_is_live(self, token: str) -> bool:
-        await self.settled()
         grant = await self._store.get(digest(token))
         return self._valid(grant, SecretKind.LOGIN_LINK) is not None
 
     async def redeem(self, token: str) -> str | None:
         """Consume a login link; returns a new session token, or None."""
-        await self.settled()
         grant = self._valid(await self._store.pop(digest(token)), SecretKind.LOGIN_LINK)
         if grant is None:
             return None

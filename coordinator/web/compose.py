@@ -21,7 +21,7 @@ from coordinator.web.trust import CoordinatorTrust
 @dataclass(frozen=True)
 class WebStack:
     app: web.Application
-    auth: StaffAuth  # the bot calls ``auth.issue_login_link(staff_user_id)``
+    auth: StaffAuth  # delivery calls ``auth.create_login_link(staff)`` for !dsx login
     settings: WebSettings
 
 

@@ -17,6 +17,7 @@ from coordinator.logs import get_logger
 from partner_bots.delivery import Delivery, Outgoing
 from partner_bots.sending import SendError
 from partner_bots.session import BotSession
+from partner_bots.workflow import login
 from partner_bots.workflow.intake import (
     INTAKE_DETAILS,
     NO_KEY,
@@ -150,6 +151,8 @@ class WorkflowDelivery(Delivery):
         super().__init__(*args, rooms=IntakeRooms(engagement_rooms), **kw)
         self.engagement_rooms = engagement_rooms
         self.intake = intake
+        # Mints staff sign-in links at send time (workflow/login.py); set with the web app.
+        self.login: login.MintLink | None = None
 
     async def _nio_room(self, room_id: str | None) -> Any:
         """The sending account's view of the room (None: unknown), to see its encryption:
@@ -177,7 +180,16 @@ class WorkflowDelivery(Delivery):
             if self.intake is None:
                 raise SendError(NO_KEY, OPERATOR_RETRY_S)
             return await self.intake.content(message)
-        return await super()._content(message)
+        content = await super()._content(message)
+        staff = login.wants_link(content)
+        if staff is None:
+            return content
+        if self.login is None:
+            return login.without_link(content, "(the dashboard is not running)")
+        try:
+            return login.with_link(content, await self.login(staff))
+        except PermissionError:  # no longer staff since they asked
+            return login.without_link(content, "(you are no longer on the staff list)")
 
     async def _deliver(self, message: Outgoing) -> bool:
         if message.kind == INTAKE_DETAILS:

@@ -24,9 +24,10 @@ from partner_bots.commands import catalog as c
 from partner_bots.commands.context import CommandContext, Outcome
 from partner_bots.workflow import posted, present
 from partner_bots.workflow.directory import Directory, PartnerRoom
+from partner_bots.workflow.login import PLACEHOLDER as LINK_PLACEHOLDER
+from partner_bots.workflow.login import MintLink
 
 R = TypeVar("R")
-LoginLinks = Callable[[str], str]
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ def _path(path: tuple[str, ...] | list[str]) -> str:
 
 class WorkflowServices:
     def __init__(
-        self, coordinator: Coordinator, directory: Directory, login: LoginLinks | None = None
+        self, coordinator: Coordinator, directory: Directory, login: MintLink | None = None
     ):
         self.coordinator = coordinator
         self.directory = directory
@@ -461,9 +462,8 @@ class WorkflowServices:
     async def login_link(self, ctx: CommandContext, cmd: c.LoginCommand) -> Outcome:
         if self.login is None:
             raise DomainError("web_disabled", "The dashboard is not running.")
-        return Outcome(
-            "Your one-time sign-in link (valid a few minutes):", (self.login(ctx.sender),)
-        )
+        # The link itself is minted at send time (workflow/login.py): never stored.
+        return Outcome("Your one-time sign-in link (valid a few minutes):", (LINK_PLACEHOLDER,))
 
 
 def _age(delta: timedelta) -> str:

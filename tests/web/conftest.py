@@ -54,7 +54,7 @@ class Web:
         return found.group(1)
 
     async def sign_in(self, staff: str = STAFF) -> None:
-        link = self.auth.issue_login_link(staff)
+        link = await self.auth.create_login_link(staff)
         path = URL(link).path
         token = await self.csrf(path)
         resp = await self.client.post(

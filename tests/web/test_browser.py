@@ -94,7 +94,7 @@ async def test_browser_walks_forms_and_dashboard_without_other_hosts(web, tmp_pa
             assert (await page.inner_text("#case-ref")).startswith("a-")
 
             # -- sign in through the one-time link -------------------------------------
-            link = URL(web.auth.issue_login_link(STAFF))
+            link = URL(await web.auth.create_login_link(STAFF))
             await page.goto(origin + link.path)
             await page.click("#sign-in")
             assert urlsplit(page.url).path == "/dashboard"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 import secrets
 import socket
@@ -20,13 +21,21 @@ from yarl import URL
 from coordinator.cli.service import Running, serve
 from coordinator.config import Config, WebConfig
 from coordinator.store import create_engine
-from coordinator.store.schema import staff_grants
+from coordinator.store.schema import outbox, staff_grants
+from partner_bots.workflow.login import PLACEHOLDER as LOGIN_PLACEHOLDER
 from tests.web.conftest import CSRF_RE
 from tests.workflow.harness import Member, join_bot, make_config
 
 pytestmark = pytest.mark.synapse
 
 LINK_RE = re.compile(r"http://127\.0\.0\.1:\d+/login/[A-Za-z0-9_-]+")
+
+
+def _raw_contains(database_url: str, needle: bytes) -> bool:
+    """Whether the SQLite database file (or its WAL) holds ``needle`` anywhere."""
+    path = Path(database_url.split("///", 1)[1])
+    files = [path, path.with_name(path.name + "-wal")]
+    return any(needle in f.read_bytes() for f in files if f.exists())
 
 
 def _free_port() -> int:
@@ -120,6 +129,13 @@ async def test_login_link_and_session_survive_restarts(homeserver, tmp_path: Pat
     try:
         async with engine.connect() as conn:
             stored = (await conn.execute(sa.select(staff_grants.c.digest))).scalars().all()
+        async with engine.connect() as conn:
+            queued = (await conn.execute(sa.select(outbox.c.content))).scalars().all()
     finally:
         await engine.dispose()
     assert stored == []  # the link spent, the session ended: nothing left to use
+    # The reply went out through the outbox, yet the row never held the link: it was
+    # minted as the message was sent (partner_bots/workflow/login.py).
+    assert any(LOGIN_PLACEHOLDER in json.dumps(c) for c in queued)
+    assert not any(token in json.dumps(c) for c in queued)
+    assert await asyncio.to_thread(_raw_contains, config.database_url, token.encode()) is False

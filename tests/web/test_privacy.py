@@ -27,7 +27,7 @@ async def test_logs_hold_no_address_agent_token_or_typed_text(web):
     logs.setup("INFO", stream=stream)
     runner = await start_site(web.client.server.app, "127.0.0.1", 0)
     base = f"http://127.0.0.1:{bound_port(runner)}"
-    link = web.auth.issue_login_link(STAFF)
+    link = await web.auth.create_login_link(STAFF)
     token = link.rsplit("/", 1)[1]
     headers = {"User-Agent": "CanaryAgent/9", "Referer": "https://canary-referrer.example/"}
     try:

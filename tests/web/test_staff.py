@@ -53,7 +53,7 @@ def _token(link: str) -> str:
 async def test_login_link_is_single_use_short_lived_and_staff_only():
     clock = Clock()
     auth = _auth(clock)
-    link = auth.issue_login_link(STAFF)
+    link = await auth.create_login_link(STAFF)
     assert link.startswith("https://dsx.example/login/")
     token = _token(link)
     session = await auth.redeem(token)
@@ -64,18 +64,18 @@ async def test_login_link_is_single_use_short_lived_and_staff_only():
     clock.now += timedelta(minutes=11)
     assert not await auth.link_is_live(late) and await auth.redeem(late) is None
     with pytest.raises(NotStaff):
-        auth.issue_login_link("@mallory:hs")
+        await auth.create_login_link("@mallory:hs")
 
 
 async def test_sessions_expire_and_end():
     clock = Clock()
     auth = _auth(clock)
-    session = await auth.redeem(_token(auth.issue_login_link(STAFF)))
+    session = await auth.redeem(_token(await auth.create_login_link(STAFF)))
     clock.now += timedelta(minutes=59)
     assert await auth.session_staff(session) == STAFF
     clock.now += timedelta(minutes=2)
     assert await auth.session_staff(session) is None
-    other = await auth.redeem(_token(auth.issue_login_link(STAFF)))
+    other = await auth.redeem(_token(await auth.create_login_link(STAFF)))
     await auth.end_session(other)
     assert await auth.session_staff(other) is None
     assert await auth.session_staff(None) is None and await auth.session_staff("made-up") is None
@@ -86,7 +86,7 @@ async def test_api_tokens_are_not_sessions():
     token = await auth.issue_api_token(STAFF)
     assert await auth.api_staff(token) == STAFF
     assert await auth.session_staff(token) is None
-    session = await auth.redeem(_token(auth.issue_login_link(STAFF)))
+    session = await auth.redeem(_token(await auth.create_login_link(STAFF)))
     assert await auth.api_staff(session) is None
 
 
@@ -98,7 +98,7 @@ async def test_dashboard_needs_a_session(web, path):
 
 
 async def test_sign_in_sets_a_strict_cookie_and_link_dies(web):
-    link = web.auth.issue_login_link(STAFF)
+    link = await web.auth.create_login_link(STAFF)
     path = URL(link).path
     page = await web.client.get(path)
     assert page.status == 200 and 'id="sign-in"' in await page.text()

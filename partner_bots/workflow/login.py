@@ -1,0 +1,49 @@
+"""Staff sign-in links minted at send time, so no usable token is ever stored.
+
+``!dsx login`` is answered through the outbox like every reply, and outbox rows are
+plain database rows. Were the link in the row, anyone who could read the database
+could sign in as staff within the link's lifetime. So the reply holds a placeholder,
+and the delivery process, right before sending into the (encrypted) staff room,
+mints the link and puts it in place. A resend after a crash mints another link; the
+Matrix transaction id still makes the message appear once, and the unused link
+expires unseen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from partner_bots.render.reply import REPLY_KEY
+
+# What the reply carries instead of the link. The login command takes no arguments, so
+# no text a user typed can end up in the same reply.
+PLACEHOLDER = "[sign-in link: created when this message is sent]"
+COMMAND = "login"
+
+MintLink = Callable[[str], Awaitable[str]]
+
+
+def wants_link(content: Mapping[str, Any]) -> str | None:
+    """The staff member a queued reply should get a fresh link for, or None."""
+    block = content.get(REPLY_KEY)
+    if not isinstance(block, Mapping) or block.get("command") != COMMAND or not block.get("ok"):
+        return None
+    if PLACEHOLDER not in str(content.get("body", "")):
+        return None
+    mentioned = content.get("m.mentions", {}).get("user_ids", [])
+    return mentioned[0] if mentioned else None
+
+
+def with_link(content: Mapping[str, Any], link: str) -> dict[str, Any]:
+    """The reply with the placeholder replaced by ``link`` (plain and HTML bodies)."""
+    out = dict(content)
+    for key in ("body", "formatted_body"):
+        if isinstance(out.get(key), str):
+            out[key] = out[key].replace(PLACEHOLDER, link)
+    return out
+
+
+def without_link(content: Mapping[str, Any], why: str) -> dict[str, Any]:
+    """The reply when no link can be made (dashboard stopped, no longer staff)."""
+    return with_link(content, why)
