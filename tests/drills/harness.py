@@ -390,11 +390,12 @@ async def until(
 
 
 async def room_history(
-    member: Member, room: str, sender: str, timeout: float = 60.0
+    member: Member, room: str, sender: str, timeout: float = 60.0, expect: int = 0
 ) -> list[dict[str, Any]]:
     """Every (non-state) event ``sender`` posted in ``room``, oldest first, decrypted, read via
     ``/messages`` (a sync window would show only the latest). Raises if some stay
-    undecryptable after ``timeout`` of syncing for their keys."""
+    undecryptable after ``timeout`` of syncing for their keys. With ``expect``, reads again
+    until that many arrived (over federation they may trail) or ``timeout`` passes."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
@@ -423,7 +424,7 @@ async def room_history(
             if not resp.chunk or not resp.end or resp.end == start:
                 break
             start = resp.end
-        if not undecryptable:
+        if not undecryptable and (len(events) >= expect or loop.time() > deadline):
             events.reverse()
             return events
         if loop.time() > deadline:
