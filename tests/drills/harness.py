@@ -14,8 +14,10 @@ import json
 import os
 import random
 import secrets
+import shutil
 import signal
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -31,7 +33,7 @@ from coordinator.config import Config, DatabaseConfig, MatrixConfig, PartnerConf
 from coordinator.store.engine import create_engine
 from coordinator.store.schema import inbox, outbox, proposals, requests
 from coordinator.usecases import Coordinator
-from partner_bots.homeserver.synapse import Homeserver
+from partner_bots.homeserver.synapse import Homeserver, free_port
 from tests.workflow.harness import PICKLE_KEY, PROPOSAL, REPLY, Member, join_bot
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -478,3 +480,109 @@ def jitter(low: float, high: float, rng: random.Random) -> float:
 
 def elapsed_since(start: float) -> float:
     return round(time.monotonic() - start, 1)
+
+
+# -- a private PostgreSQL ------------------------------------------------------------
+
+
+def _pg_bin() -> Path | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+    return found[-1].parent if found else None
+
+
+class PrivatePostgres:
+    """A throw-away PostgreSQL cluster of our own (initdb in a temp dir, a free loopback
+    port), so a drill may restart or crash it without touching the machine's shared server.
+    As root, the server runs as the ``postgres`` user (initdb refuses root)."""
+
+    def __init__(self) -> None:
+        self.bin = _pg_bin()
+        self.port = free_port()
+        self.root = Path(tempfile.mkdtemp(prefix="dsx-drill-pg-"))
+        self.data = self.root / "data"
+        self.restarts = 0
+
+    @staticmethod
+    def available() -> str | None:
+        """None when a cluster can be made here, else why not."""
+        if _pg_bin() is None:
+            return "no PostgreSQL server binaries under /usr/lib/postgresql/*/bin"
+        if os.geteuid() == 0 and shutil.which("runuser") is None:
+            return "running as root without runuser to drop to the postgres user"
+        return None
+
+    def _argv(self, *argv: str) -> list[str]:
+        if os.geteuid() == 0:
+            return ["runuser", "-u", "postgres", "--", *argv]
+        return list(argv)
+
+    async def _run(self, *argv: str, timeout: float = 60.0) -> None:
+        proc = await asyncio.create_subprocess_exec(
+            *self._argv(*argv),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{Path(argv[0]).name} failed: {out.decode(errors='replace')}")
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def sqlalchemy_url(self, database: str) -> str:
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{database}"
+
+    async def init(self) -> None:
+        assert self.bin is not None
+        if os.geteuid() == 0:
+            shutil.chown(self.root, "postgres")
+        await self._run(
+            str(self.bin / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
+            "--no-sync",
+        )  # fmt: skip
+
+    async def start(self) -> None:
+        assert self.bin is not None
+        options = (
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c full_page_writes=off -c max_connections=50"
+        )
+        await self._run(
+            str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options,
+            "-l", str(self.root / "server.log"), "-w", "-t", "60", "start",
+        )  # fmt: skip
+
+    async def stop(self, mode: str = "fast") -> None:
+        """``fast``: a clean shutdown; ``immediate``: as a crash (recovery on next start)."""
+        assert self.bin is not None
+        await self._run(
+            str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop"
+        )  # fmt: skip
+
+    async def running(self) -> bool:
+        return (self.data / "postmaster.pid").exists()
+
+    async def restart(self, mode: str = "fast", down_for: float = 0.0) -> None:
+        await self.stop(mode)
+        if down_for:
+            await asyncio.sleep(down_for)
+        await self.start()
+        self.restarts += 1
+
+    async def create_database(self, name: str) -> None:
+        import asyncpg
+
+        conn = await asyncpg.connect(self.url, timeout=10)
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    async def destroy(self) -> None:
+        """Stop (if running) and delete everything; never raises."""
+        with contextlib.suppress(Exception):
+            if await self.running():
+                await self.stop("immediate")
+        await asyncio.to_thread(shutil.rmtree, self.root, True)
