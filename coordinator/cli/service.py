@@ -32,6 +32,7 @@ from partner_bots.workflow.intake import IntakeDetails
 from partner_bots.workflow.rooms import EngagementRooms, WorkflowDelivery
 from partner_bots.workflow.services import WorkflowServices
 from partner_bots.workflow.sink import REPLY_SUFFIX, WorkflowSink
+from partner_bots.workflow.staff_actions import WorkflowStaffActions
 
 log = get_logger(__name__)
 
@@ -73,26 +74,35 @@ class _RepliedInbox:
 def _trouble_reports(coordinator: Coordinator, account: str) -> dict[str, Any]:
     """``on_trouble``/``on_recovered`` for an account's sync loop, which calls each once per
     episode of persistent failure: one staff-room notice for the outage and one for the
-    recovery, queued in the outbox (they go out, in order, once the homeserver answers)."""
+    recovery, queued in the outbox (they go out, in order, once the homeserver answers).
+    When the trouble is the database itself, the first notice cannot be queued; the
+    recovery notice then says what happened, so staff still hear of it once."""
+    pending: dict[str, int] = {}
 
     async def notice(kind: str, text: str, **data: Any) -> None:
         async def body(tx: Any) -> None:
             await tx.send(coordinator.ctx.staff_room, messages.staff(text, kind=kind, **data))
-            tx.audit(f"matrix.{kind}", account, **data)
+            tx.audit(f"sync.{kind}", account, **data)
 
-        await coordinator.transaction(f"matrix_{kind}", body, object)
-        log.warning(f"matrix.{kind}", **data)
+        await coordinator.transaction(f"sync_{kind}", body, object)
+        log.warning(f"sync.{kind}_reported", **data)
 
     async def on_trouble(trouble: Trouble) -> None:
+        pending["failures"] = trouble.failures
         await notice(
             "trouble",
-            f"Matrix trouble: syncing with the homeserver failed {trouble.failures} times in a "
-            "row. Messages wait in the outbox and go out once it answers again.",
+            f"Trouble: the bot's sync with the homeserver failed {trouble.failures} times in "
+            "a row. Messages wait in the outbox and go out once it works again.",
             failures=trouble.failures,
         )
+        pending.clear()  # queued: the recovery notice need not repeat it
 
     async def on_recovered() -> None:
-        await notice("recovered", "Matrix connection recovered; queued messages are going out.")
+        unreported = pending.pop("failures", 0)
+        text = "Recovered: the bot syncs again; queued messages are going out."
+        if unreported:
+            text = f"The bot's sync failed {unreported} times in a row (not reported then). {text}"
+        await notice("recovered", text, unreported=unreported)
 
     return {"on_trouble": on_trouble, "on_recovered": on_recovered}
 
@@ -119,7 +129,8 @@ async def _start_web(running: Running, sealer: PublicSealer) -> Any:
 
     from coordinator.web.compose import build_web
 
-    stack = build_web(running.coordinator, running.config, sealer)
+    actions = WorkflowStaffActions(running.coordinator, running.sink.services)
+    stack = build_web(running.coordinator, running.config, sealer, actions=actions)
     # The bot answers !dsx login; delivery mints the link as it sends (never stored).
     running.sink.services.login = running.delivery.login = stack.auth.create_login_link
     runner = web.AppRunner(stack.app, access_log=None)

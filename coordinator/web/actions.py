@@ -1,9 +1,11 @@
 """Staff actions from the dashboard: the same use cases as the room commands.
 
 The Protocol names the subset of :class:`coordinator.usecases.Coordinator` the
-dashboard calls, so the composition root passes the coordinator itself and every
-action leaves the same audit entries as ``!dsx vet``, ``!dsx remove`` and so on, with
-the staff member's Matrix id as the actor.
+dashboard calls, so every action leaves the same audit entries as ``!dsx vet``,
+``!dsx remove`` and so on, with the staff member's Matrix id as the actor. Alone, the
+web app gets the coordinator itself; inside ``dsx run`` the composition root passes the
+room workflow's version, so a removal from the dashboard also updates the proposals
+posted in the rooms, exactly as ``!dsx remove`` does.
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ class StaffActions(Protocol):
         self,
         member_id: str,
         reason_code: str,
-        code_of_conduct: bool = True,
         *,
+        reason: str | None = None,  # free text, stored sealed
         actor: str,
         event_id: str | None = None,
     ) -> RemovalResult: ...

@@ -10,6 +10,7 @@ from aiohttp import web
 from coordinator.config import Config
 from coordinator.sealing import PublicSealer
 from coordinator.usecases import Coordinator
+from coordinator.web.actions import StaffActions
 from coordinator.web.app import create_app
 from coordinator.web.auth import DatabaseSecretStore, StaffAuth
 from coordinator.web.intake import CoreIntake
@@ -36,6 +37,7 @@ def build_web(
     sealer: PublicSealer,
     *,
     settings: WebSettings | None = None,
+    actions: StaffActions | None = None,
 ) -> WebStack:
     """The web process gets the PUBLIC sealing key only; it cannot open what it stores."""
     settings = settings or WebSettings.from_config(config)
@@ -56,7 +58,7 @@ def build_web(
         engine=coordinator.engine,
         intake=intake,
         auth=auth,
-        actions=coordinator,
+        actions=actions or coordinator,
         trust=CoordinatorTrust(coordinator),
     )
     return WebStack(create_app(settings, services), auth, settings)

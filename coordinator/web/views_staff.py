@@ -214,5 +214,10 @@ async def act_remove(request: web.Request) -> web.StreamResponse:
     return await _act(
         request,
         "remove",
-        lambda f, who: actions.remove_member(f.get("member", ""), f.get("reason", ""), actor=who),
+        lambda f, who: actions.remove_member(
+            f.get("member", ""),
+            f.get("code") or "staff_removal",
+            reason=f.get("reason") or None,
+            actor=who,
+        ),
     )

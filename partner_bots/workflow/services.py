@@ -395,16 +395,22 @@ class WorkflowServices:
             return Outcome(f"No vouching path from {source} to {cmd.member}.")
         return Outcome(f"Vouching path: {_path(found)}")
 
-    async def remove(self, ctx: CommandContext, cmd: c.RemoveCommand) -> Outcome:
-        """The reason staff typed is stored sealed; the report answers their command, so the
-        reason stays readable in the (encrypted) staff room and nowhere in plain text."""
+    async def remove_member(
+        self,
+        member: str,
+        reason_code: str = "staff_removal",
+        reason: str | None = None,
+        *,
+        actor: str,
+        event_id: str | None = None,
+    ) -> RemovalResult:
+        """The removal use case plus what the rooms must show of it (cancelled proposals
+        edited, next candidates posted in their threads); the dashboard uses it too."""
         core = self.coordinator.ctx
 
         async def body(tx: Tx) -> RemovalResult:
             before = await posted.last_seq(tx.conn)
-            result = await removal.remove_member(
-                core, tx, cmd.member, "staff_removal", True, cmd.reason
-            )
+            result = await removal.remove_member(core, tx, member, reason_code, True, reason)
             await present.render_new_proposals(tx, before)
             for proposal_id in result.cancelled_proposals:
                 await present.edit_proposal(tx, proposal_id)
@@ -412,10 +418,19 @@ class WorkflowServices:
             return result
 
         result = await self.coordinator.transaction(
-            "remove_member", body, RemovalResult, ctx.sender, ctx.event_id
+            "remove_member", body, RemovalResult, actor, event_id
         )
         if result.purged_rows:
             await retention.vacuum(self.coordinator.engine)
+        return result
+
+    async def remove(self, ctx: CommandContext, cmd: c.RemoveCommand) -> Outcome:
+        """The reason staff typed is stored sealed; the report answers their command, so the
+        reason stays readable in the (encrypted) staff room and nowhere in plain text."""
+        core = self.coordinator.ctx
+        result = await self.remove_member(
+            cmd.member, reason=cmd.reason, actor=ctx.sender, event_id=ctx.event_id
+        )
         details = [
             f"Proposals cancelled: {', '.join(result.cancelled_proposals) or 'none'}",
             f"Requests re-routed: {', '.join(result.rerouted_requests) or 'none'}",

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from yarl import URL
 
 from coordinator import audit
-from coordinator.store.schema import audit_log, requests
+from coordinator.store.schema import audit_log, outbox, requests
 from coordinator.web import svg
 from coordinator.web.auth import NotStaff, StaffAuth
 from coordinator.web.queries import Edge, Neighbourhood
@@ -236,6 +236,40 @@ async def test_staff_actions_use_the_core_use_cases_with_audit(web):
     assert ("request.refused", ids["overdue_request"]) in entries
     assert ("trust.vet", "@p3:hs") in entries
     assert await audit.verify(web.coord.engine) is None
+
+
+async def test_removal_from_the_member_page_keeps_a_code_and_seals_the_reason(web):
+    await seed(web.coord)
+    await web.sign_in()
+    page = await (await web.client.get("/dashboard/members/@p2:hs")).text()
+    assert 'name="code"' in page and 'name="reason"' in page
+    token = await web.csrf("/dashboard")
+    reason = "threatened an organization's staff in a private message"
+    resp = await web.client.post(
+        "/dashboard/actions/remove",
+        data={"csrf_token": token, "member": "@p2:hs", "code": "conduct", "reason": reason},
+    )
+    assert resp.status == 200 and "Done: remove" in await resp.text()
+    bad = await web.client.post(
+        "/dashboard/actions/remove",
+        data={"csrf_token": token, "member": "@p1:hs", "code": "Not A Code"},
+    )
+    assert bad.status == 409 and "short code" in await bad.text()
+    async with web.coord.engine.connect() as conn:
+        entry = (
+            await conn.execute(
+                sa.select(audit_log).where(
+                    audit_log.c.action == "member.removed", audit_log.c.subject == "@p2:hs"
+                )
+            )
+        ).one()
+        rows = [
+            *(await conn.execute(sa.select(audit_log))).all(),
+            *(await conn.execute(sa.select(outbox))).all(),
+        ]
+    dumped = " ".join(str(row) for row in rows)
+    assert entry.actor == STAFF and entry.data.get("code") == "conduct"
+    assert reason not in dumped  # sealed: neither the audit log nor a message row holds it
 
 
 async def test_retention_queue_lists_held_intake(web):

@@ -1,0 +1,48 @@
+"""The dashboard's staff actions, run the way the room commands run them.
+
+The web app only knows the ``StaffActions`` protocol. Inside ``dsx run`` it gets this
+adapter, so removing a member from the dashboard edits the cancelled proposals and posts
+the next candidates in the rooms' threads, exactly as ``!dsx remove`` in the staff room.
+"""
+
+from __future__ import annotations
+
+from coordinator.usecases import Coordinator
+from coordinator.usecases.results import CaseOutcome, RemovalResult, VetResult
+from partner_bots.workflow.services import WorkflowServices
+
+
+class WorkflowStaffActions:
+    def __init__(self, coordinator: Coordinator, services: WorkflowServices):
+        self._coordinator = coordinator
+        self._services = services
+
+    async def vet(
+        self, member_id: str, asking: str | None = None, *, actor: str, event_id: str | None = None
+    ) -> VetResult:
+        return await self._coordinator.vet(member_id, asking, actor=actor, event_id=event_id)
+
+    async def refuse(
+        self, request_id: str, reason_code: str, *, actor: str, event_id: str | None = None
+    ) -> CaseOutcome:
+        return await self._coordinator.refuse(
+            request_id, reason_code, actor=actor, event_id=event_id
+        )
+
+    async def refer(
+        self, request_id: str, to: str | None = None, *, actor: str, event_id: str | None = None
+    ) -> CaseOutcome:
+        return await self._coordinator.refer(request_id, to, actor=actor, event_id=event_id)
+
+    async def remove_member(
+        self,
+        member_id: str,
+        reason_code: str,
+        *,
+        reason: str | None = None,
+        actor: str,
+        event_id: str | None = None,
+    ) -> RemovalResult:
+        return await self._services.remove_member(
+            member_id, reason_code, reason, actor=actor, event_id=event_id
+        )

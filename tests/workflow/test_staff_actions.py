@@ -1,0 +1,66 @@
+"""Staff actions from the dashboard run the way ``!dsx remove`` runs in the staff room:
+the proposals posted in the rooms are edited, not only the rows behind them. On both
+databases, without a homeserver (the outbox rows are what delivery would send)."""
+
+from __future__ import annotations
+
+import json
+
+import sqlalchemy as sa
+
+from coordinator.store.schema import outbox
+from partner_bots.workflow.directory import Directory
+from partner_bots.workflow.services import WorkflowServices
+from partner_bots.workflow.staff_actions import WorkflowStaffActions
+from tests.coordinator import conftest as core
+
+# The core's fixtures: a Coordinator on each database with a sealing key and a fake clock.
+clock, coord, network = core.clock, core.coord, core.network
+
+REASON = "repeatedly shared case files outside the engagement"
+
+
+async def _edits(c) -> list[tuple[str, str]]:
+    async with c.engine.connect() as conn:
+        rows = await conn.execute(
+            sa.select(outbox.c.room, outbox.c.content).where(outbox.c.edits.is_not(None))
+        )
+        return [(room, json.dumps(content)) for room, content in rows]
+
+
+async def test_a_removal_from_the_dashboard_edits_the_posted_proposal(coord):
+    c = coord
+    await network(c)
+    filed = await c.file_request("alpha", "o1", ["forensics"], ["en"])
+    routed = await c.route(filed.request)
+    assert routed.proposal and routed.provider
+    services = WorkflowServices(c, Directory(c.engine, c.config))
+    before = await _edits(c)
+
+    actions = WorkflowStaffActions(c, services)
+    removed = await actions.remove_member(
+        routed.provider, "conduct", reason=REASON, actor="@staff:hs"
+    )
+
+    assert routed.proposal in removed.cancelled_proposals
+    edits = [e for e in await _edits(c) if e not in before]
+    assert edits, "the proposal posted in the partner room was not edited"
+    assert all(room == "!alpha:hs" or room == "!beta:hs" for room, _ in edits)
+    assert any("ancel" in body for _, body in edits)  # shown as cancelled
+    assert not any(REASON in body for _, body in edits)  # the reason stays sealed
+    async with c.engine.connect() as conn:
+        text = json.dumps(
+            [list(r) for r in (await conn.execute(sa.select(outbox.c.content))).all()]
+        )
+    assert REASON not in text
+
+
+async def test_the_bare_use_case_leaves_the_posts_alone(coord):
+    """Why the dashboard needs the adapter: the core alone edits nothing in the rooms."""
+    c = coord
+    await network(c)
+    routed = await c.route((await c.file_request("alpha", "o1", ["forensics"], ["en"])).request)
+    before = await _edits(c)
+    removed = await c.remove_member(routed.provider, "conduct", actor="@staff:hs")
+    assert routed.proposal in removed.cancelled_proposals
+    assert await _edits(c) == before
