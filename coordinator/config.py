@@ -85,6 +85,9 @@ class PolicyConfig:
     sla_minutes_high: int = 120
     # Seconds between two checks for urgent requests past their window.
     sla_check_seconds: int = 60
+    # Days a public-form submission stays sealed after its details reached the routing
+    # partner's encrypted room (for a re-send); then it is purged. Never before delivery.
+    intake_retention_days: int = 30
     # Power level that lets a room member who is not listed act for a partner.
     partner_power_level: int = 50
     global_partner: str = ""
@@ -373,6 +376,9 @@ def _check(config: Config) -> None:
         raise ConfigError(src, "database.url", "must be a sqlite+aiosqlite:// or postgresql:// URL")
     if not config.policy.capacities or any(c < 1 for c in config.policy.capacities):
         raise ConfigError(src, "policy.capacities", "must be a non-empty list of positive numbers")
+    for key in ("sla_minutes_critical", "sla_minutes_high", "intake_retention_days"):
+        if getattr(config.policy, key) < 0:
+            raise ConfigError(src, f"policy.{key}", "must be zero or more")
     if config.policy.sla_check_seconds < 1:
         raise ConfigError(src, "policy.sla_check_seconds", "must be at least 1")
     if config.policy.max_depth < 1:

@@ -10,6 +10,11 @@ Free-text reasons (``!dsx decline … reason=``, ``!dsx remove … reason=``) ma
 so they are sealed too, in their own scope. A decline's reason is case data: owned by the
 organization, it goes with the case (closed, refused or cancelled). A removal's reason is
 the record of why a member left; it stays sealed with the removed member's record.
+
+A public-form submission is sealed on arrival and opened only into the routing partner's
+encrypted room. Once delivered there, the room is the record: the sealed copy is kept
+``[policy] intake_retention_days`` (default 30) so a partner can ask for a re-send, then
+purged. An undelivered submission is never purged: that would lose a request.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import asyncio
 import base64
 import json
 import os
+from datetime import datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -25,7 +31,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from coordinator.domain.states import RequestState
 from coordinator.logs import get_logger
-from coordinator.store.schema import proposals, requests, retention_counts, sealed
+from coordinator.store.outbox import SENT
+from coordinator.store.schema import outbox, proposals, requests, retention_counts, sealed
+from coordinator.store.sealed import INTAKE_DETAILS, INTAKE_SCOPE
 
 log = get_logger(__name__)
 TERMINAL = (RequestState.CLOSED.value, RequestState.REFERRED.value, RequestState.REFUSED.value)
@@ -132,6 +140,40 @@ async def write_archive(directory: Path, engagement_id: str, rows: list) -> Path
     path = directory / f"{engagement_id}.sealed.jsonl"
     await asyncio.to_thread(_write_archive, path, rows)
     return path
+
+
+async def purge_delivered_intake(conn: AsyncConnection, delivered_before: datetime) -> list[str]:
+    """Delete the sealed fields of public-form submissions whose details were delivered
+    into their room before ``delivered_before``; returns the references purged."""
+    delivered = (
+        await conn.execute(
+            sa.select(outbox.c.content).where(
+                outbox.c.kind == INTAKE_DETAILS,
+                outbox.c.state == SENT,
+                outbox.c.created_at <= delivered_before,
+            )
+        )
+    ).scalars()
+    references = sorted({c["reference"] for c in delivered if isinstance(c, dict)})
+    purged: list[str] = []
+    for start in range(0, len(references), 500):
+        batch = references[start : start + 500]
+        found = (
+            await conn.execute(
+                sa.select(sealed.c.owner)
+                .where(sealed.c.scope == INTAKE_SCOPE, sealed.c.owner.in_(batch))
+                .distinct()
+            )
+        ).scalars()
+        owners = sorted(found)
+        if owners:
+            await conn.execute(
+                sa.delete(sealed).where(sealed.c.scope == INTAKE_SCOPE, sealed.c.owner.in_(owners))
+            )
+            purged += owners
+    for _ in purged:
+        await _count(conn, "intake_purged")
+    return purged
 
 
 async def vacuum(engine: AsyncEngine) -> None:

@@ -36,6 +36,10 @@ from partner_bots.workflow.staff_actions import WorkflowStaffActions
 
 log = get_logger(__name__)
 
+RETENTION_PERIOD_S = 3600.0
+# Loops that only wake up now and then: cancelled at shutdown (delivery is stopped instead).
+PERIODIC = frozenset({"sla", "retention"})
+
 
 @dataclass
 class Running:
@@ -110,6 +114,18 @@ def _trouble_reports(coordinator: Coordinator, account: str) -> dict[str, Any]:
 def _sealer(config: Config) -> PublicSealer | None:
     path = config.sealing.public_key_file
     return load_public_key(path) if path else None
+
+
+async def _retention_loop(coordinator: Coordinator, period: float = RETENTION_PERIOD_S) -> None:
+    """Purge delivered public-form submissions past their retention (coordinator/retention.py)."""
+    while True:
+        try:
+            result = await coordinator.purge_delivered_intake()
+            if result.references:
+                log.info("retention.intake_purged", count=len(result.references))
+        except Exception as exc:
+            log.warning("retention.failed", error=type(exc).__name__)
+        await asyncio.sleep(period)
 
 
 async def _sla_loop(coordinator: Coordinator, wake: Callable[[], None], period: float) -> None:
@@ -236,6 +252,7 @@ async def serve(
                     name="sla",
                 )
             )
+            tasks.append(asyncio.create_task(_retention_loop(coordinator), name="retention"))
             if (web if web is not None else sealer is not None) and sealer is not None:
                 web_runner = await _start_web(running, sealer)
             log.info("service.ready")
@@ -248,7 +265,7 @@ async def serve(
         log.info("service.stopping")
         delivery.stop()
         for task in tasks:
-            if task.get_name() == "sla":
+            if task.get_name() in PERIODIC:
                 task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):

@@ -115,3 +115,8 @@ class CaseOutcome:
 @dataclass(frozen=True)
 class SlaResult:
     escalated: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class IntakePurge:
+    references: tuple[str, ...]  # public-form submissions whose sealed fields were deleted

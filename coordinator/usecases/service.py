@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -42,6 +42,7 @@ from coordinator.usecases.results import (
     CloseResult,
     DeclineResult,
     EngagementResult,
+    IntakePurge,
     MemberResult,
     RemovalResult,
     RequestResult,
@@ -476,6 +477,23 @@ class Coordinator:
         async with self._lock, self.engine.connect() as conn:
             await self.ctx.trust.refresh(conn)
             return await vetting.queue(self.ctx, conn, limit)
+
+    async def purge_delivered_intake(self, *, actor: str = SYSTEM) -> IntakePurge:
+        """Purge public-form submissions delivered more than ``intake_retention_days``
+        ago (see coordinator/retention.py), then make the deletion final on disk."""
+        days = self.config.policy.intake_retention_days
+
+        async def body(tx: Tx) -> IntakePurge:
+            cutoff = tx.now - timedelta(days=days)
+            purged = await retention.purge_delivered_intake(tx.conn, cutoff)
+            for reference in purged:
+                tx.audit("intake.purged", reference)
+            return IntakePurge(tuple(purged))
+
+        result = await self.transaction("purge_intake", body, IntakePurge, actor, None)
+        if result.references:
+            await retention.vacuum(self.engine)
+        return result
 
     async def check_sla(self, *, actor: str = SYSTEM) -> SlaResult:
         return await self.transaction(

@@ -82,6 +82,9 @@ def test_defaults_put_sqlite_in_the_data_dir(tmp_path):
         ("[web]\nport = 70000\n", "web.port"),
         ("[database]\nurl = 'mysql://x'\n", "database.url"),
         ("[staff]\nroom = 5\n", "staff.room"),
+        ("[policy]\nsla_minutes_critical = -5\n", "policy.sla_minutes_critical"),
+        ("[policy]\nintake_retention_days = -1\n", "policy.intake_retention_days"),
+        ("[policy]\nsla_check_seconds = 0\n", "policy.sla_check_seconds"),
     ],
 )
 def test_bad_keys_are_named_with_the_file(tmp_path, snippet, key):
