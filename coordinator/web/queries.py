@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from coordinator import audit
 from coordinator.domain import RequestState, Urgency
+from coordinator.retention import REASON_SCOPE, REMOVAL_FIELD
 from coordinator.store.clock import aware
 from coordinator.store.schema import (
     audit_log,
@@ -415,7 +416,7 @@ def _intake_reason(delivery: tuple[str, str | None] | None) -> str:
     """Where the submission's details are: the outbox row's state and its refusal code."""
     state, code = delivery or ("pending", None)
     if state == "sent":
-        return "details delivered to the partner room"
+        return "details delivered to the partner room; purged after the retention period"
     if code:
         return f"details not delivered yet: {code}"
     return "awaiting delivery to the partner room"
@@ -440,6 +441,15 @@ async def retention_queue(engine: AsyncEngine) -> list[RetentionItem]:
                 )
             ).all()
         )
+        removals = set(
+            (
+                await conn.execute(
+                    sa.select(sealed.c.owner).where(
+                        sealed.c.scope == REASON_SCOPE, sealed.c.field == REMOVAL_FIELD
+                    )
+                )
+            ).scalars()
+        )
         deliveries = {
             str((r.content or {}).get("reference")): (r.state, r.error_code)
             for r in await conn.execute(
@@ -456,6 +466,13 @@ async def retention_queue(engine: AsyncEngine) -> list[RetentionItem]:
                     "intake submission", owner, scope, n, _intake_reason(deliveries.get(owner))
                 )
             )
+        elif scope == REASON_SCOPE:
+            why = (
+                "why this member was removed (kept with their record)"
+                if owner in removals
+                else "a decline reason: goes with the organization's case"
+            )
+            items.append(RetentionItem("free-text reason", owner, scope, n, why))
         elif scope == "org":
             items.append(
                 RetentionItem("organization data", owner, scope, n, "organization has open cases")

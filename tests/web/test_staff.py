@@ -270,6 +270,8 @@ async def test_removal_from_the_member_page_keeps_a_code_and_seals_the_reason(we
     dumped = " ".join(str(row) for row in rows)
     assert entry.actor == STAFF and entry.data.get("code") == "conduct"
     assert reason not in dumped  # sealed: neither the audit log nor a message row holds it
+    held = await (await web.client.get("/dashboard/retention")).text()
+    assert "why this member was removed" in held and "@p2:hs" in held  # kept, sealed
 
 
 async def test_retention_queue_lists_held_intake(web):
