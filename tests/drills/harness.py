@@ -464,6 +464,15 @@ def duplicated_contents(events: list[dict[str, Any]]) -> list[str]:
     return [c[:120] for c, n in counts.items() if n > 1]
 
 
+STAFF = "org.dsx.staff"
+
+
+def staff_kinds(rows: list[Any]) -> list[str]:
+    """The trouble/recovery notices among outbox rows, in order."""
+    kinds = [r.content.get(STAFF, {}).get("kind") for r in rows]
+    return [k for k in kinds if k in ("trouble", "recovered")]
+
+
 def check_outbox(rows: list[Any]) -> dict[str, int]:
     """Every row sent, each to its own event: the transaction ids did their job."""
     unsent = [r.id for r in rows if r.state != "sent"]

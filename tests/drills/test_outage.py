@@ -18,6 +18,7 @@ from coordinator.usecases import Coordinator
 from tests.drills.harness import (
     REGION,
     SKILLS,
+    STAFF,
     CoordinatorProcess,
     Ledger,
     audit_verify,
@@ -28,6 +29,7 @@ from tests.drills.harness import (
     request_command,
     room_history,
     seed_network,
+    staff_kinds,
     until,
     write_config,
 )
@@ -37,15 +39,6 @@ pytestmark = [pytest.mark.synapse, pytest.mark.drill]
 
 ROOMS = 3
 OUTAGE_S = float(os.environ.get("DSX_DRILL_OUTAGE_SECONDS", "20"))
-STAFF = "org.dsx.staff"
-
-
-def staff_kinds(rows) -> list[str]:
-    return [
-        r.content.get(STAFF, {}).get("kind")
-        for r in rows
-        if r.content.get(STAFF, {}).get("kind") in ("trouble", "recovered")
-    ]
 
 
 async def test_homeserver_outage_backlog_goes_out_in_order_once(own_homeserver, tmp_path: Path):
