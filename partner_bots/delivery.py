@@ -117,21 +117,33 @@ class Delivery:
                 self._wake.clear()
 
     async def deliver_once(self) -> RoundResult:
-        """Claim a batch and deliver it, room by room in creation order."""
+        """Claim a batch and deliver it: each room's rows in creation order, the rooms at
+        the same time (sent one room after another, the round trips added up and capped
+        the request rate: bench/load.py)."""
         claimed = await self.outbox.claim(self.worker, self.batch, self.lease_seconds)
         by_room: dict[str, list[Outgoing]] = {}
         for message in claimed:
             by_room.setdefault(message.room, []).append(message)
-        sent = deferred = 0
-        for messages in by_room.values():
-            for i, message in enumerate(messages):
-                if not await self._deliver(message):
-                    # Keep order: the rest of this room stays leased to us and is claimed
-                    # again only once the failed row may go (the outbox blocks the room).
-                    deferred += len(messages) - i
-                    break
-                sent += 1
-        return RoundResult(sent, deferred)
+        # Every room finishes before the round ends: a row still in flight must not be
+        # claimed again by this worker's next round.
+        done = await asyncio.gather(
+            *(self._deliver_room(m) for m in by_room.values()), return_exceptions=True
+        )
+        for outcome in done:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return RoundResult(
+            sum(r.sent for r in done if isinstance(r, RoundResult)),
+            sum(r.deferred for r in done if isinstance(r, RoundResult)),
+        )
+
+    async def _deliver_room(self, messages: list[Outgoing]) -> RoundResult:
+        for i, message in enumerate(messages):
+            if not await self._deliver(message):
+                # Keep order: the rest of this room stays leased to us and is claimed
+                # again only once the failed row may go (the outbox blocks the room).
+                return RoundResult(i, len(messages) - i)
+        return RoundResult(len(messages), 0)
 
     async def _deliver(self, message: Outgoing) -> bool:
         room = await self.rooms.resolve(message.room)
