@@ -56,6 +56,13 @@ class Partner:
         return f"org-{self.handle}"
 
 
+def child_env() -> dict[str, str]:
+    """The environment for ``dsx`` children: ``DSX_*`` variables are configuration overrides
+    there (and an unknown one stops start-up), so the test run's own are left out."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DSX_")}
+    return {**env, "PYTHONPATH": str(ROOT)}
+
+
 def _toml(values: dict[str, object]) -> str:
     return "\n".join(f"{k} = {json.dumps(v)}" for k, v in values.items())
 
@@ -175,7 +182,7 @@ class CoordinatorProcess:
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=out,
                 stderr=out,
-                env={**os.environ, "PYTHONPATH": str(ROOT)},
+                env=child_env(),
             )
         finally:
             out.close()
@@ -248,7 +255,7 @@ async def audit_verify(config: Path) -> str:
         cwd=ROOT,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env=child_env(),
     )
     out, _ = await asyncio.wait_for(proc.communicate(), 120)
     text = out.decode(errors="replace")
