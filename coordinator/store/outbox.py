@@ -156,11 +156,30 @@ class Outbox:
         """Release the lease; retry after ``retry_after`` seconds, or give up for good."""
         now = self._clock()
         async with self._engine.begin() as conn:
-            attempts = (
-                await conn.execute(sa.select(outbox.c.attempts).where(outbox.c.id == message_id))
-            ).scalar_one_or_none()
-            if attempts is None:
+            row = (
+                await conn.execute(
+                    sa.select(
+                        outbox.c.attempts, outbox.c.room, outbox.c.claimed_by, outbox.c.seq
+                    ).where(outbox.c.id == message_id)
+                )
+            ).first()
+            if row is None:
                 return
+            attempts = row.attempts
+            # The rows of this room claimed with it were not tried (delivery stops at the
+            # first failure to keep the order): their claim is not an attempt either, or a
+            # long wait behind this one would leave them one failure from dead.
+            await conn.execute(
+                outbox.update()
+                .where(
+                    outbox.c.room == row.room,
+                    outbox.c.claimed_by == row.claimed_by,
+                    outbox.c.seq > row.seq,
+                    outbox.c.state == PENDING,
+                    outbox.c.attempts > 0,
+                )
+                .values(attempts=outbox.c.attempts - 1)
+            )
             if is_transient(error_code):
                 # The homeserver was unreachable or busy: not the message's fault. Counting
                 # these made every room's head row dead (lost) after ~25 s of outage (found

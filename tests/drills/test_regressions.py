@@ -85,3 +85,24 @@ async def test_a_message_the_homeserver_refuses_still_gives_up(tmp_path: Path):
         assert state == DEAD
     finally:
         await engine.dispose()
+
+
+async def test_rows_waiting_behind_a_failed_one_are_not_charged(tmp_path: Path):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'dsx.sqlite3'}"
+    await migrate(url)
+    engine = create_engine(url)
+    outbox = Outbox(engine)
+    try:
+        async with engine.begin() as conn:
+            for _ in range(3):
+                await enqueue(conn, room="!r:example.org", kind="message", content={}, now=utcnow())
+        for _ in range(2 * MAX_ATTEMPTS):  # a long outage: the head fails, the rest wait
+            claimed = await outbox.claim("worker", lease_seconds=60)
+            assert claimed and claimed[0].attempts == 1
+            await outbox.mark_failed(claimed[0].id, "network:ClientConnectorError", 0)
+        claimed = await outbox.claim("worker", lease_seconds=60)
+        await outbox.mark_failed(claimed[0].id, "M_FORBIDDEN", 0)  # one real refusal
+        rows = await outbox.pending()
+        assert [r.attempts for r in rows] == [1, 0, 0]
+    finally:
+        await engine.dispose()
