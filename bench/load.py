@@ -382,6 +382,7 @@ async def step(world: World, rooms: list[str], rate: float, seconds: float) -> d
         "coordinator": world.process.pid,
         "hs1": world.hs1.pid,
         "hs2": world.hs2.pid,
+        "bench_clients": os.getpid(),  # the senders' and readers' E2EE work
     }
     cpu0 = {k: cpu_seconds(p) for k, p in pids.items()}
     loop = asyncio.get_running_loop()
