@@ -201,6 +201,12 @@ class CoordinatorProcess:
     def all_lines(self) -> list[str]:
         return self.log.read_text(errors="replace").splitlines()
 
+    def assert_nothing_skipped(self) -> None:
+        """The sync loop gives up on an event whose handler failed three times in a row
+        (``sync.event_skipped``): in a drill that would be a lost request."""
+        skipped = [line for line in self.all_lines() if "sync.event_skipped" in line]
+        assert not skipped, skipped[:3]
+
     def tail(self, n: int = 40) -> str:
         return "\n".join(self.all_lines()[-n:])
 

@@ -88,6 +88,7 @@ async def test_second_homeserver_down_10s_nothing_lost_nothing_twice(
 
         await until(all_done, "every request answered", 180, alive, describe=describe)
         assert await proc.stop() == 0, proc.tail()
+        proc.assert_nothing_skipped()
 
         rows = await ledger.outbox_rows()
         figures = check_outbox(rows)

@@ -102,6 +102,7 @@ async def test_homeserver_outage_backlog_goes_out_in_order_once(own_homeserver, 
         await asyncio.sleep(5)  # a loop would report again by now
         alive()
         assert await proc.stop() == 0, proc.tail()
+        proc.assert_nothing_skipped()
 
         rows = await ledger.outbox_rows()
         figures = check_outbox(rows)

@@ -103,6 +103,7 @@ async def test_postgres_restarts_mid_run(own_homeserver, tmp_path: Path):
 
         await until(all_done, "every request answered", 180, alive, describe=describe)
         assert await proc.stop() == 0, proc.tail()
+        proc.assert_nothing_skipped()
 
         assert await ledger.proposals() == total
         rows = await ledger.outbox_rows()

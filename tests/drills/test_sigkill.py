@@ -109,6 +109,7 @@ async def test_sigkill_ten_times_during_200_requests(own_homeserver, tmp_path: P
         timings["drain"] = elapsed_since(mark)
         mark = time.monotonic()
         assert await proc.stop() == 0, proc.tail()
+        proc.assert_nothing_skipped()
 
         # -- the checks --------------------------------------------------------------------
         assert await ledger.proposals() == REQUESTS  # one proposal per request, no more
