@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
+import secrets
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -109,6 +111,37 @@ def _trouble_reports(coordinator: Coordinator, account: str) -> dict[str, Any]:
         await notice("recovered", text, unreported=unreported)
 
     return {"on_trouble": on_trouble, "on_recovered": on_recovered}
+
+
+def _outbox_worker(config: Config) -> tuple[str, Any]:
+    """The outbox worker name, and the open file whose lock makes it this process's.
+
+    A process restarted after a crash takes over its dead predecessor's name, so the rows
+    that one had leased go out at once instead of when the lease runs out (a minute of
+    silence after each SIGKILL in tests/drills/test_sigkill.py). The name is kept in the
+    data folder under an exclusive lock; the lock dies with its process, and while another
+    live process holds it (or the folder is not writable) a name of our own is used.
+    """
+    fallback = f"{socket.gethostname()}-{os.getpid()}"
+    handle = None
+    try:
+        folder = Path(config.data_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = (folder / "outbox-worker").open("a+")
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        handle.seek(0)
+        name = handle.read().strip()
+        if not name:
+            name = f"{socket.gethostname()}-{secrets.token_hex(4)}"
+            handle.seek(0)
+            handle.truncate()
+            handle.write(name)
+            handle.flush()
+    except OSError:
+        if handle is not None:
+            handle.close()
+        return fallback, None
+    return name, handle
 
 
 def _sealer(config: Config) -> PublicSealer | None:
@@ -213,7 +246,7 @@ async def serve(
         return await power_of((await accounts.bot_of(room_id)).session, room_id, user_id)
 
     directory.power = power
-    worker = f"{socket.gethostname()}-{os.getpid()}"
+    worker, worker_lock = await asyncio.to_thread(_outbox_worker, config)
     # One delivery for every account: the outbox claims rows of all rooms at once, and
     # each row goes out through the account serving its room.
     delivery = WorkflowDelivery(
@@ -274,4 +307,6 @@ async def serve(
             await web_runner.cleanup()
         await accounts.stop()  # each finishes the event in hand; none logs out
         await coordinator.aclose()
+        if worker_lock is not None:
+            worker_lock.close()
         log.info("service.stopped")
