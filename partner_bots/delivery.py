@@ -74,6 +74,18 @@ class RoundResult:
     deferred: int
 
 
+def _waits_on(rows: list[Outgoing], ids: set[str]) -> bool:
+    """Whether a row of one room refers to a row of the same batch in another room."""
+    own = {m.id for m in rows}
+    for message in rows:
+        for value in (message.thread_of, message.reply_to, message.edits):
+            if value and value.startswith(OUTBOX_REF):
+                target = value[len(OUTBOX_REF) :]
+                if target in ids and target not in own:
+                    return True
+    return False
+
+
 class Delivery:
     def __init__(
         self,
@@ -124,11 +136,19 @@ class Delivery:
         by_room: dict[str, list[Outgoing]] = {}
         for message in claimed:
             by_room.setdefault(message.room, []).append(message)
+        # Rooms whose rows point at a row of this batch in another room (an intake's
+        # details at their notice) go once that room is done, not in parallel with it.
+        ids = {m.id for m in claimed}
+        first, then = [], []
+        for rows in by_room.values():
+            (then if _waits_on(rows, ids) else first).append(rows)
         # Every room finishes before the round ends: a row still in flight must not be
         # claimed again by this worker's next round.
-        done = await asyncio.gather(
-            *(self._deliver_room(m) for m in by_room.values()), return_exceptions=True
-        )
+        done: list[RoundResult | BaseException] = []
+        for phase in (first, then):
+            done += await asyncio.gather(
+                *(self._deliver_room(rows) for rows in phase), return_exceptions=True
+            )
         for outcome in done:
             if isinstance(outcome, BaseException):
                 raise outcome

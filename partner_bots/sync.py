@@ -30,6 +30,7 @@ from nio import (
 )
 
 from coordinator.logs import get_logger
+from coordinator.store.errors import is_transient
 from partner_bots.backoff import Backoff
 from partner_bots.client import retry_after_of
 from partner_bots.events import Incoming, to_incoming
@@ -242,6 +243,11 @@ class SyncLoop:
         try:
             await self.sink(incoming)
         except Exception as exc:
+            if is_transient(exc):
+                # The database is away: replay this batch (with backoff) until it is back,
+                # however long that takes. Skipping would lose the request.
+                log.warning("sync.handler_waiting_for_database", error=type(exc).__name__)
+                raise
             # Replaying the batch retries the handler; a poison event must not stall the
             # bot forever, so after a few tries it is skipped, loudly.
             tries = self._handler_failures.get(incoming.event_id, 0) + 1

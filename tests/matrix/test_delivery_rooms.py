@@ -10,7 +10,7 @@ from typing import Any
 from coordinator.store.clock import utcnow
 from coordinator.store.engine import create_engine
 from coordinator.store.migrate import migrate
-from coordinator.store.outbox import Outbox, enqueue
+from coordinator.store.outbox import Outbox, enqueue, ref
 from partner_bots.delivery import Delivery
 from partner_bots.sending import SendError, Sent, notice
 
@@ -77,5 +77,45 @@ async def test_a_failure_holds_its_room_only(tmp_path: Path):
             "c2",
         ]
         assert [m.content["body"] for m in await outbox.pending("!b:x")] == ["b1", "b2"]
+    finally:
+        await engine.dispose()
+
+
+async def test_a_row_threaded_on_another_rooms_row_of_the_batch_goes_after_it(tmp_path: Path):
+    """An intake's details (their own queue) point at their notice in the partner room:
+    sent in parallel, the details would find the notice unsent and wait a minute."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'dsx.sqlite3'}"
+    await migrate(url)
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            # The dependent queue is created first, so creation order alone would not help.
+            root = await enqueue(
+                conn, room="!b:x", kind="message", content=notice("b0"), now=utcnow()
+            )
+            await enqueue(
+                conn,
+                room="!a:x",
+                kind="message",
+                content=notice("details"),
+                now=utcnow(),
+                thread_of=ref(root),
+            )
+            await enqueue(conn, room="!c:x", kind="message", content=notice("c0"), now=utcnow())
+        outbox = Outbox(engine)
+        sender = SlowSender()
+        order: list[str] = []
+        send = sender.send
+
+        async def recording(room_id: str, event_type: str, content: dict[str, Any], **kw) -> Sent:
+            sent = await send(room_id, event_type, content, **kw)
+            order.append(content["body"])
+            return sent
+
+        sender.send = recording  # type: ignore[method-assign]
+        result = await Delivery(sender, outbox, "w").deliver_once()  # type: ignore[arg-type]
+        assert result.sent == 3 and result.deferred == 0  # nothing left waiting a minute
+        assert order.index("b0") < order.index("details")
+        assert await outbox.pending() == []
     finally:
         await engine.dispose()

@@ -7,7 +7,9 @@ import dataclasses
 import uuid
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
+from partner_bots.backoff import Backoff
 from partner_bots.events import IncomingMessage
 from tests.matrix.conftest import MemoryRegistry, RecordingSink, bot_room
 
@@ -93,3 +95,30 @@ async def test_failing_handler_is_retried_then_skipped_loudly(homeserver, runnin
     assert attempts == {"flaky": 2, "poison": 3}
     assert "poison" not in _bodies(sink)
     assert [t.last_error for t in troubles] == ["handler_failed"]
+
+
+async def test_a_database_outage_is_waited_out_never_skipped(homeserver, running_bots, partners):
+    """More failures than a poison event gets, but each says the database is away: the
+    event is retried until it is handled, not skipped (that would lose a request)."""
+    registry = MemoryRegistry()
+    attempts: dict[str, int] = {}
+
+    class DatabaseDown(RecordingSink):
+        async def __call__(self, event) -> None:
+            if isinstance(event, IncomingMessage) and event.body == "request":
+                attempts["request"] = attempts.get("request", 0) + 1
+                if attempts["request"] <= 5:
+                    try:
+                        raise ConnectionRefusedError(111, "Connect call failed")
+                    except OSError as exc:
+                        raise OperationalError("INSERT", {}, exc) from exc
+            await super().__call__(event)
+
+    sink = DatabaseDown()
+    bot = await running_bots(homeserver, registry, sink)
+    bot.sync.backoff = Backoff(base=0.05, cap=0.2)
+    partner = await partners(homeserver)
+    room = await bot_room(partner, bot, registry)
+    await partner.send_text(room, "request")
+    await sink.wait_for(lambda: "request" in _bodies(sink), what="the request, once back")
+    assert attempts["request"] == 6
