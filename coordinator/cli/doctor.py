@@ -84,7 +84,10 @@ async def diagnose(
     add(check_store(conf))
     for result in check_sealing_keys(conf):
         add(result)
-    add(await _guarded("database", lambda: check_database(conf)))
+    database = await _guarded("database", lambda: check_database(conf))
+    add(database)
+    if database.status is Status.OK:
+        add(await _guarded("outbox", lambda: check_outbox(conf)))
     await _check_account(conf, add)
     for account in conf.accounts[1:]:
         label = f" ({account.user_id})"
@@ -244,6 +247,28 @@ async def check_database(conf: cfg.Config) -> Result:
             f"run `dsx migrate --config {conf.source}`",
         )
     return ok(name, f"reachable, migrations at head ({head})")
+
+
+async def check_outbox(conf: cfg.Config) -> Result:
+    from coordinator.store import create_engine
+    from coordinator.store.outbox import stuck
+
+    engine = create_engine(conf.database_url)
+    try:
+        rows = await stuck(engine)
+    finally:
+        await engine.dispose()
+    dead = [r for r in rows if r.state == "dead"]
+    waiting = len(rows) - len(dead)
+    if dead:
+        codes = ", ".join(sorted({r.error_code or "?" for r in dead}))
+        return fail(
+            "outbox",
+            f"{len(dead)} message(s) given up on ({codes}); {waiting} waiting",
+            f"see `dsx outbox list --dead --config {conf.source}`; once the cause is fixed, "
+            f"`dsx outbox retry --dead --config {conf.source}`",
+        )
+    return ok("outbox", f"nothing given up on; {waiting} message(s) waiting")
 
 
 # -- Matrix -----------------------------------------------------------------------------

@@ -14,7 +14,17 @@ from collections.abc import Sequence
 from coordinator import __version__
 
 # Module names under coordinator.cli, in the order `dsx --help` lists them.
-COMMANDS: tuple[str, ...] = ("up", "run", "init", "doctor", "migrate", "trust", "audit", "config")
+COMMANDS: tuple[str, ...] = (
+    "up",
+    "run",
+    "init",
+    "doctor",
+    "migrate",
+    "trust",
+    "audit",
+    "outbox",
+    "config",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -220,3 +220,66 @@ class Outbox:
 def _claimed(row: Any) -> OutgoingMessage:
     message = _message(row)
     return OutgoingMessage(**{**message.__dict__, "attempts": row.attempts + 1})
+
+
+@dataclass(frozen=True)
+class StuckMessage:
+    """What an operator may see of an undelivered row: never its content."""
+
+    id: str
+    room: str
+    kind: str
+    state: str
+    attempts: int
+    error_code: str | None
+    created_at: datetime
+
+
+async def stuck(engine: AsyncEngine, *, dead_only: bool = False) -> list[StuckMessage]:
+    """Rows given up on (``dead``) and, unless ``dead_only``, rows still waiting."""
+    states = [DEAD] if dead_only else [DEAD, PENDING]
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            sa.select(
+                outbox.c.id,
+                outbox.c.room,
+                outbox.c.kind,
+                outbox.c.state,
+                outbox.c.attempts,
+                outbox.c.error_code,
+                outbox.c.created_at,
+            )
+            .where(outbox.c.state.in_(states))
+            .order_by(outbox.c.seq)
+        )
+        return [
+            StuckMessage(
+                r.id, r.room, r.kind, r.state, r.attempts, r.error_code, aware(r.created_at)
+            )
+            for r in rows
+        ]
+
+
+async def requeue_dead(conn: AsyncConnection, ids: list[str] | None, now: datetime) -> list[str]:
+    """Give dead rows (all, or those in ``ids``) a fresh set of attempts, due now.
+
+    Each goes out with its original transaction id, so a row that did reach the room
+    before it was given up on still appears there once.
+    """
+    query = sa.select(outbox.c.id).where(outbox.c.state == DEAD).order_by(outbox.c.seq)
+    if ids is not None:
+        query = query.where(outbox.c.id.in_(ids))
+    found = list((await conn.execute(query)).scalars())
+    if found:
+        await conn.execute(
+            outbox.update()
+            .where(outbox.c.id.in_(found))
+            .values(
+                state=PENDING,
+                attempts=0,
+                available_at=now,
+                lease_until=None,
+                claimed_by=None,
+            )
+        )
+    return found

@@ -78,6 +78,7 @@ async def test_healthy(homeserver, tmp_path, capsys):
         "sealing public key",
         "sealing private key",
         "database",
+        "outbox",
         "homeserver",
         "bot login",
         "cross-signing",
