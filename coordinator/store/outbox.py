@@ -97,10 +97,20 @@ def _message(row: Any) -> OutgoingMessage:
     )
 
 
+# Who to tell when a message is given up on: (room, content) of a notice, or None.
+DeadNotice = Callable[[str, str, str], tuple[str, Mapping[str, Any]] | None]
+
+
 class Outbox:
-    def __init__(self, engine: AsyncEngine, clock: Callable[[], datetime] = utcnow):
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        clock: Callable[[], datetime] = utcnow,
+        dead_notice: DeadNotice | None = None,
+    ):
         self._engine = engine
         self._clock = clock
+        self._dead_notice = dead_notice
 
     async def claim(
         self, worker: str, limit: int = 20, lease_seconds: int = 60
@@ -187,6 +197,8 @@ class Outbox:
                 attempts, state = max(0, attempts - 1), PENDING
             else:
                 state = DEAD if attempts >= MAX_ATTEMPTS else PENDING
+                if state == DEAD:
+                    await self._tell_of_dead(conn, row.room, message_id, error_code, now)
             await conn.execute(
                 outbox.update()
                 .where(outbox.c.id == message_id)
@@ -199,6 +211,15 @@ class Outbox:
                     available_at=now + timedelta(seconds=max(0.0, retry_after)),
                 )
             )
+
+    async def _tell_of_dead(
+        self, conn: AsyncConnection, room: str, message_id: str, code: str, now: datetime
+    ) -> None:
+        """Queue one notice (to the staff room) in the transaction that gives up, so a
+        dead message is never silent; a notice for the notice's own room is not sent."""
+        notice = self._dead_notice(room, message_id, code) if self._dead_notice else None
+        if notice is not None and notice[0] and notice[0] != room:
+            await enqueue(conn, room=notice[0], kind="message", content=notice[1], now=now)
 
     async def event_id_of(self, message_id: str) -> str | None:
         if message_id.startswith(OUTBOX_REF):

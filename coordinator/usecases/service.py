@@ -28,6 +28,7 @@ from coordinator.usecases import (
     engagements,
     matching,
     members,
+    messages,
     queries,
     removal,
     unit,
@@ -70,9 +71,21 @@ class Coordinator:
         self.engine = engine
         self.config = config
         self.ctx = Context(config, TrustIndex(config.policy), sealer, clock)
-        self.outbox = Outbox(engine, clock)
+        self.outbox = Outbox(engine, clock, dead_notice=self._dead_notice)
         self.inbox = Inbox(engine)
         self._lock = asyncio.Lock()
+
+    def _dead_notice(self, room: str, message_id: str, code: str) -> tuple[str, dict] | None:
+        """The staff-room notice for a message given up on (ids and a code, no content)."""
+        staff_room = self.ctx.staff_room
+        if not staff_room:
+            return None
+        text = (
+            f"A message to {room} was given up on after repeated failures ({code}); "
+            f"message {message_id}. Once the cause is fixed, an operator can send it "
+            "again with `dsx outbox retry --dead`."
+        )
+        return staff_room, messages.staff(text, kind="outbox_dead", message=message_id, code=code)
 
     @classmethod
     async def open(

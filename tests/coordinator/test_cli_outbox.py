@@ -102,3 +102,24 @@ async def test_dead_messages_are_listed_and_sent_again(tmp_path, capsys):
         assert await audit.verify(engine) is None
     finally:
         await engine.dispose()
+
+
+async def test_a_message_given_up_on_is_reported_to_the_staff_room(coord):
+    """Never silent: the transaction that gives up also queues one staff notice."""
+    c = coord
+    async with c.engine.begin() as conn:
+        doomed = await enqueue(
+            conn,
+            room="!gone:hs",
+            kind="message",
+            content={"msgtype": "m.notice", "body": SECRET_BODY},
+            now=c.ctx.clock(),
+        )
+    for _ in range(MAX_ATTEMPTS):
+        assert doomed in [m.id for m in await c.outbox.claim("w", 10, 60)]
+        await c.outbox.mark_failed(doomed, "M_FORBIDDEN", 0)
+    staff = await c.outbox.pending(c.ctx.staff_room)
+    assert len(staff) == 1
+    body = staff[0].content["body"]
+    assert doomed in body and "M_FORBIDDEN" in body and "dsx outbox retry" in body
+    assert SECRET_BODY not in json.dumps(staff[0].content)
