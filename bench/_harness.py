@@ -14,17 +14,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from coordinator.store.clock import utcnow
 from coordinator.store.engine import create_engine
-from coordinator.store.inbox import Inbox, claim, lookup
+from coordinator.store.inbox import Inbox
 from coordinator.store.migrate import migrate
-from coordinator.store.outbox import Outbox, enqueue
+from coordinator.store.outbox import Outbox
 from partner_bots.bot import Bot
 from partner_bots.delivery import Delivery
-from partner_bots.events import Incoming, IncomingMessage
 from partner_bots.homeserver.synapse import Homeserver
-from partner_bots.sending import notice
 from partner_bots.session import BotAccount
+from tests.matrix.echo_bot import echo_sink
 from tests.workflow.harness import PICKLE_KEY, PROPOSAL, Member, join_bot
 
 WARMUP = 3
@@ -53,24 +51,7 @@ async def echo_floor(hs_bot: Homeserver, user: Member, root: Path, n: int) -> li
     bot_user = await hs_bot.register(f"echo-{secrets.token_hex(3)}", password)
     deliveries: list[Delivery] = []
 
-    async def echo(event: Incoming) -> None:
-        if not isinstance(event, IncomingMessage):
-            return
-        async with engine.begin() as conn:
-            handled, _ = await lookup(conn, event.event_id)
-            if handled:
-                return
-            now = utcnow()
-            await claim(conn, event.event_id, "echo", now)
-            await enqueue(
-                conn,
-                room=event.room_id,
-                kind="message",
-                content=notice("echo"),
-                now=now,
-                reply_to=event.event_id,
-            )
-        deliveries[0].wake()
+    echo = echo_sink(engine, lambda: deliveries[0].wake(), lambda _body: "echo")
 
     rooms = _Rooms()
     account = BotAccount(

@@ -1,6 +1,8 @@
 """A bot process for the crash test: echoes each message once, through inbox and outbox.
 
-Run as ``python -m tests.matrix.echo_bot CONFIG.json``.
+Run as ``python -m tests.matrix.echo_bot CONFIG.json``. ``echo_sink`` is also the floor of
+the routing and load benchmarks (bench/_harness.py): the same machinery as the
+coordinator (inbox, outbox, delivery) with no use case in between.
 """
 
 from __future__ import annotations
@@ -8,7 +10,10 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from coordinator import logs
 from coordinator.store.clock import utcnow
@@ -21,6 +26,33 @@ from partner_bots.events import Incoming, IncomingMessage
 from partner_bots.runner import run_bot
 from partner_bots.sending import notice
 from partner_bots.session import BotAccount
+
+
+def echo_sink(
+    engine: AsyncEngine, wake: Callable[[], None], text: Callable[[str], str] = "echo: ".__add__
+) -> Callable[[Incoming], Awaitable[None]]:
+    """Answer each message once: the inbox claim and the reply commit together."""
+
+    async def echo(event: Incoming) -> None:
+        if not isinstance(event, IncomingMessage):
+            return
+        async with engine.begin() as conn:
+            handled, _ = await lookup(conn, event.event_id)
+            if handled:
+                return
+            now = utcnow()
+            await claim(conn, event.event_id, "echo", now)
+            await enqueue(
+                conn,
+                room=event.room_id,
+                kind="message",
+                content=notice(text(event.body)),
+                now=now,
+                reply_to=event.event_id,
+            )
+        wake()
+
+    return echo
 
 
 class OneRoom:
@@ -36,24 +68,7 @@ async def main(cfg: dict) -> None:
     engine = create_engine(cfg["db_url"])
     delivery_ref: list[Delivery] = []
 
-    async def echo(event: Incoming) -> None:
-        if not isinstance(event, IncomingMessage):
-            return
-        async with engine.begin() as conn:
-            handled, _ = await lookup(conn, event.event_id)
-            if handled:
-                return
-            now = utcnow()
-            await claim(conn, event.event_id, "echo", now)
-            await enqueue(
-                conn,
-                room=event.room_id,
-                kind="message",
-                content=notice("echo: " + event.body),
-                now=now,
-                reply_to=event.event_id,
-            )
-        delivery_ref[0].wake()
+    echo = echo_sink(engine, lambda: delivery_ref[0].wake())
 
     account = BotAccount(
         homeserver_url=cfg["homeserver_url"],
