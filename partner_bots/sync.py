@@ -30,7 +30,7 @@ from nio import (
 )
 
 from coordinator.logs import get_logger
-from coordinator.store.errors import is_transient
+from coordinator.store.errors import database_unreachable
 from partner_bots.backoff import Backoff
 from partner_bots.client import retry_after_of
 from partner_bots.events import Incoming, to_incoming
@@ -243,7 +243,7 @@ class SyncLoop:
         try:
             await self.sink(incoming)
         except Exception as exc:
-            if is_transient(exc):
+            if database_unreachable(exc):
                 # The database is away: replay this batch (with backoff) until it is back,
                 # however long that takes. Skipping would lose the request.
                 log.warning("sync.handler_waiting_for_database", error=type(exc).__name__)

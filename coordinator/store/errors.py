@@ -36,7 +36,7 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
 )
 
 
-def is_transient(exc: BaseException) -> bool:
+def database_unreachable(exc: BaseException) -> bool:
     """Whether ``exc`` (or what caused it) says the database is unreachable for now."""
     seen: set[int] = set()
     current: BaseException | None = exc

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from coordinator.domain import DomainError
 from coordinator.store import create_engine
-from coordinator.store.errors import is_transient
+from coordinator.store.errors import database_unreachable
 
 
 def _wrapped(cause: BaseException) -> Exception:
@@ -35,7 +35,7 @@ def _wrapped(cause: BaseException) -> Exception:
     ],
 )
 def test_database_outages_are_transient(exc):
-    assert is_transient(exc)
+    assert database_unreachable(exc)
 
 
 @pytest.mark.parametrize(
@@ -49,10 +49,10 @@ def test_database_outages_are_transient(exc):
     ],
 )
 def test_bugs_and_bad_data_are_not(exc):
-    assert not is_transient(exc)
+    assert not database_unreachable(exc)
 
 
-async def test_a_real_refused_connection_is_transient():
+async def test_a_real_refused_connection_is_unreachable():
     engine = create_engine("postgresql+asyncpg://postgres@127.0.0.1:1/none")
     try:
         with pytest.raises(Exception) as caught:
@@ -60,4 +60,4 @@ async def test_a_real_refused_connection_is_transient():
                 await conn.execute(sa.text("SELECT 1"))
     finally:
         await engine.dispose()
-    assert is_transient(caught.value)
+    assert database_unreachable(caught.value)
