@@ -39,8 +39,6 @@ from partner_bots.workflow.staff_actions import WorkflowStaffActions
 log = get_logger(__name__)
 
 RETENTION_PERIOD_S = 3600.0
-# Loops that only wake up now and then: cancelled at shutdown (delivery is stopped instead).
-PERIODIC = frozenset({"sla", "retention"})
 
 
 @dataclass
@@ -149,28 +147,27 @@ def _sealer(config: Config) -> PublicSealer | None:
     return load_public_key(path) if path else None
 
 
-async def _retention_loop(coordinator: Coordinator, period: float = RETENTION_PERIOD_S) -> None:
+async def _every(period: float, job: Callable[[], Awaitable[object]], failed: str) -> None:
+    """Run ``job`` now and then every ``period`` seconds; one failure must not end the loop."""
+    while True:
+        try:
+            await job()
+        except Exception as exc:
+            log.warning(failed, error=type(exc).__name__)
+        await asyncio.sleep(period)
+
+
+async def _check_sla(coordinator: Coordinator, wake: Callable[[], None]) -> None:
+    """Escalate urgent requests nobody acted on; the notices go out at once."""
+    if (await coordinator.check_sla()).escalated:
+        wake()
+
+
+async def _purge_intake(coordinator: Coordinator) -> None:
     """Purge delivered public-form submissions past their retention (coordinator/retention.py)."""
-    while True:
-        try:
-            result = await coordinator.purge_delivered_intake()
-            if result.references:
-                log.info("retention.intake_purged", count=len(result.references))
-        except Exception as exc:
-            log.warning("retention.failed", error=type(exc).__name__)
-        await asyncio.sleep(period)
-
-
-async def _sla_loop(coordinator: Coordinator, wake: Callable[[], None], period: float) -> None:
-    """Escalate urgent requests nobody acted on; one failure must not end the loop."""
-    while True:
-        try:
-            result = await coordinator.check_sla()
-            if result.escalated:
-                wake()
-        except Exception as exc:
-            log.warning("sla.check_failed", error=type(exc).__name__)
-        await asyncio.sleep(period)
+    result = await coordinator.purge_delivered_intake()
+    if result.references:
+        log.info("retention.intake_purged", count=len(result.references))
 
 
 async def _start_web(running: Running, sealer: PublicSealer) -> Any:
@@ -275,17 +272,16 @@ async def serve(
         await _first(accounts.synced(), stop.wait())
         if not stop.is_set():
             tasks.append(asyncio.create_task(delivery.run(), name="delivery"))
-            tasks.append(
-                asyncio.create_task(
-                    _sla_loop(
-                        coordinator,
-                        delivery.wake,
-                        sla_period or float(config.policy.sla_check_seconds),
-                    ),
-                    name="sla",
-                )
-            )
-            tasks.append(asyncio.create_task(_retention_loop(coordinator), name="retention"))
+            sla_every = sla_period or float(config.policy.sla_check_seconds)
+            periodic = {
+                "sla": _every(
+                    sla_every, lambda: _check_sla(coordinator, delivery.wake), "sla.check_failed"
+                ),
+                "retention": _every(
+                    RETENTION_PERIOD_S, lambda: _purge_intake(coordinator), "retention.failed"
+                ),
+            }
+            tasks += [asyncio.create_task(job, name=name) for name, job in periodic.items()]
             if (web if web is not None else sealer is not None) and sealer is not None:
                 web_runner = await _start_web(running, sealer)
             log.info("service.ready")
@@ -298,7 +294,7 @@ async def serve(
         log.info("service.stopping")
         delivery.stop()
         for task in tasks:
-            if task.get_name() in PERIODIC:
+            if task.get_name() != "delivery":  # the periodic jobs; delivery was stopped
                 task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
