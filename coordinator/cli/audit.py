@@ -6,13 +6,13 @@ import argparse
 import asyncio
 import sys
 
-from coordinator import config as cfg
+from coordinator.cli.options import add_config, load_config
 
 
 def register(sub) -> None:
     p = sub.add_parser("audit", help="verify the hash-chained audit log")
     p.add_argument("action", choices=["verify"], help="verify: check every link of the chain")
-    p.add_argument("--config", "-c", default=None, help="path to dsx.toml (default: defaults)")
+    add_config(p)
     p.set_defaults(func=run)
 
 
@@ -30,10 +30,8 @@ async def _verify(url: str):
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        conf = cfg.load(args.config)
-    except cfg.ConfigError as exc:
-        print(f"dsx audit: {exc}", file=sys.stderr)
+    conf = load_config("audit", args.config)
+    if conf is None:
         return 2
     broken, count = asyncio.run(_verify(conf.database_url))
     if broken is not None:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import sys
 
-from coordinator import config as cfg
+from coordinator.cli.options import add_config, load_config
 
 _SECRETS = {"password", "access_token", "pickle_key"}
 
@@ -15,7 +14,7 @@ _SECRETS = {"password", "access_token", "pickle_key"}
 def register(sub) -> None:
     p = sub.add_parser("config", help="validate a configuration file")
     p.add_argument("action", choices=["check"], help="check: validate and print the settings")
-    p.add_argument("--config", "-c", default=None, help="path to dsx.toml (default: defaults)")
+    add_config(p)
     p.set_defaults(func=run)
 
 
@@ -28,10 +27,8 @@ def _redact(obj):
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        conf = cfg.load(args.config)
-    except cfg.ConfigError as exc:
-        print(f"dsx config: {exc}", file=sys.stderr)
+    conf = load_config("config", args.config)
+    if conf is None:
         return 2
     print(json.dumps(_redact(dataclasses.asdict(conf)), indent=2))
     return 0

@@ -4,24 +4,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 
-from coordinator import config as cfg
+from coordinator.cli.options import add_config, load_config
 
 
 def register(sub) -> None:
     p = sub.add_parser("migrate", help="apply database migrations")
-    p.add_argument("--config", "-c", default=None, help="path to dsx.toml (default: defaults)")
+    add_config(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from coordinator.store import head_revision, migrate
 
-    try:
-        conf = cfg.load(args.config)
-    except cfg.ConfigError as exc:
-        print(f"dsx migrate: {exc}", file=sys.stderr)
+    conf = load_config("migrate", args.config)
+    if conf is None:
         return 2
     if conf.database_url.startswith("sqlite"):
         from pathlib import Path

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 
-from coordinator import config as cfg
+from coordinator.cli.options import add_config, load_config
 
 
 def register(sub) -> None:
@@ -25,7 +24,7 @@ def register(sub) -> None:
     which.add_argument("ids", nargs="*", default=[], help="message ids (from `dsx outbox list`)")
     which.add_argument("--dead", action="store_true", help="every dead message")
     for parser in (listing, retry):
-        parser.add_argument("--config", "-c", default=None, help="path to dsx.toml")
+        add_config(parser)
     p.set_defaults(func=run)
 
 
@@ -74,10 +73,8 @@ async def _retry(url: str, ids: list[str] | None) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        conf = cfg.load(args.config)
-    except cfg.ConfigError as exc:
-        print(f"dsx outbox: {exc}", file=sys.stderr)
+    conf = load_config("outbox", args.config)
+    if conf is None:
         return 2
     if args.action == "list":
         return asyncio.run(_list(conf.database_url, args.dead))

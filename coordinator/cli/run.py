@@ -7,11 +7,12 @@ import asyncio
 import sys
 
 from coordinator import config as cfg
+from coordinator.cli.options import add_config, load_config
 
 
 def register(sub) -> None:
     p = sub.add_parser("run", help="run the coordinator against a real homeserver and database")
-    p.add_argument("--config", "-c", default=None, help="path to dsx.toml (default: defaults)")
+    add_config(p)
     p.set_defaults(func=run)
 
 
@@ -30,10 +31,8 @@ async def _main(conf: cfg.Config) -> None:
 def run(args: argparse.Namespace) -> int:
     from coordinator import logs
 
-    try:
-        conf = cfg.load(args.config)
-    except cfg.ConfigError as exc:
-        print(f"dsx run: {exc}", file=sys.stderr)
+    conf = load_config("run", args.config)
+    if conf is None:
         return 2
     logs.setup(conf.log_level)
     try:
