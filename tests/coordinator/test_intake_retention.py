@@ -9,6 +9,7 @@ from coordinator import audit
 from coordinator.store.outbox import enqueue
 from coordinator.store.schema import audit_log, outbox, retention_counts, sealed
 from coordinator.store.sealed import INTAKE_DETAILS, INTAKE_ROOM, INTAKE_SCOPE
+from tests.harness.rawdb import sqlite_bytes
 
 SECRET = "Refugee Legal Network, call +1 202 555 0175 on Signal"
 
@@ -92,8 +93,5 @@ async def test_a_purged_submission_is_gone_from_the_sqlite_file(coord, clock, db
     assert (await c.purge_delivered_intake()).references == ("c-1",)
     if not db_url.startswith("sqlite"):
         return  # PostgreSQL: VACUUM FULL rewrites the table (covered by the purge tests)
-    from pathlib import Path
-
-    path = Path(db_url.split("///", 1)[1])
-    raw = b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists())
+    raw = sqlite_bytes(db_url)
     assert blobs and not any(blob in raw for blob in blobs)

@@ -14,6 +14,7 @@ from coordinator.domain import DomainError
 from coordinator.sealing import Opener
 from coordinator.store.schema import metadata, proposals, requests, sealed
 from tests.coordinator.conftest import network
+from tests.harness.rawdb import sqlite_files
 
 DECLINE_TEXT = "Zanzibar-7731 said the provider shouted at staff"
 REMOVAL_TEXT = "Quetzal-4410 harassed a volunteer at the May meetup"
@@ -39,7 +40,7 @@ def _sqlite_files(c) -> list[Path]:
         return []
     db = Path(c.engine.url.database)
     assert db.stat().st_size > 0
-    return [p for p in (db, Path(f"{db}-wal")) if p.exists()]
+    return sqlite_files(db)
 
 
 async def _reasons(c) -> dict[tuple[str, str], bytes]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -13,18 +12,14 @@ import sqlalchemy as sa
 from coordinator.sealing import Opener
 from coordinator.store.schema import retention_counts, sealed
 from tests.coordinator.conftest import network
+from tests.harness.rawdb import sqlite_bytes
 
 CANARY = "CANARY-7f3a9-organization-secret"
 
 
-def _read_files(paths: list[str]) -> bytes:
-    return b"".join(Path(p).read_bytes() for p in paths if Path(p).exists())
-
-
 async def _database_bytes(url: str) -> bytes:
     if url.startswith("sqlite"):
-        path = url.split(":///", 1)[1]
-        return await asyncio.to_thread(_read_files, [path, path + "-wal", path + "-journal"])
+        return await asyncio.to_thread(sqlite_bytes, url)
     parts = urlsplit(url)
     proc = await asyncio.create_subprocess_exec(
         "pg_dump",

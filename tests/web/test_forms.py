@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import html
 import json
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -15,14 +14,9 @@ from coordinator.store.schema import audit_log, outbox, sealed
 from coordinator.web.forms import CONTACT_ERROR, CONTACT_FIELDS, REQUEST_FORM, Widget
 from coordinator.web.intake import INTAKE_SCOPE, CoreIntake
 from coordinator.web.services import SERVICES
+from tests.harness.rawdb import sqlite_bytes
 from tests.web.conftest import make_web
 from tests.web.forms_data import CANARY, SCHEMAS, expected_text, full_form
-
-
-def _read_all(path: str) -> bytes:
-    """The database file and any WAL or journal beside it."""
-    files = [Path(path + suffix) for suffix in ("", "-wal", "-journal")]
-    return b"".join(f.read_bytes() for f in files if f.exists())
 
 
 async def _post(web, kind: str, pairs, token: str | None = None):
@@ -67,7 +61,7 @@ async def test_sealed_text_appears_nowhere_in_the_database(web_both):
     if web.db_url.startswith("sqlite"):
         await web.coord.engine.dispose()  # flush the WAL into the main file
         path = web.db_url.split(":///", 1)[1]
-        raw = await asyncio.to_thread(_read_all, path)
+        raw = await asyncio.to_thread(sqlite_bytes, path)
         assert ref.encode() in raw  # the search does see what is there
         assert CANARY.encode() not in raw and CANARY.lower().encode() not in raw
     else:

@@ -23,19 +23,13 @@ from coordinator.config import Config, WebConfig
 from coordinator.store import create_engine
 from coordinator.store.schema import outbox, staff_grants
 from partner_bots.workflow.login import PLACEHOLDER as LOGIN_PLACEHOLDER
+from tests.harness.rawdb import sqlite_bytes
 from tests.web.conftest import CSRF_RE
 from tests.workflow.harness import Member, join_bot, make_config
 
 pytestmark = pytest.mark.synapse
 
 LINK_RE = re.compile(r"http://127\.0\.0\.1:\d+/login/[A-Za-z0-9_-]+")
-
-
-def _raw_contains(database_url: str, needle: bytes) -> bool:
-    """Whether the SQLite database file (or its WAL) holds ``needle`` anywhere."""
-    path = Path(database_url.split("///", 1)[1])
-    files = [path, path.with_name(path.name + "-wal")]
-    return any(needle in f.read_bytes() for f in files if f.exists())
 
 
 def _free_port() -> int:
@@ -138,4 +132,4 @@ async def test_login_link_and_session_survive_restarts(homeserver, tmp_path: Pat
     # minted as the message was sent (partner_bots/workflow/login.py).
     assert any(LOGIN_PLACEHOLDER in json.dumps(c) for c in queued)
     assert not any(token in json.dumps(c) for c in queued)
-    assert await asyncio.to_thread(_raw_contains, config.database_url, token.encode()) is False
+    assert token.encode() not in await asyncio.to_thread(sqlite_bytes, config.database_url)

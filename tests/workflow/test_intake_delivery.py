@@ -44,6 +44,7 @@ from partner_bots.workflow.intake import (
     render,
 )
 from partner_bots.workflow.rooms import WorkflowDelivery
+from tests.harness.rawdb import sqlite_bytes
 from tests.web.conftest import CSRF_RE
 from tests.web.conftest import make_config as web_config
 from tests.web.forms_data import CANARY, full_form
@@ -255,12 +256,6 @@ async def test_missing_key_file_disables_details_without_crashing(setup: Setup, 
 # -- end to end: the form on the real web app, the details read by a partner's E2EE client ---
 
 
-def _read_all(path: Path) -> bytes:
-    """The SQLite file and any WAL or journal beside it."""
-    files = [Path(f"{path}{suffix}") for suffix in ("", "-wal", "-journal")]
-    return b"".join(f.read_bytes() for f in files if f.exists())
-
-
 async def _all_rows(url: str) -> bytes:
     """Every value of every table (PostgreSQL), as bytes to search."""
     engine = create_engine(url)
@@ -355,7 +350,7 @@ async def test_partner_reads_the_details_of_a_public_request_in_its_encrypted_ro
     assert CANARY not in caplog.text and "555 010 7733" not in caplog.text  # nor in a log
     # The plaintext that went to the room is in no database file (WAL included) or table.
     if db_url.startswith("sqlite"):
-        raw_db = await asyncio.to_thread(_read_all, Path(db_url.split(":///", 1)[1]))
+        raw_db = await asyncio.to_thread(sqlite_bytes, db_url)
     else:
         raw_db = await _all_rows(db_url)
     assert reference.encode() in raw_db  # the search does see what is there
