@@ -65,8 +65,11 @@ class TestClient:
     def user_id(self) -> str:
         return self.user.user_id
 
+    async def _sync_request(self, timeout_ms: int) -> Any:
+        return await self.client.sync(timeout=timeout_ms, full_state=True)
+
     async def sync(self, timeout_ms: int = 0) -> SyncResponse:
-        resp = await self.client.sync(timeout=timeout_ms, full_state=True)
+        resp = await self._sync_request(timeout_ms)
         if not isinstance(resp, SyncResponse):
             raise RuntimeError(f"sync failed: {resp}")
         for room_id, info in resp.rooms.join.items():
