@@ -35,15 +35,11 @@ def wants_link(content: Mapping[str, Any]) -> str | None:
     return mentioned[0] if mentioned else None
 
 
-def with_link(content: Mapping[str, Any], link: str) -> dict[str, Any]:
-    """The reply with the placeholder replaced by ``link`` (plain and HTML bodies)."""
+def with_link(content: Mapping[str, Any], text: str) -> dict[str, Any]:
+    """The reply with the placeholder replaced by ``text`` (plain and HTML bodies): the
+    link, or why there is none (dashboard stopped, no longer staff)."""
     out = dict(content)
     for key in ("body", "formatted_body"):
         if isinstance(out.get(key), str):
-            out[key] = out[key].replace(PLACEHOLDER, link)
+            out[key] = out[key].replace(PLACEHOLDER, text)
     return out
-
-
-def without_link(content: Mapping[str, Any], why: str) -> dict[str, Any]:
-    """The reply when no link can be made (dashboard stopped, no longer staff)."""
-    return with_link(content, why)

@@ -185,11 +185,11 @@ class WorkflowDelivery(Delivery):
         if staff is None:
             return content
         if self.login is None:
-            return login.without_link(content, "(the dashboard is not running)")
+            return login.with_link(content, "(the dashboard is not running)")
         try:
             return login.with_link(content, await self.login(staff))
         except PermissionError:  # no longer staff since they asked
-            return login.without_link(content, "(you are no longer on the staff list)")
+            return login.with_link(content, "(you are no longer on the staff list)")
 
     async def _deliver(self, message: Outgoing) -> bool:
         if message.kind == INTAKE_DETAILS:
