@@ -173,24 +173,42 @@ class WorkflowServices:
             ("No provider is available right now; staff were told.",),
         )
 
-    async def approve(self, ctx: CommandContext, cmd: c.ApproveCommand) -> Outcome:
+    async def _answer_proposal(
+        self,
+        ctx: CommandContext,
+        name: str,
+        proposal_id: str,
+        decide: Callable[[Tx, str], Awaitable[R]],
+        result_type: type[R],
+    ) -> R:
+        """A partner's answer to a proposal (``decide`` gets the partner's handle): the use
+        case and the edit of every posted copy, one transaction, in the request's thread."""
         partner = await self._partner(ctx)
-        core = self.coordinator.ctx
 
-        async def body(tx: Tx) -> ApprovalResult:
-            result = await matching.approve(core, tx, cmd.proposal, partner.handle)
-            await present.edit_proposal(tx, cmd.proposal)
+        async def body(tx: Tx) -> R:
+            result = await decide(tx, partner.handle)
+            await present.edit_proposal(tx, proposal_id)
             return result
 
-        root = self._thread_of_proposal(ctx, partner.rooms[0], cmd.proposal)
-        result = await self._threaded(
-            "approve",
+        room = partner.rooms[0]
+        return await self._threaded(
+            name,
             ctx,
             body,
+            result_type,
+            room,
+            self._thread_of_proposal(ctx, room, proposal_id),
+            self._request_of_proposal(proposal_id),
+        )
+
+    async def approve(self, ctx: CommandContext, cmd: c.ApproveCommand) -> Outcome:
+        core = self.coordinator.ctx
+        result = await self._answer_proposal(
+            ctx,
+            "approve",
+            cmd.proposal,
+            lambda tx, partner: matching.approve(core, tx, cmd.proposal, partner),
             ApprovalResult,
-            partner.rooms[0],
-            root,
-            self._request_of_proposal(cmd.proposal),
         )
         if result.engagement:
             return Outcome(
@@ -203,26 +221,16 @@ class WorkflowServices:
         )
 
     async def decline(self, ctx: CommandContext, cmd: c.DeclineCommand) -> Outcome:
-        partner = await self._partner(ctx)
         core = self.coordinator.ctx
-
-        async def body(tx: Tx) -> DeclineResult:
-            # The free-text reason is kept sealed with the case; the audit has a code only.
-            result = await matching.decline(
-                core, tx, cmd.proposal, partner.handle, "declined", cmd.reason
-            )
-            await present.edit_proposal(tx, cmd.proposal)
-            return result
-
-        root = self._thread_of_proposal(ctx, partner.rooms[0], cmd.proposal)
-        result = await self._threaded(
-            "decline",
+        # The free-text reason is kept sealed with the case; the audit has a code only.
+        result = await self._answer_proposal(
             ctx,
-            body,
+            "decline",
+            cmd.proposal,
+            lambda tx, partner: matching.decline(
+                core, tx, cmd.proposal, partner, "declined", cmd.reason
+            ),
             DeclineResult,
-            partner.rooms[0],
-            root,
-            self._request_of_proposal(cmd.proposal),
         )
         if result.next_proposal:
             return Outcome(
