@@ -480,6 +480,26 @@ def duplicated_contents(events: list[dict[str, Any]]) -> list[str]:
 STAFF = "org.dsx.staff"
 
 
+def event_ids_by_room(rows: list[Any]) -> dict[str, list[str]]:
+    """Each room's outbox rows as the event ids they became, in outbox order."""
+    by_room: dict[str, list[str]] = {}
+    for r in rows:
+        by_room.setdefault(r.room, []).append(r.event_id)
+    return by_room
+
+
+def assert_answered_once(
+    events: list[dict[str, Any]], sent: list[str], posted: list[str], who: str
+) -> None:
+    """In one room: every command got exactly one proposal (in its thread) and one reply,
+    nothing was posted twice, and the timeline is the outbox's order, row for row."""
+    props, replies = proposals_by_thread(events), replies_by_command(events)
+    assert {c: props[c] for c in sent} == dict.fromkeys(sent, 1), who
+    assert {c: replies[c] for c in sent} == dict.fromkeys(sent, 1), who
+    assert not duplicated_contents(events), who
+    assert [s["event_id"] for s in events] == posted, who
+
+
 def staff_kinds(rows: list[Any]) -> list[str]:
     """The trouble/recovery notices among outbox rows, in order."""
     kinds = [r.content.get(STAFF, {}).get("kind") for r in rows]

@@ -14,13 +14,12 @@ import pytest
 from tests.drills.harness import (
     CoordinatorProcess,
     Ledger,
+    assert_answered_once,
     audit_verify,
     bot_joins,
     check_outbox,
-    duplicated_contents,
+    event_ids_by_room,
     make_network,
-    proposals_by_thread,
-    replies_by_command,
     request_command,
     room_history,
     seed_network,
@@ -92,9 +91,7 @@ async def test_second_homeserver_down_10s_nothing_lost_nothing_twice(
 
         rows = await ledger.outbox_rows()
         figures = check_outbox(rows)
-        by_room: dict[str, list[str]] = {}
-        for r in rows:
-            by_room.setdefault(r.room, []).append(r.event_id)
+        by_room = event_ids_by_room(rows)
         caught_up: dict[str, float] = {}
         for p in net.partners:
             # The far partner reads its room from its own server, after the outage.
@@ -103,12 +100,7 @@ async def test_second_homeserver_down_10s_nothing_lost_nothing_twice(
                 p.member, p.room, net.bot, timeout=120, expect=len(by_room[p.room])
             )
             caught_up[p.handle] = round(time.monotonic() - t0, 1)
-            sent = commands[p.room]
-            props, replies = proposals_by_thread(events), replies_by_command(events)
-            assert {c: props[c] for c in sent} == dict.fromkeys(sent, 1), p.handle
-            assert {c: replies[c] for c in sent} == dict.fromkeys(sent, 1), p.handle
-            assert not duplicated_contents(events), p.handle
-            assert [s["event_id"] for s in events] == by_room[p.room], p.handle
+            assert_answered_once(events, commands[p.room], by_room[p.room], p.handle)
         kinds = [r.content.get("org.dsx.staff", {}).get("kind") for r in rows]
         assert "trouble" not in kinds  # the bot's own homeserver never failed
         chain = await audit_verify(config_path)

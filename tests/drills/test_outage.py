@@ -25,6 +25,7 @@ from tests.drills.harness import (
     bot_joins,
     check_outbox,
     duplicated_contents,
+    event_ids_by_room,
     make_network,
     request_command,
     room_history,
@@ -107,9 +108,7 @@ async def test_homeserver_outage_backlog_goes_out_in_order_once(own_homeserver, 
         rows = await ledger.outbox_rows()
         figures = check_outbox(rows)
         assert staff_kinds(rows) == ["trouble", "recovered"]
-        by_room: dict[str, list[str]] = {}
-        for r in rows:
-            by_room.setdefault(r.room, []).append(r.event_id)
+        by_room = event_ids_by_room(rows)
         proposals = 0
         for p in net.partners:
             events = await room_history(p.member, p.room, net.bot)

@@ -17,13 +17,12 @@ from tests.drills.harness import (
     CoordinatorProcess,
     Ledger,
     PrivatePostgres,
+    assert_answered_once,
     audit_verify,
     bot_joins,
     check_outbox,
-    duplicated_contents,
+    event_ids_by_room,
     make_network,
-    proposals_by_thread,
-    replies_by_command,
     request_command,
     room_history,
     seed_network,
@@ -108,17 +107,10 @@ async def test_postgres_restarts_mid_run(own_homeserver, tmp_path: Path):
         assert await ledger.proposals() == total
         rows = await ledger.outbox_rows()
         figures = check_outbox(rows)
-        by_room: dict[str, list[str]] = {}
-        for r in rows:
-            by_room.setdefault(r.room, []).append(r.event_id)
+        by_room = event_ids_by_room(rows)
         for p in net.partners:
             events = await room_history(p.member, p.room, net.bot)
-            sent = commands[p.room]
-            props, replies = proposals_by_thread(events), replies_by_command(events)
-            assert {c: props[c] for c in sent} == dict.fromkeys(sent, 1), p.handle
-            assert {c: replies[c] for c in sent} == dict.fromkeys(sent, 1), p.handle
-            assert not duplicated_contents(events), p.handle
-            assert [s["event_id"] for s in events] == by_room[p.room], p.handle
+            assert_answered_once(events, commands[p.room], by_room[p.room], p.handle)
         # A sync loop that failed while the database was away reports it once, not in a loop.
         kinds = staff_kinds(rows)
         assert kinds in ([], ["recovered"], ["trouble", "recovered"]), kinds
