@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 import sqlalchemy as sa
+from nio import MatrixRoom
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from coordinator.config import Config
@@ -155,6 +156,14 @@ class RoutedSender:
 
     def __init__(self, router: AccountRouter):
         self.router = router
+
+    async def room(self, room_id: str) -> MatrixRoom | None:
+        """The serving account's view of the room; None if no account serves it."""
+        try:
+            bot = await self.router.bot_of(room_id)
+        except LookupError:
+            return None
+        return await bot.sender.room(room_id)
 
     async def send(
         self,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from aiohttp import ClientError
-from nio import Api, EncryptionError, LocalProtocolError, RoomSendResponse
+from nio import Api, EncryptionError, LocalProtocolError, MatrixRoom, RoomSendResponse
 
 from coordinator.logs import get_logger
 from partner_bots.client import is_rate_limited, retry_after_of
@@ -123,6 +123,10 @@ class Sender:
     def __init__(self, session: BotSession, trust: RoomKeyGate | None = None):
         self.session = session
         self.trust = trust
+
+    async def room(self, room_id: str) -> MatrixRoom | None:
+        """This account's view of a room (its encryption, its members); None if unknown."""
+        return self.session.client.rooms.get(room_id)
 
     async def send(
         self,

@@ -154,26 +154,13 @@ class WorkflowDelivery(Delivery):
         # Mints staff sign-in links at send time (workflow/login.py); set with the web app.
         self.login: login.MintLink | None = None
 
-    async def _nio_room(self, room_id: str | None) -> Any:
-        """The sending account's view of the room (None: unknown), to see its encryption:
-        a ``Sender`` has its session; a routed sender picks the account serving the room."""
-        if room_id is None:
-            return None
-        session = getattr(self.sender, "session", None)
-        router = getattr(self.sender, "router", None)
-        if session is None and router is not None:
-            try:
-                session = (await router.bot_of(room_id)).session
-            except LookupError:
-                return None
-        return session.client.rooms.get(room_id) if session is not None else None
-
     async def _intake_refusal(self, message: Outgoing) -> Refusal | None:
         if self.intake is None:
             return Refusal(NO_KEY, OPERATOR_RETRY_S)
         if message.thread_of and await self.outbox.event_id_of(message.thread_of) is None:
             return Refusal(WAITING_NOTICE, NOTICE_WAIT_S)
-        return self.intake.refusal(await self._nio_room(await self.rooms.resolve(message.room)))
+        room_id = await self.rooms.resolve(message.room)
+        return self.intake.refusal(None if room_id is None else await self.sender.room(room_id))
 
     async def _content(self, message: Outgoing) -> dict[str, Any]:
         if message.kind == INTAKE_DETAILS:  # never send the row's own (marker) content

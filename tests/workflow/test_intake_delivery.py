@@ -83,6 +83,9 @@ class RecordingSender:
     sent: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     fail: SendError | None = None  # every send fails with this (a rate limit, say)
 
+    async def room(self, room_id: str) -> Any:
+        return self.session.client.rooms.get(room_id)
+
     async def send(
         self,
         room_id: str,
