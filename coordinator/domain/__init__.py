@@ -1,6 +1,12 @@
 """The coordinator's domain: typed objects, state machines and errors; no I/O."""
 
-from coordinator.domain.errors import DomainError, IllegalTransition, InvalidInput, NotFound
+from coordinator.domain.errors import (
+    DomainError,
+    Forbidden,
+    IllegalTransition,
+    InvalidInput,
+    NotFound,
+)
 from coordinator.domain.model import (
     Engagement,
     Member,
@@ -28,6 +34,7 @@ __all__ = [
     "DomainError",
     "Engagement",
     "EngagementState",
+    "Forbidden",
     "IllegalTransition",
     "InvalidInput",
     "Member",

@@ -24,6 +24,18 @@ class NotFound(DomainError):
         super().__init__(f"unknown_{what}", f"No {what.replace('_', ' ')} with id {ident!r}.")
 
 
+class Forbidden(NotFound):
+    """Something that exists but is not the caller's to see or change.
+
+    Its code and message are exactly those of ``NotFound``, so a refusal reveals nothing
+    (not even existence); ``reason`` is for the audit log only, never shown.
+    """
+
+    def __init__(self, what: str, ident: str, reason: str):
+        super().__init__(what, ident)
+        self.reason = reason
+
+
 class IllegalTransition(DomainError):
     """A state machine was asked for a transition it does not allow."""
 

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from coordinator.domain import (
     DomainError,
+    Forbidden,
     MemberKind,
     MembershipStatus,
     NotFound,
@@ -17,6 +18,7 @@ from coordinator.domain import (
 )
 from coordinator.store.schema import members, organizations, partners, providers, sealed, vouches
 from coordinator.usecases import rows, validate, vetting
+from coordinator.usecases.acting import Acting
 from coordinator.usecases.context import Context
 from coordinator.usecases.results import MemberResult, VetResult, VouchResult
 from coordinator.usecases.trust import bump_version, tg_edge, tg_kind, tg_status
@@ -165,9 +167,65 @@ async def _live_member(tx: Tx, member_id: str, role: str):
     return found
 
 
-async def vouch(
-    ctx: Context, tx: Tx, author: str, target: str, kind: VouchKind = VouchKind.VOUCH
+async def author_for(tx: Tx, by: Acting, on_behalf_of: str | None = None) -> str:
+    """Whose edge a caller may write: their own partner's, or that of an organization
+    this partner brought into the network (organizations have no Matrix account, so
+    their partner records references for them).
+
+    Anything else, another partner included, is answered exactly as an organization that
+    does not exist, so the refusal reveals nothing about other partners' members.
+    """
+    if by.partner is None:
+        raise DomainError(
+            "not_a_partner_room", "Vouches and references are recorded from a partner room."
+        )
+    if on_behalf_of is None or on_behalf_of == by.partner:
+        return by.partner
+    row = (
+        await tx.conn.execute(
+            sa.select(members.c.status, organizations.c.partner)
+            .select_from(members.outerjoin(organizations, organizations.c.id == members.c.id))
+            .where(members.c.id == on_behalf_of)
+        )
+    ).first()
+    if row is None or row.status == MembershipStatus.REMOVED.value:
+        raise NotFound("organization", on_behalf_of)
+    if row.partner != by.partner:  # another partner, its organization, or a provider
+        raise Forbidden("organization", on_behalf_of, "not_this_partners_organization")
+    return on_behalf_of
+
+
+async def record_edge(
+    ctx: Context,
+    tx: Tx,
+    by: Acting,
+    target: str,
+    kind: VouchKind = VouchKind.VOUCH,
+    on_behalf_of: str | None = None,
 ) -> VouchResult:
+    """A vouch or reference entered by ``by``, authored by whom ``by`` may speak for."""
+    author = await author_for(tx, by, on_behalf_of)
+    return await vouch(ctx, tx, author, target, kind, entered_for=by.partner)
+
+
+async def remove_edge(
+    ctx: Context, tx: Tx, by: Acting, target: str, on_behalf_of: str | None = None
+) -> VouchResult:
+    """Withdraw an edge that ``by`` may speak for; never anyone else's."""
+    author = await author_for(tx, by, on_behalf_of)
+    return await unvouch(ctx, tx, author, target)
+
+
+async def vouch(
+    ctx: Context,
+    tx: Tx,
+    author: str,
+    target: str,
+    kind: VouchKind = VouchKind.VOUCH,
+    entered_for: str | None = None,
+) -> VouchResult:
+    """Write ``author``'s edge. Trusted: adapters go through ``record_edge``, which
+    decides the author from the caller; this is for the core, seeding and tests."""
     kind = VouchKind(kind)
     if author == target:
         raise DomainError("self_vouch", "A member cannot vouch for themselves.")
@@ -200,7 +258,10 @@ async def vouch(
     if existing is None or existing.kind != kind.value:
         ctx.trust.graph.vouch(author, target, kind=tg_edge(kind), at=tx.now)
         trust_changed(ctx, tx)
-        tx.audit(f"trust.{kind.value}", target, author=author)
+        entry = {"author": author}
+        if entered_for is not None and entered_for != author:
+            entry["entered_by_partner"] = entered_for
+        tx.audit(f"trust.{kind.value}", target, **entry)
         if vouched.status is MembershipStatus.APPLICANT:
             await vetting.notify(ctx, tx, target, f"{kind.value} from {author}")
     return VouchResult(author, target, kind.value, True)

@@ -16,9 +16,9 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from coordinator import retention
+from coordinator import audit, retention
 from coordinator.config import Config
-from coordinator.domain import Tier, Urgency, VouchKind
+from coordinator.domain import Forbidden, Tier, Urgency, VouchKind
 from coordinator.sealing import PublicSealer
 from coordinator.store import Inbox, Outbox, create_engine, migrate
 from coordinator.store.clock import utcnow
@@ -34,6 +34,7 @@ from coordinator.usecases import (
     unit,
     vetting,
 )
+from coordinator.usecases.acting import Acting
 from coordinator.usecases.batch import BatchRouteResult
 from coordinator.usecases.context import Context
 from coordinator.usecases.queries import RequestStatus
@@ -146,18 +147,29 @@ class Coordinator:
                     async with self.engine.connect() as conn:
                         await trust.load(conn)
 
-            result = await unit.run(
-                self.engine,
-                name=name,
-                actor=actor,
-                now=self.ctx.clock(),
-                event_id=event_id,
-                result_type=result_type,
-                body=wrapped,
-                on_rollback=rollback,
-            )
+            try:
+                result = await unit.run(
+                    self.engine,
+                    name=name,
+                    actor=actor,
+                    now=self.ctx.clock(),
+                    event_id=event_id,
+                    result_type=result_type,
+                    body=wrapped,
+                    on_rollback=rollback,
+                )
+            except Forbidden as refused:
+                await self._audit_refusal(name, actor, refused)
+                raise
             trust.dirty = False
             return result
+
+    async def _audit_refusal(self, name: str, actor: str, refused: Forbidden) -> None:
+        """A refused attempt on something not the caller's leaves a trace for staff (the
+        use case itself rolled back, so this is its own small transaction)."""
+        record = audit.AuditRecord(actor, "refused", name, {"reason": refused.reason})
+        async with self.engine.begin() as conn:
+            await audit.append(conn, [record], self.ctx.clock())
 
     # -- membership ------------------------------------------------------------------
 
@@ -245,6 +257,8 @@ class Coordinator:
         actor: str = SYSTEM,
         event_id: str | None = None,
     ) -> VouchResult:
+        """Trusted: writes ``author``'s edge as given. Only the core, seeding (demo,
+        benchmarks) and tests call it; adapters use ``record_vouch``."""
         return await self.transaction(
             "vouch",
             lambda tx: members.vouch(self.ctx, tx, author, target, kind),
@@ -253,14 +267,57 @@ class Coordinator:
             event_id,
         )
 
-    async def reference(
-        self, author: str, target: str, *, actor: str = SYSTEM, event_id: str | None = None
+    async def record_vouch(
+        self,
+        by: Acting,
+        target: str,
+        kind: VouchKind = VouchKind.VOUCH,
+        *,
+        on_behalf_of: str | None = None,
+        event_id: str | None = None,
     ) -> VouchResult:
-        return await self.vouch(author, target, VouchKind.REFERENCE, actor=actor, event_id=event_id)
+        """A vouch or reference from a caller: the author is the caller's partner, or an
+        organization that partner speaks for (``members.author_for``), never anyone else."""
+        return await self.transaction(
+            "vouch",
+            lambda tx: members.record_edge(self.ctx, tx, by, target, kind, on_behalf_of),
+            VouchResult,
+            by.user,
+            event_id,
+        )
+
+    async def reference(
+        self,
+        by: Acting,
+        target: str,
+        *,
+        on_behalf_of: str | None = None,
+        event_id: str | None = None,
+    ) -> VouchResult:
+        return await self.record_vouch(
+            by, target, VouchKind.REFERENCE, on_behalf_of=on_behalf_of, event_id=event_id
+        )
+
+    async def withdraw_vouch(
+        self,
+        by: Acting,
+        target: str,
+        *,
+        on_behalf_of: str | None = None,
+        event_id: str | None = None,
+    ) -> VouchResult:
+        return await self.transaction(
+            "unvouch",
+            lambda tx: members.remove_edge(self.ctx, tx, by, target, on_behalf_of),
+            VouchResult,
+            by.user,
+            event_id,
+        )
 
     async def unvouch(
         self, author: str, target: str, *, actor: str = SYSTEM, event_id: str | None = None
     ) -> VouchResult:
+        """Trusted, like ``vouch``: for the core, seeding and tests."""
         return await self.transaction(
             "unvouch",
             lambda tx: members.unvouch(self.ctx, tx, author, target),

@@ -108,13 +108,17 @@ class OrgAddCommand:
 @command(
     "org ref",
     PARTNER,
-    summary="Record a reference for a new organization from another one (two are needed).",
+    summary="Record a reference for a new organization from one your partner brought in "
+    "(two are needed). Organizations have no Matrix account: only the partner that added "
+    "an organization records references in its name.",
     example='!dsx org ref "Legal Aid Society" from="Tenants Union"',
 )
 @frozen
 class OrgRefCommand:
     org: str = arg(v.ORG, "the organization referred")
-    from_: str = opt(v.ORG, "the organization giving the reference", key="from")
+    from_: str = opt(
+        v.ORG, "the organization giving the reference: one your partner added", key="from"
+    )
 
     async def run(self, services: Services, ctx: CommandContext) -> Outcome:
         return await services.ref_org(ctx, self)

@@ -16,6 +16,7 @@ from typing import TypeVar
 from coordinator import retention
 from coordinator.domain import DomainError, Urgency, VouchKind
 from coordinator.usecases import Coordinator, cases, matching, queries, removal, rows, vetting
+from coordinator.usecases.acting import Acting
 from coordinator.usecases.queries import RequestStatus
 from coordinator.usecases.results import ApprovalResult, DeclineResult, RemovalResult
 from coordinator.usecases.unit import Tx
@@ -64,6 +65,11 @@ class WorkflowServices:
                 "not_a_partner_room", "This command works only in a registered partner room."
             )
         return partner
+
+    @staticmethod
+    def _acting(ctx: CommandContext, partner: PartnerRoom) -> Acting:
+        """The caller as the core sees it: this room's partner, never one named in input."""
+        return Acting(ctx.sender, partner.handle, staff=False)
 
     async def _threaded(
         self,
@@ -340,9 +346,9 @@ class WorkflowServices:
         )
 
     async def ref_org(self, ctx: CommandContext, cmd: c.OrgRefCommand) -> Outcome:
-        await self._partner(ctx)
+        partner = await self._partner(ctx)
         result = await self.coordinator.reference(
-            cmd.from_, cmd.org, actor=ctx.sender, event_id=ctx.event_id
+            self._acting(ctx, partner), cmd.org, on_behalf_of=cmd.from_, event_id=ctx.event_id
         )
         return Outcome(f"Reference for {result.target} from {result.author} recorded.")
 
@@ -365,15 +371,15 @@ class WorkflowServices:
 
     async def vouch(self, ctx: CommandContext, cmd: c.VouchCommand) -> Outcome:
         partner = await self._partner(ctx)
-        result = await self.coordinator.vouch(
-            partner.handle, cmd.member, VouchKind(cmd.as_), actor=ctx.sender, event_id=ctx.event_id
+        result = await self.coordinator.record_vouch(
+            self._acting(ctx, partner), cmd.member, VouchKind(cmd.as_), event_id=ctx.event_id
         )
         return Outcome(f"{result.author} {result.kind}: {result.target} recorded.")
 
     async def unvouch(self, ctx: CommandContext, cmd: c.UnvouchCommand) -> Outcome:
         partner = await self._partner(ctx)
-        result = await self.coordinator.unvouch(
-            partner.handle, cmd.member, actor=ctx.sender, event_id=ctx.event_id
+        result = await self.coordinator.withdraw_vouch(
+            self._acting(ctx, partner), cmd.member, event_id=ctx.event_id
         )
         return Outcome(f"{result.author} no longer vouches for {result.target}.")
 

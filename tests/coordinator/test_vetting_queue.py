@@ -9,6 +9,7 @@ import json
 import pytest
 
 from coordinator.domain import DomainError
+from coordinator.usecases.acting import Acting
 from tests.coordinator.conftest import network
 
 STAFF = "!staff:hs"
@@ -67,7 +68,7 @@ async def test_organizations_appear_by_handle_only(coord):
     await c.add_organization(
         "o2", "beta", region="US-NY", name="Secret Shelter Name", contact="hidden@example.org"
     )
-    await c.reference("o1", "o2")
+    await c.reference(Acting("@ann:hs", "alpha"), "o2", on_behalf_of="o1")
     notices = [n for n in await vetting_notices(c) if n["org.dsx.staff"]["member"] == "o2"]
     assert [n["org.dsx.staff"]["change"] for n in notices] == [
         "new applicant",

@@ -7,11 +7,19 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from coordinator.store.schema import audit_log, outbox, requests, sealed
+from coordinator.store.schema import audit_log, outbox, requests, sealed, vouches
 from partner_bots.commands import REGISTRY, Audience
 from partner_bots.events import IncomingMessage
 from tests.workflow.conftest import World
-from tests.workflow.harness import ENGAGEMENT, PROPOSAL, REPLY, Member, join_bot, proposal_of
+from tests.workflow.harness import (
+    ENGAGEMENT,
+    PROPOSAL,
+    REPLY,
+    Member,
+    join_bot,
+    proposal_of,
+    tag,
+)
 
 pytestmark = pytest.mark.synapse
 
@@ -44,9 +52,10 @@ async def seed(world: World) -> None:
         "!dsx vet tenants",
         '!dsx org add "legal-aid" region=US-CA areas=immigration',
         "!dsx org ref legal-aid from=tenants",
-        "!dsx org ref legal-aid from=clinic",
     ):
         await ask_ok(w.ann, w.room_a, bot, body)
+    # clinic is beta's organization: only beta records references in its name.
+    await ask_ok(w.bea, w.room_b, bot, "!dsx org ref legal-aid from=clinic")
     vetted = await ask_ok(w.ann, w.room_a, bot, "!dsx vet legal-aid")
     assert "is accepted" in vetted["body"], vetted["body"]
     # Beta vouches for a forensics provider on the second server.
@@ -353,6 +362,46 @@ async def test_refusals_are_replied_audited_and_change_nothing(seeded: World):
     # The same command is fine for staff in the staff room (here: an unknown member).
     unknown = await w.staff.ask(w.room_s, bot, '!dsx remove @x:example.org reason="no"')
     assert unknown[REPLY]["error"]["code"] == "unknown_member"
+
+
+async def test_no_reference_in_another_partners_name(seeded: World):
+    """The forged-edge attack through a real room: alpha's member writes references in the
+    name of beta (a seed) and of beta's organization; each is refused exactly like an
+    unknown organization, audited, and the graph does not move (docs/security.md)."""
+    w, bot = seeded, seeded.bot
+    sybil = f"@sybil-{tag()}:evil.example"
+    p3 = w.providers["p3"].user_id  # vouched for by beta
+    await ask_ok(
+        w.ann,
+        w.room_a,
+        bot,
+        f"!dsx provider add {sybil} skills=forensics langs=en regions=US-CA capacity=3",
+    )
+    engine = w.coordinator.running.coordinator.engine
+
+    async def edges() -> list[tuple[str, str, str]]:
+        async with engine.connect() as conn:
+            rows = await conn.execute(sa.select(vouches.c.author, vouches.c.target, vouches.c.kind))
+            return sorted(tuple(r) for r in rows)
+
+    async def refusals() -> int:
+        async with engine.connect() as conn:
+            query = sa.select(sa.func.count()).select_from(audit_log)
+            return (await conn.execute(query.where(audit_log.c.action == "refused"))).scalar_one()
+
+    before, refused_before = await edges(), await refusals()
+    answers = {}
+    for target, author in ((sybil, "beta"), (p3, "beta"), (sybil, "clinic"), (sybil, "nobody")):
+        reply = await w.ann.ask(w.room_a, bot, f"!dsx org ref {target} from={author}")
+        assert not reply[REPLY]["ok"], reply["body"]
+        answers[author] = (reply[REPLY]["error"]["code"], reply["body"].replace(author, "X"))
+    assert len(set(answers.values())) == 1, answers  # beta and clinic look like nobody
+    assert answers["nobody"][0] == "unknown_organization"
+    assert await edges() == before
+    assert ("beta", p3, "vouch") in before
+    assert await refusals() == refused_before + 3
+    assert "not accepted" in (await ask_ok(w.ann, w.room_a, bot, f"!dsx vet {sybil}"))["body"]
+    assert "is accepted" in (await ask_ok(w.bea, w.room_b, bot, f"!dsx vet {p3}"))["body"]
 
 
 async def test_a_replayed_event_changes_nothing(seeded: World):
