@@ -40,3 +40,13 @@ def test_config_check_hides_secrets(tmp_path, capsys):
 def test_no_command_prints_help(capsys):
     assert main([]) == 2
     assert "COMMAND" in capsys.readouterr().out
+
+
+def test_python_dash_m_coordinator_is_the_dsx_command():
+    result = subprocess.run(
+        [sys.executable, "-m", "coordinator", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "DSX coordinator" in result.stdout
+    for name in COMMANDS:
+        assert name in result.stdout
