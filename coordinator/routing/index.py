@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from coordinator.routing import languages as langs
 from coordinator.routing import scoring as s
 from coordinator.routing.models import ProviderProfile, RequestProfile, Tier, TrustView
 from coordinator.routing.regions import REMOTE, country, normalize, request_region
@@ -46,7 +47,9 @@ class ProviderIndex:
         )
 
         self._skills = self._masks(n, ((i, s.norm(p.skills)) for i, p in enumerate(ordered)))
-        self._languages = self._masks(n, ((i, s.norm(p.languages)) for i, p in enumerate(ordered)))
+        self._languages = self._masks(
+            n, ((i, langs.keys(p.languages)) for i, p in enumerate(ordered))
+        )
         self._orgs = self._masks(n, ((i, p.organizations) for i, p in enumerate(ordered)))
         self._via = self._masks(
             n, ((i, {v.via_partner} if v and v.via_partner else set()) for i, v in enumerate(views))
@@ -89,7 +92,7 @@ class ProviderIndex:
         skills = s.norm(request.skills)
         for skill in skills:
             mask &= self._skills.get(skill, self._empty)
-        languages = s.norm(request.languages)
+        languages = langs.keys(request.languages)
         if languages:
             spoken = np.zeros(self.size, dtype=bool)
             for language in languages:

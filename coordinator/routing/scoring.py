@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Set as AbstractSet
 from functools import lru_cache
 
+from coordinator.routing import languages
 from coordinator.routing.models import (
     Candidate,
     Ineligible,
@@ -44,7 +45,7 @@ assert COMMUNITY_POINTS > MAX_TOTAL - COMMUNITY_POINTS
 
 
 def norm(values: AbstractSet[str]) -> frozenset[str]:
-    """Skills and languages compare case-insensitively."""
+    """Skills compare case-insensitively (languages compare by ``languages.keys``)."""
     return _norm(frozenset(values))  # frozenset(x) is x itself when x is already frozen
 
 
@@ -83,7 +84,9 @@ def ineligibility(
         return Ineligible.DECLINED
     if not norm(request.skills) <= norm(provider.skills):
         return Ineligible.MISSING_SKILLS
-    if request.languages and not norm(request.languages) & norm(provider.languages):
+    if request.languages and not languages.keys(request.languages) & languages.keys(
+        provider.languages
+    ):
         return Ineligible.NO_LANGUAGE
     if region_fit(request.region, provider.regions) is RegionFit.OUT:
         return Ineligible.OUT_OF_REGION
@@ -93,7 +96,7 @@ def ineligibility(
 def score(request: RequestProfile, provider: ProviderProfile, trust: TrustView) -> ScoreBreakdown:
     """Points of an eligible provider for a request."""
     fit = region_fit(request.region, provider.regions)
-    wanted_langs = norm(request.languages)
+    wanted_langs = languages.keys(request.languages)
     wanted_skills = norm(request.skills)
     own_skills = norm(provider.skills)
     return ScoreBreakdown(
@@ -101,7 +104,9 @@ def score(request: RequestProfile, provider: ProviderProfile, trust: TrustView) 
         path=path_points(trust.path_from_partner),
         region={RegionFit.IN: REGION_IN_POINTS, RegionFit.NEAR: REGION_NEAR_POINTS}.get(fit, 0),
         language=(
-            LANGUAGE_POINTS * len(wanted_langs & norm(provider.languages)) // len(wanted_langs)
+            LANGUAGE_POINTS
+            * len(wanted_langs & languages.keys(provider.languages))
+            // len(wanted_langs)
             if wanted_langs
             else 0
         ),
@@ -127,7 +132,7 @@ def reasons(
         out.append("Vouching path: " + " → ".join(trust.path_from_partner) + ".")
     if request.skills:
         out.append("Covers every requested skill: " + ", ".join(sorted(norm(request.skills))) + ".")
-    spoken = sorted(norm(request.languages) & norm(provider.languages))
+    spoken = languages.shared(request.languages, provider.languages)
     if spoken:
         out.append("Speaks " + ", ".join(spoken) + ".")
     fit = region_fit(request.region, provider.regions)

@@ -68,7 +68,7 @@ async def file_request(
             f"(then `!dsx vet {organization}`).",
         )
     skill_set = validate.tags("skills", skills, required=True)
-    langs = validate.tags("langs", languages)
+    langs = validate.languages("langs", languages)
     region = validate.region("region", region if region is not None else org.region)
     urgency = Urgency(urgency)
     note = validate.text("note", note)

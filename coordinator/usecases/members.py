@@ -97,7 +97,7 @@ async def add_provider(
 ) -> MemberResult:
     provider_id = validate.mxid("provider", provider_id)
     skill_set = validate.tags("skills", skills, required=True)
-    langs = validate.tags("langs", languages, required=True)
+    langs = validate.languages("langs", languages, required=True)
     region_set = sorted({validate.region("regions", r) for r in regions if r})
     orgs = sorted({validate.handle("organizations", o) for o in organizations_})
     capacity = validate.capacity(capacity)

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable
 
 from coordinator.domain import InvalidInput
+from coordinator.routing import languages as langs
 
 _HANDLE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
 _MXID = re.compile(r"^@[a-z0-9._=/+-]+:[A-Za-z0-9.-]+(:\d+)?$")
@@ -42,6 +43,25 @@ def tags(field: str, values: Iterable[str], *, required: bool = False) -> frozen
     if len(out) > 30:
         raise InvalidInput(field, "at most 30 values")
     return out
+
+
+def languages(field: str, values: Iterable[str], *, required: bool = False) -> frozenset[str]:
+    """BCP 47 tags in their canonical spelling (``ES-mx`` → ``es-MX``), each a known language."""
+    out: set[str] = set()
+    for value in values:
+        if not value or not value.strip():
+            continue
+        try:
+            out.add(langs.standard(value))
+        except langs.BadLanguage:
+            raise InvalidInput(
+                field, f"not a language code: {value.strip()[:40]!r} (for example en, es, es-MX)"
+            ) from None
+    if required and not out:
+        raise InvalidInput(field, "at least one is required")
+    if len(out) > 30:
+        raise InvalidInput(field, "at most 30 values")
+    return frozenset(out)
 
 
 def region(field: str, value: str | None) -> str | None:

@@ -26,7 +26,7 @@ _ROOM = re.compile(rf"![A-Za-z0-9_-]{{43}}|[!#][^\s:]{{1,200}}:{_SERVER}")
 _REF = re.compile(r"[A-Za-z0-9#][A-Za-z0-9._:/-]{0,63}")
 _HANDLE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _TAG = re.compile(r"[a-z0-9][a-z0-9_+.-]{0,39}")
-_LANG = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{2,8})?")
+_LANG = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]{2,8}){0,3}")
 _REGION = re.compile(r"(?:[A-Z]{2}(?:-[A-Z0-9]{1,3})?|REMOTE)")
 
 
@@ -202,7 +202,7 @@ REF = Pattern(_REF, "<id>", "an id made of letters, digits, - _ . : /", limit=64
 HANDLE = Pattern(_HANDLE, "<handle>", "a handle made of letters, digits, - _ .", limit=64)
 CODE = Pattern(_TAG, "<code>", "a short code like hatred", limit=40, fold=True)
 TAG = Pattern(_TAG, "<tag>", "short words like phishing or devices", limit=40, fold=True)
-LANG = Pattern(_LANG, "<lang>", "language codes like en or es", limit=12, fold=True)
+LANG = Pattern(_LANG, "<lang>", "language codes like en, es or es-MX", limit=12, fold=True)
 TAGS = ListOf(TAG, "<a,b>")
 LANGS = ListOf(LANG, "<en,es>", limit=10)
 REGIONS_ITEM = Pattern(_REGION, "<region>", "region codes like US-CA, US or remote", limit=16)

@@ -323,3 +323,24 @@ async def test_batch_routing_serves_urgent_first(coord):
     assert (await c.status(critical.request, "alpha")).provider == "@p1:hs"
     assert (await c.status(both.request, "alpha")).provider == "@p2:hs"
     assert (await c.route_open()).proposals == ()  # nothing left that can be served
+
+
+async def test_a_regional_language_tag_finds_a_provider_of_that_language(coord):
+    """es-MX is served by a provider who speaks es; zh-Hant is not served by zh-Hans."""
+    c = coord
+    await network(c)
+    filed = await c.file_request("alpha", "o1", ["forensics"], ["ES-mx"])
+    routed = await c.route(filed.request)
+    assert routed.provider == "@p2:hs"  # the only provider who speaks es
+    async with c.engine.connect() as conn:
+        stored = (
+            await conn.execute(
+                sa.select(requests.c.languages).where(requests.c.id == filed.request)
+            )
+        ).scalar_one()
+    assert list(stored) == ["es-MX"]
+    await c.add_provider("@p4:hs", ["forensics"], ["zh-Hans"], ["US-CA"], capacity=1)
+    await c.vouch("alpha", "@p4:hs")
+    await c.vet("@p4:hs")
+    other = await c.file_request("alpha", "o1", ["forensics"], ["zh-Hant"])
+    assert (await c.route(other.request)).provider is None
