@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from coordinator import config as cfg
+from coordinator.cli.options import add_config, find_config
 
 TIMEOUT_S = 10.0
 
@@ -50,13 +51,20 @@ def fail(name: str, detail: str, fix: str) -> Result:
 
 def register(sub) -> None:
     p = sub.add_parser("doctor", help="check a deployment and print what to fix")
-    p.add_argument("--config", "-c", default="dsx.toml", help="path to dsx.toml (default dsx.toml)")
+    add_config(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    found = find_config(args.config)
+    if found is None:
+        print(
+            "✗ configuration: none found. Pass --config FILE, set DSX_CONFIG, "
+            "or run where dsx.toml is (`dsx init` writes one)."
+        )
+        return 2
     try:
-        conf = cfg.load(args.config)
+        conf = cfg.load(found)
     except cfg.ConfigError as exc:
         print(f"✗ configuration: {exc}")
         return 2

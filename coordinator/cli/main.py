@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
 from coordinator import __version__
+from coordinator.cli import failure
 
 # Module names under coordinator.cli, in the order `dsx --help` lists them.
 COMMANDS: tuple[str, ...] = (
@@ -50,6 +52,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # the last guard: one or two lines, never a traceback
+        if os.environ.get("DSX_DEBUG"):
+            raise
+        print(f"dsx {args.command}: {failure.explain(exc)}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
