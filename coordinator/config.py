@@ -115,6 +115,7 @@ class SealingConfig:
 class Config:
     data_dir: str = "./dsx-data"
     log_level: str = "INFO"
+    log_format: str = "auto"  # json | console | auto (console on a terminal)
     matrix: MatrixConfig = field(default_factory=MatrixConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     staff: StaffConfig = field(default_factory=StaffConfig)
@@ -171,7 +172,7 @@ _SECTIONS: dict[str, type] = {
     "web": WebConfig,
     "sealing": SealingConfig,
 }
-_TOP_LEVEL = {"data_dir", "log_level"}
+_TOP_LEVEL = {"data_dir", "log_level", "log_format"}
 _ACCOUNTS = "matrix_accounts"
 _VALID_DEVICE_POLICIES = {"tofu", "cross-signed"}
 _VALID_LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR"}
@@ -371,6 +372,8 @@ def _check(config: Config) -> None:
     src = config.source
     if config.log_level.upper() not in _VALID_LOG_LEVELS:
         raise ConfigError(src, "log_level", f"must be one of {sorted(_VALID_LOG_LEVELS)}")
+    if config.log_format not in ("json", "console", "auto"):
+        raise ConfigError(src, "log_format", "must be one of ['auto', 'console', 'json']")
     _check_accounts(config)
     if config.database.url and not config.database.url.startswith(("sqlite", "postgresql")):
         raise ConfigError(src, "database.url", "must be a sqlite+aiosqlite:// or postgresql:// URL")

@@ -1,6 +1,8 @@
 """Structured logging that cannot leak what it must not hold.
 
-Every record goes out as one JSON object per line. Two layers keep personal data out:
+Every record goes out as one JSON object per line (for machines), or as one readable line
+(``format="console"``, for people at a terminal); timestamps are ISO 8601 in UTC. Two
+layers keep personal data out of both:
 
 * call sites pass an event name plus typed fields (``log.info("request.filed", case=ref)``),
   never message text;
@@ -15,8 +17,8 @@ import json
 import logging
 import re
 import sys
-import time
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 _IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.])")
@@ -56,21 +58,49 @@ def _safe(value: Any) -> Any:
     return scrub(str(value))
 
 
+def iso_time(created: float) -> str:
+    """``2026-12-04T18:55:01.123Z``: sortable, unambiguous, and the same in every log."""
+    return datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+
+
+def _fields(record: logging.LogRecord) -> dict[str, Any]:
+    return {
+        key: _safe(value)
+        for key, value in record.__dict__.items()
+        if key not in _RESERVED and not key.startswith("_")
+    }
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
-            "ts": round(record.created, 3),
+            "ts": iso_time(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "event": scrub(record.getMessage()),
         }
-        for key, value in record.__dict__.items():
-            if key not in _RESERVED and not key.startswith("_"):
-                out[key] = _safe(value)
+        out.update(_fields(record))
         if record.exc_info and record.exc_info[0] is not None:
             # The exception type only: tracebacks can carry arguments and message text.
             out["error"] = record.exc_info[0].__name__
         return json.dumps(out, ensure_ascii=False, sort_keys=False)
+
+
+class ConsoleFormatter(logging.Formatter):
+    """``18:55:01.123Z info  service.ready rooms=3``: the same scrubbed fields, for eyes."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        fields = _fields(record)
+        if record.exc_info and record.exc_info[0] is not None:
+            fields["error"] = record.exc_info[0].__name__
+        extra = " ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in fields.items())
+        line = (
+            f"{iso_time(record.created)} {record.levelname.lower():<7} {scrub(record.getMessage())}"
+        )
+        return f"{line} {extra}" if extra else line
+
+
+FORMATS = ("json", "console", "auto")
 
 
 class ScrubFilter(logging.Filter):
@@ -114,19 +144,24 @@ def get_logger(name: str) -> EventLogger:
     return EventLogger(name)
 
 
-def setup(level: str = "INFO", stream: Any = None) -> None:
-    """Install the JSON, scrubbing handler on the root logger (idempotent)."""
+def setup(level: str = "INFO", stream: Any = None, fmt: str = "json") -> None:
+    """Install the scrubbing handler on the root logger (idempotent).
+
+    ``fmt`` is ``json``, ``console``, or ``auto``: console when the stream is a terminal.
+    """
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, "_dsx", False):
             root.removeHandler(handler)
-    handler = logging.StreamHandler(stream or sys.stderr)
+    out = stream or sys.stderr
+    handler = logging.StreamHandler(out)
     handler._dsx = True  # type: ignore[attr-defined]
-    handler.setFormatter(JsonFormatter())
+    console = fmt == "console" or (fmt == "auto" and getattr(out, "isatty", lambda: False)())
+    handler.setFormatter(ConsoleFormatter() if console else JsonFormatter())
     handler.addFilter(ScrubFilter())
     root.addHandler(handler)
     root.setLevel(level.upper())
     # Libraries that log request lines or event bodies at debug/info stay quiet.
-    for noisy in ("nio", "aiohttp.access", "peewee", "sqlalchemy.engine", "asyncio"):
+    # Alembic says seven lines at every start; `store.migrated` says what matters.
+    for noisy in ("nio", "aiohttp.access", "peewee", "sqlalchemy.engine", "asyncio", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    logging.Formatter.converter = time.gmtime

@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     conf = load_config("run", args.config)
     if conf is None:
         return 2
-    logs.setup(conf.log_level)
+    logs.setup(conf.log_level, fmt=conf.log_format)
     try:
         asyncio.run(_main(conf))
     except Exception as exc:

@@ -74,3 +74,52 @@ def test_matrix_server_names_survive_for_debugging():
     assert logs.scrub("event $abc:localhost:8448 in !room:localhost:8448") == (
         "event $abc:localhost:8448 in !room:localhost:8448"
     )
+
+
+def test_timestamps_are_iso_8601_utc(captured):
+    logs.get_logger("dsx.test").info("service.ready", rooms=3)
+    (line,) = lines(captured)
+    from datetime import datetime
+
+    assert line["ts"].endswith("Z") and "T" in line["ts"]
+    parsed = datetime.fromisoformat(line["ts"].replace("Z", "+00:00"))
+    assert parsed.utcoffset().total_seconds() == 0
+
+
+def test_console_format_is_readable_and_scrubbed_the_same_way():
+    stream = io.StringIO()
+    logs.setup("INFO", stream=stream, fmt="console")
+    try:
+        logs.get_logger("dsx.test").info("request.filed", case="r-1", who="@ann:example.org")
+        logging.getLogger("aiohttp.server").warning("from 203.0.113.7 mail a@b.example")
+    finally:
+        logs.setup("WARNING")
+    first, second = stream.getvalue().splitlines()
+    assert " info    request.filed " in first and 'case="r-1"' in first
+    assert "@ann" not in first and "@[user]:example.org" in first
+    assert "203.0.113.7" not in second and "a@b.example" not in second
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(first)
+
+
+def test_auto_format_is_json_when_not_a_terminal(captured):
+    stream = io.StringIO()
+    logs.setup("INFO", stream=stream, fmt="auto")
+    try:
+        logs.get_logger("dsx.test").info("service.ready")
+    finally:
+        logs.setup("WARNING")
+    assert json.loads(stream.getvalue())["event"] == "service.ready"
+
+
+async def test_migrating_says_one_line_not_alembics_seven(tmp_path):
+    from coordinator.store import migrate
+
+    stream = io.StringIO()
+    logs.setup("INFO", stream=stream)
+    try:
+        await migrate(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite3'}")
+    finally:
+        logs.setup("WARNING")
+    events = [json.loads(line)["event"] for line in stream.getvalue().splitlines()]
+    assert events == ["store.migrated"], events
