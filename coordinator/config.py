@@ -105,6 +105,14 @@ class WebConfig:
 
 
 @dataclass(frozen=True)
+class MetricsConfig:
+    # Prometheus metrics (aggregates only) at http://bind:port/metrics; 0 turns them off.
+    # Keep them on loopback: scrape locally, never through the public proxy.
+    bind: str = "127.0.0.1"
+    port: int = 0
+
+
+@dataclass(frozen=True)
 class SealingConfig:
     # Paths to the sealing key pair; the web process only needs the public key.
     public_key_file: str = ""
@@ -122,6 +130,7 @@ class Config:
     partners: tuple[PartnerConfig, ...] = ()
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     sealing: SealingConfig = field(default_factory=SealingConfig)
     # Further bot accounts ([[matrix_accounts]]), each possibly on its own homeserver.
     matrix_accounts: tuple[MatrixConfig, ...] = ()
@@ -171,6 +180,7 @@ _SECTIONS: dict[str, type] = {
     "policy": PolicyConfig,
     "web": WebConfig,
     "sealing": SealingConfig,
+    "metrics": MetricsConfig,
 }
 _TOP_LEVEL = {"data_dir", "log_level", "log_format"}
 _ACCOUNTS = "matrix_accounts"

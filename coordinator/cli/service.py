@@ -21,12 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from coordinator.config import Config
+from coordinator.health import Probe
 from coordinator.logs import get_logger
 from coordinator.sealing import PublicSealer, load_public_key
 from coordinator.store import Inbox
 from coordinator.usecases import Coordinator, messages
 from partner_bots.accounts import AccountRouter, RoutedEngagementRooms, RoutedSender
 from partner_bots.bot import Bot, bot_from_config
+from partner_bots.heartbeat import SyncHeartbeat
 from partner_bots.rooms import power_of
 from partner_bots.sync import Trouble
 from partner_bots.workflow.directory import Directory
@@ -170,13 +172,13 @@ async def _purge_intake(coordinator: Coordinator) -> None:
         log.info("retention.intake_purged", count=len(result.references))
 
 
-async def _start_web(running: Running, sealer: PublicSealer) -> Any:
+async def _start_web(running: Running, sealer: PublicSealer, probe: Probe) -> Any:
     from aiohttp import web
 
     from coordinator.web.compose import build_web
 
     actions = WorkflowStaffActions(running.coordinator, running.sink.services)
-    stack = build_web(running.coordinator, running.config, sealer, actions=actions)
+    stack = build_web(running.coordinator, running.config, sealer, actions=actions, probe=probe)
     # The bot answers !dsx login; delivery mints the link as it sends (never stored).
     running.sink.services.login = running.delivery.login = stack.auth.create_login_link
     runner = web.AppRunner(stack.app, access_log=None)
@@ -185,6 +187,28 @@ async def _start_web(running: Running, sealer: PublicSealer) -> Any:
     await site.start()
     running.web_url = stack.settings.public_url
     log.info("web.started")
+    return runner
+
+
+async def _start_metrics(config: Config, probe: Probe) -> Any:
+    """Prometheus metrics on their own port (loopback by default; ``port = 0``: off)."""
+    if not config.metrics.port:
+        return None
+    from aiohttp import web
+
+    from coordinator import metrics
+
+    async def scrape(request: web.Request) -> web.Response:
+        return web.Response(
+            body=await probe.metrics(), headers={"Content-Type": metrics.CONTENT_TYPE}
+        )
+
+    app = web.Application()
+    app.router.add_get("/metrics", scrape)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, config.metrics.bind, config.metrics.port).start()
+    log.info("metrics.started", port=config.metrics.port)
     return runner
 
 
@@ -220,7 +244,9 @@ async def serve(
     # One bot per account ([matrix] first); each room is served by exactly one of them.
     accounts = AccountRouter(config, directory, coordinator.engine)
     sinks: dict[str, WorkflowSink] = {}
-    for account in config.accounts:
+    heartbeats: dict[str, SyncHeartbeat] = {}
+    for position, account in enumerate(config.accounts):
+        heartbeats[str(position)] = heartbeat = SyncHeartbeat()
         # Same services and inbox; each sink knows its own account's name for mentions.
         sinks[account.user_id] = WorkflowSink(coordinator, directory, services, account.user_id)
         accounts.add(
@@ -230,9 +256,12 @@ async def serve(
                 accounts.registry(account.user_id),
                 sinks[account.user_id],
                 inbox=_RepliedInbox(coordinator.inbox),
+                extra_observers=(heartbeat,),
                 **_trouble_reports(coordinator, account.user_id),
             ),
         )
+        heartbeat.loop = accounts.bots[account.user_id].sync
+    probe = Probe(coordinator.engine, lambda: {k: h.state() for k, h in heartbeats.items()})
     bot, sink = accounts.primary_bot, sinks[config.matrix.user_id]
     engagement_rooms = RoutedEngagementRooms(
         accounts, {uid: EngagementRooms(b.session) for uid, b in accounts.bots.items()}
@@ -266,6 +295,7 @@ async def serve(
     )
     tasks: list[asyncio.Task[None]] = []
     web_runner: Any = None
+    metrics_runner: Any = None
     try:
         await accounts.start()
         # Rooms and their encryption state are known only after the first sync.
@@ -283,7 +313,8 @@ async def serve(
             }
             tasks += [asyncio.create_task(job, name=name) for name, job in periodic.items()]
             if (web if web is not None else sealer is not None) and sealer is not None:
-                web_runner = await _start_web(running, sealer)
+                web_runner = await _start_web(running, sealer, probe)
+            metrics_runner = await _start_metrics(config, probe)
             log.info("service.ready")
             if on_ready is not None:
                 on_ready(running)
@@ -299,8 +330,9 @@ async def serve(
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if web_runner is not None:
-            await web_runner.cleanup()
+        for runner in (web_runner, metrics_runner):
+            if runner is not None:
+                await runner.cleanup()
         await accounts.stop()  # each finishes the event in hand; none logs out
         await coordinator.aclose()
         if worker_lock is not None:

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from coordinator import audit
+from coordinator import audit, metrics
 from coordinator.logs import get_logger
 from coordinator.store import inbox as inbox_store
 from coordinator.store import outbox as outbox_store
@@ -106,6 +106,20 @@ async def run(
     on_rollback: Callable[[], Awaitable[None]] | None = None,
 ) -> R:
     """Run ``body`` in one transaction with audit, outbox and idempotency."""
+    with metrics.Timer(name):
+        return await _run(engine, name, actor, now, event_id, result_type, body, on_rollback)
+
+
+async def _run(
+    engine: AsyncEngine,
+    name: str,
+    actor: str,
+    now: datetime,
+    event_id: str | None,
+    result_type: type[R],
+    body: Callable[[Tx], Awaitable[R]],
+    on_rollback: Callable[[], Awaitable[None]] | None,
+) -> R:
     try:
         async with engine.begin() as conn:
             if event_id is not None:

@@ -7,7 +7,7 @@ from pathlib import Path
 from aiohttp import web
 
 from coordinator.logs import get_logger
-from coordinator.web import views_api, views_auth, views_public, views_staff
+from coordinator.web import views_api, views_auth, views_health, views_public, views_staff
 from coordinator.web.csrf import Csrf
 from coordinator.web.ratelimit import BucketSpec, RateLimiter
 from coordinator.web.render import page
@@ -72,6 +72,7 @@ def create_app(settings: WebSettings, services: WebServices) -> web.Application:
         BucketSpec(settings.global_burst, settings.global_refill_seconds),
     )
     app.on_response_prepare.append(add_security_headers)
+    app.add_routes(views_health.routes)
     app.add_routes(views_public.routes)
     app.add_routes(views_auth.routes)
     app.add_routes(views_staff.routes)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from coordinator.config import Config
+from coordinator.health import Probe
 from coordinator.sealing import PublicSealer
 from coordinator.usecases import Coordinator
 from coordinator.web.actions import StaffActions
@@ -38,6 +39,7 @@ def build_web(
     *,
     settings: WebSettings | None = None,
     actions: StaffActions | None = None,
+    probe: Probe | None = None,
 ) -> WebStack:
     """The web process gets the PUBLIC sealing key only; it cannot open what it stores."""
     settings = settings or WebSettings.from_config(config)
@@ -60,5 +62,6 @@ def build_web(
         auth=auth,
         actions=actions or coordinator,
         trust=CoordinatorTrust(coordinator),
+        probe=probe,
     )
     return WebStack(create_app(settings, services), auth, settings)

@@ -1,0 +1,42 @@
+"""``/healthz`` (the process answers) and ``/readyz`` (it can do its job), for probes.
+
+Both answer JSON without ids, rooms or users, so a proxy may expose them; neither
+needs a session. Metrics are served on their own loopback port (``[metrics]``), not here.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from aiohttp import web
+
+from coordinator.health import Check, Readiness
+from coordinator.web.services import SERVICES
+
+routes = web.RouteTableDef()
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"alive": True}, headers=NO_STORE)
+
+
+@routes.get("/readyz")
+async def readyz(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    if services.probe is not None:
+        readiness = await services.probe.readiness()
+    else:
+        readiness = await _database_only(services.engine)
+    return web.json_response(
+        readiness.to_dict(), status=200 if readiness.ready else 503, headers=NO_STORE
+    )
+
+
+async def _database_only(engine) -> Readiness:  # type: ignore[no-untyped-def]
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+    except Exception:
+        return Readiness((Check("database", False, "unreachable"),))
+    return Readiness((Check("database", True, "answers"),))
