@@ -53,10 +53,10 @@ def tidy(text: str, *, multiline: bool = False) -> str:
     """Unsafe characters removed and whitespace tidied, nothing cut.
 
     One-line text keeps no line break of any kind (``\\n``, ``\\r``, U+2028/2029): each
-    becomes a space. Multi-line text keeps ``\\n`` only, with each line's spaces tidied.
+    becomes a space, so words on either side stay apart. Multi-line text keeps ``\\n``
+    only, with each line's spaces tidied.
     """
-    if multiline:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     kept = [
         (" " if char in "\t\u2028\u2029" or (char == "\n" and not multiline) else char)
         for char in text
