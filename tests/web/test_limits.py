@@ -137,3 +137,24 @@ def test_every_process_of_a_deployment_derives_the_same_rate_secret():
     assert b"p" * 16 not in settings("p" * 32).rate_secret
     # Without a pickle key each process keys its own (and `dsx doctor` flags the key).
     assert settings("").rate_secret != settings("").rate_secret
+
+
+def test_proxy_peers_come_from_the_config_file(tmp_path):
+    from coordinator.config import load
+
+    path = tmp_path / "dsx.toml"
+    path.write_text("[web]\ntrust_proxy = true\nproxy_peers = ['172.18.0.0/16', 'fd00::1']\n")
+    settings = WebSettings.from_config(load(path, env={}))
+    assert settings.trust_proxy and settings.proxy_peers == ("172.18.0.0/16", "fd00::1")
+
+
+async def test_the_rightmost_forwarded_value_is_the_client(sqlite_url, tmp_path):
+    """Behind a proxy that appends, the client's own claims sit left of what the proxy
+    wrote; only the rightmost value counts."""
+    good = full_form(REQUEST_FORM)
+    limits = {**SMALL, Scope.FORMS_OVERALL: Limit(100, 300)}
+    async for web in make_web(sqlite_url, tmp_path, trust_proxy=True, limits=limits):
+        claims = [f"192.0.2.{i}, {A}" for i in range(3)]
+        assert [await _post(web, claim, good) for claim in claims] == [200, 200, 200]
+        assert await _post(web, A, good) == 429
+        assert await _post(web, f"{A}, {B}", good) == 200
