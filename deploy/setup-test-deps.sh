@@ -46,3 +46,14 @@ if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
         echo "setup: nginx is missing; install Debian's nginx package for the reverse-proxy test" >&2
     fi
 fi
+
+# Likewise Debian's caddy for deploy/proxy/Caddyfile (tests/web/test_proxy_caddy.py).
+if ! command -v caddy >/dev/null 2>&1; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+        echo "setup: installing Debian caddy for the reverse-proxy test"
+        apt-get update -qq >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq caddy >/dev/null
+    else
+        echo "setup: caddy is missing; install Debian's caddy package for the reverse-proxy test" >&2
+    fi
+fi

@@ -14,68 +14,21 @@ import asyncio
 import contextlib
 import shutil
 import socket
-import ssl
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
-from ipaddress import IPv4Address
 from pathlib import Path
 
-import aiohttp
 import pytest
-import sqlalchemy as sa
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
-from coordinator.store.schema import rate_limits
 from coordinator.web.ratelimit import Scope
+from coordinator.web.security import HSTS
 from tests.harness.components import require
-from tests.web.conftest import CSRF_RE, Web, make_web
+from tests.web.conftest import Web, make_web
 from tests.web.forms_data import REQUEST_FORM, full_form
+from tests.web.proxies import Visitor, form_clients, free_port, self_signed
 
 EXAMPLE = Path(__file__).parents[2] / "deploy" / "proxy" / "nginx.conf"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 HAVE_NGINX = Path(NGINX).exists()
-HOST = "dsx.example.org"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _self_signed(folder: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, HOST)])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName(HOST), x509.IPAddress(IPv4Address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = folder / "fullchain.pem", folder / "privkey.pem"
-    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_file, key_file
 
 
 def render_example(
@@ -119,8 +72,8 @@ http {{
 
 @contextlib.asynccontextmanager
 async def nginx_in_front(app_port: int, prefix: Path) -> AsyncIterator[tuple[int, int, Path]]:
-    cert, key = _self_signed(prefix)
-    https_port, http_port = _free_port(), _free_port()
+    cert, key = self_signed(prefix)
+    https_port, http_port = free_port(), free_port()
     site = prefix / "dsx.conf"
     site.write_text(
         render_example(
@@ -160,36 +113,6 @@ async def nginx_in_front(app_port: int, prefix: Path) -> AsyncIterator[tuple[int
             await proc.wait()
 
 
-class Visitor:
-    """A browser on its own loopback address: its own connection, cookies and CSRF token."""
-
-    def __init__(self, source: str, https_port: int, cert: Path):
-        context = ssl.create_default_context(cafile=str(cert))
-        connector = aiohttp.TCPConnector(ssl=context, local_addr=(source, 0))
-        self.base = f"https://127.0.0.1:{https_port}"
-        self.session = aiohttp.ClientSession(
-            connector=connector, cookie_jar=aiohttp.CookieJar(unsafe=True)
-        )
-        self.token = ""
-
-    async def post(self, pairs, forged: str | None = None) -> int:
-        if not self.token:
-            page = await self.session.get(f"{self.base}/request")
-            assert page.status == 200
-            found = CSRF_RE.search(await page.text())
-            assert found
-            self.token = found.group(1)
-        headers = {"X-Forwarded-For": forged} if forged else {}
-        resp = await self.session.post(
-            f"{self.base}/request", data=[("csrf_token", self.token), *pairs], headers=headers
-        )
-        await resp.read()
-        return resp.status
-
-    async def close(self) -> None:
-        await self.session.close()
-
-
 @pytest.fixture
 async def proxied(sqlite_url: str, tmp_path: Path) -> AsyncIterator[tuple[Web, int, int, Path]]:
     require(HAVE_NGINX, "Debian nginx is not installed (deploy/setup-test-deps.sh)")
@@ -198,13 +121,6 @@ async def proxied(sqlite_url: str, tmp_path: Path) -> AsyncIterator[tuple[Web, i
         prefix.mkdir()
         async with nginx_in_front(web.client.server.port, prefix) as (https, http, cert):
             yield web, https, http, cert
-
-
-async def _clients(web: Web) -> int:
-    """How many clients the app has counted form posts for."""
-    query = sa.select(sa.func.count()).where(rate_limits.c.scope == Scope.FORMS.value)
-    async with web.coord.engine.connect() as conn:
-        return int((await conn.execute(query)).scalar_one())
 
 
 async def test_one_visitor_spending_their_budget_leaves_another_alone(proxied):
@@ -216,7 +132,7 @@ async def test_one_visitor_spending_their_budget_leaves_another_alone(proxied):
         assert [await first.post(bad) for _ in range(allowed)] == [400] * allowed
         assert await first.post(good) == 429
         assert await second.post(good) == 200  # not the shared bucket of before
-        assert await _clients(web) == 2
+        assert await form_clients(web) == 2
     finally:
         await first.close()
         await second.close()
@@ -233,11 +149,11 @@ async def test_a_forged_forwarded_for_does_not_escape_the_limit(proxied):
         statuses = [await forger.post(good, forged=f) for f in forged]
         assert statuses == [200] * allowed + [429]
         assert await forger.post(good, forged="2001:db8::1") == 429
-        assert await _clients(web) == 1  # nginx replaced every forged header
+        assert await form_clients(web) == 1  # nginx replaced every forged header
         # Someone claiming to be the forger's address spends nothing of the forger's,
         # nor the other way round.
         assert await other.post(good, forged="127.0.0.4") == 200
-        assert await _clients(web) == 2
+        assert await form_clients(web) == 2
     finally:
         await forger.close()
         await other.close()
@@ -249,8 +165,9 @@ async def test_tls_hsts_and_the_redirect_from_http(proxied):
     try:
         resp = await visitor.session.get(f"{visitor.base}/")
         assert resp.status == 200
-        # nginx's own header, and the app's (X-Forwarded-Proto from the trusted proxy).
-        assert "max-age=" in resp.headers["Strict-Transport-Security"]
+        # nginx's own header, and the app's: it believed the proxy's X-Forwarded-Proto.
+        hsts = resp.headers.getall("Strict-Transport-Security")
+        assert HSTS in hsts and any("max-age=63072000" in h for h in hsts)
         assert "Content-Security-Policy" in resp.headers
         plain = await visitor.session.get(
             f"http://127.0.0.1:{http_port}/request", allow_redirects=False
