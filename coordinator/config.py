@@ -14,6 +14,7 @@ from 0, so its password too can stay out of the file.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import tomllib
 import types
@@ -102,6 +103,9 @@ class WebConfig:
     # A reverse proxy in front terminates TLS and sets X-Forwarded-Proto/-For; without
     # this those headers are ignored, since any client could send them.
     trust_proxy: bool = False
+    # Where that proxy connects from (addresses or networks such as 172.18.0.0/16): the
+    # headers count only on a connection from one of these (docs/operator.md).
+    proxy_peers: tuple[str, ...] = ("127.0.0.1", "::1")
 
 
 @dataclass(frozen=True)
@@ -400,6 +404,13 @@ def _check(config: Config) -> None:
         raise ConfigError(src, "policy.max_paths", "must be between 1 and 3")
     if not 1 <= config.web.port <= 65535:
         raise ConfigError(src, "web.port", "must be a TCP port (1-65535)")
+    for j, peer in enumerate(config.web.proxy_peers):
+        try:
+            ipaddress.ip_network(peer, strict=False)
+        except ValueError:
+            raise ConfigError(
+                src, f"web.proxy_peers[{j}]", "must be an IP address or network (10.0.0.0/8)"
+            ) from None
     seen: set[str] = set()
     for i, partner in enumerate(config.partners):
         if partner.handle in seen:

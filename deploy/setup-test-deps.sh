@@ -34,3 +34,26 @@ if ! command -v chromium >/dev/null 2>&1; then
         echo "setup: chromium is missing; install Debian's chromium package for the browser tests" >&2
     fi
 fi
+
+# The shipped reverse-proxy example runs in front of the app in tests/web/test_proxy_nginx.py
+# (Debian's nginx; the test renders deploy/proxy/nginx.conf with loopback ports).
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+        echo "setup: installing Debian nginx for the reverse-proxy test"
+        apt-get update -qq >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null
+    else
+        echo "setup: nginx is missing; install Debian's nginx package for the reverse-proxy test" >&2
+    fi
+fi
+
+# Likewise Debian's caddy for deploy/proxy/Caddyfile (tests/web/test_proxy_caddy.py).
+if ! command -v caddy >/dev/null 2>&1; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+        echo "setup: installing Debian caddy for the reverse-proxy test"
+        apt-get update -qq >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq caddy >/dev/null
+    else
+        echo "setup: caddy is missing; install Debian's caddy package for the reverse-proxy test" >&2
+    fi
+fi

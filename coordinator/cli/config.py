@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import re
 
 from coordinator.cli.options import add_config, load_config
 
 _SECRETS = {"password", "access_token", "pickle_key"}
+# The password part of ``scheme://user:password@host`` (a database URL, say).
+_URL_PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^:/?#@]*):[^/?#]*@")
 
 
 def register(sub) -> None:
@@ -18,11 +21,18 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+def redact_url(value: str) -> str:
+    """``postgresql://user:secret@host/db`` -> ``postgresql://user:***@host/db``."""
+    return _URL_PASSWORD.sub(r"\1:***@", value)
+
+
 def _redact(obj):
     if isinstance(obj, dict):
         return {k: ("***" if k in _SECRETS and v else _redact(v)) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
         return [_redact(v) for v in obj]
+    if isinstance(obj, str):
+        return redact_url(obj)
     return obj
 
 

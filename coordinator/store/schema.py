@@ -222,3 +222,16 @@ staff_grants = sa.Table(
     sa.Column("staff", sa.String(255), nullable=False),
     sa.Column("expires_at", TS, nullable=False, index=True),
 )
+
+# Rate-limit counters (coordinator/web/ratelimit.py): one row per limit, client and fixed
+# window, so every process counts against the same budget. ``client`` is a keyed hash of
+# the client's network, never an address; a row is deleted once its window is over.
+rate_limits = sa.Table(
+    "rate_limits",
+    metadata,
+    sa.Column("scope", sa.String(20), primary_key=True),
+    sa.Column("client", sa.String(64), primary_key=True),
+    sa.Column("window_start", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("hits", sa.Integer, nullable=False),
+    sa.Column("expires_at", sa.BigInteger, nullable=False, index=True),
+)

@@ -9,7 +9,7 @@ from aiohttp import web
 from coordinator.logs import get_logger
 from coordinator.web import views_api, views_auth, views_health, views_public, views_staff
 from coordinator.web.csrf import Csrf
-from coordinator.web.ratelimit import BucketSpec, RateLimiter
+from coordinator.web.ratelimit import RateLimiter
 from coordinator.web.render import page
 from coordinator.web.security import (
     SETTINGS_KEY,
@@ -67,10 +67,7 @@ def create_app(settings: WebSettings, services: WebServices) -> web.Application:
     app[SETTINGS_KEY] = settings
     app[SERVICES] = services
     app[CSRF] = Csrf(settings.secret)
-    app[LIMITER] = RateLimiter(
-        BucketSpec(settings.client_burst, settings.client_refill_seconds),
-        BucketSpec(settings.global_burst, settings.global_refill_seconds),
-    )
+    app[LIMITER] = RateLimiter(services.engine, settings.rate_secret, settings.limits)
     app.on_response_prepare.append(add_security_headers)
     app.add_routes(views_health.routes)
     app.add_routes(views_public.routes)

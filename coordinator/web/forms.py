@@ -15,6 +15,7 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from coordinator.domain import Urgency
+from coordinator.text import tidy
 
 
 class FormKind(StrEnum):
@@ -180,7 +181,6 @@ _PHONE = re.compile(r"^\+?[0-9 ().-]{6,30}$")
 _MXID = re.compile(r"^@[A-Za-z0-9._=/+-]+:[A-Za-z0-9.-]+(:\d+)?$")
 _URL = re.compile(r"^https?://[^\s]+$")
 _COUNTRY = re.compile(r"^([A-Z]{2}|REMOTE)$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -225,7 +225,10 @@ class Validation:
 
 
 def read(schema: FormSchema, form: Mapping[str, object]) -> Submission:
-    """Pick this schema's fields out of a posted form; anything else is dropped."""
+    """Pick this schema's fields out of a posted form, cleaned; anything else is dropped.
+
+    Cleaning never cuts: a value that is too long after cleaning gets an error and is
+    shown again whole."""
     values: dict[str, str | tuple[str, ...]] = {}
     getall = getattr(form, "getall", None)
     for spec in schema.fields:
@@ -236,7 +239,10 @@ def read(schema: FormSchema, form: Mapping[str, object]) -> Submission:
         else:
             value = form.get(spec.name, "")
             text = value if isinstance(value, str) else ""
-            values[spec.name] = _CONTROL.sub("", text.replace("\r\n", "\n")).strip()
+            # The same cleaning as room input (the fields end up in a partner's room as
+            # "Label: value" lines): no bidi override, no invisible character, and no line
+            # break inside a one-line field that could fake a further field's line.
+            values[spec.name] = tidy(text, multiline=spec.widget is Widget.TEXTAREA)
     return Submission(schema.kind, MappingProxyType(values))
 
 

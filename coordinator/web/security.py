@@ -12,6 +12,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from coordinator.logs import get_logger
+from coordinator.web.client import from_trusted_proxy
 from coordinator.web.settings import WebSettings
 
 log = get_logger("coordinator.web.access")
@@ -28,7 +29,7 @@ SETTINGS_KEY: web.AppKey[WebSettings] = web.AppKey("dsx_web_settings", WebSettin
 def is_tls(request: web.BaseRequest, settings: WebSettings) -> bool:
     if request.secure:
         return True
-    if settings.trust_proxy:
+    if from_trusted_proxy(request, settings):
         proto = request.headers.get("X-Forwarded-Proto", "")
         return proto.split(",")[0].strip().lower() == "https"
     return False

@@ -3,15 +3,26 @@
 Cookies are Secure and HSTS is sent whenever the public URL is https; a test on
 http://127.0.0.1 turns both off explicitly. ``trust_proxy`` says a reverse proxy in
 front of us terminates TLS and sets ``X-Forwarded-Proto``/``X-Forwarded-For``; without
-it those headers are ignored, since any client could send them.
+it (or on a connection from anywhere but ``proxy_peers``) those headers are ignored,
+since any client could send them.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from coordinator.config import Config
+from coordinator.web.ratelimit import DEFAULT_LIMITS, Limit, Scope
+
+
+def rate_secret(pickle_key: str) -> bytes:
+    """A key for the rate-limit counters that every process of the deployment shares,
+    one-way from the pickle key (the web never holds the pickle key itself)."""
+    return hmac.new(pickle_key.encode(), b"dsx web rate limits", hashlib.sha256).digest()
 
 
 @dataclass(frozen=True)
@@ -20,19 +31,20 @@ class WebSettings:
     secure_cookies: bool = True
     hsts: bool = True  # only ever sent on a TLS request (direct, or via a trusted proxy)
     trust_proxy: bool = False
+    proxy_peers: tuple[str, ...] = ("127.0.0.1", "::1")
     session_minutes: int = 60
     login_link_minutes: int = 10
-    # Public form posts per client: a burst, then one every ``client_refill_seconds``.
-    client_burst: int = 5
-    client_refill_seconds: float = 60.0
-    # All public form posts together, whoever sends them (a flood from many addresses).
-    global_burst: int = 60
-    global_refill_seconds: float = 2.0
+    # Sign-in, public forms (per client; all stored submissions together) and the API,
+    # each with its own budget per fixed window (coordinator/web/ratelimit.py).
+    limits: Mapping[Scope, Limit] = field(default_factory=lambda: DEFAULT_LIMITS)
     # Minutes before an unacknowledged urgent request is escalated (display only).
     sla_minutes_critical: int = 60
     sla_minutes_high: int = 120
     # Signs CSRF tokens; kept in memory only, so a restart invalidates open forms.
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    # Keys the rate-limit counters; every process of a deployment must share it, or each
+    # counts its own clients apart. ``from_config`` derives it from the pickle key.
+    rate_secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
 
     @property
     def origin(self) -> str:
@@ -47,8 +59,11 @@ class WebSettings:
             "hsts": tls,
             "session_minutes": config.web.session_minutes,
             "trust_proxy": config.web.trust_proxy,
+            "proxy_peers": config.web.proxy_peers,
             "sla_minutes_critical": config.policy.sla_minutes_critical,
             "sla_minutes_high": config.policy.sla_minutes_high,
         }
+        if config.matrix.pickle_key:
+            values["rate_secret"] = rate_secret(config.matrix.pickle_key)
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

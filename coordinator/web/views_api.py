@@ -10,7 +10,10 @@ from typing import Any
 from aiohttp import web
 
 from coordinator.web import openapi, queries, svg
-from coordinator.web.services import SERVICES
+from coordinator.web.client import client_address
+from coordinator.web.ratelimit import Scope
+from coordinator.web.security import SETTINGS_KEY
+from coordinator.web.services import LIMITER, SERVICES
 from coordinator.web.trust import Explanation
 from coordinator.web.views_staff import sla_policy
 
@@ -39,6 +42,16 @@ def plain(value: Any) -> Any:
 
 def api(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def wrapped(request: web.Request) -> web.StreamResponse:
+        # Before the token is looked at: guessing tokens spends the guesser's budget.
+        address = client_address(request, request.app[SETTINGS_KEY])
+        if not await request.app[LIMITER].allow(Scope.API, address):
+            window = request.app[LIMITER].limit(Scope.API).window_seconds
+            return error(
+                429,
+                "rate_limited",
+                "Too many requests; wait and retry.",
+                **{"Retry-After": str(window)},
+            )
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         staff = await request.app[SERVICES].auth.api_staff(token.strip())

@@ -14,6 +14,7 @@ from coordinator.logs import get_logger
 from coordinator.web import csrf as csrf_mod
 from coordinator.web import staff
 from coordinator.web.client import client_address, set_cookie
+from coordinator.web.ratelimit import Scope
 from coordinator.web.render import page
 from coordinator.web.security import SETTINGS_KEY
 from coordinator.web.services import CSRF, LIMITER, SERVICES
@@ -52,7 +53,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         request.cookies.get(csrf_mod.COOKIE), csrf_token if isinstance(csrf_token, str) else None
     ):
         raise web.HTTPForbidden(reason="Open the sign-in link again.")
-    if not request.app[LIMITER].allow(client_address(request, settings)):
+    if not await request.app[LIMITER].allow(Scope.SIGN_IN, client_address(request, settings)):
         raise web.HTTPTooManyRequests(reason="Too many attempts; wait a minute.")
     session = await request.app[SERVICES].auth.redeem(token)
     if session is None:

@@ -8,6 +8,7 @@ from coordinator.logs import get_logger
 from coordinator.web import csrf as csrf_mod
 from coordinator.web.client import client_address, set_cookie
 from coordinator.web.forms import SCHEMAS, FormKind, Submission, validate
+from coordinator.web.ratelimit import Scope
 from coordinator.web.render import page
 from coordinator.web.security import SETTINGS_KEY
 from coordinator.web.services import CSRF, LIMITER, SERVICES
@@ -17,7 +18,11 @@ routes = web.RouteTableDef()
 
 RATE_LIMITED = (
     "Too many submissions from your connection just now. Nothing you typed was lost: "
-    "wait a minute and send again, or write to us by Signal or email."
+    "wait a few minutes and send again, or write to us by Signal or email."
+)
+BUSY = (
+    "We are receiving very many submissions just now. Nothing you typed was lost: wait a "
+    "few minutes and send again, or write to us by Signal or email."
 )
 CSRF_EXPIRED = (
     "This form had expired (or came from another site). Nothing you typed was lost: "
@@ -64,13 +69,19 @@ async def _submit(request: web.Request, kind: FormKind) -> web.Response:
     if not request.app[CSRF].valid(binding, token if isinstance(token, str) else None):
         log.info("web.csrf_rejected", form=kind.value)
         return await _render_form(request, kind, result.submission, {}, CSRF_EXPIRED, 403)
-    if not request.app[LIMITER].allow(client_address(request, settings)):
-        log.info("web.rate_limited", form=kind.value)
+    limiter = request.app[LIMITER]
+    # Every post counts against its sender's own budget, valid or not.
+    if not await limiter.allow(Scope.FORMS, client_address(request, settings)):
+        log.info("web.rate_limited", form=kind.value, limit=Scope.FORMS.value)
         return await _render_form(
             request, kind, result.submission, dict(result.errors), RATE_LIMITED, 429
         )
     if not result.ok:
         return await _render_form(request, kind, result.submission, dict(result.errors), "", 400)
+    # Only a submission about to be stored spends the budget shared by everyone.
+    if not await limiter.allow_overall(Scope.FORMS_OVERALL):
+        log.info("web.rate_limited", form=kind.value, limit=Scope.FORMS_OVERALL.value)
+        return await _render_form(request, kind, result.submission, {}, BUSY, 429)
     receipt = await request.app[SERVICES].intake.submit(result.submission)
     log.info("web.intake_received", form=kind.value, referral=receipt.referral)
     return await page("thanks.html", receipt=receipt, kind=kind.value)

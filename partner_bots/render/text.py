@@ -2,76 +2,45 @@
 
 Names and notes come from other people: they may carry control characters, bidi overrides
 that reorder the surrounding reply, HTML, or megabytes of text. Everything user-supplied goes
-through here so that a hostile name can never change how the rest of a reply reads.
+through here so that a hostile name can never change how the rest of a reply reads. The
+cleaning itself is ``coordinator.text`` (the web cleans public-form values with it too);
+this module adds the isolation and escaping a room body needs.
 """
 
 from __future__ import annotations
 
 import html
-import unicodedata
 
-ELLIPSIS = "…"
+from coordinator.text import (
+    BIDI_CONTROLS,
+    DEFAULT_NAME_LIMIT,
+    DEFAULT_TEXT_LIMIT,
+    ELLIPSIS,
+    INVISIBLES,
+    cap,
+    clean,
+    has_unsafe_chars,
+    is_unsafe_char,
+)
+
+__all__ = [
+    "BIDI_CONTROLS",
+    "ELLIPSIS",
+    "FSI",
+    "INVISIBLES",
+    "PDI",
+    "cap",
+    "clean",
+    "has_unsafe_chars",
+    "is_unsafe_char",
+    "markup",
+    "markup_block",
+    "plain",
+    "plain_block",
+]
+
 FSI = "\u2068"  # first strong isolate: the name's direction cannot leak out
 PDI = "\u2069"  # pop directional isolate
-
-# Explicit bidi embeddings/overrides/isolates, marks, and the Arabic letter mark.
-BIDI_CONTROLS = frozenset(
-    "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
-)
-# Invisible characters that let two different names look the same.
-INVISIBLES = frozenset("\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e")
-
-DEFAULT_NAME_LIMIT = 120
-DEFAULT_TEXT_LIMIT = 2_000
-
-
-def is_unsafe_char(char: str, *, keep_newlines: bool = False) -> bool:
-    """True for characters that must never reach a reply as they are."""
-    if keep_newlines and char in "\n\t":
-        return False
-    if char in BIDI_CONTROLS or char in INVISIBLES:
-        return True
-    category = unicodedata.category(char)
-    # Cc: C0/C1 controls; Cs: lone surrogates; Co/Cn: private use and unassigned;
-    # Zl/Zp: line and paragraph separators that break plain-text layout.
-    return category in ("Cc", "Cs", "Co", "Cn", "Zl", "Zp")
-
-
-def has_unsafe_chars(text: str) -> bool:
-    return any(is_unsafe_char(char) for char in text)
-
-
-def cap(text: str, limit: int) -> str:
-    """At most ``limit`` characters, ending with an ellipsis when cut."""
-    if limit <= 0:
-        return ""
-    if len(text) <= limit:
-        return text
-    return text[: limit - 1] + ELLIPSIS
-
-
-def clean(text: str, limit: int = DEFAULT_NAME_LIMIT, *, multiline: bool = False) -> str:
-    """Text with unsafe characters removed, whitespace tidied, capped with an ellipsis.
-
-    The cap is applied to the input first, so a 10 MB name costs no more than a short one.
-    """
-    text = text[: limit * 4 + 16]
-    if multiline:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    kept = [
-        (" " if char in "\t\u2028\u2029" or (char == "\n" and not multiline) else char)
-        for char in text
-        if char in "\n\t\u2028\u2029" or not is_unsafe_char(char)
-    ]
-    cleaned = "".join(kept)
-    if multiline:
-        lines = [" ".join(line.split()) for line in cleaned.split("\n")]
-        while lines and not lines[-1]:
-            lines.pop()
-        cleaned = "\n".join(lines).strip("\n")
-    else:
-        cleaned = " ".join(cleaned.split())
-    return cap(cleaned, limit)
 
 
 def plain(text: str, limit: int = DEFAULT_NAME_LIMIT) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -35,6 +36,34 @@ def test_config_check_hides_secrets(tmp_path, capsys):
     assert main(["config", "check", "--config", str(good)]) == 0
     out = capsys.readouterr().out
     assert "hunter2" not in out and '"password": "***"' in out
+
+
+def test_config_check_hides_the_password_inside_a_database_url(tmp_path):
+    good = tmp_path / "dsx.toml"
+    good.write_text(
+        "[database]\nurl = 'postgresql+asyncpg://dsx:s3cr%40t-pw@db.internal:5432/dsx'\n"
+        "[matrix]\nhomeserver_url = 'https://bot:hs-secret@hs.example'\n"
+    )
+    result = run_dsx("config", "check", "--config", str(good))
+    assert result.returncode == 0, result.stderr
+    assert "s3cr" not in result.stdout and "hs-secret" not in result.stdout
+    assert '"url": "postgresql+asyncpg://dsx:***@db.internal:5432/dsx"' in result.stdout
+    assert "https://bot:***@hs.example" in result.stdout
+    # The same from the environment, and a URL without a password stays as it is.
+    env = {**os.environ, "DSX_DATABASE_URL": "postgresql://ops:env-secret@db/dsx"}
+    shown = subprocess.run(
+        [str(Path(sys.executable).with_name("dsx")), "config", "check", "--config", str(good)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    ).stdout
+    assert "env-secret" not in shown and "postgresql://ops:***@db/dsx" in shown
+    good.write_text("[database]\nurl = 'postgresql://dsx@db.internal/dsx'\n")
+    assert (
+        '"url": "postgresql://dsx@db.internal/dsx"'
+        in run_dsx("config", "check", "--config", str(good)).stdout
+    )
 
 
 def test_no_command_prints_help(capsys):

@@ -80,6 +80,7 @@ def test_defaults_put_sqlite_in_the_data_dir(tmp_path):
         ("[[partners]]\nhandle = 'a'\nmembers = ['bob']\n", "partners[0].members[0]"),
         ("[[partners]]\nhandle = 'a'\n[[partners]]\nhandle = 'a'\n", "partners[1].handle"),
         ("[web]\nport = 70000\n", "web.port"),
+        ("[web]\nproxy_peers = ['127.0.0.1', 'proxy.internal']\n", "web.proxy_peers[1]"),
         ("[database]\nurl = 'mysql://x'\n", "database.url"),
         ("[staff]\nroom = 5\n", "staff.room"),
         ("[policy]\nsla_minutes_critical = -5\n", "policy.sla_minutes_critical"),

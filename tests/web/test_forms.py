@@ -227,19 +227,19 @@ async def test_missing_or_foreign_csrf_token_is_refused_without_losing_input(web
 
 
 async def test_rate_limit_keeps_input_and_stores_no_address(web):
-    limiter_burst = web.settings.client_burst
+    from coordinator.store.schema import rate_limits
+    from coordinator.web.ratelimit import Scope
+
+    allowed = web.settings.limits[Scope.FORMS].hits
     token = await web.csrf("/request")
     bad = full_form(REQUEST_FORM, name="")
-    statuses = [
-        (await _post(web, "request", bad, token=token)).status for _ in range(limiter_burst)
-    ]
-    assert statuses == [400] * limiter_burst
+    statuses = [(await _post(web, "request", bad, token=token)).status for _ in range(allowed)]
+    assert statuses == [400] * allowed
     resp = await _post(web, "request", full_form(REQUEST_FORM), token=token)
     page = await resp.text()
     assert resp.status == 429
     assert "Too many" in page and html.escape(f"{CANARY} need text") in page
-    from coordinator.web.services import LIMITER
-
-    limiter = web.client.server.app[LIMITER]
-    assert limiter.tracked_clients == 1
-    assert "127.0.0.1" not in repr(vars(limiter))
+    async with web.coord.engine.connect() as conn:
+        rows = (await conn.execute(sa.select(rate_limits))).all()
+    assert [(r.scope, r.hits) for r in rows] == [(Scope.FORMS.value, allowed + 1)]
+    assert "127.0.0.1" not in repr(rows)
