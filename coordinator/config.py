@@ -58,6 +58,7 @@ class DatabaseConfig:
 @dataclass(frozen=True)
 class StaffConfig:
     room: str = ""
+    # Staff are exactly these users; power level in the staff room never makes anyone staff.
     members: tuple[str, ...] = ()
 
 
@@ -398,6 +399,26 @@ def _check(config: Config) -> None:
     for j, member in enumerate(config.staff.members):
         if not _is_mxid(member):
             raise ConfigError(src, f"staff.members[{j}]", "must look like @name:server")
+
+
+def check_staff(config: Config) -> None:
+    """An empty staff list is an error for a deployment: staff are exactly the listed members.
+
+    Kept out of :func:`load` so tools that never act as staff (outbox, audit, migrate) still
+    run on the embedded defaults; ``dsx run``, ``dsx config check`` and ``dsx doctor`` call it.
+    """
+    if not config.staff.members:
+        raise ConfigError(
+            config.source,
+            "staff.members",
+            "is empty: list at least one staff member (@name:server); only listed members "
+            "are staff",
+        )
+
+
+def looks_like_user_id(value: str) -> bool:
+    """``@name:server``: the shape config checks for every listed user."""
+    return _is_mxid(value)
 
 
 def _is_mxid(value: str) -> bool:
