@@ -9,7 +9,6 @@ from coordinator import config as cfg
 from coordinator.cli.main import main
 from coordinator.sealing import load_private_key, load_public_key
 
-
 STAFF = "@ana:example.org"
 
 
@@ -49,10 +48,8 @@ def test_init_refuses_to_overwrite(tmp_path, capsys):
 
 def test_init_rejects_a_bad_user_id_and_leaves_no_config(tmp_path, capsys):
     conf_path = tmp_path / "dsx.toml"
-    rc = main(
-        ["init", "--config", str(conf_path), "--data-dir", str(tmp_path), "--user", "bot"]
-        + ["--staff", STAFF]
-    )
+    args = ["init", "--config", str(conf_path), "--data-dir", str(tmp_path), "--user", "bot"]
+    rc = main([*args, "--staff", STAFF])
     assert rc == 2 and not conf_path.exists()
     assert "matrix.user_id" in capsys.readouterr().err
 
