@@ -100,6 +100,8 @@ class WebConfig:
     port: int = 8080
     public_url: str = "http://127.0.0.1:8080"
     session_minutes: int = 60
+    # Days an API token (created on the dashboard) lives unless revoked before.
+    api_token_days: int = 7
     # A reverse proxy in front terminates TLS and sets X-Forwarded-Proto/-For; without
     # this those headers are ignored, since any client could send them.
     trust_proxy: bool = False
@@ -386,6 +388,8 @@ def _check(config: Config) -> None:
         raise ConfigError(src, "policy.max_depth", "must be at least 1")
     if not 1 <= config.policy.max_paths <= 3:
         raise ConfigError(src, "policy.max_paths", "must be between 1 and 3")
+    if config.web.api_token_days < 1:
+        raise ConfigError(src, "web.api_token_days", "must be at least 1")
     if not 1 <= config.web.port <= 65535:
         raise ConfigError(src, "web.port", "must be a TCP port (1-65535)")
     seen: set[str] = set()

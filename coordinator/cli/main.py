@@ -23,6 +23,7 @@ COMMANDS: tuple[str, ...] = (
     "trust",
     "audit",
     "outbox",
+    "tokens",
     "config",
 )
 

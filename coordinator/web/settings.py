@@ -22,6 +22,7 @@ class WebSettings:
     trust_proxy: bool = False
     session_minutes: int = 60
     login_link_minutes: int = 10
+    api_token_days: int = 7
     # Public form posts per client: a burst, then one every ``client_refill_seconds``.
     client_burst: int = 5
     client_refill_seconds: float = 60.0
@@ -46,6 +47,7 @@ class WebSettings:
             "secure_cookies": tls,
             "hsts": tls,
             "session_minutes": config.web.session_minutes,
+            "api_token_days": config.web.api_token_days,
             "trust_proxy": config.web.trust_proxy,
             "sla_minutes_critical": config.policy.sla_minutes_critical,
             "sla_minutes_high": config.policy.sla_minutes_high,
