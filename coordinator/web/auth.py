@@ -353,6 +353,16 @@ class StaffAuth:
         log.info("web.api_token_revoked" if revoked else "web.api_token_revoke_refused")
         return revoked
 
+    async def revoke_all_api_tokens(self, staff_user_id: str) -> int:
+        """Revoke every API token of a staff member (their choice when signing out)."""
+        revoked = 0
+        for grant in await self._store.api_tokens(staff_user_id):
+            if grant.token_id and await self.revoke_api_token(
+                grant.token_id, owner=staff_user_id, actor=staff_user_id
+            ):
+                revoked += 1
+        return revoked
+
     async def api_staff(self, token: str | None) -> str | None:
         if not token:
             return None

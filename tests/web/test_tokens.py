@@ -223,3 +223,28 @@ async def test_dsx_tokens_lists_and_revokes(web2: Web, tmp_path: Path, capsys):
     rc = await asyncio.to_thread(main, ["tokens", "revoke", "ffffffffffff", "--config", str(conf)])
     err = capsys.readouterr().err
     assert rc == 1 and err.strip() == "dsx tokens: no such token: ffffffffffff"
+
+
+async def test_signing_out_can_revoke_all_own_tokens(web2: Web):
+    web = web2
+    await web.sign_in()
+    first, _ = await _create(web, "one")
+    second, _ = await _create(web, "two")
+    theirs = await web.auth.issue_api_token(OTHER, "theirs")
+    csrf = await web.csrf("/dashboard/api-token")
+    # A plain sign-out leaves tokens alone ...
+    out = await web.client.post("/logout", data={"csrf_token": csrf}, allow_redirects=False)
+    assert out.status == 303
+    assert (await web.client.get("/api/requests", headers=_bearer(first))).status == 200
+    # ... the token page's "sign out and revoke" ends every one of the caller's, only theirs.
+    await web.sign_in()
+    csrf = await web.csrf("/dashboard/api-token")
+    out = await web.client.post(
+        "/logout", data={"csrf_token": csrf, "revoke_tokens": "1"}, allow_redirects=False
+    )
+    assert out.status == 303
+    for token in (first, second):
+        assert (await web.client.get("/api/requests", headers=_bearer(token))).status == 401
+    assert (await web.client.get("/api/requests", headers=_bearer(theirs))).status == 200
+    assert (await web.client.get("/dashboard")).status == 401
+    assert len(await _audit(web, "api_token.revoked")) == 2
