@@ -10,6 +10,7 @@ member has left it (or the bot is no longer in it) a new one is created.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from nio import RoomCreateResponse, RoomPreset
@@ -35,6 +36,9 @@ class DirectRooms:
         """The staff member's direct room: the remembered one if both are still in it."""
         remembered = await self._remembered(staff)
         if remembered is not None:
+            if remembered not in self.session.client.rooms and await self._bot_joined(remembered):
+                # Created or joined, not synced yet (a retry, a restart): never a second room.
+                await members_known(self.session, remembered, [])
             if self._usable(remembered, staff):
                 return remembered
             await self._abandon(remembered)
@@ -47,6 +51,13 @@ class DirectRooms:
         room = self.session.client.rooms.get(room_id)
         # ``users`` holds joined and invited members; someone who left is no longer in it.
         return room is not None and room.encrypted and staff in room.users
+
+    async def _bot_joined(self, room_id: str) -> bool:
+        """Whether the server says the bot is in the room (nio may not have synced it yet)."""
+        own = quote(self.session.user_id, safe="")
+        path = f"/_matrix/client/v3/rooms/{quote(room_id, safe='')}/state/m.room.member/{own}"
+        resp = await self.session.raw.request("GET", path)
+        return resp.ok and resp.body.get("membership") == "join"
 
     async def _abandon(self, room_id: str) -> None:
         """Leave a direct room the staff member left: nobody else should ever join it."""

@@ -170,6 +170,12 @@ async def test_the_link_goes_to_a_direct_room_only(homeserver, tmp_path: Path):
             assert not any(t in shared for t in tokens)
             assert other.undecrypted == [] or all(r != room for r, _ in other.undecrypted)
             assert direct not in other.client.rooms and renewed not in other.client.rooms
+        async with _running(config):  # remembered in the database: reused after a restart
+            again = await staff.ask(room, bot, "!dsx login")
+            assert again[REPLY]["ok"]
+            _, token = await _link_in(staff, renewed, bot, seen)
+            tokens.append(token)
+            assert set(invites) == {direct, renewed}
     finally:
         await staff.close()
         await other.close()
@@ -182,7 +188,7 @@ async def test_the_link_goes_to_a_direct_room_only(homeserver, tmp_path: Path):
         await engine.dispose()
     assert [(r.staff, r.room_id) for r in remembered] == [(staff.user_id, renewed)]
     # The replies went out through the outbox, yet no row ever held a link.
-    assert sum(LOGIN_PLACEHOLDER in json.dumps(c) for c in queued) == 3
+    assert sum(LOGIN_PLACEHOLDER in json.dumps(c) for c in queued) == 4
     assert not any(t in json.dumps(c) for c in queued for t in tokens)
     raw = await asyncio.to_thread(sqlite_bytes, config.database_url)
     assert not any(t.encode() in raw for t in tokens)
