@@ -515,6 +515,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                     {"handle": handle[r], "rooms": [r], "members": [owner[r].member.user_id]}
                     for r in rooms
                 ],
+                # `dsx run` needs a staff list; the load run has no staff room.
+                "staff": {"members": [senders[0].member.user_id]},
             }
             if args.database_url:
                 doc["database"] = {"url": args.database_url}

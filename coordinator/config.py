@@ -59,6 +59,7 @@ class DatabaseConfig:
 @dataclass(frozen=True)
 class StaffConfig:
     room: str = ""
+    # Staff are exactly these users; power level in the staff room never makes anyone staff.
     members: tuple[str, ...] = ()
 
 
@@ -100,6 +101,8 @@ class WebConfig:
     port: int = 8080
     public_url: str = "http://127.0.0.1:8080"
     session_minutes: int = 60
+    # Days an API token (created on the dashboard) lives unless revoked before.
+    api_token_days: int = 7
     # A reverse proxy in front terminates TLS and sets X-Forwarded-Proto/-For; without
     # this those headers are ignored, since any client could send them.
     trust_proxy: bool = False
@@ -402,6 +405,8 @@ def _check(config: Config) -> None:
         raise ConfigError(src, "policy.max_depth", "must be at least 1")
     if not 1 <= config.policy.max_paths <= 3:
         raise ConfigError(src, "policy.max_paths", "must be between 1 and 3")
+    if config.web.api_token_days < 1:
+        raise ConfigError(src, "web.api_token_days", "must be at least 1")
     if not 1 <= config.web.port <= 65535:
         raise ConfigError(src, "web.port", "must be a TCP port (1-65535)")
     for j, peer in enumerate(config.web.proxy_peers):
@@ -422,6 +427,26 @@ def _check(config: Config) -> None:
     for j, member in enumerate(config.staff.members):
         if not _is_mxid(member):
             raise ConfigError(src, f"staff.members[{j}]", "must look like @name:server")
+
+
+def check_staff(config: Config) -> None:
+    """An empty staff list is an error for a deployment: staff are exactly the listed members.
+
+    Kept out of :func:`load` so tools that never act as staff (outbox, audit, migrate) still
+    run on the embedded defaults; ``dsx run``, ``dsx config check`` and ``dsx doctor`` call it.
+    """
+    if not config.staff.members:
+        raise ConfigError(
+            config.source,
+            "staff.members",
+            "is empty: list at least one staff member (@name:server); only listed members "
+            "are staff",
+        )
+
+
+def looks_like_user_id(value: str) -> bool:
+    """``@name:server``: the shape config checks for every listed user."""
+    return _is_mxid(value)
 
 
 def _is_mxid(value: str) -> bool:

@@ -4,6 +4,11 @@ Current Element (MSC4153) gives no room keys to a device its owner has not cross
 nio 0.26 cannot cross-sign, so we do it ourselves: three ed25519 keys (master, self-signing,
 user-signing) kept sealed with the pickle key and reused on every start, so clients never
 see the bot's identity change.
+
+The device signature covers only the device keys held in our own olm account, never the
+copy ``/keys/query`` returns: a homeserver that answered with keys of its own choosing
+would otherwise get its device signed as the bot's. If the server's copy differs from
+ours, nothing is signed and the bot refuses to start.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nacl.signing import SigningKey
+from nio.crypto import Olm
 
 from coordinator.logs import get_logger
 from partner_bots.raw_api import RawResponse
@@ -25,6 +31,24 @@ log = get_logger(__name__)
 
 class CrossSigningError(SessionError):
     pass
+
+
+def local_device_keys(olm: Olm) -> dict[str, Any]:
+    """Our device keys as nio uploads them (``Olm.share_keys``), from the local account."""
+    ids = olm.account.identity_keys
+    return {
+        "algorithms": list(Olm._algorithms),
+        "device_id": olm.device_id,
+        "user_id": olm.user_id,
+        "keys": {
+            f"curve25519:{olm.device_id}": ids["curve25519"],
+            f"ed25519:{olm.device_id}": ids["ed25519"],
+        },
+    }
+
+
+def _signable(device_keys: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in device_keys.items() if k not in ("signatures", "unsigned")}
 
 
 class Outcome(enum.Enum):
@@ -115,15 +139,30 @@ class CrossSigning:
             keys_outcome = Outcome.UPLOADED
             published = await self._query()
 
-        device_keys = published.body.get("device_keys", {}).get(user, {}).get(device)
-        if device_keys is None:
+        server_copy = published.body.get("device_keys", {}).get(user, {}).get(device)
+        if not isinstance(server_copy, dict):
             raise CrossSigningError("our device has no keys on the server")
+        ours = self._local_device_keys()
+        if _signable(server_copy) != ours:
+            log.error("cross_signing.device_keys_mismatch")
+            raise CrossSigningError(
+                "the server's copy of this device's keys differs from the bot's own: "
+                "refusing to cross-sign it (check the homeserver, or restore the right store)"
+            )
         sig_outcome = Outcome.UNCHANGED
-        if not verify_json(device_keys, user, f"ed25519:{ssk_pub}", ssk_pub):
-            await self._upload_device_signature(device_keys, keys.self_signing)
+        if not verify_json(server_copy, user, f"ed25519:{ssk_pub}", ssk_pub):
+            await self._upload_device_signature(ours, keys.self_signing)
             sig_outcome = Outcome.UPLOADED
         log.info("cross_signing.ready", keys=keys_outcome.value, device=sig_outcome.value)
         return CrossSigningStatus(master_pub, ssk_pub, keys_outcome, sig_outcome)
+
+    def _local_device_keys(self) -> dict[str, Any]:
+        olm = self.session.client.olm
+        if olm is None:
+            raise CrossSigningError("the bot's olm account is not loaded")
+        if (olm.user_id, olm.device_id) != (self.session.user_id, self.session.device_id):
+            raise CrossSigningError("the olm account belongs to another user or device")
+        return local_device_keys(olm)
 
     async def _query(self) -> RawResponse:
         resp = await self.session.raw.keys_query({self.session.user_id: []})
@@ -155,10 +194,10 @@ class CrossSigning:
                 f"cross-signing key upload failed: {resp.status} {resp.errcode}"
             )
 
-    async def _upload_device_signature(self, device_keys: dict[str, Any], ssk: SigningKey) -> None:
+    async def _upload_device_signature(self, ours: dict[str, Any], ssk: SigningKey) -> None:
+        """Sign our local device keys (never the server's copy) with the self-signing key."""
         user, device = self.session.user_id, self.session.device_id
-        signable = {k: v for k, v in device_keys.items() if k not in ("signatures", "unsigned")}
-        signed = sign_json(signable, user, ssk)
+        signed = sign_json(ours, user, ssk)
         resp = await self.session.raw.request(
             "POST", "/_matrix/client/v3/keys/signatures/upload", {user: {device: signed}}
         )

@@ -6,7 +6,9 @@ import argparse
 import dataclasses
 import json
 import re
+import sys
 
+from coordinator import config as cfg
 from coordinator.cli.options import add_config, load_config
 
 _SECRETS = {"password", "access_token", "pickle_key"}
@@ -39,6 +41,11 @@ def _redact(obj):
 def run(args: argparse.Namespace) -> int:
     conf = load_config("config", args.config)
     if conf is None:
+        return 2
+    try:
+        cfg.check_staff(conf)
+    except cfg.ConfigError as exc:
+        print(f"dsx config: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(_redact(dataclasses.asdict(conf)), indent=2))
     return 0

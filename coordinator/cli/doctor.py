@@ -89,6 +89,7 @@ async def diagnose(
         results.append(result)
         emit(result)
 
+    add(check_staff(conf))
     add(check_store(conf))
     for result in check_sealing_keys(conf):
         add(result)
@@ -148,6 +149,15 @@ def _world_readable(path: Path) -> bool:
 
 def _group_or_world(path: Path) -> bool:
     return bool(path.stat().st_mode & 0o077)
+
+
+def check_staff(conf: cfg.Config) -> Result:
+    """Staff are exactly the listed members: an empty list leaves nobody able to act."""
+    try:
+        cfg.check_staff(conf)
+    except cfg.ConfigError as exc:
+        return fail("staff", exc.problem, "list staff Matrix ids under [staff] members")
+    return ok("staff", f"{len(conf.staff.members)} listed staff member(s)")
 
 
 def check_store(conf: cfg.Config) -> Result:

@@ -10,6 +10,7 @@ can open).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import secrets
 import sys
@@ -37,8 +38,9 @@ device_policy = "tofu"
 url = "{database_url}"
 
 [staff]
-room = ""
-members = []
+room = ""              # the staff room's id (!...:server), once it exists
+# Staff are exactly these users (add more as needed); nobody else can act as staff.
+members = [{staff}]
 
 [policy]
 global_partner = ""
@@ -61,13 +63,45 @@ def register(sub) -> None:
     p.add_argument("--homeserver", default="http://127.0.0.1:8008", help="homeserver URL")
     p.add_argument("--user", default="@dsx:localhost", help="the bot's Matrix user id")
     p.add_argument("--database", default="", help="database URL (default: SQLite in data dir)")
+    p.add_argument(
+        "--staff",
+        action="append",
+        default=[],
+        metavar="@you:server",
+        help="a staff member's Matrix id (repeat for more); asked for when not given",
+    )
     p.set_defaults(func=run)
+
+
+def _staff(given: list[str]) -> list[str] | None:
+    """The staff list: from ``--staff``, else asked for on a terminal; None if there is none."""
+    if given:
+        return given
+    if not sys.stdin.isatty():
+        return None
+    try:
+        answer = input("Matrix id of the first staff member (@you:server): ").strip()
+    except EOFError:
+        return None
+    return [answer] if answer else None
 
 
 def run(args: argparse.Namespace) -> int:
     path = Path(args.config)
     if path.exists():
         print(f"dsx init: {path} exists; refusing to overwrite it (or its keys)", file=sys.stderr)
+        return 2
+    staff = _staff(args.staff)
+    if staff is None:
+        print(
+            "dsx init: name at least one staff member with --staff @you:server "
+            "(staff are exactly the listed members)",
+            file=sys.stderr,
+        )
+        return 2
+    bad = [s for s in staff if not cfg.looks_like_user_id(s)]
+    if bad:
+        print(f"dsx init: --staff {bad[0]!r} must look like @name:server", file=sys.stderr)
         return 2
     data_dir = Path(args.data_dir).resolve()
     keys = data_dir / "keys"
@@ -89,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
         database_url=args.database,
         public_key=public_key,
         private_key=private_key,
+        staff=", ".join(json.dumps(s) for s in staff),
     )
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
@@ -100,8 +135,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"dsx init: {exc}", file=sys.stderr)
         return 2
     print(f"wrote {path} (0600) and the sealing key pair in {keys}")
+    print(f"staff: {', '.join(staff)} (only listed [staff] members are staff)")
     print(
-        "next: set the bot's password (DSX_MATRIX_PASSWORD), then `dsx doctor --config", path, "`"
+        "next: set the bot's password (DSX_MATRIX_PASSWORD) and [staff] room; add more staff "
+        "under [staff] members; then `dsx doctor --config",
+        path,
+        "`",
     )
     print("back up the keys folder and the nio store: losing them loses history")
     return 0

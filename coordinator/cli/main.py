@@ -25,6 +25,7 @@ COMMANDS: tuple[str, ...] = (
     "trust",
     "audit",
     "outbox",
+    "tokens",
     "config",
 )
 

@@ -34,6 +34,11 @@ def run(args: argparse.Namespace) -> int:
     conf = load_config("run", args.config)
     if conf is None:
         return 2
+    try:
+        cfg.check_staff(conf)  # nobody could act as staff: refuse to start
+    except cfg.ConfigError as exc:
+        print(f"dsx run: {exc}", file=sys.stderr)
+        return 2
     logs.setup(conf.log_level, fmt=conf.log_format)
     try:
         asyncio.run(_main(conf))

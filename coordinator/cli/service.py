@@ -31,6 +31,7 @@ from partner_bots.bot import Bot, bot_from_config
 from partner_bots.heartbeat import SyncHeartbeat
 from partner_bots.rooms import power_of
 from partner_bots.sync import Trouble
+from partner_bots.workflow.direct import DirectRooms
 from partner_bots.workflow.directory import Directory
 from partner_bots.workflow.intake import IntakeDetails
 from partner_bots.workflow.rooms import EngagementRooms, WorkflowDelivery
@@ -181,6 +182,8 @@ async def _start_web(running: Running, sealer: PublicSealer, probe: Probe) -> An
     stack = build_web(running.coordinator, running.config, sealer, actions=actions, probe=probe)
     # The bot answers !dsx login; delivery mints the link as it sends (never stored).
     running.sink.services.login = running.delivery.login = stack.auth.create_login_link
+    # Links go to each staff member's direct room, opened by the staff room's account.
+    running.delivery.direct = DirectRooms(running.bot.session, running.coordinator.engine)
     runner = web.AppRunner(stack.app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, running.config.web.bind, running.config.web.port)

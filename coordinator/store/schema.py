@@ -221,6 +221,20 @@ staff_grants = sa.Table(
     sa.Column("kind", sa.String(20), nullable=False),
     sa.Column("staff", sa.String(255), nullable=False),
     sa.Column("expires_at", TS, nullable=False, index=True),
+    # API tokens only: a public id to list and revoke them by, never the secret.
+    sa.Column("token_id", sa.String(32), nullable=True, unique=True, index=True),
+    sa.Column("label", sa.String(100), nullable=True),
+    sa.Column("created_at", TS, nullable=True),
+    sa.Column("last_used_at", TS, nullable=True),
+)
+
+# The direct (is_direct, encrypted) room the bot sends each staff member's sign-in links in.
+staff_direct_rooms = sa.Table(
+    "staff_direct_rooms",
+    metadata,
+    sa.Column("staff", sa.String(255), primary_key=True),
+    sa.Column("room_id", sa.String(255), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
 )
 
 # Rate-limit counters (coordinator/web/ratelimit.py): one row per limit, client and fixed

@@ -6,6 +6,11 @@ in the staff room. Only SHA-256 digests of tokens are kept, in a
 ``staff_grants``), so sessions and unused links survive a restart and every process
 sharing the database honours them; a link is spent by one atomic DELETE, so it works
 once even when two processes race for it. :class:`MemorySecretStore` is for tests.
+
+API tokens also carry a public id and a label, so staff (on the dashboard, their own) and
+operators (``dsx tokens``, all) can list and revoke them without ever seeing the secret
+again; revoking deletes the row, so the next request with the token is refused. Each use
+records when it happened (to the minute, to keep writes rare).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
@@ -21,6 +26,7 @@ from typing import Protocol
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from coordinator.audit import AuditRecord, append
 from coordinator.logs import get_logger
 from coordinator.store.clock import aware
 from coordinator.store.schema import staff_grants
@@ -39,6 +45,15 @@ class Grant:
     kind: SecretKind
     staff: str
     expires_at: datetime
+    # API tokens only: what lists show instead of the secret.
+    token_id: str | None = None
+    label: str | None = None
+    created_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+
+TOUCH_EVERY = timedelta(minutes=1)  # last use is recorded at most this often per token
+LABEL_MAX = 100
 
 
 class SecretStore(Protocol):
@@ -49,6 +64,23 @@ class SecretStore(Protocol):
         ...
 
     async def purge(self, now: datetime) -> int: ...
+
+    async def api_tokens(self, staff: str | None) -> list[Grant]:
+        """API tokens (all staff members' when ``staff`` is None), newest first."""
+        ...
+
+    async def revoke(self, token_id: str, staff: str | None, actor: str, now: datetime) -> bool:
+        """Delete the API token ``token_id`` (only ``staff``'s, unless None); audited."""
+        ...
+
+    async def touch(self, digest: str, now: datetime) -> None:
+        """Record a use of the grant (at most once per ``TOUCH_EVERY``)."""
+        ...
+
+
+def _newest_first(grants: Iterable[Grant]) -> list[Grant]:
+    epoch = datetime.min.replace(tzinfo=UTC)
+    return sorted(grants, key=lambda g: (g.created_at or epoch, g.token_id or ""), reverse=True)
 
 
 class MemorySecretStore:
@@ -72,6 +104,29 @@ class MemorySecretStore:
             del self._grants[digest]
         return len(expired)
 
+    async def api_tokens(self, staff: str | None) -> list[Grant]:
+        return _newest_first(
+            g
+            for g in self._grants.values()
+            if g.kind is SecretKind.API_TOKEN and staff in (None, g.staff)
+        )
+
+    async def revoke(self, token_id: str, staff: str | None, actor: str, now: datetime) -> bool:
+        for digest, g in list(self._grants.items()):
+            if (
+                g.kind is SecretKind.API_TOKEN
+                and g.token_id == token_id
+                and staff in (None, g.staff)
+            ):
+                del self._grants[digest]
+                return True
+        return False
+
+    async def touch(self, digest: str, now: datetime) -> None:
+        g = self._grants.get(digest)
+        if g is not None and (g.last_used_at is None or now - g.last_used_at >= TOUCH_EVERY):
+            self._grants[digest] = replace(g, last_used_at=now)
+
 
 def _utc(value: datetime) -> datetime:
     # SQLite keeps no offset: store and compare UTC only, so text order is time order.
@@ -81,7 +136,20 @@ def _utc(value: datetime) -> datetime:
 def _grant(row: sa.Row) -> Grant:
     expires = aware(row.expires_at)
     assert expires is not None
-    return Grant(SecretKind(row.kind), row.staff, expires)
+    extra = row._mapping
+    return Grant(
+        SecretKind(row.kind),
+        row.staff,
+        expires,
+        token_id=extra.get("token_id"),
+        label=extra.get("label"),
+        created_at=aware(extra.get("created_at")),
+        last_used_at=aware(extra.get("last_used_at")),
+    )
+
+
+def _utc_or_none(value: datetime | None) -> datetime | None:
+    return None if value is None else _utc(value)
 
 
 class DatabaseSecretStore:
@@ -98,6 +166,10 @@ class DatabaseSecretStore:
                     kind=grant.kind.value,
                     staff=grant.staff,
                     expires_at=_utc(grant.expires_at),
+                    token_id=grant.token_id,
+                    label=grant.label,
+                    created_at=_utc_or_none(grant.created_at),
+                    last_used_at=_utc_or_none(grant.last_used_at),
                 )
             )
 
@@ -128,6 +200,44 @@ class DatabaseSecretStore:
             )
         return done.rowcount or 0
 
+    async def api_tokens(self, staff: str | None) -> list[Grant]:
+        query = sa.select(staff_grants).where(staff_grants.c.kind == SecretKind.API_TOKEN.value)
+        if staff is not None:
+            query = query.where(staff_grants.c.staff == staff)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return _newest_first(_grant(r) for r in rows)
+
+    async def revoke(self, token_id: str, staff: str | None, actor: str, now: datetime) -> bool:
+        where = sa.and_(
+            staff_grants.c.kind == SecretKind.API_TOKEN.value,
+            staff_grants.c.token_id == token_id,
+        )
+        if staff is not None:
+            where = sa.and_(where, staff_grants.c.staff == staff)
+        async with self._engine.begin() as conn:
+            done = await conn.execute(staff_grants.delete().where(where))
+            revoked = bool(done.rowcount)
+            # A refusal (unknown id, or another staff member's token) is audited too.
+            action = "api_token.revoked" if revoked else "api_token.revoke_refused"
+            await append(conn, [AuditRecord(actor, action, token_id[:64])], now)
+        return revoked
+
+    async def touch(self, digest: str, now: datetime) -> None:
+        cutoff = _utc(now - TOUCH_EVERY)
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                staff_grants.update()
+                .where(staff_grants.c.digest == digest)
+                .where(
+                    sa.or_(
+                        staff_grants.c.last_used_at.is_(None),
+                        staff_grants.c.last_used_at <= cutoff,
+                    )
+                )
+                .values(last_used_at=_utc(now))
+            )
+
 
 class NotStaff(PermissionError):
     """Only configured staff members get a login link or an API token."""
@@ -145,7 +255,7 @@ class StaffAuth:
         staff_members: Iterable[str],
         session_minutes: int = 60,
         login_link_minutes: int = 10,
-        api_token_days: int = 30,
+        api_token_days: int = 7,
         store: SecretStore | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ):
@@ -211,12 +321,54 @@ class StaffAuth:
     async def end_session(self, session_token: str) -> None:
         await self._store.pop(digest(session_token))
 
-    async def issue_api_token(self, staff_user_id: str) -> str:
+    @property
+    def api_token_days(self) -> int:
+        return self._api_ttl.days
+
+    async def issue_api_token(self, staff_user_id: str, label: str = "") -> str:
+        """A new API token; only its digest, id, label and times are stored."""
         self._check_staff(staff_user_id)
-        return await self._grant(SecretKind.API_TOKEN, staff_user_id, self._api_ttl)
+        now = self._clock()
+        token = secrets.token_urlsafe(32)
+        grant = Grant(
+            SecretKind.API_TOKEN,
+            staff_user_id,
+            now + self._api_ttl,
+            token_id=secrets.token_hex(6),
+            label=" ".join(label.split())[:LABEL_MAX] or "API token",
+            created_at=now,
+        )
+        await self._store_grant(token, grant, now)
+        return token
+
+    async def api_tokens(self, staff_user_id: str | None = None) -> list[Grant]:
+        """Unexpired API tokens (a staff member's, or everyone's for ``None``)."""
+        now = self._clock()
+        return [g for g in await self._store.api_tokens(staff_user_id) if g.expires_at > now]
+
+    async def revoke_api_token(self, token_id: str, *, owner: str | None, actor: str) -> bool:
+        """Revoke at once. ``owner`` limits it to that staff member's tokens: another's
+        token is refused exactly like one that does not exist."""
+        revoked = await self._store.revoke(token_id, owner, actor, self._clock())
+        log.info("web.api_token_revoked" if revoked else "web.api_token_revoke_refused")
+        return revoked
+
+    async def revoke_all_api_tokens(self, staff_user_id: str) -> int:
+        """Revoke every API token of a staff member (their choice when signing out)."""
+        revoked = 0
+        for grant in await self._store.api_tokens(staff_user_id):
+            if grant.token_id and await self.revoke_api_token(
+                grant.token_id, owner=staff_user_id, actor=staff_user_id
+            ):
+                revoked += 1
+        return revoked
 
     async def api_staff(self, token: str | None) -> str | None:
         if not token:
             return None
-        grant = self._valid(await self._store.get(digest(token)), SecretKind.API_TOKEN)
-        return grant.staff if grant else None
+        key = digest(token)
+        grant = self._valid(await self._store.get(key), SecretKind.API_TOKEN)
+        if grant is None:
+            return None
+        await self._store.touch(key, self._clock())
+        return grant.staff

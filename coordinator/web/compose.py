@@ -48,6 +48,7 @@ def build_web(
         staff_members=config.staff.members,
         session_minutes=settings.session_minutes,
         login_link_minutes=settings.login_link_minutes,
+        api_token_days=settings.api_token_days,
         store=DatabaseSecretStore(coordinator.engine),  # survives restarts, shared
     )
     intake = CoreIntake(

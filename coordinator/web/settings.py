@@ -34,6 +34,7 @@ class WebSettings:
     proxy_peers: tuple[str, ...] = ("127.0.0.1", "::1")
     session_minutes: int = 60
     login_link_minutes: int = 10
+    api_token_days: int = 7
     # Sign-in, public forms (per client; all stored submissions together) and the API,
     # each with its own budget per fixed window (coordinator/web/ratelimit.py).
     limits: Mapping[Scope, Limit] = field(default_factory=lambda: DEFAULT_LIMITS)
@@ -58,6 +59,7 @@ class WebSettings:
             "secure_cookies": tls,
             "hsts": tls,
             "session_minutes": config.web.session_minutes,
+            "api_token_days": config.web.api_token_days,
             "trust_proxy": config.web.trust_proxy,
             "proxy_peers": config.web.proxy_peers,
             "sla_minutes_critical": config.policy.sla_minutes_critical,

@@ -35,7 +35,7 @@ async def signed_out(status: int = 401) -> web.Response:
         "error.html",
         status=status,
         title="Sign in",
-        message="Type !dsx login in the staff room; the bot replies with a one-time link.",
+        message="Type !dsx login in the staff room; the bot sends you a one-time link.",
     )
 
 

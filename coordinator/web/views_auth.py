@@ -69,9 +69,13 @@ async def login(request: web.Request) -> web.StreamResponse:
 
 @routes.post("/logout", name="logout")
 async def logout(request: web.Request) -> web.StreamResponse:
-    session, _form = await staff.check_post(request)
+    session, form = await staff.check_post(request)
     if session is not None:
-        await request.app[SERVICES].auth.end_session(request.cookies[staff.SESSION_COOKIE])
+        auth = request.app[SERVICES].auth
+        await auth.end_session(request.cookies[staff.SESSION_COOKIE])
+        # API tokens outlive a sign-out unless the staff member asks otherwise.
+        if form.get("revoke_tokens") == "1":
+            await auth.revoke_all_api_tokens(session.staff)
     response = see_other("/")
     response.del_cookie(staff.SESSION_COOKIE, path="/")
     return response

@@ -131,20 +131,60 @@ async def stats(request: web.Request, session: staff.StaffSession) -> web.Stream
     )
 
 
+async def _tokens_page(
+    request: web.Request,
+    session: staff.StaffSession,
+    *,
+    token: str | None = None,
+    notice: str = "",
+    notice_ok: bool = True,
+    status: int = 200,
+) -> web.Response:
+    """The caller's own tokens only: ids, labels and times, never a secret but the new one."""
+    auth = request.app[SERVICES].auth
+    response = await render(
+        session,
+        "dash_token.html",
+        token=token,
+        tokens=await auth.api_tokens(session.staff),
+        days=auth.api_token_days,
+        notice=notice,
+        notice_ok=notice_ok,
+    )
+    response.set_status(status)
+    return response
+
+
 @routes.get("/dashboard/api-token", name="api_token")
 @staff_page
 async def api_token_page(request: web.Request, session: staff.StaffSession) -> web.StreamResponse:
-    return await render(session, "dash_token.html", token=None)
+    return await _tokens_page(request, session)
 
 
 @routes.post("/dashboard/api-token", name="api_token_issue")
 async def api_token_issue(request: web.Request) -> web.StreamResponse:
-    session, _form = await staff.check_post(request)
+    session, form = await staff.check_post(request)
     if session is None:
         return await staff.signed_out()
-    token = await request.app[SERVICES].auth.issue_api_token(session.staff)
+    auth = request.app[SERVICES].auth
+    token = await auth.issue_api_token(session.staff, form.get("label", ""))
     log.info("web.api_token_issued")
-    return await render(session, "dash_token.html", token=token)
+    return await _tokens_page(request, session, token=token)
+
+
+@routes.post("/dashboard/api-token/revoke", name="api_token_revoke")
+async def api_token_revoke(request: web.Request) -> web.StreamResponse:
+    """Revoke one of the caller's tokens; another's is answered like one that never was."""
+    session, form = await staff.check_post(request)
+    if session is None:
+        return await staff.signed_out()
+    token_id = form.get("token_id", "").strip()
+    auth = request.app[SERVICES].auth
+    if token_id and await auth.revoke_api_token(token_id, owner=session.staff, actor=session.staff):
+        return await _tokens_page(request, session, notice=f"Token {token_id} revoked.")
+    return await _tokens_page(
+        request, session, notice="No such token.", notice_ok=False, status=404
+    )
 
 
 # -- actions -------------------------------------------------------------------------

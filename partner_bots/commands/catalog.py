@@ -313,7 +313,7 @@ class QueueCommand:
 @command(
     "login",
     STAFF,
-    summary="Get a one-time link to the staff dashboard.",
+    summary="Get a one-time link to the staff dashboard, sent to your direct room with the bot.",
     example="!dsx login",
 )
 @frozen

@@ -152,7 +152,10 @@ async def _until_ready(task: Task, ready: asyncio.Event, timeout: float = 120.0)
 def _print_access(stack: Stack, t: Transcript) -> None:
     t.line("")
     t.line("The demo keeps running; join it with Element (or any Matrix client):")
-    t.line(f"  dashboard: {stack.web_url}  (Sam sends `!dsx login` in the staff room for a link)")
+    t.line(
+        f"  dashboard: {stack.web_url}  (Sam sends `!dsx login` in the staff room; "
+        "the link comes in a direct room)"
+    )
     for i, hs in enumerate(stack.servers, 1):
         t.line(f"  homeserver {i}: {hs.base_url}  (server name {hs.server_name})")
     t.line(f"  configuration: {stack.config_path}  (try `dsx doctor --config {stack.config_path}`)")

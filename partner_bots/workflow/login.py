@@ -1,12 +1,14 @@
-"""Staff sign-in links minted at send time, so no usable token is ever stored.
+"""Staff sign-in links minted at send time, so no usable token is ever stored, and sent
+only to the staff member who asked.
 
 ``!dsx login`` is answered through the outbox like every reply, and outbox rows are
 plain database rows. Were the link in the row, anyone who could read the database
 could sign in as staff within the link's lifetime. So the reply holds a placeholder,
-and the delivery process, right before sending into the (encrypted) staff room,
-mints the link and puts it in place. A resend after a crash mints another link; the
-Matrix transaction id still makes the message appear once, and the unused link
-expires unseen.
+and the delivery process, right before sending the reply, mints the link and sends it
+into the staff member's direct encrypted room with the bot (workflow/direct.py): every
+member of the shared staff room can read the staff room, so the reply posted there only
+says that a link was sent. A resend after a crash mints another link; the Matrix
+transaction id still makes each message appear once, and the unused link expires unseen.
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ from partner_bots.render.reply import REPLY_KEY
 # no text a user typed can end up in the same reply.
 PLACEHOLDER = "[sign-in link: created when this message is sent]"
 COMMAND = "login"
+SUMMARY = "Sent you a sign-in link in your direct room with me."
+# What replaces the placeholder in the staff room once the link went to the direct room.
+SENT = "It works once, for a few minutes; ask again with !dsx login."
+LINK_KEY = "org.dsx.login"  # marks the direct message (no link in it, only the kind)
 
 MintLink = Callable[[str], Awaitable[str]]
 
@@ -43,3 +49,9 @@ def with_link(content: Mapping[str, Any], text: str) -> dict[str, Any]:
         if isinstance(out.get(key), str):
             out[key] = out[key].replace(PLACEHOLDER, text)
     return out
+
+
+def link_message(link: str) -> dict[str, Any]:
+    """The direct message that carries the link (never queued: built at send time)."""
+    text = f"Your one-time sign-in link for the DSX dashboard (valid a few minutes): {link}"
+    return {"msgtype": "m.notice", "body": text, "m.mentions": {}, LINK_KEY: {"kind": "link"}}

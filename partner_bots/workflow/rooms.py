@@ -9,7 +9,7 @@ resolves it instead of opening a second room. Invites go in the create call itse
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Protocol
 
 from nio import RoomCreateError, RoomCreateResponse, RoomResolveAliasResponse
 
@@ -113,28 +113,36 @@ class EngagementRooms:
         return existing
 
     async def _synced(self, room_id: str, invitees: list[str]) -> None:
-        """Wait until nio knows the room, its invitees, and their devices.
+        await members_known(self.session, room_id, invitees)
 
-        The introduction is sent while the provider is still only invited. Megolm keys go
-        to the devices nio knows when the session is shared; a device learnt later only
-        gets the key from that later index on, so it could never read the introduction.
-        """
-        client = self.session.client
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + SYNC_WAIT_S
 
-        def members_known() -> bool:
-            room = client.rooms.get(room_id)
-            return room is not None and all(u in room.users for u in invitees)
+async def members_known(session: BotSession, room_id: str, invitees: list[str]) -> None:
+    """Wait until nio knows the room, its invitees, and their devices.
 
-        while not members_known():
-            if loop.time() > deadline:
-                raise SendError("M_UNKNOWN_ROOM", 5.0)
-            await asyncio.sleep(0.05)
-        client.olm.update_tracked_users(client.rooms[room_id])
-        async with self.session.crypto_lock:
-            if client.should_query_keys:
-                await client.keys_query()
+    A room's first message is often sent while its other members are still only invited.
+    Megolm keys go to the devices nio knows when the session is shared; a device learnt
+    later only gets the key from that later index on, so it could never read that message.
+    """
+    client = session.client
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SYNC_WAIT_S
+
+    def known() -> bool:
+        room = client.rooms.get(room_id)
+        return room is not None and all(u in room.users for u in invitees)
+
+    while not known():
+        if loop.time() > deadline:
+            raise SendError("M_UNKNOWN_ROOM", 5.0)
+        await asyncio.sleep(0.05)
+    client.olm.update_tracked_users(client.rooms[room_id])
+    async with session.crypto_lock:
+        if client.should_query_keys:
+            await client.keys_query()
+
+
+class DirectRoomsPort(Protocol):
+    async def room_for(self, staff: str) -> str: ...
 
 
 class WorkflowDelivery(Delivery):
@@ -153,6 +161,8 @@ class WorkflowDelivery(Delivery):
         self.intake = intake
         # Mints staff sign-in links at send time (workflow/login.py); set with the web app.
         self.login: login.MintLink | None = None
+        # Each staff member's direct room, where the link goes (workflow/direct.py).
+        self.direct: DirectRoomsPort | None = None
 
     async def _intake_refusal(self, message: Outgoing) -> Refusal | None:
         if self.intake is None:
@@ -171,12 +181,18 @@ class WorkflowDelivery(Delivery):
         staff = login.wants_link(content)
         if staff is None:
             return content
-        if self.login is None:
+        if self.login is None or self.direct is None:
             return login.with_link(content, "(the dashboard is not running)")
+        room_id = await self.direct.room_for(staff)  # SendError: this reply waits too
         try:
-            return login.with_link(content, await self.login(staff))
+            link = await self.login(staff)
         except PermissionError:  # no longer staff since they asked
             return login.with_link(content, "(you are no longer on the staff list)")
+        # Its own transaction id: a resend after a crash posts the link message once.
+        await self.sender.send(
+            room_id, "m.room.message", login.link_message(link), tx_id=f"{message.id}-link"
+        )
+        return login.with_link(content, login.SENT)
 
     async def _deliver(self, message: Outgoing) -> bool:
         if message.kind == INTAKE_DETAILS:

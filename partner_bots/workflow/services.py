@@ -26,6 +26,7 @@ from partner_bots.commands.context import CommandContext, Outcome
 from partner_bots.workflow import posted, present
 from partner_bots.workflow.directory import Directory, PartnerRoom
 from partner_bots.workflow.login import PLACEHOLDER as LINK_PLACEHOLDER
+from partner_bots.workflow.login import SUMMARY as LINK_SUMMARY
 from partner_bots.workflow.login import MintLink
 
 R = TypeVar("R")
@@ -492,7 +493,8 @@ class WorkflowServices:
         if self.login is None:
             raise DomainError("web_disabled", "The dashboard is not running.")
         # The link itself is minted at send time (workflow/login.py): never stored.
-        return Outcome("Your one-time sign-in link (valid a few minutes):", (LINK_PLACEHOLDER,))
+        # The link goes to the caller's direct room, never into the shared staff room.
+        return Outcome(LINK_SUMMARY, (LINK_PLACEHOLDER,))
 
 
 def _age(delta: timedelta) -> str:

@@ -43,6 +43,7 @@ async def deployment(hs: Homeserver, root: Path, *, bootstrap: bool = True) -> c
             "pickle_key": PICKLE,
         },
         "sealing": {"public_key_file": str(public), "private_key_file": str(private)},
+        "staff": {"members": ["@ana:doctor.example"]},
     }
     path = root / "dsx.toml"
     path.write_text(to_toml(doc))
@@ -74,6 +75,7 @@ async def test_healthy(homeserver, tmp_path, capsys):
     results = await diagnose(conf)
     assert all(r.status is Status.OK for r in results), [r.line() for r in results]
     assert {
+        "staff",
         "crypto store",
         "sealing public key",
         "sealing private key",
@@ -100,6 +102,11 @@ async def test_broken(homeserver, tmp_path, capsys):
     assert status["bot login"] is Status.OK
     assert status["cross-signing"] is Status.FAIL
     assert await devices(homeserver, conf) == before  # the temporary device is gone
+
+    nobody = dataclasses.replace(conf, staff=cfg.StaffConfig())
+    (staff,) = [r for r in await diagnose(nobody) if r.name == "staff"]
+    assert staff.status is Status.FAIL and "only listed members are staff" in staff.detail
+    assert "\n" not in staff.detail
 
     wrong = with_matrix(conf, password="not-the-password")
     assert by_name(await diagnose(wrong))["bot login"] is Status.FAIL

@@ -32,7 +32,7 @@ def test_config_check_names_the_bad_key(tmp_path):
 
 def test_config_check_hides_secrets(tmp_path, capsys):
     good = tmp_path / "dsx.toml"
-    good.write_text("[matrix]\npassword = 'hunter2hunter2'\n")
+    good.write_text("[matrix]\npassword = 'hunter2hunter2'\n[staff]\nmembers = ['@ana:hs']\n")
     assert main(["config", "check", "--config", str(good)]) == 0
     out = capsys.readouterr().out
     assert "hunter2" not in out and '"password": "***"' in out

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import stat
 
 from coordinator import config as cfg
 from coordinator.cli.main import main
 from coordinator.sealing import load_private_key, load_public_key
+
+STAFF = "@ana:example.org"
 
 
 def mode(path) -> int:
@@ -16,8 +19,11 @@ def mode(path) -> int:
 def test_init_writes_a_loadable_config_and_working_keys(tmp_path, capsys):
     conf_path = tmp_path / "dsx.toml"
     data = tmp_path / "data"
-    assert main(["init", "--config", str(conf_path), "--data-dir", str(data)]) == 0
+    args = ["init", "--config", str(conf_path), "--data-dir", str(data), "--staff", STAFF]
+    assert main(args) == 0
     conf = cfg.load(conf_path, env={})
+    assert conf.staff.members == (STAFF,)
+    assert "--staff" not in capsys.readouterr().err
     assert mode(conf_path) == 0o600
     assert len(conf.matrix.pickle_key) >= 32
     assert mode(data / "keys") == 0o700
@@ -32,7 +38,7 @@ def test_init_writes_a_loadable_config_and_working_keys(tmp_path, capsys):
 
 def test_init_refuses_to_overwrite(tmp_path, capsys):
     conf_path = tmp_path / "dsx.toml"
-    args = ["init", "--config", str(conf_path), "--data-dir", str(tmp_path / "d")]
+    args = ["init", "--config", str(conf_path), "--data-dir", str(tmp_path / "d"), "--staff", STAFF]
     assert main(args) == 0
     before = conf_path.read_bytes()
     assert main(args) == 2
@@ -42,6 +48,52 @@ def test_init_refuses_to_overwrite(tmp_path, capsys):
 
 def test_init_rejects_a_bad_user_id_and_leaves_no_config(tmp_path, capsys):
     conf_path = tmp_path / "dsx.toml"
-    rc = main(["init", "--config", str(conf_path), "--data-dir", str(tmp_path), "--user", "bot"])
+    args = ["init", "--config", str(conf_path), "--data-dir", str(tmp_path), "--user", "bot"]
+    rc = main([*args, "--staff", STAFF])
     assert rc == 2 and not conf_path.exists()
     assert "matrix.user_id" in capsys.readouterr().err
+
+
+def test_init_without_staff_refuses_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    """Staff are exactly the listed members, so a config with none is never written."""
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))  # not a terminal: nobody to ask
+    conf_path, data = tmp_path / "dsx.toml", tmp_path / "data"
+    assert main(["init", "--config", str(conf_path), "--data-dir", str(data)]) == 2
+    err = capsys.readouterr().err
+    assert "--staff @you:server" in err and len(err.strip().splitlines()) == 1
+    assert not conf_path.exists() and not data.exists()
+
+
+def test_init_refuses_a_malformed_staff_id(tmp_path, capsys):
+    conf_path = tmp_path / "dsx.toml"
+    args = ["init", "--config", str(conf_path), "--data-dir", str(tmp_path / "d")]
+    assert main([*args, "--staff", "ana"]) == 2
+    assert "must look like @name:server" in capsys.readouterr().err
+    assert not conf_path.exists()
+
+
+def test_init_asks_for_staff_on_a_terminal(tmp_path, capsys, monkeypatch):
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr("sys.stdin", Tty(STAFF + "\n"))
+    conf_path = tmp_path / "dsx.toml"
+    assert main(["init", "--config", str(conf_path), "--data-dir", str(tmp_path / "d")]) == 0
+    assert cfg.load(conf_path, env={}).staff.members == (STAFF,)
+    out = capsys.readouterr().out
+    assert "[staff]" in out and STAFF in out  # the next steps name the staff list
+    assert main(["config", "check", "--config", str(conf_path)]) == 0
+
+
+def test_config_check_and_run_refuse_an_empty_staff_list(tmp_path, capsys):
+    conf_path = tmp_path / "dsx.toml"
+    conf_path.write_text(f'data_dir = "{tmp_path}"\n[staff]\nroom = "!s:hs"\nmembers = []\n')
+    assert main(["config", "check", "--config", str(conf_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == (
+        f"dsx config: {conf_path}: staff.members: is empty: list at least one staff member "
+        "(@name:server); only listed members are staff"
+    )
+    assert main(["run", "--config", str(conf_path)]) == 2
+    assert "staff.members: is empty" in capsys.readouterr().err

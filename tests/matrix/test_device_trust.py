@@ -68,6 +68,7 @@ def _cross_signer(partner, tmp_path: Path) -> CrossSigning:
         user_id=partner.user_id,
         device_id=partner.user.device_id,
         raw=RawApi(partner.hs.base_url, partner.user.access_token),
+        client=partner.client,  # its olm account holds the device keys that get signed
         account=SimpleNamespace(
             store_path=tmp_path / uuid.uuid4().hex,
             pickle_key=PICKLE_KEY,

@@ -1,15 +1,14 @@
 """`!dsx login` in the staff room, end to end on a real Synapse and the real service: the
-link the bot posts survives a restart of the coordinator and works once, and the session it
-opens survives another restart until the staff member signs out."""
+link the bot sends (to the staff member's direct room) survives a restart of the
+coordinator and works once, and the session it opens survives another restart until the
+staff member signs out."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import re
 import secrets
-import socket
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,43 +17,19 @@ import pytest
 import sqlalchemy as sa
 from yarl import URL
 
-from coordinator.cli.service import Running, serve
-from coordinator.config import Config, WebConfig
+from coordinator.config import WebConfig
 from coordinator.store import create_engine
 from coordinator.store.schema import outbox, staff_grants
 from partner_bots.workflow.login import PLACEHOLDER as LOGIN_PLACEHOLDER
 from tests.harness.rawdb import sqlite_bytes
 from tests.web.conftest import CSRF_RE
+from tests.web.serving import _free_port, _running
+from tests.web.test_login_direct import _invited_direct, _link_in, _record_invites
 from tests.workflow.harness import Member, join_bot, make_config
 
 pytestmark = pytest.mark.synapse
 
 LINK_RE = re.compile(r"http://127\.0\.0\.1:\d+/login/[A-Za-z0-9_-]+")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.asynccontextmanager
-async def _running(config: Config):
-    """``serve`` with the dashboard on, until the block ends."""
-    stop, ready = asyncio.Event(), asyncio.Event()
-    box: list[Running] = []
-    task = asyncio.create_task(serve(config, stop=stop, ready=ready, web=True, on_ready=box.append))
-    waiter = asyncio.ensure_future(ready.wait())
-    done, _ = await asyncio.wait({task, waiter}, timeout=90, return_when="FIRST_COMPLETED")
-    if task in done:
-        waiter.cancel()
-        task.result()
-    assert waiter in done, "the coordinator did not become ready"
-    try:
-        yield box[0]
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 60)
 
 
 async def _status(http: aiohttp.ClientSession, url: str) -> int:
@@ -79,13 +54,13 @@ async def test_login_link_and_session_survive_restarts(homeserver, tmp_path: Pat
             staff_members=(staff.user_id,),
         )
         config = replace(base, web=WebConfig(port=port, public_url=f"http://127.0.0.1:{port}"))
+        invites = _record_invites(staff)
         async with _running(config):
             await join_bot(staff, room, bot.user_id)
             reply = await staff.ask(room, bot.user_id, "!dsx login")
-            found = LINK_RE.search(reply["body"])
-            assert found, reply["body"]
-            link = found.group(0)
-        token = link.rsplit("/", 1)[1]
+            assert not LINK_RE.search(reply["body"]), reply["body"]
+            direct = await _invited_direct(staff, bot.user_id, invites, {room})
+            link, token = await _link_in(staff, direct, bot.user_id, set())
         dashboard = f"http://127.0.0.1:{port}/dashboard"
         jar = aiohttp.CookieJar(unsafe=True)
         async with aiohttp.ClientSession(cookie_jar=jar) as http:

@@ -49,6 +49,8 @@ async def test_dsx_run_serves_and_stops_on_sigterm(homeserver, tmp_path: Path):
                 "pickle_key": PICKLE_KEY,
             }
         )
+        + "\n[staff]\n"
+        + _toml({"members": [ann.user_id]})  # `dsx run` refuses an empty staff list
         + "\n[[partners]]\n"
         + _toml({"handle": "alpha", "rooms": [room], "members": [ann.user_id]})
         + "\n"

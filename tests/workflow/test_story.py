@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from coordinator.store.schema import audit_log, outbox, requests, sealed, vouches
+from coordinator.store.schema import audit_log, members, outbox, requests, sealed, vouches
 from partner_bots.commands import REGISTRY, Audience
 from partner_bots.events import IncomingMessage
 from tests.workflow.conftest import World
@@ -460,3 +460,41 @@ async def test_staff_register_a_partner_whose_admin_may_act_by_power_level(world
         assert ok(status)["body"].startswith("You have no open requests")
     finally:
         await gil.close()
+
+
+async def _raise_power(owner: Member, room: str, user_id: str, level: int) -> None:
+    resp = await owner.client.room_get_state_event(room, "m.room.power_levels")
+    content = dict(resp.content)
+    content["users"] = {**content.get("users", {}), user_id: level}
+    sent = await owner.client.room_put_state(room, "m.room.power_levels", content)
+    assert getattr(sent, "event_id", None), sent
+
+
+async def test_an_unlisted_staff_room_member_is_no_staff(seeded: World):
+    """Staff are exactly the listed [staff] members: someone else in the staff room, even
+    with the room's highest power level, gets a non-staff's answer, audited, and nothing
+    changes."""
+    w, bot = seeded, seeded.bot
+    await w.staff.client.room_invite(w.room_s, w.mallory.user_id)
+    await w.mallory.accept_invite(w.room_s)
+    await w.staff.wait_for_member(w.room_s, w.mallory.user_id)
+    await _raise_power(w.staff, w.room_s, w.mallory.user_id, 100)
+
+    async def clinic_status() -> str:
+        engine = w.coordinator.running.coordinator.engine
+        async with engine.connect() as conn:
+            query = sa.select(members.c.status).where(members.c.id == "clinic")
+            return (await conn.execute(query)).scalar_one()
+
+    status_before, before = await clinic_status(), await counts(w)
+    command = '!dsx remove clinic reason="not staff"'
+    unlisted = await w.mallory.ask(w.room_s, bot, command)
+    outsider = await w.ann.ask(w.room_a, bot, command)  # a non-staff, outside the staff room
+    assert unlisted[REPLY] == outsider[REPLY]
+    assert unlisted[REPLY]["ok"] is False and unlisted[REPLY]["error"]["code"] == "staff_only"
+    queue = await w.mallory.ask(w.room_s, bot, "!dsx queue")
+    assert queue[REPLY]["error"]["code"] == "staff_only"
+    after = await counts(w)
+    assert after["refusals"] == before["refusals"] + 3
+    assert after["requests"] == before["requests"]
+    assert await clinic_status() == status_before != "removed"
