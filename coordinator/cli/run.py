@@ -40,9 +40,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"dsx run: {exc}", file=sys.stderr)
         return 2
     logs.setup(conf.log_level, fmt=conf.log_format)
-    try:
-        asyncio.run(_main(conf))
-    except Exception as exc:
-        print(f"dsx run: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
+    asyncio.run(_main(conf))  # a failure is explained in one line by the dsx entry point
     return 0

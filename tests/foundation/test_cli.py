@@ -43,6 +43,7 @@ def test_config_check_hides_the_password_inside_a_database_url(tmp_path):
     good.write_text(
         "[database]\nurl = 'postgresql+asyncpg://dsx:s3cr%40t-pw@db.internal:5432/dsx'\n"
         "[matrix]\nhomeserver_url = 'https://bot:hs-secret@hs.example'\n"
+        "[staff]\nmembers = ['@staff:hs.example']\n"
     )
     result = run_dsx("config", "check", "--config", str(good))
     assert result.returncode == 0, result.stderr
