@@ -60,7 +60,10 @@ def test_config_check_hides_the_password_inside_a_database_url(tmp_path):
         env=env,
     ).stdout
     assert "env-secret" not in shown and "postgresql://ops:***@db/dsx" in shown
-    good.write_text("[database]\nurl = 'postgresql://dsx@db.internal/dsx'\n")
+    good.write_text(
+        "[database]\nurl = 'postgresql://dsx@db.internal/dsx'\n"
+        "[staff]\nmembers = ['@staff:hs.example']\n"
+    )
     assert (
         '"url": "postgresql://dsx@db.internal/dsx"'
         in run_dsx("config", "check", "--config", str(good)).stdout
