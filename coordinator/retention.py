@@ -31,9 +31,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from coordinator.domain.states import RequestState
 from coordinator.logs import get_logger
+from coordinator.sealing import PublicSealer
 from coordinator.store.outbox import SENT
 from coordinator.store.schema import outbox, proposals, requests, retention_counts, sealed
 from coordinator.store.sealed import INTAKE_DETAILS, INTAKE_SCOPE
+from coordinator.store.sealed import store as store_sealed
 
 log = get_logger(__name__)
 TERMINAL = (RequestState.CLOSED.value, RequestState.REFERRED.value, RequestState.REFUSED.value)
@@ -45,11 +47,11 @@ def decline_field(proposal_id: str) -> str:
     return f"decline:{proposal_id}"
 
 
-async def store_reason(conn: AsyncConnection, owner: str, field: str, blob: bytes) -> None:
-    """Keep a sealed free-text reason (``blob`` is already sealed)."""
-    await conn.execute(
-        sealed.insert().values(owner=owner, scope=REASON_SCOPE, field=field, blob=blob)
-    )
+async def store_reason(
+    conn: AsyncConnection, sealer: PublicSealer, owner: str, field: str, text: str
+) -> None:
+    """Keep a free-text reason, sealed for its row."""
+    await store_sealed(conn, sealer, owner, REASON_SCOPE, field, text)
 
 
 async def purge_case_reasons(conn: AsyncConnection, request_id: str) -> int:

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from coordinator.sealing import PublicSealer
 from coordinator.store.outbox import ref
 from coordinator.store.schema import partners, sealed
-from coordinator.store.sealed import INTAKE_DETAILS, INTAKE_ROOM, INTAKE_SCOPE
+from coordinator.store.sealed import INTAKE_DETAILS, INTAKE_ROOM, INTAKE_SCOPE, sealed_row
 from coordinator.usecases import messages, unit
 from coordinator.web.forms import FormKind, Submission
 
@@ -45,10 +45,13 @@ def new_reference(kind: FormKind) -> str:
     return f"{prefix}-{secrets.token_hex(5)}"
 
 
-def seal_fields(sealer: PublicSealer, submission: Submission) -> list[tuple[str, bytes]]:
-    """One sealed blob per non-empty field, stored under the form's own field name."""
+def seal_fields(
+    sealer: PublicSealer, reference: str, submission: Submission
+) -> list[dict[str, object]]:
+    """One ``sealed`` row per non-empty field, under the form's own field name, each blob
+    sealed for its row (the submission's reference, the intake scope and that field)."""
     return [
-        (name, sealer.seal(submission.text(name)))
+        sealed_row(sealer, reference, INTAKE_SCOPE, name, submission.text(name))
         for name in submission.values
         if submission.text(name)
     ]
@@ -85,20 +88,14 @@ class CoreIntake:
 
     async def submit(self, submission: Submission) -> IntakeReceipt:
         reference = new_reference(submission.kind)
-        blobs = seal_fields(self._sealer, submission)
+        blobs = seal_fields(self._sealer, reference, submission)
         receipt = IntakeReceipt(
             reference, submission.kind is FormKind.REQUEST and submission.outside_us
         )
         urgency = submission.urgency.name.lower()
 
         async def body(tx: unit.Tx) -> IntakeReceipt:
-            await tx.conn.execute(
-                sealed.insert(),
-                [
-                    {"owner": reference, "scope": INTAKE_SCOPE, "field": name, "blob": blob}
-                    for name, blob in blobs
-                ],
-            )
+            await tx.conn.execute(sealed.insert(), blobs)
             what = (
                 "request for assistance"
                 if submission.kind is FormKind.REQUEST

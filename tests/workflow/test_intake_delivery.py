@@ -23,6 +23,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from multidict import MultiDict
 
 from coordinator.sealing import (
+    Binding,
     Opener,
     PublicSealer,
     SealingKeyPair,
@@ -30,13 +31,15 @@ from coordinator.sealing import (
     load_public_key,
 )
 from coordinator.store import create_engine
-from coordinator.store.schema import outbox
+from coordinator.store import sealed as sealed_store
+from coordinator.store.schema import audit_log, outbox, sealed
 from coordinator.usecases import Coordinator
 from coordinator.web import build_web
 from coordinator.web.forms import REQUEST_FORM, validate
 from coordinator.web.intake import CoreIntake
 from partner_bots.sending import SendError, Sent
 from partner_bots.workflow.intake import (
+    MISPLACED,
     NO_KEY,
     UNENCRYPTED,
     WAITING_NOTICE,
@@ -115,9 +118,9 @@ class SpyOpener(Opener):
         super().__init__([keys])
         self.opened = 0
 
-    def open(self, sealed: bytes) -> bytes:
+    def open(self, sealed: bytes, binding: Binding) -> bytes:
         self.opened += 1
-        return super().open(sealed)
+        return super().open(sealed, binding)
 
 
 @dataclass
@@ -231,6 +234,57 @@ async def test_details_wait_for_their_notice_without_spending_attempts(setup: Se
         ("intake_details", "pending", WAITING_NOTICE),
     ]
     assert rows[1].attempts == 1  # looked at once, then left alone for a minute
+
+
+ORG_CONTACT = "Orchid Defenders, orchid-secret@example.org"
+
+
+@pytest.mark.parametrize("source", ["submission", "organization"])
+async def test_a_blob_copied_into_another_row_is_refused_and_audited(setup: Setup, source: str):
+    """Someone who can write to the database (not read it) copies a blob into a
+    submission's row, hoping delivery opens it into that submission's room: it does not."""
+    s = setup
+    victim = await s.intake.submit(_submission())
+    target = await s.intake.submit(_submission(urgency="critical"))
+    async with s.coord.engine.begin() as conn:
+        if source == "organization":  # an organization's contact, sealed as the use case does
+            await sealed_store.store(conn, s.coord.ctx.sealer, "o1", "org", "contact", ORG_CONTACT)
+            where = (sealed.c.owner == "o1") & (sealed.c.field == "contact")
+        else:
+            where = (sealed.c.owner == victim.reference) & (sealed.c.field == "need")
+        blob = (await conn.execute(sa.select(sealed.c.blob).where(where))).scalar_one()
+        moved = await conn.execute(
+            sealed.update()
+            .where(sealed.c.owner == target.reference, sealed.c.field == "need")
+            .values(blob=blob)
+        )
+        assert moved.rowcount == 1
+    opener = SpyOpener(s.keys)
+    delivery = _delivery(s, encrypted=True, intake=IntakeDetails(s.coord.engine, opener))
+    await _drain(delivery)
+
+    sent = [content for _, content in delivery.sender.sent]
+    opened_for = [c[DETAILS]["reference"] for c in sent if DETAILS in c]
+    assert opened_for == [victim.reference]  # the untouched submission still goes out
+    assert opener.opened > 0
+    for content in sent:  # nothing of the target, nor of the copied value, reached the room
+        assert ORG_CONTACT not in json.dumps(content)
+        if target.reference in content.get("body", ""):
+            assert DETAILS not in content and CANARY not in json.dumps(content)
+    details = {r.content["reference"]: r for r in await _rows(s) if r.kind == "intake_details"}
+    assert details[victim.reference].state == "sent"
+    refused = details[target.reference]
+    assert (refused.state, refused.error_code, refused.event_id) == ("pending", MISPLACED, None)
+    async with s.coord.engine.connect() as conn:
+        entries = (
+            await conn.execute(
+                sa.select(audit_log).where(audit_log.c.action == "intake.details_refused")
+            )
+        ).all()
+    assert [(e.subject, e.actor, e.data) for e in entries] == [
+        (target.reference, "delivery", {"code": MISPLACED})
+    ]
+    assert CANARY not in json.dumps([e.data for e in entries])
 
 
 def test_render_escapes_html_and_keeps_unknown_fields():
