@@ -82,9 +82,9 @@ async def _count(conn: AsyncConnection, kind: str) -> None:
 async def sealed_rows(conn: AsyncConnection, organization: str, request_id: str) -> list:
     return (
         await conn.execute(
-            sa.select(sealed.c.id, sealed.c.scope, sealed.c.field, sealed.c.blob).where(
-                sealed.c.owner == organization, sealed.c.scope.in_([request_id, "org"])
-            )
+            sa.select(
+                sealed.c.id, sealed.c.owner, sealed.c.scope, sealed.c.field, sealed.c.blob
+            ).where(sealed.c.owner == organization, sealed.c.scope.in_([request_id, "org"]))
         )
     ).all()
 
@@ -132,6 +132,8 @@ def _write_archive(path: Path, rows: list) -> None:
             record = {
                 "scope": "org" if row.scope == "org" else "case",
                 "field": row.field,
+                # The row each blob is sealed for: opening it needs this binding back.
+                "sealed_for": {"owner": row.owner, "scope": row.scope, "field": row.field},
                 "sealed": base64.b64encode(row.blob).decode("ascii"),
             }
             out.write(json.dumps(record) + "\n")

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import os
 from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
 
-from coordinator.sealing import Opener
+from coordinator.sealing import Binding, Opener
 from coordinator.store.schema import retention_counts, sealed
 from coordinator.store.sealed import binding_of
 from tests.coordinator.conftest import network
@@ -100,3 +102,11 @@ async def test_archive_needs_consent(coord, tmp_path):
     archive = (tmp_path / "archive" / f"{engagement}.sealed.jsonl").read_text()
     assert "kept sealed" not in archive and "Consenting" not in archive
     assert len(archive.splitlines()) == 2
+    # The archive stays openable with the private key: each line names its row's binding.
+    opener = Opener([c.test_keys])
+    opened = set()
+    for line in archive.splitlines():
+        record = json.loads(line)
+        binding = Binding(**record["sealed_for"])
+        opened.add(opener.open_text(base64.b64decode(record["sealed"]), binding))
+    assert opened == {"Consenting", "kept sealed"}
