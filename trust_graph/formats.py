@@ -32,6 +32,8 @@ _DOT_SKIP = ("digraph", "strict digraph", "//", "#")
 TRUSTING_LEVELS = frozenset({"apprentice", "journeyer", "master"})
 # Ten times the largest real data set we load (Epinions, 11 MB decompressed).
 DEFAULT_MAX_BYTES = 128 * 1024 * 1024
+_INT64 = np.iinfo(np.int64)
+_EXACT_FLOAT_INT = 2**53  # the largest integer a float64 id holds exactly
 
 
 class FormatError(ValueError):
@@ -149,8 +151,14 @@ def _numeric_table(body: str, source: str, offset: int, min_cols: int) -> np.nda
     if flat.size != cols * nlines:
         _diagnose(body, source, offset, cols)
     table = flat.reshape(-1, cols)
-    if dtype is np.float64 and not np.all(table[:, :2] == np.round(table[:, :2])):
-        raise FormatError(f"{source}: member ids must be integers")
+    ids = table[:, :2]
+    if dtype is np.float64:
+        if not np.all(ids == np.round(ids)):  # NaN fails this too
+            raise FormatError(f"{source}: member ids must be integers")
+        if ids.size and np.abs(ids).max() > _EXACT_FLOAT_INT:  # also infinities
+            raise FormatError(f"{source}: a member id is out of range")
+    elif ids.size and (ids.max() == _INT64.max or ids.min() == _INT64.min):
+        raise FormatError(f"{source}: a member id is out of range")  # numpy saturated it
     return table
 
 
