@@ -26,6 +26,10 @@ INTAKE_SCOPE = "intake"
 # row that cannot be opened (no private key) never holds up the room's other messages.
 INTAKE_DETAILS = "intake_details"
 INTAKE_ROOM = "intake:"
+# A submission's own sealed record of the room it was routed to (not a form field: form
+# field names never start with "_"). Delivery opens the details only into that room, so
+# editing the outbox row's room or reference cannot send them elsewhere.
+INTAKE_ROUTED_TO = "_routed_to"
 
 
 def sealed_row(

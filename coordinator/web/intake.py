@@ -3,7 +3,8 @@
 The core has no use case yet for a submission from the public form (``file_request``
 needs a vetted organization and a partner acting for it), so :class:`CoreIntake` is a
 thin adapter over the core's unit of work: every field is sealed with the PUBLIC key
-before the transaction opens, the sealed rows, the audit entry, a content-free notice
+before the transaction opens (with the room it is routed to, sealed as one more row so
+delivery opens it there only), the sealed rows, the audit entry, a content-free notice
 to the routing partner's room (providers: the staff room) and an ``intake_details`` row
 (the reference only; ``partner_bots.workflow.intake`` opens and delivers the fields in
 the notice's thread) commit together.
@@ -23,7 +24,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from coordinator.sealing import PublicSealer
 from coordinator.store.outbox import ref
 from coordinator.store.schema import partners, sealed
-from coordinator.store.sealed import INTAKE_DETAILS, INTAKE_ROOM, INTAKE_SCOPE, sealed_row
+from coordinator.store.sealed import (
+    INTAKE_DETAILS,
+    INTAKE_ROOM,
+    INTAKE_ROUTED_TO,
+    INTAKE_SCOPE,
+    sealed_row,
+)
 from coordinator.usecases import messages, unit
 from coordinator.web.forms import FormKind, Submission
 
@@ -95,7 +102,9 @@ class CoreIntake:
         urgency = submission.urgency.name.lower()
 
         async def body(tx: unit.Tx) -> IntakeReceipt:
-            await tx.conn.execute(sealed.insert(), blobs)
+            room = await self._room(tx, submission.kind)
+            routed = sealed_row(self._sealer, reference, INTAKE_SCOPE, INTAKE_ROUTED_TO, room)
+            await tx.conn.execute(sealed.insert(), [*blobs, routed])
             what = (
                 "request for assistance"
                 if submission.kind is FormKind.REQUEST
@@ -113,7 +122,6 @@ class CoreIntake:
                 "urgency": urgency,
                 "referral": receipt.referral,
             }
-            room = await self._room(tx, submission.kind)
             notice = await tx.send(
                 room, messages.notice(text, blocks={f"{messages.DSX}.intake": block})
             )

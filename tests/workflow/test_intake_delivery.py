@@ -35,7 +35,7 @@ from coordinator.store import sealed as sealed_store
 from coordinator.store.schema import audit_log, outbox, sealed
 from coordinator.usecases import Coordinator
 from coordinator.web import build_web
-from coordinator.web.forms import REQUEST_FORM, validate
+from coordinator.web.forms import PROVIDER_FORM, REQUEST_FORM, validate
 from coordinator.web.intake import CoreIntake
 from partner_bots.sending import SendError, Sent
 from partner_bots.workflow.intake import (
@@ -285,6 +285,64 @@ async def test_a_blob_copied_into_another_row_is_refused_and_audited(setup: Setu
         (target.reference, "delivery", {"code": MISPLACED})
     ]
     assert CANARY not in json.dumps([e.data for e in entries])
+
+
+@pytest.mark.parametrize("change", ["room", "reference"])
+async def test_details_open_only_into_the_room_they_were_routed_to(setup: Setup, change: str):
+    """A request is routed to alpha's room, an application to the staff room. Editing an
+    outbox row (its room, or the reference it names) cannot open a request's details in
+    the staff room: the room each submission was routed to is sealed with it."""
+    s = setup
+    request = await s.intake.submit(_submission())
+    application = await s.intake.submit(
+        validate(PROVIDER_FORM, MultiDict(full_form(PROVIDER_FORM))).submission
+    )
+    async with s.coord.engine.begin() as conn:
+        if change == "room":  # the request's details row now points at the staff room
+            where, values = (
+                outbox.c.content["reference"].as_string() == request.reference,
+                {"room": "intake:!staff:hs"},
+            )
+        else:  # the staff room's details row now names the request
+            where = outbox.c.content["reference"].as_string() == application.reference
+            values = {"content": {"reference": request.reference, "form": "request"}}
+        edited = await conn.execute(
+            outbox.update().where(outbox.c.kind == "intake_details", where).values(**values)
+        )
+        assert edited.rowcount == 1
+    rooms = {ROOM: FakeRoom(True), "!staff:hs": FakeRoom(True)}
+    sender = RecordingSender(FakeSession(FakeClient(rooms)))
+    opener = SpyOpener(s.keys)
+    delivery = WorkflowDelivery(
+        sender,
+        s.coord.outbox,
+        "test-worker",
+        engagement_rooms=NoRooms(),
+        intake=IntakeDetails(s.coord.engine, opener),
+    )
+    await _drain(delivery)
+
+    for room, content in sender.sent:
+        if room == "!staff:hs":
+            assert CANARY not in json.dumps(content)  # no field of the request went there
+            assert content.get(DETAILS, {}).get("reference") != request.reference
+    details = [r for r in await _rows(s) if r.kind == "intake_details"]
+    refused = [r for r in details if r.error_code == MISPLACED]
+    assert [(r.room, r.state, r.content["reference"]) for r in refused] == [
+        ("intake:!staff:hs", "pending", request.reference)
+    ]
+    delivered = [(room, c[DETAILS]["reference"]) for room, c in sender.sent if DETAILS in c]
+    if change == "reference":  # the request's own row still reaches alpha's room
+        assert delivered == [(ROOM, request.reference)]
+    else:  # the application waits behind the refused row in the staff room's queue
+        assert delivered == []
+    async with s.coord.engine.connect() as conn:
+        entries = (
+            await conn.execute(
+                sa.select(audit_log.c.subject).where(audit_log.c.action == "intake.details_refused")
+            )
+        ).scalars()
+        assert list(entries) == [request.reference]
 
 
 def test_render_escapes_html_and_keeps_unknown_fields():
