@@ -31,9 +31,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from coordinator.domain.states import RequestState
 from coordinator.logs import get_logger
+from coordinator.sealing import PublicSealer
 from coordinator.store.outbox import SENT
 from coordinator.store.schema import outbox, proposals, requests, retention_counts, sealed
 from coordinator.store.sealed import INTAKE_DETAILS, INTAKE_SCOPE
+from coordinator.store.sealed import store as store_sealed
 
 log = get_logger(__name__)
 TERMINAL = (RequestState.CLOSED.value, RequestState.REFERRED.value, RequestState.REFUSED.value)
@@ -45,11 +47,11 @@ def decline_field(proposal_id: str) -> str:
     return f"decline:{proposal_id}"
 
 
-async def store_reason(conn: AsyncConnection, owner: str, field: str, blob: bytes) -> None:
-    """Keep a sealed free-text reason (``blob`` is already sealed)."""
-    await conn.execute(
-        sealed.insert().values(owner=owner, scope=REASON_SCOPE, field=field, blob=blob)
-    )
+async def store_reason(
+    conn: AsyncConnection, sealer: PublicSealer, owner: str, field: str, text: str
+) -> None:
+    """Keep a free-text reason, sealed for its row."""
+    await store_sealed(conn, sealer, owner, REASON_SCOPE, field, text)
 
 
 async def purge_case_reasons(conn: AsyncConnection, request_id: str) -> int:
@@ -80,9 +82,9 @@ async def _count(conn: AsyncConnection, kind: str) -> None:
 async def sealed_rows(conn: AsyncConnection, organization: str, request_id: str) -> list:
     return (
         await conn.execute(
-            sa.select(sealed.c.id, sealed.c.scope, sealed.c.field, sealed.c.blob).where(
-                sealed.c.owner == organization, sealed.c.scope.in_([request_id, "org"])
-            )
+            sa.select(
+                sealed.c.id, sealed.c.owner, sealed.c.scope, sealed.c.field, sealed.c.blob
+            ).where(sealed.c.owner == organization, sealed.c.scope.in_([request_id, "org"]))
         )
     ).all()
 
@@ -130,6 +132,8 @@ def _write_archive(path: Path, rows: list) -> None:
             record = {
                 "scope": "org" if row.scope == "org" else "case",
                 "field": row.field,
+                # The row each blob is sealed for: opening it needs this binding back.
+                "sealed_for": {"owner": row.owner, "scope": row.scope, "field": row.field},
                 "sealed": base64.b64encode(row.blob).decode("ascii"),
             }
             out.write(json.dumps(record) + "\n")

@@ -7,10 +7,30 @@ can open a blob, right before the text goes into its end-to-end-encrypted room.
 
 A sealed blob is self-describing so keys can rotate without a migration::
 
-    version (1 byte, 0x01) | key id (8 bytes) | sealed box (48 bytes overhead + plaintext)
+    version (1 byte, 0x02) | key id (8 bytes) | sealed box (48 bytes overhead + envelope)
 
 The key id is a short BLAKE2b hash of the public key; an :class:`Opener` holds a key ring
 and picks the private key by that id. :func:`reseal` moves old blobs to a new key.
+
+A blob is bound to the row it was sealed for. The sealed plaintext is an envelope that
+names the row's owner, scope and field before the value::
+
+    len(owner) | len(scope) | len(field) (2 bytes each, big-endian) | owner | scope | field
+    | value
+
+Opening takes the :class:`Binding` of the row the blob was read from and refuses
+(:class:`MisplacedBlob`) a blob sealed for another row. Without it, anyone able to write
+to the database (not to read it) could copy an organization's sealed contact into a
+public-form submission's row and have delivery open it into that submission's room.
+The header is not authenticated, which is why the binding sits inside the box: the web
+process could forge a blob for any row (it has the public key), but only with text it
+already knows, never move one it cannot read.
+
+Format 1 blobs (before the binding) are refused, not trusted: nothing in them says which
+row they belong to, so accepting them would keep the copy attack open for every old blob
+(and anyone can turn a format 2 header into a format 1 one). Opening one raises
+:class:`MisplacedBlob`, so a database from before keeps its rows but delivers none of
+them: their values have to be entered again.
 
 Key files are one base64 key per line (``#`` comments allowed). A private key file may
 hold several keys (a ring, newest first); the public key file holds exactly one.
@@ -22,6 +42,7 @@ import base64
 import binascii
 import hashlib
 import os
+import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +54,9 @@ from coordinator.logs import get_logger
 
 log = get_logger(__name__)
 
-VERSION = 1
+VERSION = 2
+LEGACY_VERSION = 1  # unbound blobs, refused (see above)
+_LENGTHS = struct.Struct(">HHH")
 KEY_ID_BYTES = 8
 KEY_BYTES = 32
 _HEADER = 1 + KEY_ID_BYTES
@@ -44,6 +67,42 @@ PRIVATE_FILE = "sealing.key"
 
 class SealingError(Exception):
     """A blob could not be opened: unknown key, tampering, or not a sealed blob at all."""
+
+
+class MisplacedBlob(SealingError):
+    """The blob opens, but was not sealed for the row it was read from (moved or copied
+    there, or a format 1 blob bound to no row): its value must not be used."""
+
+
+@dataclass(frozen=True)
+class Binding:
+    """The row a blob is sealed for: the ``sealed`` table's owner, scope and field."""
+
+    owner: str
+    scope: str
+    field: str
+
+    def envelope(self, value: bytes) -> bytes:
+        parts = [p.encode("utf-8") for p in (self.owner, self.scope, self.field)]
+        if any(len(p) > 0xFFFF for p in parts):
+            raise SealingError("an owner, scope or field name is too long to bind")
+        return _LENGTHS.pack(*(len(p) for p in parts)) + b"".join(parts) + value
+
+    def unwrap(self, plaintext: bytes) -> bytes:
+        """The value inside an envelope sealed for this row, or :class:`MisplacedBlob`."""
+        if len(plaintext) < _LENGTHS.size:
+            raise SealingError("sealed envelope is truncated")
+        sizes = _LENGTHS.unpack_from(plaintext)
+        start = _LENGTHS.size
+        names: list[bytes] = []
+        for size in sizes:
+            names.append(plaintext[start : start + size])
+            start += size
+        if start > len(plaintext):
+            raise SealingError("sealed envelope is truncated")
+        if names != [p.encode("utf-8") for p in (self.owner, self.scope, self.field)]:
+            raise MisplacedBlob("sealed for another row; refused")
+        return plaintext[start:]
 
 
 def _key_id_bytes(public: bytes) -> bytes:
@@ -85,9 +144,10 @@ class PublicSealer:
         self._header = bytes([VERSION]) + _key_id_bytes(self.public)
         self._box = SealedBox(PublicKey(self.public))
 
-    def seal(self, plaintext: str | bytes) -> bytes:
+    def seal(self, plaintext: str | bytes, binding: Binding) -> bytes:
+        """Seal ``plaintext`` for the row ``binding`` names (and only that row)."""
         data = plaintext.encode("utf-8") if isinstance(plaintext, str) else bytes(plaintext)
-        return self._header + self._box.encrypt(data)
+        return self._header + self._box.encrypt(binding.envelope(data))
 
     def __repr__(self) -> str:
         return f"PublicSealer(key_id={self.key_id!r})"
@@ -116,19 +176,22 @@ class Opener:
         _check_header(sealed)
         return sealed[1:_HEADER].hex()
 
-    def open(self, sealed: bytes) -> bytes:
+    def open(self, sealed: bytes, binding: Binding) -> bytes:
+        """The value of a blob read from the row ``binding`` names; a blob sealed for any
+        other row (or for none: format 1) raises :class:`MisplacedBlob`."""
         _check_header(sealed)
         box = self._boxes.get(bytes(sealed[1:_HEADER]))
         if box is None:
             raise SealingError(f"sealed to key {sealed[1:_HEADER].hex()}, which is not in the ring")
         try:
-            return box.decrypt(bytes(sealed[_HEADER:]))
+            plaintext = box.decrypt(bytes(sealed[_HEADER:]))
         except CryptoError as exc:
             raise SealingError("sealed blob failed authentication (tampered or corrupt)") from exc
+        return binding.unwrap(plaintext)
 
-    def open_text(self, sealed: bytes) -> str:
+    def open_text(self, sealed: bytes, binding: Binding) -> str:
         try:
-            return self.open(sealed).decode("utf-8")
+            return self.open(sealed, binding).decode("utf-8")
         except UnicodeDecodeError as exc:
             raise SealingError("sealed blob does not hold UTF-8 text") from exc
 
@@ -141,15 +204,18 @@ def _check_header(sealed: bytes) -> None:
         raise SealingError(f"a sealed blob is bytes, got {type(sealed).__name__}")
     if len(sealed) < _HEADER + SEAL_OVERHEAD:
         raise SealingError("too short to be a sealed blob")
+    if sealed[0] == LEGACY_VERSION:
+        raise MisplacedBlob("format 1 blob, bound to no row; refused")
     if sealed[0] != VERSION:
         raise SealingError(f"unknown sealed-blob version {sealed[0]}")
 
 
-def reseal(blob: bytes, opener: Opener, new_sealer: PublicSealer) -> bytes:
-    """Re-seal one blob to the new key; a blob already on it is returned unchanged."""
+def reseal(blob: bytes, opener: Opener, new_sealer: PublicSealer, binding: Binding) -> bytes:
+    """Re-seal one blob of the row ``binding`` to the new key, bound to the same row; a
+    blob already on the new key is returned unchanged, a misplaced one is refused."""
     if opener.key_id_of_blob(blob) == new_sealer.key_id:
         return bytes(blob)
-    return new_sealer.seal(opener.open(blob))
+    return new_sealer.seal(opener.open(blob, binding), binding)
 
 
 # -- key files ----------------------------------------------------------------------------

@@ -2,6 +2,11 @@
 
 Big numeric files are parsed with numpy in one pass (no Python loop per edge), which is
 what keeps loading Epinions (718k vouches) under a second.
+
+A graph file may come from anyone, so reading one is bounded: parsing is linear in the
+file's size (splits and strips, no backtracking regular expression), a file is read only
+up to ``max_bytes`` after decompression (a small gzip file can expand a thousandfold),
+and every malformed file raises :class:`FormatError` with one line naming the problem.
 """
 
 from __future__ import annotations
@@ -9,8 +14,9 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-import re
 import warnings
+import zlib
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -22,16 +28,17 @@ from trust_graph.snapshot import Snapshot
 
 FORMATS = ("csv", "snap", "konect", "dot")
 CSV_HEADER = ("source", "target", "kind", "at")
-_DOT_EDGE = re.compile(r'^\s*"?([^\s"]+)"?\s*->\s*"?([^\s"\[;]+)"?\s*(?:\[(.*?)\])?\s*;?\s*$')
-_DOT_NODE = re.compile(r'^\s*"?([^\s"\[;=]+)"?\s*(?:\[.*\])?\s*;?\s*$')
-_DOT_LEVEL = re.compile(r'level\s*=\s*"?(\w+)"?')
-_DOT_COMMENT = re.compile(r"^\s*/\*\s*(\S+)\s*\*/\s*$")
 _DOT_SKIP = ("digraph", "strict digraph", "//", "#")
 TRUSTING_LEVELS = frozenset({"apprentice", "journeyer", "master"})
+# Ten times the largest real data set we load (Epinions, 11 MB decompressed).
+DEFAULT_MAX_BYTES = 128 * 1024 * 1024
+_INT64 = np.iinfo(np.int64)
+_EXACT_FLOAT_INT = 2**53  # the largest integer a float64 id holds exactly
 
 
 class FormatError(ValueError):
-    """The file does not parse as the format it claims (or was detected) to be."""
+    """The file does not parse as the format it claims (or was detected) to be, or is
+    not one we read at all (too large, corrupt gzip, binary). The message is one line."""
 
 
 def detect(path: Path, head: str) -> str:
@@ -51,25 +58,62 @@ def detect(path: Path, head: str) -> str:
     return "konect"
 
 
-def _read_text(path: Path) -> str:
-    data = path.read_bytes()
-    if data[:2] == b"\x1f\x8b":
-        data = gzip.decompress(data)
+def _read_bytes(path: Path, max_bytes: int) -> bytes:
+    """At most ``max_bytes`` of the file, gunzipped if it is gzip; never more in memory."""
+    try:
+        with path.open("rb") as raw:
+            if raw.read(2) != b"\x1f\x8b":
+                raw.seek(0)
+                data = raw.read(max_bytes + 1)
+            else:
+                raw.seek(0)
+                try:
+                    with gzip.GzipFile(fileobj=raw) as unzipped:
+                        data = unzipped.read(max_bytes + 1)
+                except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+                    raise FormatError(f"{path}: not a valid gzip file ({exc})") from None
+    except OSError as exc:
+        raise FormatError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if len(data) > max_bytes:
+        raise FormatError(
+            f"{path}: larger than {_size(max_bytes)} (after decompression); "
+            "raise the limit if the file is trusted"
+        )
+    return data
+
+
+def _size(n: int) -> str:
+    return f"{n / (1024 * 1024):g} MiB" if n >= 1024 * 1024 else f"{n} bytes"
+
+
+def _read_text(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
+    data = _read_bytes(path, max_bytes)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise FormatError(f"{path}: not UTF-8 text ({exc.reason})") from None
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise FormatError(f"{path}: line {line}: not UTF-8 text ({exc.reason})") from None
 
 
-def load(path: str | Path, fmt: str | None = None) -> TrustGraph:
-    """Load a graph file; ``fmt`` is one of FORMATS, or None to detect it."""
+def _check_text(text: str, source: str) -> None:
+    """Refuse binary input up front: a NUL byte is in no graph format we read."""
+    nul = text.find("\x00")
+    if nul >= 0:
+        line = text.count("\n", 0, nul) + 1
+        raise FormatError(f"{source}: line {line}: NUL byte (a binary file, not a graph)")
+
+
+def load(
+    path: str | Path, fmt: str | None = None, *, max_bytes: int = DEFAULT_MAX_BYTES
+) -> TrustGraph:
+    """Load a graph file; ``fmt`` is one of FORMATS, or None to detect it. Files larger
+    than ``max_bytes`` (after decompression) are refused."""
     path = Path(path)
     if fmt is not None and fmt not in FORMATS:
         raise FormatError(f"unknown format {fmt!r} (expected one of {', '.join(FORMATS)})")
-    try:
-        text = _read_text(path)
-    except OSError as exc:
-        raise FormatError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if max_bytes < 1:
+        raise FormatError(f"the size limit must be at least 1 byte, got {max_bytes}")
+    text = _read_text(path, max_bytes)
     fmt = fmt or detect(path, text[:4096])
     parser = {"csv": parse_csv, "snap": parse_snap, "konect": parse_konect, "dot": parse_dot}
     return TrustGraph.from_snapshot(parser[fmt](text, source=str(path)))
@@ -107,8 +151,14 @@ def _numeric_table(body: str, source: str, offset: int, min_cols: int) -> np.nda
     if flat.size != cols * nlines:
         _diagnose(body, source, offset, cols)
     table = flat.reshape(-1, cols)
-    if dtype is np.float64 and not np.all(table[:, :2] == np.round(table[:, :2])):
-        raise FormatError(f"{source}: member ids must be integers")
+    ids = table[:, :2]
+    if dtype is np.float64:
+        if not np.all(ids == np.round(ids)):  # NaN fails this too
+            raise FormatError(f"{source}: member ids must be integers")
+        if ids.size and np.abs(ids).max() > _EXACT_FLOAT_INT:  # also infinities
+            raise FormatError(f"{source}: a member id is out of range")
+    elif ids.size and (ids.max() == _INT64.max or ids.min() == _INT64.min):
+        raise FormatError(f"{source}: a member id is out of range")  # numpy saturated it
     return table
 
 
@@ -147,9 +197,11 @@ def _numeric_snapshot(
 
 def parse_snap(text: str, source: str = "<snap>") -> Snapshot:
     """SNAP signed networks: ``source,target,rating[,time]``; only positive ratings vouch."""
+    _check_text(text, source)
     body, skipped = _strip_comments(text, "#")
     first = body.split("\n", 1)[0]
-    if first and not first.replace(",", " ").split()[0].lstrip("-").isdigit():
+    cells = first.replace(",", " ").split()
+    if cells and not cells[0].lstrip("-").isdigit():
         body, skipped = body.split("\n", 1)[1] if "\n" in body else "", skipped + 1  # header
     table = _numeric_table(body, source, skipped, 3)
     positive = table[:, 2] > 0
@@ -160,14 +212,64 @@ def parse_snap(text: str, source: str = "<snap>") -> Snapshot:
 
 def parse_konect(text: str, source: str = "<konect>") -> Snapshot:
     """KONECT ``out.*``: ``src dst [weight [time]]``; every listed edge is a vouch."""
+    _check_text(text, source)
     body, skipped = _strip_comments(text, "%#")
     table = _numeric_table(body, source, skipped, 2)
     at = table[:, 3] if table.shape[1] >= 4 else None
     return _numeric_snapshot(table[:, 0], table[:, 1], at)
 
 
+def _dot_id(token: str, forbidden: str) -> str | None:
+    """A DOT id as the dumps write it, bare or double-quoted: one word, none of
+    ``forbidden`` in it (None if ``token`` is not one)."""
+    name = token.strip().removeprefix('"').removesuffix('"')
+    if not name or len(name.split()) != 1 or '"' in name:
+        return None
+    return None if any(c in name for c in forbidden) else name
+
+
+def _dot_tail(part: str) -> tuple[str, str | None] | None:
+    """Split ``id [attrs] ;`` into the id part and the attribute text (None: no list);
+    None if a bracket is left open."""
+    part = part.strip()
+    if part.endswith(";"):
+        part = part[:-1].rstrip()
+    if "[" not in part:
+        return part, None
+    head, _, attrs = part.partition("[")
+    if not attrs.endswith("]"):
+        return None
+    return head, attrs[:-1]
+
+
+def _dot_level(attrs: str) -> str | None:
+    """The value of ``level=`` (spaces and quotes allowed) in an attribute list, if any."""
+    at = attrs.find("level")
+    while at >= 0:
+        i = at + len("level")
+        while i < len(attrs) and attrs[i].isspace():
+            i += 1
+        if i < len(attrs) and attrs[i] == "=":
+            i += 1
+            while i < len(attrs) and attrs[i].isspace():
+                i += 1
+            if i < len(attrs) and attrs[i] == '"':
+                i += 1
+            end = i
+            while end < len(attrs) and (attrs[end].isalnum() or attrs[end] == "_"):
+                end += 1
+            if end > i:
+                return attrs[i:end]
+        at = attrs.find("level", at + 1)
+    return None
+
+
 def parse_dot(text: str, source: str = "<dot>") -> Snapshot:
-    """Advogato certification dumps; Observer certificates carry no trust and are skipped."""
+    """Advogato certification dumps; Observer certificates carry no trust and are skipped.
+
+    One pass of splits and strips per line: a line costs time linear in its length,
+    whatever its padding."""
+    _check_text(text, source)
     members: dict[str, int] = {}
     src: list[int] = []
     dst: list[int] = []
@@ -181,29 +283,35 @@ def parse_dot(text: str, source: str = "<dot>") -> Snapshot:
         stripped = line.strip()
         if not stripped or stripped in ("}", "{") or stripped.startswith(_DOT_SKIP):
             continue
-        comment = _DOT_COMMENT.match(line)
-        if comment:
-            num(comment.group(1))
+        if stripped.startswith("/*") and stripped.endswith("*/") and len(stripped) >= 4:
+            words = stripped[2:-2].split()
+            if len(words) == 1:  # an account with no certificates: still a member
+                num(words[0])
             continue
         if stripped.startswith(("graph ", "node ", "edge ")):
             continue  # default attributes
+        bad = f"{source}: line {no}: not a DOT edge: {stripped[:60]!r}"
         if "->" not in stripped:
-            node = _DOT_NODE.match(line)
-            if node:
-                num(node.group(1))
+            tail = _dot_tail(stripped)
+            name = _dot_id(tail[0], "[;=") if tail is not None else None
+            if name is not None:
+                num(name)
                 continue
             if "=" in stripped and stripped.endswith(";"):
                 continue  # graph attribute
-            raise FormatError(f"{source}: line {no}: not a DOT edge: {stripped[:60]!r}")
-        m = _DOT_EDGE.match(line)
-        if not m:
-            raise FormatError(f"{source}: line {no}: not a DOT edge: {stripped[:60]!r}")
-        level = _DOT_LEVEL.search(m.group(3) or "")
-        a, b = num(m.group(1)), num(m.group(2))
-        if level is not None and level.group(1).lower() not in TRUSTING_LEVELS:
+            raise FormatError(bad)
+        left, _, right = stripped.partition("->")
+        tail = _dot_tail(right)
+        a = _dot_id(left, "")
+        b = _dot_id(tail[0], "[;") if tail is not None else None
+        if tail is None or a is None or b is None:
+            raise FormatError(bad)
+        level = _dot_level(tail[1] or "")
+        a_no, b_no = num(a), num(b)
+        if level is not None and level.lower() not in TRUSTING_LEVELS:
             continue
-        src.append(a)
-        dst.append(b)
+        src.append(a_no)
+        dst.append(b_no)
     if not members:
         raise FormatError(f"{source}: no members found")
     return Snapshot.from_edges(
@@ -218,8 +326,8 @@ def parse_csv(text: str, source: str = "<csv>") -> Snapshot:
     dst: list[int] = []
     kinds: list[int] = []
     ats: list[float] = []
-    rows = csv.reader(io.StringIO(text))
-    for no, row in enumerate(rows, start=1):
+    _check_text(text, source)
+    for no, row in _csv_rows(text, source):
         if not row or row[0].startswith("#"):
             continue
         if no == 1 and row[0].strip().lower() == "source":
@@ -229,7 +337,9 @@ def parse_csv(text: str, source: str = "<csv>") -> Snapshot:
         a, b = row[0].strip(), row[1].strip()
         try:
             kind = EdgeKind(row[2].strip() or "vouch") if len(row) > 2 else EdgeKind.VOUCH
-            when = datetime.fromisoformat(row[3].strip()) if len(row) > 3 and row[3] else None
+            when = (
+                datetime.fromisoformat(row[3].strip()) if len(row) > 3 and row[3].strip() else None
+            )
         except ValueError as exc:
             raise FormatError(f"{source}: line {no}: {exc}") from None
         for name in (a, b):
@@ -245,6 +355,20 @@ def parse_csv(text: str, source: str = "<csv>") -> Snapshot:
         ekind=np.array(kinds, dtype=np.int8),
         at=np.array(ats, dtype=np.float64),
     )
+
+
+def _csv_rows(text: str, source: str) -> Iterator[tuple[int, list[str]]]:
+    """``(line number, cells)`` per row; a row the csv module cannot read (an unclosed
+    quote, a field over its size limit) is a :class:`FormatError` naming its line."""
+    rows = csv.reader(io.StringIO(text))
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise FormatError(f"{source}: line {rows.line_num}: {exc}") from None
+        yield rows.line_num, row
 
 
 def dump_csv(tg: TrustGraph) -> str:

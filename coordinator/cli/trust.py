@@ -1,7 +1,7 @@
 """`dsx trust`: trust graph tools (vet, paths, impact, accepted), JSON on stdout.
 
-Bad input (unknown member, malformed file, unknown format) prints one line on stderr and
-exits 1; usage errors exit 2 as argparse does.
+Bad input (unknown member, malformed file, unknown format, a file over ``--max-size``)
+prints one line on stderr and exits 1; usage errors exit 2 as argparse does.
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from trust_graph import Policy, TrustGraph, UnknownMember
-from trust_graph.formats import FORMATS, FormatError, load
+from trust_graph.formats import DEFAULT_MAX_BYTES, FORMATS, FormatError, load
+
+MIB = 1024 * 1024
 
 
 class InputError(Exception):
@@ -52,6 +54,13 @@ def register(sub) -> None:
 def _graph_args(p: argparse.ArgumentParser, *, seeds: bool) -> None:
     p.add_argument("--graph", required=True, type=Path, metavar="FILE", help="graph file")
     p.add_argument("--format", help=f"one of {', '.join(FORMATS)} (detected)")
+    p.add_argument(
+        "--max-size",
+        type=_positive,
+        default=DEFAULT_MAX_BYTES // MIB,
+        metavar="MIB",
+        help=f"largest graph to read, after decompression ({DEFAULT_MAX_BYTES // MIB} MiB)",
+    )
     if seeds:
         p.add_argument("--seeds", required=True, help="seed partners, comma separated")
         p.add_argument("--max-depth", type=int, default=Policy().max_depth)
@@ -63,7 +72,10 @@ def _graph_args(p: argparse.ArgumentParser, *, seeds: bool) -> None:
 
 
 def _positive(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError("must be >= 1")
     return value
@@ -88,7 +100,7 @@ def _emit(obj: dict[str, Any]) -> None:
 def _load(args: argparse.Namespace) -> TrustGraph:
     if not args.graph.is_file():
         raise InputError(f"graph file not found: {args.graph}")
-    return load(args.graph, args.format)
+    return load(args.graph, args.format, max_bytes=args.max_size * MIB)
 
 
 def _policy(args: argparse.Namespace) -> Policy:

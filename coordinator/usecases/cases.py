@@ -17,6 +17,7 @@ from coordinator.domain import (
     advance,
 )
 from coordinator.store.schema import proposals, requests, sealed
+from coordinator.store.sealed import store as store_sealed
 from coordinator.usecases import messages, rows, validate
 from coordinator.usecases.context import Context
 from coordinator.usecases.results import CaseOutcome, RequestResult, SlaResult
@@ -87,11 +88,7 @@ async def file_request(
         )
     )
     if note:
-        await tx.conn.execute(
-            sealed.insert().values(
-                owner=organization, scope=request_id, field="note", blob=ctx.seal(note)
-            )
-        )
+        await store_sealed(tx.conn, ctx.require_sealer(), organization, request_id, "note", note)
     tx.audit("request.filed", request_id, partner=partner, urgency=urgency.name.lower())
     referral = None
     if not validate.is_us(region):

@@ -23,10 +23,11 @@ class Context:
     def staff_room(self) -> str:
         return self.config.staff.room or "staff"
 
-    def seal(self, text: str) -> bytes:
+    def require_sealer(self) -> PublicSealer:
+        """The sealer, or the refusal a use case gives when none is configured."""
         if self.sealer is None:
             raise DomainError(
                 "sealing_not_configured",
                 "Personal data can only be stored once a sealing public key is configured.",
             )
-        return self.sealer.seal(text)
+        return self.sealer

@@ -385,7 +385,11 @@ async def decline(
     sealed_reason = bool(reason and req.organization) and ctx.sealer is not None
     if sealed_reason and reason and req.organization:
         await retention.store_reason(
-            tx.conn, req.organization, retention.decline_field(proposal_id), ctx.seal(reason)
+            tx.conn,
+            ctx.require_sealer(),
+            req.organization,
+            retention.decline_field(proposal_id),
+            reason,
         )
     tx.audit("proposal.declined", proposal_id, by=by, code=reason_code, reason_sealed=sealed_reason)
     req = await set_request_state(tx, req, RequestState.OPEN)

@@ -16,7 +16,9 @@ from coordinator.domain import (
     VouchKind,
     advance,
 )
-from coordinator.store.schema import members, organizations, partners, providers, sealed, vouches
+from coordinator.store.schema import members, organizations, partners, providers, vouches
+from coordinator.store.sealed import ORG_SCOPE
+from coordinator.store.sealed import store as store_sealed
 from coordinator.usecases import rows, validate, vetting
 from coordinator.usecases.acting import Acting
 from coordinator.usecases.context import Context
@@ -149,9 +151,7 @@ async def add_organization(
     )
     for field, value in (("name", name), ("contact", contact)):
         if value:
-            await tx.conn.execute(
-                sealed.insert().values(owner=org_id, scope="org", field=field, blob=ctx.seal(value))
-            )
+            await store_sealed(tx.conn, ctx.require_sealer(), org_id, ORG_SCOPE, field, value)
     tx.audit("organization.added", org_id, partner=partner, consent=archive_consent)
     await vetting.notify(ctx, tx, org_id, "new applicant", new=True)
     return MemberResult(org_id, MemberKind.ORGANIZATION.value, MembershipStatus.APPLICANT.value)

@@ -107,7 +107,9 @@ async def remove_member(
     # A removal is a safety action: without a sealing key it still happens, unrecorded text.
     sealed_reason = bool(reason) and ctx.sealer is not None
     if sealed_reason and reason:
-        await retention.store_reason(tx.conn, member_id, retention.REMOVAL_FIELD, ctx.seal(reason))
+        await retention.store_reason(
+            tx.conn, ctx.require_sealer(), member_id, retention.REMOVAL_FIELD, reason
+        )
 
     orphaned = tuple(sorted(impact.orphaned))
     text = f"Member {member_id} was removed ({reason_code}"

@@ -3,7 +3,8 @@
 The core has no use case yet for a submission from the public form (``file_request``
 needs a vetted organization and a partner acting for it), so :class:`CoreIntake` is a
 thin adapter over the core's unit of work: every field is sealed with the PUBLIC key
-before the transaction opens, the sealed rows, the audit entry, a content-free notice
+before the transaction opens (with the room it is routed to, sealed as one more row so
+delivery opens it there only), the sealed rows, the audit entry, a content-free notice
 to the routing partner's room (providers: the staff room) and an ``intake_details`` row
 (the reference only; ``partner_bots.workflow.intake`` opens and delivers the fields in
 the notice's thread) commit together.
@@ -23,7 +24,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from coordinator.sealing import PublicSealer
 from coordinator.store.outbox import ref
 from coordinator.store.schema import partners, sealed
-from coordinator.store.sealed import INTAKE_DETAILS, INTAKE_ROOM, INTAKE_SCOPE
+from coordinator.store.sealed import (
+    INTAKE_DETAILS,
+    INTAKE_ROOM,
+    INTAKE_ROUTED_TO,
+    INTAKE_SCOPE,
+    sealed_row,
+)
 from coordinator.usecases import messages, unit
 from coordinator.web.forms import FormKind, Submission
 
@@ -45,10 +52,13 @@ def new_reference(kind: FormKind) -> str:
     return f"{prefix}-{secrets.token_hex(5)}"
 
 
-def seal_fields(sealer: PublicSealer, submission: Submission) -> list[tuple[str, bytes]]:
-    """One sealed blob per non-empty field, stored under the form's own field name."""
+def seal_fields(
+    sealer: PublicSealer, reference: str, submission: Submission
+) -> list[dict[str, object]]:
+    """One ``sealed`` row per non-empty field, under the form's own field name, each blob
+    sealed for its row (the submission's reference, the intake scope and that field)."""
     return [
-        (name, sealer.seal(submission.text(name)))
+        sealed_row(sealer, reference, INTAKE_SCOPE, name, submission.text(name))
         for name in submission.values
         if submission.text(name)
     ]
@@ -85,20 +95,16 @@ class CoreIntake:
 
     async def submit(self, submission: Submission) -> IntakeReceipt:
         reference = new_reference(submission.kind)
-        blobs = seal_fields(self._sealer, submission)
+        blobs = seal_fields(self._sealer, reference, submission)
         receipt = IntakeReceipt(
             reference, submission.kind is FormKind.REQUEST and submission.outside_us
         )
         urgency = submission.urgency.name.lower()
 
         async def body(tx: unit.Tx) -> IntakeReceipt:
-            await tx.conn.execute(
-                sealed.insert(),
-                [
-                    {"owner": reference, "scope": INTAKE_SCOPE, "field": name, "blob": blob}
-                    for name, blob in blobs
-                ],
-            )
+            room = await self._room(tx, submission.kind)
+            routed = sealed_row(self._sealer, reference, INTAKE_SCOPE, INTAKE_ROUTED_TO, room)
+            await tx.conn.execute(sealed.insert(), [*blobs, routed])
             what = (
                 "request for assistance"
                 if submission.kind is FormKind.REQUEST
@@ -116,7 +122,6 @@ class CoreIntake:
                 "urgency": urgency,
                 "referral": receipt.referral,
             }
-            room = await self._room(tx, submission.kind)
             notice = await tx.send(
                 room, messages.notice(text, blocks={f"{messages.DSX}.intake": block})
             )

@@ -6,9 +6,9 @@ import copy
 from enum import StrEnum
 from typing import Any
 
-APPROVE_KEY = "✅"
-DECLINE_KEY = "❌"
-_VARIATION_SELECTORS = "\ufe0e\ufe0f"
+APPROVE_KEY = "\u2705"  # ✅ WHITE HEAVY CHECK MARK
+DECLINE_KEY = "\u274c"  # ❌ CROSS MARK
+_EMOJI_PRESENTATION = "\ufe0f"
 
 
 class Vote(StrEnum):
@@ -16,22 +16,16 @@ class Vote(StrEnum):
     DECLINE = "decline"
 
 
-_VOTES = {
-    "✅": Vote.APPROVE,
-    "✔": Vote.APPROVE,
-    "☑": Vote.APPROVE,
-    "👍": Vote.APPROVE,
-    "❌": Vote.DECLINE,
-    "✖": Vote.DECLINE,
-    "❎": Vote.DECLINE,
-    "👎": Vote.DECLINE,
-}
+# Exactly the two keys the proposal asks for and the bot pre-adds. Look-alikes (👍, ✔, ☑,
+# 👎, ✖, ❎) are ordinary reactions: a casual thumbs-up must never approve a match.
+_VOTES = {APPROVE_KEY: Vote.APPROVE, DECLINE_KEY: Vote.DECLINE}
 
 
 def vote_of(key: str) -> Vote | None:
-    """What a reaction key means for a proposal, ignoring emoji presentation selectors."""
-    stripped = "".join(ch for ch in key[:16] if ch not in _VARIATION_SELECTORS)
-    return _VOTES.get(stripped)
+    """What a reaction key means for a proposal: ✅ approves, ❌ declines, each with or
+    without the emoji presentation selector (U+FE0F) clients may append; anything else
+    means nothing (None)."""
+    return _VOTES.get(key.removesuffix(_EMOJI_PRESENTATION))
 
 
 def in_thread(

@@ -9,6 +9,12 @@ database, the outbox row or a log line.
 
 Refusals keep the row pending with a code (``dsx doctor`` and the outbox show it) and a
 long retry, so a missing key or an unencrypted room never becomes a tight retry loop.
+
+Every blob is sealed for its own row (``coordinator.sealing``), and a submission seals
+the room it was routed to beside its fields. A submission holding a blob sealed for
+another row, or whose outbox row now points at another room (both need someone able to
+write to the database), is refused whole, ``intake_details_misplaced``, and audited:
+none of its fields is sent.
 """
 
 from __future__ import annotations
@@ -16,14 +22,22 @@ from __future__ import annotations
 import html
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from coordinator.logs import get_logger
-from coordinator.sealing import Opener, SealingError, load_private_key
-from coordinator.store.sealed import INTAKE_DETAILS, INTAKE_ROOM, INTAKE_SCOPE, open_values
+from coordinator.sealing import MisplacedBlob, Opener, SealingError, load_private_key
+from coordinator.store.sealed import (
+    INTAKE_DETAILS,
+    INTAKE_ROOM,
+    INTAKE_ROUTED_TO,
+    INTAKE_SCOPE,
+    open_values,
+)
+from coordinator.usecases import unit
 from coordinator.web.forms import SCHEMAS, FormKind, FormSchema, Widget
 from partner_bots.delivery import Outgoing, RoomResolver
 from partner_bots.sending import SendError
@@ -38,6 +52,7 @@ KEY_UNUSABLE = "intake_private_key_unusable"
 UNENCRYPTED = "intake_room_unencrypted"
 UNKNOWN_ROOM = "M_UNKNOWN_ROOM"
 NOT_OPENED = "intake_not_opened"  # sealed to a key we do not hold, or tampered
+MISPLACED = "intake_details_misplaced"  # a blob of another row, or another room than sealed
 MISSING = "intake_details_missing"  # nothing sealed under that reference (purged?)
 WAITING_NOTICE = "intake_waiting_notice"
 # Misconfiguration waits for an operator: retry rarely (12 attempts span ~3 hours).
@@ -151,8 +166,30 @@ class IntakeDetails:
             raise SendError(MISSING, None) from None
         try:
             fields = await open_values(self.engine, self.opener, reference, INTAKE_SCOPE)
+        except MisplacedBlob:
+            await self._audit_refusal(reference, MISPLACED)
+            raise SendError(MISPLACED, OPERATOR_RETRY_S) from None
         except SealingError:
             raise SendError(NOT_OPENED, OPERATOR_RETRY_S) from None
         if not fields:
             raise SendError(MISSING, None)
+        if fields.pop(INTAKE_ROUTED_TO, None) != target_room(message.room):
+            await self._audit_refusal(reference, MISPLACED)
+            raise SendError(MISPLACED, OPERATOR_RETRY_S)
         return render(reference, form, fields)
+
+    async def _audit_refusal(self, reference: str, code: str) -> None:
+        """Record a refusal that points at tampering (a code and the reference only)."""
+
+        async def body(tx: unit.Tx) -> None:
+            tx.audit("intake.details_refused", reference, code=code)
+
+        await unit.run(
+            self.engine,
+            name="intake.details_refused",
+            actor="delivery",
+            now=datetime.now(UTC),
+            event_id=None,
+            result_type=type(None),
+            body=body,
+        )

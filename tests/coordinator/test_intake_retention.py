@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from coordinator import audit
+from coordinator.sealing import Binding
 from coordinator.store.outbox import enqueue
 from coordinator.store.schema import audit_log, outbox, retention_counts, sealed
 from coordinator.store.sealed import INTAKE_DETAILS, INTAKE_ROOM, INTAKE_SCOPE
@@ -23,7 +24,7 @@ async def _submit(c, reference: str, *, delivered: bool) -> None:
                     "owner": reference,
                     "scope": INTAKE_SCOPE,
                     "field": f,
-                    "blob": c.ctx.sealer.seal(v),
+                    "blob": c.ctx.sealer.seal(v, Binding(reference, INTAKE_SCOPE, f)),
                 }
                 for f, v in (("organization", SECRET), ("contact", "+1 202 555 0175"))
             ],

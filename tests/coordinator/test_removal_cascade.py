@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from coordinator import retention
 from coordinator.domain import DomainError
-from coordinator.sealing import Opener
+from coordinator.sealing import Binding, Opener
 from coordinator.store.schema import metadata, proposals, requests, sealed
 from tests.coordinator.conftest import network
 from tests.harness.rawdb import sqlite_files
@@ -63,8 +63,10 @@ async def test_reasons_are_sealed_and_decline_reasons_go_with_the_case(coord):
 
     held = await _reasons(c)
     opener = Opener([c.test_keys])
-    assert opener.open_text(held[("o1", f"decline:{first.proposal}")]) == DECLINE_TEXT
-    assert opener.open_text(held[("@p2:hs", "removal")]) == REMOVAL_TEXT
+    decline = Binding("o1", retention.REASON_SCOPE, f"decline:{first.proposal}")
+    removal = Binding("@p2:hs", retention.REASON_SCOPE, "removal")
+    assert opener.open_text(held[("o1", decline.field)], decline) == DECLINE_TEXT
+    assert opener.open_text(held[("@p2:hs", "removal")], removal) == REMOVAL_TEXT
     dump = await _dump(c)
     for text in (DECLINE_TEXT, REMOVAL_TEXT):
         assert text not in dump and text.split()[0] not in dump

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import os
 from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
 
-from coordinator.sealing import Opener
+from coordinator.sealing import Binding, Opener
 from coordinator.store.schema import retention_counts, sealed
+from coordinator.store.sealed import binding_of
 from tests.coordinator.conftest import network
 from tests.harness.rawdb import sqlite_bytes
 
@@ -50,10 +53,11 @@ async def test_close_purges_sealed_data_from_files(coord, db_url):
     await network(c)
     filed = await c.file_request("alpha", "o1", ["training"], note=f"{CANARY} note")
     async with c.engine.connect() as conn:
-        blobs = [r.blob for r in await conn.execute(sa.select(sealed.c.blob))]
+        found = (await conn.execute(sa.select(sealed))).all()
+    blobs = [r.blob for r in found]
     assert len(blobs) == 3
     opener = Opener([c.test_keys])
-    assert sorted(opener.open_text(b) for b in blobs)[0].startswith(CANARY)
+    assert sorted(opener.open_text(r.blob, binding_of(r)) for r in found)[0].startswith(CANARY)
 
     before = await _database_bytes(db_url)
     assert CANARY.encode() not in before  # sealed at rest from the start
@@ -98,3 +102,11 @@ async def test_archive_needs_consent(coord, tmp_path):
     archive = (tmp_path / "archive" / f"{engagement}.sealed.jsonl").read_text()
     assert "kept sealed" not in archive and "Consenting" not in archive
     assert len(archive.splitlines()) == 2
+    # The archive stays openable with the private key: each line names its row's binding.
+    opener = Opener([c.test_keys])
+    opened = set()
+    for line in archive.splitlines():
+        record = json.loads(line)
+        binding = Binding(**record["sealed_for"])
+        opened.add(opener.open_text(base64.b64decode(record["sealed"]), binding))
+    assert opened == {"Consenting", "kept sealed"}

@@ -7,7 +7,7 @@ import stat
 
 from coordinator import config as cfg
 from coordinator.cli.main import main
-from coordinator.sealing import load_private_key, load_public_key
+from coordinator.sealing import Binding, load_private_key, load_public_key
 
 STAFF = "@ana:example.org"
 
@@ -32,8 +32,9 @@ def test_init_writes_a_loadable_config_and_working_keys(tmp_path, capsys):
     assert conf.sealing.private_key_file == str(private)
     # The generated pair works: seal with the public file, open with the private one.
     sealer = load_public_key(conf.sealing.public_key_file)
-    blob = sealer.seal("canary-organization")
-    assert load_private_key(private).open(blob) == b"canary-organization"
+    row = Binding("o1", "org", "name")
+    blob = sealer.seal("canary-organization", row)
+    assert load_private_key(private).open(blob, row) == b"canary-organization"
 
 
 def test_init_refuses_to_overwrite(tmp_path, capsys):

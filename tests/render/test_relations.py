@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from partner_bots.render import (
     APPROVE_KEY,
     Vote,
@@ -55,6 +57,32 @@ def test_reactions():
     assert reaction("$p", APPROVE_KEY) == {
         "m.relates_to": {"rel_type": "m.annotation", "event_id": "$p", "key": "✅"}
     }
-    assert vote_of("✅") is Vote.APPROVE and vote_of("✔️") is Vote.APPROVE
-    assert vote_of("❌") is Vote.DECLINE and vote_of("👎") is Vote.DECLINE
+    assert vote_of("\u2705") is Vote.APPROVE and vote_of("\u2705\ufe0f") is Vote.APPROVE
+    assert vote_of("\u274c") is Vote.DECLINE and vote_of("\u274c\ufe0f") is Vote.DECLINE
     assert vote_of("🎉") is None and vote_of("") is None
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "👍",  # thumbs up
+        "👍🏽",
+        "\u2714",  # ✔ heavy check mark
+        "\u2714\ufe0f",
+        "\u2611",  # ☑ ballot box with check
+        "\u2611\ufe0f",
+        "\u2713",  # ✓ check mark
+        "👎",
+        "\u2716",  # ✖
+        "\u274e",  # ❎
+        "\u2705\ufe0e",  # ✅ forced to text presentation: not what the proposal offers
+        "\u2705\ufe0f\ufe0f",
+        "\ufe0f\u2705",
+        "\u2705\u2705",
+        "\u2705 ",
+        "approve",
+        "\ufe0f",
+    ],
+)
+def test_only_the_proposals_own_keys_vote(key: str):
+    assert vote_of(key) is None

@@ -23,6 +23,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from multidict import MultiDict
 
 from coordinator.sealing import (
+    Binding,
     Opener,
     PublicSealer,
     SealingKeyPair,
@@ -30,13 +31,15 @@ from coordinator.sealing import (
     load_public_key,
 )
 from coordinator.store import create_engine
-from coordinator.store.schema import outbox
+from coordinator.store import sealed as sealed_store
+from coordinator.store.schema import audit_log, outbox, sealed
 from coordinator.usecases import Coordinator
 from coordinator.web import build_web
-from coordinator.web.forms import REQUEST_FORM, validate
+from coordinator.web.forms import PROVIDER_FORM, REQUEST_FORM, validate
 from coordinator.web.intake import CoreIntake
 from partner_bots.sending import SendError, Sent
 from partner_bots.workflow.intake import (
+    MISPLACED,
     NO_KEY,
     UNENCRYPTED,
     WAITING_NOTICE,
@@ -115,9 +118,9 @@ class SpyOpener(Opener):
         super().__init__([keys])
         self.opened = 0
 
-    def open(self, sealed: bytes) -> bytes:
+    def open(self, sealed: bytes, binding: Binding) -> bytes:
         self.opened += 1
-        return super().open(sealed)
+        return super().open(sealed, binding)
 
 
 @dataclass
@@ -231,6 +234,115 @@ async def test_details_wait_for_their_notice_without_spending_attempts(setup: Se
         ("intake_details", "pending", WAITING_NOTICE),
     ]
     assert rows[1].attempts == 1  # looked at once, then left alone for a minute
+
+
+ORG_CONTACT = "Orchid Defenders, orchid-secret@example.org"
+
+
+@pytest.mark.parametrize("source", ["submission", "organization"])
+async def test_a_blob_copied_into_another_row_is_refused_and_audited(setup: Setup, source: str):
+    """Someone who can write to the database (not read it) copies a blob into a
+    submission's row, hoping delivery opens it into that submission's room: it does not."""
+    s = setup
+    victim = await s.intake.submit(_submission())
+    target = await s.intake.submit(_submission(urgency="critical"))
+    async with s.coord.engine.begin() as conn:
+        if source == "organization":  # an organization's contact, sealed as the use case does
+            await sealed_store.store(conn, s.coord.ctx.sealer, "o1", "org", "contact", ORG_CONTACT)
+            where = (sealed.c.owner == "o1") & (sealed.c.field == "contact")
+        else:
+            where = (sealed.c.owner == victim.reference) & (sealed.c.field == "need")
+        blob = (await conn.execute(sa.select(sealed.c.blob).where(where))).scalar_one()
+        moved = await conn.execute(
+            sealed.update()
+            .where(sealed.c.owner == target.reference, sealed.c.field == "need")
+            .values(blob=blob)
+        )
+        assert moved.rowcount == 1
+    opener = SpyOpener(s.keys)
+    delivery = _delivery(s, encrypted=True, intake=IntakeDetails(s.coord.engine, opener))
+    await _drain(delivery)
+
+    sent = [content for _, content in delivery.sender.sent]
+    opened_for = [c[DETAILS]["reference"] for c in sent if DETAILS in c]
+    assert opened_for == [victim.reference]  # the untouched submission still goes out
+    assert opener.opened > 0
+    for content in sent:  # nothing of the target, nor of the copied value, reached the room
+        assert ORG_CONTACT not in json.dumps(content)
+        if target.reference in content.get("body", ""):
+            assert DETAILS not in content and CANARY not in json.dumps(content)
+    details = {r.content["reference"]: r for r in await _rows(s) if r.kind == "intake_details"}
+    assert details[victim.reference].state == "sent"
+    refused = details[target.reference]
+    assert (refused.state, refused.error_code, refused.event_id) == ("pending", MISPLACED, None)
+    async with s.coord.engine.connect() as conn:
+        entries = (
+            await conn.execute(
+                sa.select(audit_log).where(audit_log.c.action == "intake.details_refused")
+            )
+        ).all()
+    assert [(e.subject, e.actor, e.data) for e in entries] == [
+        (target.reference, "delivery", {"code": MISPLACED})
+    ]
+    assert CANARY not in json.dumps([e.data for e in entries])
+
+
+@pytest.mark.parametrize("change", ["room", "reference"])
+async def test_details_open_only_into_the_room_they_were_routed_to(setup: Setup, change: str):
+    """A request is routed to alpha's room, an application to the staff room. Editing an
+    outbox row (its room, or the reference it names) cannot open a request's details in
+    the staff room: the room each submission was routed to is sealed with it."""
+    s = setup
+    request = await s.intake.submit(_submission())
+    application = await s.intake.submit(
+        validate(PROVIDER_FORM, MultiDict(full_form(PROVIDER_FORM))).submission
+    )
+    async with s.coord.engine.begin() as conn:
+        if change == "room":  # the request's details row now points at the staff room
+            where, values = (
+                outbox.c.content["reference"].as_string() == request.reference,
+                {"room": "intake:!staff:hs"},
+            )
+        else:  # the staff room's details row now names the request
+            where = outbox.c.content["reference"].as_string() == application.reference
+            values = {"content": {"reference": request.reference, "form": "request"}}
+        edited = await conn.execute(
+            outbox.update().where(outbox.c.kind == "intake_details", where).values(**values)
+        )
+        assert edited.rowcount == 1
+    rooms = {ROOM: FakeRoom(True), "!staff:hs": FakeRoom(True)}
+    sender = RecordingSender(FakeSession(FakeClient(rooms)))
+    opener = SpyOpener(s.keys)
+    delivery = WorkflowDelivery(
+        sender,
+        s.coord.outbox,
+        "test-worker",
+        engagement_rooms=NoRooms(),
+        intake=IntakeDetails(s.coord.engine, opener),
+    )
+    await _drain(delivery)
+
+    for room, content in sender.sent:
+        if room == "!staff:hs":
+            assert CANARY not in json.dumps(content)  # no field of the request went there
+            assert content.get(DETAILS, {}).get("reference") != request.reference
+    details = [r for r in await _rows(s) if r.kind == "intake_details"]
+    refused = [r for r in details if r.error_code == MISPLACED]
+    assert [(r.room, r.state, r.content["reference"]) for r in refused] == [
+        ("intake:!staff:hs", "pending", request.reference)
+    ]
+    delivered = [(room, c[DETAILS]["reference"]) for room, c in sender.sent if DETAILS in c]
+    if change == "reference":  # the request's own row still reaches alpha's room
+        assert delivered == [(ROOM, request.reference)]
+    else:  # the application waits behind the refused row in the staff room's queue
+        assert delivered == []
+    async with s.coord.engine.connect() as conn:
+        entries = (
+            await conn.execute(
+                sa.select(audit_log.c.subject).where(audit_log.c.action == "intake.details_refused")
+            )
+        ).scalars()
+        assert list(entries) == [request.reference]
 
 
 def test_render_escapes_html_and_keeps_unknown_fields():

@@ -7,7 +7,16 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from coordinator.store.schema import audit_log, members, outbox, requests, sealed, vouches
+from coordinator.store.schema import (
+    audit_log,
+    inbox,
+    members,
+    outbox,
+    proposals,
+    requests,
+    sealed,
+    vouches,
+)
 from partner_bots.commands import REGISTRY, Audience
 from partner_bots.events import IncomingMessage
 from tests.workflow.conftest import World
@@ -109,6 +118,20 @@ async def test_full_story(seeded: World):
     body = posted["content"]["body"]
     assert "legal-aid" in body and "Skills: devices, phishing" in body and "Languages: en" in body
     assert "probation" in body and "Why:" in body  # a new provider, and why they were chosen
+
+    # Look-alikes are ordinary reactions: 👍, ✔️ and ☑️ approve nothing and get no reply.
+    before = await counts(w)
+    looks = [await w.ann.react(w.room_a, posted["event_id"], k) for k in ("👍", "✔️", "☑️")]
+    still = await ask_ok(w.ann, w.room_a, bot, f"!dsx status {req}")  # handled after them
+    assert "engaged" not in still["body"] and "approved" not in still["body"]
+    assert await counts(w) == {**before, "outbox": before["outbox"] + 1}  # that reply only
+    async with w.coordinator.running.coordinator.engine.connect() as conn:
+        seen = await conn.execute(sa.select(inbox.c.event_id).where(inbox.c.event_id.in_(looks)))
+        assert seen.all() == []
+        state = await conn.execute(
+            sa.select(proposals.c.state).where(proposals.c.id == block["id"])
+        )
+        assert state.scalar_one() == "pending"
 
     # Approve by ✅: the engagement opens and the provider is invited across federation.
     reaction = await w.ann.react(w.room_a, posted["event_id"], "✅")
