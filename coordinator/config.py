@@ -109,6 +109,24 @@ class WebConfig:
     # Where that proxy connects from (addresses or networks such as 172.18.0.0/16): the
     # headers count only on a connection from one of these (docs/operator.md).
     proxy_peers: tuple[str, ...] = ("127.0.0.1", "::1")
+    # Where people who use the forms and dashboard get this program's source (the AGPL
+    # asks for it). Empty: the app serves its own running code at /source.
+    source_url: str = ""
+
+
+@dataclass(frozen=True)
+class EmergencyConfig:
+    """Whom an organization in a crisis reaches *now*, beside the form: shown on the
+    public pages wherever they are told to write to us."""
+
+    signal: str = ""
+    email: str = ""
+    phone: str = ""
+    hours: str = ""  # for example "every day, 8:00-22:00 US Eastern"
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.signal or self.email or self.phone)
 
 
 @dataclass(frozen=True)
@@ -138,6 +156,7 @@ class Config:
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     web: WebConfig = field(default_factory=WebConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    emergency: EmergencyConfig = field(default_factory=EmergencyConfig)
     sealing: SealingConfig = field(default_factory=SealingConfig)
     # Further bot accounts ([[matrix_accounts]]), each possibly on its own homeserver.
     matrix_accounts: tuple[MatrixConfig, ...] = ()
@@ -188,6 +207,7 @@ _SECTIONS: dict[str, type] = {
     "web": WebConfig,
     "sealing": SealingConfig,
     "metrics": MetricsConfig,
+    "emergency": EmergencyConfig,
 }
 _TOP_LEVEL = {"data_dir", "log_level", "log_format"}
 _ACCOUNTS = "matrix_accounts"

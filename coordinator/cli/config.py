@@ -48,4 +48,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"dsx config: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(_redact(dataclasses.asdict(conf)), indent=2))
+    for warning in warnings(conf):
+        print(f"dsx config: warning: {warning}", file=sys.stderr)
     return 0
+
+
+def warnings(conf) -> list[str]:  # type: ignore[no-untyped-def]
+    """What runs but leaves someone without help: said, not refused."""
+    out = []
+    if not conf.emergency.configured:
+        out.append(
+            "[emergency] has no signal, phone or email: the request form cannot tell an "
+            "organization in a crisis whom to reach now (it points them to their partner)"
+        )
+    return out

@@ -7,10 +7,17 @@ from pathlib import Path
 from aiohttp import web
 
 from coordinator.logs import get_logger
-from coordinator.web import views_api, views_auth, views_health, views_public, views_staff
+from coordinator.web import (
+    views_api,
+    views_auth,
+    views_health,
+    views_public,
+    views_source,
+    views_staff,
+)
 from coordinator.web.csrf import Csrf
 from coordinator.web.ratelimit import RateLimiter
-from coordinator.web.render import page
+from coordinator.web.render import page, site_context
 from coordinator.web.security import (
     SETTINGS_KEY,
     PrivateAccessLogger,
@@ -63,13 +70,14 @@ async def friendly_errors(request: web.Request, handler):  # type: ignore[no-unt
 
 
 def create_app(settings: WebSettings, services: WebServices) -> web.Application:
-    app = web.Application(middlewares=[friendly_errors], client_max_size=MAX_BODY)
+    app = web.Application(middlewares=[site_context, friendly_errors], client_max_size=MAX_BODY)
     app[SETTINGS_KEY] = settings
     app[SERVICES] = services
     app[CSRF] = Csrf(settings.secret)
     app[LIMITER] = RateLimiter(services.engine, settings.rate_secret, settings.limits)
     app.on_response_prepare.append(add_security_headers)
     app.add_routes(views_health.routes)
+    app.add_routes(views_source.routes)
     app.add_routes(views_public.routes)
     app.add_routes(views_auth.routes)
     app.add_routes(views_staff.routes)

@@ -90,7 +90,7 @@ URGENCIES = (
     Choice("low", "Low: no deadline"),
     Choice("normal", "Normal: within a week or two"),
     Choice("high", "Urgent: within 24 hours"),
-    Choice("critical", "Critical: happening now (also write to us by Signal or email)"),
+    Choice("critical", "Critical: happening now (also reach us directly: see above)"),
 )
 AREAS = _choices(
     "communications=Secure communications", "data=Data protection", "hardware=Devices",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,37 @@ def minutes(value: int | None) -> str:
     return f"{sign}{value // 60} h {value % 60:02d} min" if value >= 60 else f"{sign}{value} min"
 
 
+@dataclass(frozen=True)
+class Site:
+    """What every page shows whoever the visitor is: where the source is, and whom to
+    reach in an emergency. Set per request by ``site_context`` (several apps may run in
+    one process, each with its own settings)."""
+
+    source_url: str = "/source"
+    emergency: Any = field(default=None)
+
+
+DEFAULT_SITE = Site()
+SITE: ContextVar[Site | None] = ContextVar("dsx_site", default=None)
+
+
+def site() -> Site:
+    return SITE.get() or DEFAULT_SITE
+
+
+@web.middleware
+async def site_context(request: web.Request, handler):  # type: ignore[no-untyped-def]
+    from coordinator.web.security import SETTINGS_KEY
+
+    settings = request.app[SETTINGS_KEY]
+    token = SITE.set(Site(settings.source_url, settings.emergency))
+    try:
+        return await handler(request)
+    finally:
+        SITE.reset(token)
+
+
+ENV.globals["site"] = site
 ENV.filters["when"] = when
 ENV.filters["minutes"] = minutes
 

@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from coordinator.config import Config
+from coordinator.config import Config, EmergencyConfig
 from coordinator.web.ratelimit import DEFAULT_LIMITS, Limit, Scope
 
 
@@ -41,6 +41,9 @@ class WebSettings:
     # Minutes before an unacknowledged urgent request is escalated (display only).
     sla_minutes_critical: int = 60
     sla_minutes_high: int = 120
+    # Shown on the public pages beside the form, and the "Source" link of every page.
+    emergency: EmergencyConfig = field(default_factory=EmergencyConfig)
+    source_url: str = "/source"
     # Signs CSRF tokens; kept in memory only, so a restart invalidates open forms.
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
     # Keys the rate-limit counters; every process of a deployment must share it, or each
@@ -64,6 +67,8 @@ class WebSettings:
             "proxy_peers": config.web.proxy_peers,
             "sla_minutes_critical": config.policy.sla_minutes_critical,
             "sla_minutes_high": config.policy.sla_minutes_high,
+            "emergency": config.emergency,
+            "source_url": config.web.source_url or "/source",
         }
         if config.matrix.pickle_key:
             values["rate_secret"] = rate_secret(config.matrix.pickle_key)

@@ -18,11 +18,11 @@ routes = web.RouteTableDef()
 
 RATE_LIMITED = (
     "Too many submissions from your connection just now. Nothing you typed was lost: "
-    "wait a few minutes and send again, or write to us by Signal or email."
+    "wait a few minutes and send again. If it is happening now, reach us directly (below)."
 )
 BUSY = (
     "We are receiving very many submissions just now. Nothing you typed was lost: wait a "
-    "few minutes and send again, or write to us by Signal or email."
+    "few minutes and send again. If it is happening now, reach us directly (below)."
 )
 CSRF_EXPIRED = (
     "This form had expired (or came from another site). Nothing you typed was lost: "
