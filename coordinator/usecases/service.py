@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from coordinator import retention
 from coordinator.config import Config
-from coordinator.domain import Tier, Urgency, VouchKind
+from coordinator.domain import DomainError, Tier, Urgency, VouchKind
 from coordinator.sealing import PublicSealer
 from coordinator.store import Inbox, Outbox, create_engine, migrate
 from coordinator.store.clock import utcnow
@@ -43,6 +43,7 @@ from coordinator.usecases.results import (
     CloseResult,
     DeclineResult,
     EngagementResult,
+    IdentityConfirmation,
     IntakePurge,
     MemberResult,
     RemovalResult,
@@ -507,6 +508,18 @@ class Coordinator:
         if result.references:
             await retention.vacuum(self.engine)
         return result
+
+    # Identities live in the bot's store: without the bot (the web app alone) there are
+    # none to list, and confirming one is refused (partner_bots/workflow/identities.py).
+    def pending_identities(self) -> dict[str, str]:
+        return {}
+
+    async def confirm_identity(
+        self, user_id: str, *, actor: str, event_id: str | None = None
+    ) -> IdentityConfirmation:
+        raise DomainError(
+            "bot_not_running", "Identities are confirmed through the running bot (dsx run)."
+        )
 
     async def check_sla(self, *, actor: str = SYSTEM) -> SlaResult:
         return await self.transaction(
