@@ -38,6 +38,17 @@ class Member(TestClient):
         super().__init__(*a, **kw)
         self.events: list[tuple[str, dict[str, Any]]] = []
 
+    @classmethod
+    async def create(
+        cls, hs: Homeserver, store_root: Path, name: str = "user", *, cross_signed: bool = True
+    ) -> Member:
+        """A member as the bot's default device policy expects: their device cross-signed."""
+        member = await super().create(hs, store_root, name)
+        assert isinstance(member, Member)
+        if cross_signed:
+            await member.cross_sign()
+        return member
+
     def _record(self, room_id: str, event: Any) -> None:
         super()._record(room_id, event)
         source = getattr(event, "source", None)
