@@ -15,6 +15,7 @@ from typing import Any
 
 import aiohttp
 from nio import (
+    Api,
     AsyncClient,
     AsyncClientConfig,
     InviteMemberEvent,
@@ -22,6 +23,7 @@ from nio import (
     MegolmEvent,
     RoomCreateResponse,
     RoomMessageText,
+    RoomSendResponse,
     SyncResponse,
 )
 
@@ -195,6 +197,25 @@ class TestClient:
         if event_id is None:
             raise RuntimeError(f"send failed: {resp}")
         return event_id
+
+    async def send_encrypted(self, room_id: str, event_type: str, content: dict[str, Any]) -> Any:
+        """Any event type encrypted in an encrypted room (nio's room_send leaves reactions
+        in the clear); the relation stays visible to the server, as the spec says."""
+        client = self.client
+        room = client.rooms[room_id]
+        if room.encrypted:
+            if not room.members_synced:
+                await client.joined_members(room_id)
+            if client.should_query_keys:
+                await client.keys_query()
+            assert client.olm is not None
+            if client.olm.should_share_group_session(room_id):
+                await client.share_group_session(room_id, ignore_unverified_devices=True)
+            event_type, content = client.encrypt(room_id, event_type, content)
+        method, path, data = Api.room_send(
+            client.access_token, room_id, event_type, content, uuid.uuid4().hex
+        )
+        return await client._send(RoomSendResponse, method, path, data, (room_id,))
 
     def texts(self, room_id: str, sender: str | None = None) -> list[str]:
         return [
