@@ -107,3 +107,86 @@ def test_confirming_pins_only_the_identity_staff_saw(tmp_path: Path):
     assert pins.unconfirmed == {"@a:x": "K2"}
     assert pins.confirm("@a:x", "K2") and pins.pins["@a:x"] == "K2"
     assert not pins.confirm("@a:x", "K2")  # nothing left to confirm
+
+
+class _Sessions:
+    def __init__(self, sessions):
+        self.sessions = sessions
+
+    def get(self, room_id, sender_key, session_id):
+        return self.sessions.get((room_id, sender_key, session_id))
+
+
+class _Devices:
+    def __init__(self, devices):
+        self.devices = devices
+
+    def device_from_sender_key(self, user_id, sender_key):
+        return self.devices.get((user_id, sender_key))
+
+
+def _trust(tmp_path: Path, sessions: dict, devices: dict, policy=CS):
+    from types import SimpleNamespace
+
+    from partner_bots.device_trust import DeviceTrust
+
+    olm = SimpleNamespace(
+        inbound_group_store=_Sessions(sessions),
+        device_store=_Devices(devices),
+        users_for_key_query=set(),
+    )
+    session = SimpleNamespace(
+        account=SimpleNamespace(store_path=tmp_path),
+        client=SimpleNamespace(olm=olm, rooms={}),
+        user_id="@bot:x",
+    )
+    trust = DeviceTrust(session, sender=None, policy=policy)  # type: ignore[arg-type]
+    trust.evaluated.add("@a:x")  # evaluated already: no homeserver query
+    trust.signed["@a:x"] = {"D1": "ed1"}
+    return trust
+
+
+def _session(ed25519: str, forwarded: bool = False):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(ed25519=ed25519, forwarding_chain=["k"] if forwarded else [])
+
+
+def _device(device_id: str, ed25519: str):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(id=device_id, ed25519=ed25519, deleted=False)
+
+
+async def test_the_device_is_the_one_that_shared_the_session(tmp_path: Path, monkeypatch):
+    from partner_bots.events import Origin
+
+    origin = Origin("curve1", "s1")
+    devices = {("@a:x", "curve1"): _device("D1", "ed1")}
+    trust = _trust(tmp_path, {("!r:x", "curve1", "s1"): _session("ed1")}, devices)
+    got = await trust.standing("!r:x", "@a:x", origin)
+    assert got == SenderDevice(DeviceStanding.TRUSTED, "D1")
+    # Nothing sent encrypted: no device.
+    assert (await trust.standing("!r:x", "@a:x", None)).standing is DeviceStanding.UNKNOWN_DEVICE
+
+    async def no_query(users):  # a device we cannot place would ask the homeserver
+        return None
+
+    for sessions in (
+        {("!r:x", "curve1", "s1"): _session("ed1", forwarded=True)},  # names the forwarder
+        {("!r:x", "curve1", "s1"): _session("other")},  # the session's key is not D1's
+        {("!r:x", "curve1", "s9"): _session("ed1")},  # no such session here
+    ):
+        trust = _trust(tmp_path, sessions, devices)
+        monkeypatch.setattr(trust, "refresh", no_query)
+        trust.session.crypto_lock = _NoLock()
+        got = await trust.standing("!r:x", "@a:x", origin)
+        assert got.standing is DeviceStanding.UNKNOWN_DEVICE and not got.counts
+
+
+class _NoLock:
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc):
+        return False
