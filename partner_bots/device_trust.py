@@ -98,10 +98,10 @@ def standing_of(
     ``device_key`` its ed25519 key; ``signed`` maps cross-signed device ids to the key the
     signature covers, so a device id re-used with other keys is not cross-signed.
     """
+    if not identity_confirmed:  # nothing of theirs counts, whatever the device
+        return DeviceStanding.IDENTITY_CHANGED
     if device is None or device_key is None:
         return DeviceStanding.UNKNOWN_DEVICE
-    if not identity_confirmed:
-        return DeviceStanding.IDENTITY_CHANGED
     if policy is DevicePolicy.TOFU or signed.get(device) == device_key:
         return DeviceStanding.TRUSTED
     return DeviceStanding.NOT_CROSS_SIGNED

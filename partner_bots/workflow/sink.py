@@ -141,7 +141,10 @@ class WorkflowSink:
             return
         if not ev.encrypted:
             content = reply_event(
-                _plaintext_reply(), sender=ev.sender, event_id=ev.event_id, thread_root=None
+                _plaintext_reply(),
+                sender=ev.sender,
+                event_id=ev.event_id,
+                thread_root=ev.thread_root,
             )
             await self._plaintext(ev.room_id, ev.sender, ev.event_id, "message", content)
             return

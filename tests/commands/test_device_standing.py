@@ -28,6 +28,7 @@ SIGNED = {"D1": "ed-key-1"}
         (TOFU, True, "D2", "ed-key-2", DeviceStanding.TRUSTED),
         (TOFU, False, "D2", "ed-key-2", DeviceStanding.IDENTITY_CHANGED),
         (TOFU, True, None, None, DeviceStanding.UNKNOWN_DEVICE),
+        (CS, False, None, None, DeviceStanding.IDENTITY_CHANGED),
     ],
 )
 def test_standing_of(policy, confirmed, device, key, expected):
