@@ -20,6 +20,7 @@ from coordinator.store.migrate import migrate
 from coordinator.store.outbox import Outbox
 from partner_bots.bot import Bot
 from partner_bots.delivery import Delivery
+from partner_bots.device_trust import DevicePolicy
 from partner_bots.homeserver.synapse import Homeserver
 from partner_bots.session import BotAccount
 from tests.matrix.echo_bot import echo_sink
@@ -62,7 +63,7 @@ async def echo_floor(hs_bot: Homeserver, user: Member, root: Path, n: int) -> li
         pickle_key=PICKLE_KEY,
         password=password,
     )
-    bot = Bot(account, rooms, echo, inbox=Inbox(engine))
+    bot = Bot(account, rooms, echo, inbox=Inbox(engine), device_policy=DevicePolicy.TOFU)
     delivery = Delivery(bot.sender, Outbox(engine), "echo")
     deliveries.append(delivery)
     room = await user.create_encrypted_room(invite=[])

@@ -44,8 +44,10 @@ class MatrixConfig:
     device_id: str = "DSXCOORDINATOR"
     store_path: str = ""
     pickle_key: str = ""
-    # Partners' devices: "tofu" (trust on first use, pinned) or "cross-signed".
-    device_policy: str = "tofu"
+    # Whose devices get room keys and whose commands count: "cross-signed" (a device its
+    # owner signed with their self-signing key) or "tofu" (trust on first use, pinned; new
+    # devices are announced in the room). See docs/security.md.
+    device_policy: str = "cross-signed"
     # Seconds an undecryptable event waits for its room key before the bot asks for a re-send.
     undecryptable_grace_seconds: int = 60
 

@@ -36,7 +36,7 @@ class Bot:
         on_departure: DepartureCallback | None = None,
         extra_observers: tuple[SyncObserver, ...] = (),
         undecryptable_grace_seconds: float = 60.0,
-        device_policy: DevicePolicy = DevicePolicy.TOFU,
+        device_policy: DevicePolicy = DevicePolicy.CROSS_SIGNED,
         long_poll_ms: int = 30_000,
         timeline_limit: int = 50,
         inbox: InboxPort | None = None,

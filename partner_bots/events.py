@@ -1,7 +1,9 @@
 """Typed incoming events: what the rest of the bot may act on, stripped of nio's classes.
 
 Conversion is where the "never answer" rules live: our own events and ``m.notice``
-messages are never turned into something a command handler could answer.
+messages are never turned into something a command handler could answer. A decrypted event
+keeps its ``Origin`` (the megolm session it came in), from which the bot finds the device
+that sent it; a plaintext event has none.
 """
 
 from __future__ import annotations
@@ -10,6 +12,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from nio import Event, MegolmEvent, RoomMessageNotice
+
+
+@dataclass(frozen=True)
+class Origin:
+    """The megolm session an event was decrypted with: the sender's curve25519 key, the id."""
+
+    sender_key: str
+    session_id: str
 
 
 @dataclass(frozen=True)
@@ -25,6 +35,7 @@ class IncomingMessage:
     reply_to: str | None
     server_ts: int
     content: dict[str, Any]
+    origin: Origin | None = None
 
 
 @dataclass(frozen=True)
@@ -36,6 +47,7 @@ class IncomingReaction:
     key: str
     encrypted: bool
     server_ts: int
+    origin: Origin | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +64,15 @@ Incoming = IncomingMessage | IncomingReaction | IncomingRedaction
 
 def _decrypted(event: Any) -> bool:
     return bool(getattr(event, "decrypted", False))
+
+
+def _origin(event: Any) -> Origin | None:
+    if not _decrypted(event):
+        return None
+    key, session = getattr(event, "sender_key", None), getattr(event, "session_id", None)
+    if isinstance(key, str) and isinstance(session, str) and key and session:
+        return Origin(key, session)
+    return None
 
 
 def to_incoming(room_id: str, event: Event, own_user: str) -> Incoming | None:
@@ -71,7 +92,9 @@ def to_incoming(room_id: str, event: Event, own_user: str) -> Incoming | None:
         target, key = relates.get("event_id"), relates.get("key")
         if not (isinstance(target, str) and isinstance(key, str)):
             return None
-        return IncomingReaction(room_id, event_id, sender, target, key, _decrypted(event), ts)
+        return IncomingReaction(
+            room_id, event_id, sender, target, key, _decrypted(event), ts, _origin(event)
+        )
     if etype == "m.room.redaction":
         redacts = source.get("redacts") or content.get("redacts")
         if not isinstance(redacts, str):
@@ -101,5 +124,6 @@ def to_incoming(room_id: str, event: Event, own_user: str) -> Incoming | None:
             reply_to=reply,
             server_ts=ts,
             content=content,
+            origin=_origin(event),
         )
     return None

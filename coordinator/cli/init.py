@@ -32,7 +32,7 @@ password = ""          # or set DSX_MATRIX_PASSWORD
 device_id = "{device_id}"
 store_path = "{store_path}"
 pickle_key = "{pickle_key}"
-device_policy = "tofu"
+device_policy = "cross-signed"  # or "tofu": docs/security.md, "Whose words count"
 
 [database]
 url = "{database_url}"

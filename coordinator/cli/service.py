@@ -28,6 +28,7 @@ from coordinator.store import Inbox
 from coordinator.usecases import Coordinator, messages
 from partner_bots.accounts import AccountRouter, RoutedEngagementRooms, RoutedSender
 from partner_bots.bot import Bot, bot_from_config
+from partner_bots.device_trust import IdentityConfirmations
 from partner_bots.heartbeat import SyncHeartbeat
 from partner_bots.rooms import power_of
 from partner_bots.sync import Trouble
@@ -266,6 +267,11 @@ async def serve(
         heartbeat.loop = accounts.bots[account.user_id].sync
     probe = Probe(coordinator.engine, lambda: {k: h.state() for k, h in heartbeats.items()})
     bot, sink = accounts.primary_bot, sinks[config.matrix.user_id]
+    # Whose words count: each sink asks its own account's device trust about the device
+    # behind a command, and staff confirm changed identities in every account's pins.
+    for user_id, each_bot in accounts.bots.items():
+        sinks[user_id].devices = each_bot.trust
+    services.identities = IdentityConfirmations(b.trust for b in accounts.bots.values())
     engagement_rooms = RoutedEngagementRooms(
         accounts, {uid: EngagementRooms(b.session) for uid, b in accounts.bots.items()}
     )

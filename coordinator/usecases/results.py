@@ -120,3 +120,11 @@ class SlaResult:
 @dataclass(frozen=True)
 class IntakePurge:
     references: tuple[str, ...]  # public-form submissions whose sealed fields were deleted
+
+
+@dataclass(frozen=True)
+class IdentityConfirmation:
+    """Staff accepted a member's changed encryption identity (their master key)."""
+
+    user: str
+    master_key: str

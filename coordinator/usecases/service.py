@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from coordinator import audit, retention
 from coordinator.config import Config
-from coordinator.domain import Forbidden, Tier, Urgency, VouchKind
+from coordinator.domain import DomainError, Forbidden, Tier, Urgency, VouchKind
 from coordinator.sealing import PublicSealer
 from coordinator.store import Inbox, Outbox, create_engine, migrate
 from coordinator.store.clock import utcnow
@@ -44,6 +44,7 @@ from coordinator.usecases.results import (
     CloseResult,
     DeclineResult,
     EngagementResult,
+    IdentityConfirmation,
     IntakePurge,
     MemberResult,
     RemovalResult,
@@ -564,6 +565,18 @@ class Coordinator:
         if result.references:
             await retention.vacuum(self.engine)
         return result
+
+    # Identities live in the bot's store: without the bot (the web app alone) there are
+    # none to list, and confirming one is refused (partner_bots/workflow/identities.py).
+    def pending_identities(self) -> dict[str, str]:
+        return {}
+
+    async def confirm_identity(
+        self, user_id: str, *, actor: str, event_id: str | None = None
+    ) -> IdentityConfirmation:
+        raise DomainError(
+            "bot_not_running", "Identities are confirmed through the running bot (dsx run)."
+        )
 
     async def check_sla(self, *, actor: str = SYSTEM) -> SlaResult:
         return await self.transaction(

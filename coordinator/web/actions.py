@@ -12,7 +12,12 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from coordinator.usecases.results import CaseOutcome, RemovalResult, VetResult
+from coordinator.usecases.results import (
+    CaseOutcome,
+    IdentityConfirmation,
+    RemovalResult,
+    VetResult,
+)
 
 
 class StaffActions(Protocol):
@@ -37,3 +42,11 @@ class StaffActions(Protocol):
         actor: str,
         event_id: str | None = None,
     ) -> RemovalResult: ...
+
+    def pending_identities(self) -> dict[str, str]:
+        """Members whose changed encryption identity waits for staff (user → master key)."""
+        ...
+
+    async def confirm_identity(
+        self, user_id: str, *, actor: str, event_id: str | None = None
+    ) -> IdentityConfirmation: ...

@@ -104,6 +104,13 @@ async def member(request: web.Request, session: staff.StaffSession) -> web.Strea
     )
 
 
+@routes.get("/dashboard/identities", name="identities")
+@staff_page
+async def identities(request: web.Request, session: staff.StaffSession) -> web.StreamResponse:
+    pending = request.app[SERVICES].actions.pending_identities()
+    return await render(session, "dash_identities.html", pending=sorted(pending.items()))
+
+
 @routes.get("/dashboard/audit", name="audit")
 @staff_page
 async def audit_log(request: web.Request, session: staff.StaffSession) -> web.StreamResponse:
@@ -260,4 +267,14 @@ async def act_remove(request: web.Request) -> web.StreamResponse:
             reason=f.get("reason") or None,
             actor=who,
         ),
+    )
+
+
+@routes.post("/dashboard/actions/confirm-identity", name="act_confirm_identity")
+async def act_confirm_identity(request: web.Request) -> web.StreamResponse:
+    actions = request.app[SERVICES].actions
+    return await _act(
+        request,
+        "confirm identity",
+        lambda f, who: actions.confirm_identity(f.get("user", ""), actor=who),
     )

@@ -80,6 +80,7 @@ class DeclineCommand:
     PARTNER,
     summary="Show your open cases, or one request, proposal or engagement.",
     example="!dsx status R-7",
+    changes_state=False,
 )
 @frozen
 class StatusCommand:
@@ -193,6 +194,7 @@ class VetCommand:
     PARTNER,
     summary="Show the vouching paths to a member, from your partner or another member.",
     example="!dsx path @maria:example.org from=@ana:example.net",
+    changes_state=False,
 )
 @frozen
 class PathCommand:
@@ -303,6 +305,7 @@ class PartnerAddCommand:
     STAFF,
     summary="List the vetting queue: applicants, the trust rules' decision, vouching paths.",
     example="!dsx queue",
+    changes_state=False,
 )
 @frozen
 class QueueCommand:
@@ -320,6 +323,20 @@ class QueueCommand:
 class LoginCommand:
     async def run(self, services: Services, ctx: CommandContext) -> Outcome:
         return await services.login_link(ctx, self)
+
+
+@command(
+    "identity confirm",
+    STAFF,
+    summary="Accept a member's new encryption identity: their commands count again.",
+    example="!dsx identity confirm @maria:example.org",
+)
+@frozen
+class IdentityConfirmCommand:
+    user: str = arg(v.USER, "the member whose identity changed")
+
+    async def run(self, services: Services, ctx: CommandContext) -> Outcome:
+        return await services.confirm_identity(ctx, self)
 
 
 _TOPIC_WORDS = v.Pattern(
@@ -347,6 +364,7 @@ class _Topic:
     ANYONE,
     summary="List the commands, or explain one.",
     example="!dsx help org add",
+    changes_state=False,
 )
 @frozen
 class HelpCommand:

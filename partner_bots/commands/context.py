@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from partner_bots.commands.errors import CommandError, ErrorCode
+from partner_bots.standing import NO_DEVICE, SenderDevice
 
 if TYPE_CHECKING:
     from partner_bots.commands import catalog as c
     from partner_bots.commands.registry import CommandSpec
 
-REFUSAL_CODES = frozenset({ErrorCode.NOT_ALLOWED, ErrorCode.STAFF_ONLY})
+REFUSAL_CODES = frozenset({ErrorCode.NOT_ALLOWED, ErrorCode.STAFF_ONLY, ErrorCode.UNTRUSTED_DEVICE})
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,9 @@ class Services(Protocol):
     async def add_partner(self, ctx: CommandContext, cmd: c.PartnerAddCommand) -> Outcome: ...
     async def vetting_queue(self, ctx: CommandContext, cmd: c.QueueCommand) -> Outcome: ...
     async def login_link(self, ctx: CommandContext, cmd: c.LoginCommand) -> Outcome: ...
+    async def confirm_identity(
+        self, ctx: CommandContext, cmd: c.IdentityConfirmCommand
+    ) -> Outcome: ...
 
 
 class Command(Protocol):
@@ -96,3 +100,6 @@ class CommandContext:
     is_partner_member: bool = False  # listed member or holds the configured power level
     event_id: str | None = None
     thread_root: str | None = None
+    # The device that sent the command, decided by the bot from the event's megolm
+    # session; unknown (nothing counts) unless the caller says otherwise.
+    device: SenderDevice = NO_DEVICE

@@ -15,6 +15,7 @@ from partner_bots.commands.errors import CommandError, ErrorCode
 from partner_bots.commands.parse import bind, resolve
 from partner_bots.commands.registry import CommandSpec, Registry
 from partner_bots.commands.spec import Audience
+from partner_bots.standing import REFUSALS
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +24,11 @@ _MAX_ERROR_TEXT = 500
 
 
 def authorize(spec: CommandSpec, ctx: CommandContext) -> CommandError | None:
-    """Staff commands only in the staff room; partner commands only for authorized senders."""
+    """Staff commands only in the staff room; partner commands only for authorized senders;
+    a command that changes state only from a device that meets the device policy.
+
+    Who may use a command is checked first, so a non-member learns nothing about devices.
+    """
     if spec.audience is Audience.STAFF and not ctx.is_staff_room:
         return CommandError(
             ErrorCode.STAFF_ONLY, f"“{spec.name}” can only be used in the staff room.", None
@@ -34,6 +39,8 @@ def authorize(spec: CommandSpec, ctx: CommandContext) -> CommandError | None:
             "Only listed members of this partner room may use this command.",
             None,
         )
+    if spec.changes_state and not ctx.device.counts:
+        return CommandError(ErrorCode.UNTRUSTED_DEVICE, REFUSALS[ctx.device.standing], None)
     return None
 
 

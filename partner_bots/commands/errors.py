@@ -18,6 +18,7 @@ class ErrorCode(StrEnum):
     UNBALANCED_QUOTE = "unbalanced_quote"
     NOT_ALLOWED = "not_allowed"
     STAFF_ONLY = "staff_only"
+    UNTRUSTED_DEVICE = "untrusted_device"
     INTERNAL_ERROR = "internal_error"
 
 

@@ -19,6 +19,9 @@ class CommandSpec:
     example: str
     model: type
     params: tuple[Param, ...]
+    # False for commands that only read: those may be answered from any device of a
+    # member; every other command counts only from a device that meets the device policy.
+    changes_state: bool = True
 
     @property
     def words(self) -> tuple[str, ...]:
@@ -43,7 +46,13 @@ class Registry:
         self._specs: dict[str, CommandSpec] = {}
 
     def command(
-        self, name: str, audience: Audience, *, summary: str, example: str
+        self,
+        name: str,
+        audience: Audience,
+        *,
+        summary: str,
+        example: str,
+        changes_state: bool = True,
     ) -> Callable[[type], type]:
         """Class decorator for a frozen dataclass with an async ``run(services, ctx)``."""
 
@@ -53,7 +62,9 @@ class Registry:
                 raise ValueError(f"command {key!r} declared twice")
             if not callable(getattr(model, "run", None)):
                 raise TypeError(f"command {key!r} has no run method")
-            spec = CommandSpec(key, audience, summary, example, model, params_of(model))
+            spec = CommandSpec(
+                key, audience, summary, example, model, params_of(model), changes_state
+            )
             self._specs[key] = spec
             model.spec = spec  # type: ignore[attr-defined]
             return model

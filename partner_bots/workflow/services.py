@@ -25,6 +25,7 @@ from partner_bots.commands import catalog as c
 from partner_bots.commands.context import CommandContext, Outcome
 from partner_bots.workflow import posted, present
 from partner_bots.workflow.directory import Directory, PartnerRoom
+from partner_bots.workflow.identities import Identities, confirm_identity
 from partner_bots.workflow.login import PLACEHOLDER as LINK_PLACEHOLDER
 from partner_bots.workflow.login import SUMMARY as LINK_SUMMARY
 from partner_bots.workflow.login import MintLink
@@ -56,6 +57,8 @@ class WorkflowServices:
         self.coordinator = coordinator
         self.directory = directory
         self.login = login
+        # Every bot account's identity pins; set by the composition root once bots exist.
+        self.identities: Identities | None = None
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -495,6 +498,16 @@ class WorkflowServices:
         # The link itself is minted at send time (workflow/login.py): never stored.
         # The link goes to the caller's direct room, never into the shared staff room.
         return Outcome(LINK_SUMMARY, (LINK_PLACEHOLDER,))
+
+    async def confirm_identity(self, ctx: CommandContext, cmd: c.IdentityConfirmCommand) -> Outcome:
+        result = await confirm_identity(
+            self.coordinator, self.identities, cmd.user, actor=ctx.sender, event_id=ctx.event_id
+        )
+        return Outcome(
+            f"The new identity of {result.user} is confirmed: I share encrypted messages with "
+            "their verified devices and act on their commands again.",
+            mentions=(result.user,),
+        )
 
 
 def _age(delta: timedelta) -> str:

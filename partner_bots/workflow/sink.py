@@ -6,6 +6,11 @@ every answer goes out through the outbox (exactly once, in the request's thread)
 * ✅/❌ reactions on a proposal the bot posted approve or decline it; redacting a ✅ withdraws
   the approval while the match is not final.
 * A refusal is answered and audited, and changes nothing.
+* Whose words count (docs/security.md): every room the bot works in is encrypted, so a
+  plaintext message or vote is never a command. It is audited, changes nothing, and its
+  sender is told once per room. Encrypted commands carry the standing of the device that
+  sent them (``CommandContext.device``); dispatch refuses state changes from a device that
+  does not meet the device policy.
 * The reply is written in its own transaction keyed ``<event id>:reply``: a redelivered
   event gets the stored use-case result back and its reply is not queued twice.
 """
@@ -14,21 +19,29 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 
 from coordinator.domain import DomainError
 from coordinator.logs import get_logger
+from coordinator.store import inbox as inbox_store
 from coordinator.store.schema import inbox
 from coordinator.usecases import Coordinator
 from coordinator.usecases.unit import Tx
 from partner_bots.commands import BotIdentity, CommandContext, Outcome, Reply, command_text
 from partner_bots.commands.dispatch import run_text
 from partner_bots.commands.errors import CommandError, ErrorCode
-from partner_bots.events import Incoming, IncomingMessage, IncomingReaction, IncomingRedaction
+from partner_bots.events import (
+    Incoming,
+    IncomingMessage,
+    IncomingReaction,
+    IncomingRedaction,
+    Origin,
+)
 from partner_bots.render.relations import Vote, reply_to_command, vote_of
 from partner_bots.render.reply import reply_content, reply_event
+from partner_bots.standing import NO_DEVICE, SenderDevice
 from partner_bots.workflow import posted, present
 from partner_bots.workflow.directory import Directory
 from partner_bots.workflow.services import WorkflowServices
@@ -40,10 +53,29 @@ REPLY_SUFFIX = ":reply"
 COMMAND_MSGTYPES = frozenset({"m.text"})
 
 
+PLAINTEXT_CODE = "unencrypted_command"
+PLAINTEXT_TEXT = (
+    "I did not act on that: it was sent unencrypted into this encrypted room, so I cannot "
+    "tell which device sent it. Commands and ✅/❌ votes count only when they are encrypted, "
+    "from a verified device. Nothing was changed. (I say this once in this room.)"
+)
+
+
 @dataclass(frozen=True)
 class ReplyQueued:
     message: str
     refused: bool
+
+
+@dataclass(frozen=True)
+class PlaintextIgnored:
+    told: bool  # this sender got the once-per-room notice with this event
+
+
+class DeviceJudge(Protocol):
+    """``partner_bots.device_trust.DeviceTrust``: the standing of an event's device."""
+
+    async def standing(self, room_id: str, user_id: str, origin: Origin | None) -> SenderDevice: ...
 
 
 class WorkflowSink:
@@ -61,6 +93,9 @@ class WorkflowSink:
         self.services = services
         self.bot = BotIdentity(bot_user_id)
         self.wake = wake or (lambda: None)
+        # Set by the composition root to the account's DeviceTrust; without one no device
+        # counts, so nothing changes state.
+        self.devices: DeviceJudge | None = None
 
     async def __call__(self, event: Incoming) -> None:
         if isinstance(event, IncomingMessage):
@@ -72,8 +107,18 @@ class WorkflowSink:
 
     # -- context -----------------------------------------------------------------------
 
+    async def _device(self, room_id: str, sender: str, origin: Origin | None) -> SenderDevice:
+        if self.devices is None or origin is None:
+            return NO_DEVICE
+        return await self.devices.standing(room_id, sender, origin)
+
     async def _context(
-        self, room_id: str, sender: str, event_id: str, thread_root: str | None
+        self,
+        room_id: str,
+        sender: str,
+        event_id: str,
+        thread_root: str | None,
+        origin: Origin | None,
     ) -> CommandContext:
         return CommandContext(
             sender=sender,
@@ -83,6 +128,7 @@ class WorkflowSink:
             is_partner_member=await self.directory.may_act_for_partner(room_id, sender),
             event_id=event_id,
             thread_root=thread_root,
+            device=await self._device(room_id, sender, origin),
         )
 
     # -- messages ----------------------------------------------------------------------
@@ -93,7 +139,16 @@ class WorkflowSink:
         text = command_text(ev.body, self.bot, ev.formatted_body)
         if text is None:
             return
-        ctx = await self._context(ev.room_id, ev.sender, ev.event_id, ev.thread_root)
+        if not ev.encrypted:
+            content = reply_event(
+                _plaintext_reply(),
+                sender=ev.sender,
+                event_id=ev.event_id,
+                thread_root=ev.thread_root,
+            )
+            await self._plaintext(ev.room_id, ev.sender, ev.event_id, "message", content)
+            return
+        ctx = await self._context(ev.room_id, ev.sender, ev.event_id, ev.thread_root, ev.origin)
         reply = await run_text(text, ctx)
         self.wake()  # what the use case queued (a proposal) need not wait for the reply
         thread = ev.thread_root
@@ -114,7 +169,13 @@ class WorkflowSink:
             return
         # The proposal sits in the request's thread, or starts it (another partner's copy).
         thread = post.thread_of or ev.reacts_to
-        ctx = await self._context(ev.room_id, ev.sender, ev.event_id, thread)
+        if not ev.encrypted:
+            content = reply_to_command(
+                reply_content(_plaintext_reply(), mention=[ev.sender]), ev.reacts_to, thread
+            )
+            await self._plaintext(ev.room_id, ev.sender, ev.event_id, "reaction", content)
+            return
+        ctx = await self._context(ev.room_id, ev.sender, ev.event_id, thread, ev.origin)
         verb = "approve" if vote is Vote.APPROVE else "decline"
         reply = await run_text(f"{verb} {post.proposal}", ctx)
         self.wake()
@@ -175,6 +236,28 @@ class WorkflowSink:
             ),
         )
 
+    async def _plaintext(
+        self, room_id: str, sender: str, event_id: str, kind: str, content: dict[str, Any]
+    ) -> None:
+        """Audit a plaintext command or vote; tell its sender once per room (the inbox keeps
+        that they were told), so a script sending plaintext gets no stream of answers."""
+        told_key = f"plaintext-notice:{room_id}:{sender}"
+
+        async def body(tx: Tx) -> PlaintextIgnored:
+            told_before, _ = await inbox_store.lookup(tx.conn, told_key)
+            if not told_before:
+                await inbox_store.claim(tx.conn, told_key, "plaintext_notice", tx.now)
+                await tx.send(room_id, content)
+            tx.audit("command.unencrypted", room_id, kind=kind, told=not told_before)
+            return PlaintextIgnored(not told_before)
+
+        result = await self.coordinator.transaction(
+            "plaintext_command", body, PlaintextIgnored, sender, event_id + REPLY_SUFFIX
+        )
+        log.info("command.unencrypted", kind=kind, told=result.told)
+        if result.told:
+            self.wake()
+
     # -- replies -------------------------------------------------------------------------
 
     async def _queue_reply(
@@ -193,3 +276,7 @@ class WorkflowSink:
         if reply.refused:
             log.info("command.refused", command=reply.command)
         self.wake()
+
+
+def _plaintext_reply() -> Reply:
+    return Reply.failure("unencrypted", CommandError(PLAINTEXT_CODE, PLAINTEXT_TEXT))

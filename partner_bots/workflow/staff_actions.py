@@ -8,7 +8,13 @@ the next candidates in the rooms' threads, exactly as ``!dsx remove`` in the sta
 from __future__ import annotations
 
 from coordinator.usecases import Coordinator
-from coordinator.usecases.results import CaseOutcome, RemovalResult, VetResult
+from coordinator.usecases.results import (
+    CaseOutcome,
+    IdentityConfirmation,
+    RemovalResult,
+    VetResult,
+)
+from partner_bots.workflow.identities import confirm_identity
 from partner_bots.workflow.services import WorkflowServices
 
 
@@ -45,4 +51,15 @@ class WorkflowStaffActions:
     ) -> RemovalResult:
         return await self._services.remove_member(
             member_id, reason_code, reason, actor=actor, event_id=event_id
+        )
+
+    def pending_identities(self) -> dict[str, str]:
+        identities = self._services.identities
+        return identities.pending() if identities is not None else {}
+
+    async def confirm_identity(
+        self, user_id: str, *, actor: str, event_id: str | None = None
+    ) -> IdentityConfirmation:
+        return await confirm_identity(
+            self._coordinator, self._services.identities, user_id, actor=actor, event_id=event_id
         )

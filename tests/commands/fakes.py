@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from partner_bots.commands import CommandContext, Outcome
+from partner_bots.standing import DeviceStanding, SenderDevice
+
+TRUSTED = SenderDevice(DeviceStanding.TRUSTED, "DEVICE")
 
 USE_CASES = (
     "file_request",
@@ -27,6 +30,7 @@ USE_CASES = (
     "add_partner",
     "vetting_queue",
     "login_link",
+    "confirm_identity",
 )
 
 
@@ -58,7 +62,12 @@ class RecordingServices:
 
 
 def context(
-    services: Any, *, staff: bool = False, member: bool = True, sender: str = "@ana:example.org"
+    services: Any,
+    *,
+    staff: bool = False,
+    member: bool = True,
+    sender: str = "@ana:example.org",
+    device: SenderDevice = TRUSTED,
 ) -> CommandContext:
     return CommandContext(
         sender=sender,
@@ -67,4 +76,5 @@ def context(
         is_staff_room=staff,
         is_partner_member=member,
         event_id="$ev",
+        device=device,
     )

@@ -51,8 +51,14 @@ def test_syntax_marks_optional_and_required():
 
 def test_audiences_follow_the_design():
     staff = {spec.name for spec in SPECS if spec.audience is Audience.STAFF}
-    assert staff == {"remove", "refuse", "partner add", "queue", "login"}
+    assert staff == {"remove", "refuse", "partner add", "queue", "login", "identity confirm"}
     assert REGISTRY.get("help").audience is Audience.ANYONE
+
+
+def test_only_reading_commands_skip_the_device_check():
+    """A new command changes state (needs a trusted device) unless it says otherwise."""
+    reading = {spec.name for spec in SPECS if not spec.changes_state}
+    assert reading == {"status", "path", "queue", "help"}
 
 
 def test_declaring_a_command_is_one_class():

@@ -10,9 +10,12 @@ import asyncio
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import aiohttp
 from nio import (
+    Api,
     AsyncClient,
     AsyncClientConfig,
     InviteMemberEvent,
@@ -20,10 +23,16 @@ from nio import (
     MegolmEvent,
     RoomCreateResponse,
     RoomMessageText,
+    RoomSendResponse,
     SyncResponse,
 )
 
+from partner_bots.cross_signing import CrossSigning, CrossSigningStatus
 from partner_bots.homeserver.synapse import Homeserver, RegisteredUser
+from partner_bots.raw_api import RawApi
+
+# Seals a test client's cross-signing keys at rest (as the bot's pickle key does its own).
+CROSS_SIGNING_SEAL = "test-client-cross-signing-key"
 
 ENCRYPTION_STATE = {
     "type": "m.room.encryption",
@@ -37,10 +46,13 @@ class TestClient:
 
     __test__ = False  # not a pytest class
 
-    def __init__(self, hs: Homeserver, user: RegisteredUser, store: Path):
+    def __init__(self, hs: Homeserver, user: RegisteredUser, store: Path, keys: Path | None = None):
         store.mkdir(parents=True, exist_ok=True)
         self.hs = hs
         self.user = user
+        # Where this user's cross-signing keys are kept: a second device of the same user
+        # shares the folder of the first, as a second Element session shares the secrets.
+        self.keys_dir = keys or store
         self.client = AsyncClient(
             hs.base_url,
             user.user_id,
@@ -64,6 +76,36 @@ class TestClient:
     @property
     def user_id(self) -> str:
         return self.user.user_id
+
+    async def cross_sign(self) -> CrossSigningStatus:
+        """Publish this user's cross-signing keys (once) and sign this device with them, as
+        Element does on setup; the bot's own bootstrap code does the work."""
+        ident = SimpleNamespace(
+            user_id=self.user_id,
+            device_id=self.user.device_id,
+            raw=RawApi(self.hs.base_url, self.user.access_token),
+            account=SimpleNamespace(
+                store_path=self.keys_dir, pickle_key=CROSS_SIGNING_SEAL, password=self.user.password
+            ),
+        )
+        try:
+            return await CrossSigning(ident).ensure()  # type: ignore[arg-type]
+        finally:
+            await ident.raw.close()
+
+    async def reset_identity(self) -> CrossSigningStatus:
+        """A new master key, as after "reset encryption": this device is signed anew."""
+        (self.keys_dir / "cross_signing.sealed").unlink()
+        return await self.cross_sign()
+
+    async def new_device(self, store_root: Path) -> TestClient:
+        """The same user signed in on another device (not cross-signed until asked)."""
+        user = await login_device(self.hs, self.user)
+        other = type(self)(self.hs, user, store_root / user.device_id, keys=self.keys_dir)
+        if other.client.should_upload_keys:
+            await other.client.keys_upload()
+        await other.sync()
+        return other
 
     async def _sync_request(self, timeout_ms: int) -> Any:
         return await self.client.sync(timeout=timeout_ms, full_state=True)
@@ -156,6 +198,25 @@ class TestClient:
             raise RuntimeError(f"send failed: {resp}")
         return event_id
 
+    async def send_encrypted(self, room_id: str, event_type: str, content: dict[str, Any]) -> Any:
+        """Any event type encrypted in an encrypted room (nio's room_send leaves reactions
+        in the clear); the relation stays visible to the server, as the spec says."""
+        client = self.client
+        room = client.rooms[room_id]
+        if room.encrypted:
+            if not room.members_synced:
+                await client.joined_members(room_id)
+            if client.should_query_keys:
+                await client.keys_query()
+            assert client.olm is not None
+            if client.olm.should_share_group_session(room_id):
+                await client.share_group_session(room_id, ignore_unverified_devices=True)
+            event_type, content = client.encrypt(room_id, event_type, content)
+        method, path, data = Api.room_send(
+            client.access_token, room_id, event_type, content, uuid.uuid4().hex
+        )
+        return await client._send(RoomSendResponse, method, path, data, (room_id,))
+
     def texts(self, room_id: str, sender: str | None = None) -> list[str]:
         return [
             e.body
@@ -166,6 +227,21 @@ class TestClient:
     async def close(self) -> None:
         # Never log out: that deletes the device's keys on the server.
         await self.client.close()
+
+
+async def login_device(hs: Homeserver, user: RegisteredUser) -> RegisteredUser:
+    """A password login: the same user on a new device."""
+    body = {
+        "type": "m.login.password",
+        "identifier": {"type": "m.id.user", "user": user.user_id},
+        "password": user.password,
+    }
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{hs.base_url}/_matrix/client/v3/login", json=body) as resp:
+            data = await resp.json()
+            if resp.status != 200:
+                raise RuntimeError(f"login failed: {resp.status} {data.get('errcode')}")
+    return RegisteredUser(user.user_id, user.password, data["access_token"], data["device_id"])
 
 
 def is_invite_for(event: Any, user_id: str) -> bool:

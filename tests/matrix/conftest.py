@@ -55,6 +55,7 @@ import asyncio  # noqa: E402
 from typing import Any  # noqa: E402
 
 from partner_bots.bot import Bot  # noqa: E402
+from partner_bots.device_trust import DevicePolicy  # noqa: E402
 from partner_bots.events import Incoming  # noqa: E402
 from tests.harness.clients import TestClient  # noqa: E402
 
@@ -123,6 +124,9 @@ async def running_bots(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[
     ) -> Bot:
         account = account or await new_account(hs, tmp_path / unique("store"))
         kw.setdefault("long_poll_ms", 2_000)
+        # These tests are about transport; their partners do not cross-sign, so they get
+        # room keys under tofu. The policies themselves: test_device_trust.py.
+        kw.setdefault("device_policy", DevicePolicy.TOFU)
         bot = Bot(account, registry, sink, **kw)
         await bot.start()
         started.append(bot)

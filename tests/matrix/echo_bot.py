@@ -22,6 +22,7 @@ from coordinator.store.inbox import Inbox, claim, lookup
 from coordinator.store.outbox import Outbox, enqueue
 from partner_bots.bot import Bot
 from partner_bots.delivery import Delivery
+from partner_bots.device_trust import DevicePolicy
 from partner_bots.events import Incoming, IncomingMessage
 from partner_bots.runner import run_bot
 from partner_bots.sending import notice
@@ -78,7 +79,14 @@ async def main(cfg: dict) -> None:
         pickle_key=cfg["pickle_key"],
         password=cfg["password"],
     )
-    bot = Bot(account, OneRoom(cfg["room"]), echo, long_poll_ms=2_000, inbox=Inbox(engine))
+    bot = Bot(
+        account,
+        OneRoom(cfg["room"]),
+        echo,
+        long_poll_ms=2_000,
+        inbox=Inbox(engine),
+        device_policy=DevicePolicy.TOFU,  # its partner does not cross-sign
+    )
     delivery = Delivery(bot.sender, Outbox(engine), "echo-worker", lease_seconds=5)
     delivery_ref.append(delivery)
     try:

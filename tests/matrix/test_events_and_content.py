@@ -140,3 +140,19 @@ def test_bot_from_config(tmp_path):
     del doc["matrix"]["pickle_key"]
     with pytest.raises(SessionError):
         bot_from_config(parse(doc, "t"), Reg(), sink)
+
+
+def test_a_decrypted_event_keeps_its_session_and_a_plaintext_one_has_none():
+    """The origin is how the bot finds the sending device; plaintext has no device."""
+    from partner_bots.events import Origin
+
+    plain = _event("m.room.message", {"msgtype": "m.text", "body": "!dsx approve p-1"})
+    assert to_incoming(ROOM, plain, ME).origin is None
+    assert not to_incoming(ROOM, plain, ME).encrypted
+    for event in (
+        _event("m.room.message", {"msgtype": "m.text", "body": "!dsx approve p-1"}),
+        _event("m.reaction", reaction("$p", "✅")),
+    ):
+        event.decrypted, event.sender_key, event.session_id = True, "curve", "sess"
+        got = to_incoming(ROOM, event, ME)
+        assert got.encrypted and got.origin == Origin("curve", "sess")

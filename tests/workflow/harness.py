@@ -38,6 +38,17 @@ class Member(TestClient):
         super().__init__(*a, **kw)
         self.events: list[tuple[str, dict[str, Any]]] = []
 
+    @classmethod
+    async def create(
+        cls, hs: Homeserver, store_root: Path, name: str = "user", *, cross_signed: bool = True
+    ) -> Member:
+        """A member as the bot's default device policy expects: their device cross-signed."""
+        member = await super().create(hs, store_root, name)
+        assert isinstance(member, Member)
+        if cross_signed:
+            await member.cross_sign()
+        return member
+
     def _record(self, room_id: str, event: Any) -> None:
         super()._record(room_id, event)
         source = getattr(event, "source", None)
@@ -113,11 +124,12 @@ class Member(TestClient):
         return await self.reply_to(room_id, bot, await self.command(room_id, body), timeout)
 
     async def react(self, room_id: str, event_id: str, key: str) -> str:
-        resp = await self.client.room_send(
+        """An encrypted reaction, as Element sends it (nio alone sends reactions in the
+        clear, which the bot never counts as a vote)."""
+        resp = await self.send_encrypted(
             room_id,
             "m.reaction",
             {"m.relates_to": {"rel_type": "m.annotation", "event_id": event_id, "key": key}},
-            ignore_unverified_devices=True,
         )
         sent = getattr(resp, "event_id", None)
         if sent is None:
