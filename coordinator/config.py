@@ -50,6 +50,9 @@ class MatrixConfig:
     device_policy: str = "cross-signed"
     # Seconds an undecryptable event waits for its room key before the bot asks for a re-send.
     undecryptable_grace_seconds: int = 60
+    # How the bot appears in partners' clients, set at every start (empty: left as is).
+    display_name: str = "DSX coordinator"
+    avatar_file: str = ""  # a PNG or JPEG, uploaded once and re-used while unchanged
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from coordinator.config import Config
 from coordinator.logs import get_logger
 from partner_bots.cross_signing import CrossSigning, CrossSigningStatus
 from partner_bots.device_trust import DevicePolicy, DeviceTrust
+from partner_bots.profile import Profile, ensure_profile
 from partner_bots.rooms import DepartureCallback, RoomPolicy, RoomRegistry
 from partner_bots.sending import Sender
 from partner_bots.session import BotAccount, BotSession
@@ -40,6 +41,7 @@ class Bot:
         long_poll_ms: int = 30_000,
         timeline_limit: int = 50,
         inbox: InboxPort | None = None,
+        profile: Profile | None = None,
     ):
         self.session = BotSession(account)
         self.sender = Sender(self.session)
@@ -59,6 +61,7 @@ class Bot:
             inbox=inbox,
         )
         self.cross_signing: CrossSigningStatus | None = None
+        self.profile = profile or Profile()
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -70,6 +73,7 @@ class Bot:
         )
         self.sync.observers = (*self.sync.observers, self.undecryptable)
         self.cross_signing = await CrossSigning(self.session).ensure()
+        await ensure_profile(self.session, self.profile, self.session.account.store_path)
         self._task = asyncio.create_task(self.sync.run(), name=f"sync-{self.session.device_id}")
 
     async def stop(self) -> None:
@@ -90,5 +94,6 @@ def bot_from_config(config: Config, registry: RoomRegistry, sink: EventSink, **k
         sink,
         device_policy=DevicePolicy(config.matrix.device_policy),
         undecryptable_grace_seconds=config.matrix.undecryptable_grace_seconds,
+        profile=Profile(config.matrix.display_name, config.matrix.avatar_file),
         **kw,
     )
