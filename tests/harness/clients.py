@@ -84,6 +84,7 @@ class TestClient:
             user_id=self.user_id,
             device_id=self.user.device_id,
             raw=RawApi(self.hs.base_url, self.user.access_token),
+            client=self.client,  # its olm account holds the device keys that get signed
             account=SimpleNamespace(
                 store_path=self.keys_dir, pickle_key=CROSS_SIGNING_SEAL, password=self.user.password
             ),
