@@ -112,6 +112,13 @@ class SealingConfig:
 
 
 @dataclass(frozen=True)
+class AuditConfig:
+    # The key that signs the audit chain (coordinator/audit_key.py); empty means
+    # keys/audit.key in the data folder. Never in the database.
+    key_file: str = ""
+
+
+@dataclass(frozen=True)
 class Config:
     data_dir: str = "./dsx-data"
     log_level: str = "INFO"
@@ -122,6 +129,7 @@ class Config:
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     web: WebConfig = field(default_factory=WebConfig)
     sealing: SealingConfig = field(default_factory=SealingConfig)
+    audit: AuditConfig = field(default_factory=AuditConfig)
     # Further bot accounts ([[matrix_accounts]]), each possibly on its own homeserver.
     matrix_accounts: tuple[MatrixConfig, ...] = ()
     source: str = "<defaults>"
@@ -170,6 +178,7 @@ _SECTIONS: dict[str, type] = {
     "policy": PolicyConfig,
     "web": WebConfig,
     "sealing": SealingConfig,
+    "audit": AuditConfig,
 }
 _TOP_LEVEL = {"data_dir", "log_level"}
 _ACCOUNTS = "matrix_accounts"

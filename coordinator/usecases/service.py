@@ -16,7 +16,9 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from coordinator import audit_key as audit_keys
 from coordinator import retention
+from coordinator.audit_key import AuditKey
 from coordinator.config import Config
 from coordinator.domain import Tier, Urgency, VouchKind
 from coordinator.sealing import PublicSealer
@@ -67,9 +69,13 @@ class Coordinator:
         config: Config,
         sealer: PublicSealer | None = None,
         clock: Callable[[], datetime] = utcnow,
+        *,
+        audit_key: AuditKey,
     ):
         self.engine = engine
         self.config = config
+        # Every audit entry is keyed with it (coordinator/audit_key.py); there is no default.
+        self.audit_key = audit_key
         self.ctx = Context(config, TrustIndex(config.policy), sealer, clock)
         self.outbox = Outbox(engine, clock, dead_notice=self._dead_notice)
         self.inbox = Inbox(engine)
@@ -96,10 +102,19 @@ class Coordinator:
         sealer: PublicSealer | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> Coordinator:
-        """Migrate, connect, rebuild the trust graph and register configured partners."""
+        """Migrate, connect, load the audit key, rebuild the trust graph and register
+        configured partners. A configuration file without its audit key fails here
+        (``AuditKeyError``), before anything is written."""
         url = url or config.database_url
+        audit_keys.require(config)  # fail before migrating when the file's key is missing
         await migrate(url)
-        coordinator = cls(create_engine(url), config, sealer, clock)
+        engine = create_engine(url)
+        try:
+            key = await audit_keys.for_config(config, engine)
+        except BaseException:
+            await engine.dispose()
+            raise
+        coordinator = cls(engine, config, sealer, clock, audit_key=key)
         await coordinator.start()
         return coordinator
 
@@ -154,6 +169,7 @@ class Coordinator:
                 event_id=event_id,
                 result_type=result_type,
                 body=wrapped,
+                audit_key=self.audit_key,
                 on_rollback=rollback,
             )
             trust.dirty = False

@@ -103,6 +103,7 @@ async def run(
     event_id: str | None,
     result_type: type[R],
     body: Callable[[Tx], Awaitable[R]],
+    audit_key: audit.AuditKey,
     on_rollback: Callable[[], Awaitable[None]] | None = None,
 ) -> R:
     """Run ``body`` in one transaction with audit, outbox and idempotency."""
@@ -116,7 +117,7 @@ async def run(
                 await inbox_store.claim(conn, event_id, name, now)
             tx = Tx(conn=conn, now=now, actor=actor)
             result = await body(tx)
-            await audit.append(conn, tx.records, now)
+            await audit.append(conn, tx.records, now, audit_key)
             if event_id is not None:
                 await inbox_store.store_result(conn, event_id, encode_result(result))
     except IntegrityError:

@@ -52,6 +52,7 @@ def build_web(
         coordinator.engine,
         sealer,
         staff_room=config.staff.room or "staff",
+        audit_key=coordinator.audit_key,
         routing_partner=routing_partner(config),
     )
     services = WebServices(
@@ -60,5 +61,6 @@ def build_web(
         auth=auth,
         actions=actions or coordinator,
         trust=CoordinatorTrust(coordinator),
+        audit_key=coordinator.audit_key,
     )
     return WebStack(create_app(settings, services), auth, settings)

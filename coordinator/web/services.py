@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from coordinator.audit_key import AuditKey
 from coordinator.web.actions import StaffActions
 from coordinator.web.auth import StaffAuth
 from coordinator.web.csrf import Csrf
@@ -22,6 +23,7 @@ class WebServices:
     auth: StaffAuth
     actions: StaffActions
     trust: TrustExplainer
+    audit_key: AuditKey  # to verify the chain on the audit page (coordinator/audit_key.py)
 
 
 SERVICES: web.AppKey[WebServices] = web.AppKey("dsx_web_services", WebServices)

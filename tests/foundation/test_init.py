@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import stat
 
+from coordinator import audit_key
 from coordinator import config as cfg
 from coordinator.cli.main import main
 from coordinator.sealing import load_private_key, load_public_key
@@ -28,6 +29,12 @@ def test_init_writes_a_loadable_config_and_working_keys(tmp_path, capsys):
     sealer = load_public_key(conf.sealing.public_key_file)
     blob = sealer.seal("canary-organization")
     assert load_private_key(private).open(blob) == b"canary-organization"
+    # The audit key sits beside them, owner-only, and pins no chain (a new deployment).
+    key_file = data / "keys" / "audit.key"
+    assert conf.audit.key_file == str(key_file) and mode(key_file) == 0o600
+    key = audit_key.read(key_file)
+    assert key.legacy_entries == 0 and key == audit_key.require(conf)
+    assert key.secret.hex() not in repr(key)
 
 
 def test_init_refuses_to_overwrite(tmp_path, capsys):
