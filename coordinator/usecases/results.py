@@ -120,3 +120,10 @@ class SlaResult:
 @dataclass(frozen=True)
 class IntakePurge:
     references: tuple[str, ...]  # public-form submissions whose sealed fields were deleted
+
+
+@dataclass(frozen=True)
+class AnchorResult:
+    posted: bool  # False: not due, or no staff room to post to
+    count: int
+    hash: str

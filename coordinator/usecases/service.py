@@ -25,6 +25,7 @@ from coordinator.sealing import PublicSealer
 from coordinator.store import Inbox, Outbox, create_engine, migrate
 from coordinator.store.clock import utcnow
 from coordinator.usecases import (
+    anchoring,
     batch,
     cases,
     engagements,
@@ -40,6 +41,7 @@ from coordinator.usecases.batch import BatchRouteResult
 from coordinator.usecases.context import Context
 from coordinator.usecases.queries import RequestStatus
 from coordinator.usecases.results import (
+    AnchorResult,
     ApprovalResult,
     CaseOutcome,
     CloseResult,
@@ -523,6 +525,22 @@ class Coordinator:
         if result.references:
             await retention.vacuum(self.engine)
         return result
+
+    async def anchor_audit(
+        self, *, actor: str = SYSTEM, event_id: str | None = None
+    ) -> AnchorResult:
+        """Post the audit chain's head to the staff room (coordinator/usecases/anchoring.py)."""
+        return await self.transaction(
+            "anchor_audit", lambda tx: anchoring.post(self.ctx, tx), AnchorResult, actor, event_id
+        )
+
+    async def anchor_audit_if_due(self, period: timedelta = timedelta(days=1)) -> AnchorResult:
+        """The daily anchor: posted once ``period`` has passed since the last one."""
+        return await self.transaction(
+            "anchor_audit",
+            lambda tx: anchoring.post_if_due(self.ctx, tx, period),
+            AnchorResult,
+        )
 
     async def check_sla(self, *, actor: str = SYSTEM) -> SlaResult:
         return await self.transaction(

@@ -27,6 +27,7 @@ USE_CASES = (
     "add_partner",
     "vetting_queue",
     "login_link",
+    "audit_anchor",
 )
 
 

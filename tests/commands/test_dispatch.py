@@ -31,6 +31,7 @@ USE_CASE = {
     "partner add": "add_partner",
     "queue": "vetting_queue",
     "login": "login_link",
+    "audit anchor": "audit_anchor",
 }
 
 
