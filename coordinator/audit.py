@@ -153,9 +153,16 @@ def keyed_hash(
     return hmac.new(key.secret, body, hashlib.sha256).hexdigest()
 
 
-def _expected(key: AuditKey, e: AuditEntry) -> str:
+def _matches(key: AuditKey, e: AuditEntry) -> bool:
+    """Whether the entry carries its hash: plain SHA-256 up to the key's pin, HMAC after.
+    A row this code could not have written (data not an object, say) never matches."""
     fields = (e.seq, e.at, e.actor, e.action, e.subject, e.data, e.prev_hash)
-    return entry_hash(*fields) if e.seq <= key.legacy_entries else keyed_hash(key, *fields)
+    try:
+        legacy = e.seq <= key.legacy_entries
+        expected = entry_hash(*fields) if legacy else keyed_hash(key, *fields)
+        return hmac.compare_digest(expected.encode(), str(e.hash).encode())
+    except (TypeError, ValueError):
+        return False
 
 
 async def append(
@@ -256,7 +263,7 @@ async def verify(
                 return BrokenLink(expected_seq, "gap")
             if e.prev_hash != prev:
                 return BrokenLink(e.seq, "prev_mismatch")
-            if not hmac.compare_digest(_expected(key, e), e.hash):
+            if not _matches(key, e):
                 return BrokenLink(e.seq, "hash_mismatch")
             if e.seq == key.legacy_entries and e.hash != key.legacy_head:
                 return BrokenLink(e.seq, "pin_mismatch")

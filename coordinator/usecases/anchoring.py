@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from coordinator import audit
+from coordinator.store.locks import AUDIT_LOCK, advisory_xact_lock
 from coordinator.store.schema import audit_log
 from coordinator.usecases import messages
 from coordinator.usecases.context import Context
@@ -36,6 +37,7 @@ def notice(anchor: audit.Anchor) -> dict:
 
 async def post(ctx: Context, tx: Tx) -> AnchorResult:
     """Post the current head (this transaction's own entry comes after it)."""
+    await advisory_xact_lock(tx.conn, AUDIT_LOCK)  # the head cannot move until we commit
     head = await audit.head(tx.conn)
     posted = bool(ctx.config.staff.room)  # the "staff" fallback room reaches nobody
     if posted:
@@ -69,6 +71,10 @@ async def is_due(conn: AsyncConnection, now: datetime, period: timedelta) -> boo
 
 
 async def post_if_due(ctx: Context, tx: Tx, period: timedelta) -> AnchorResult:
-    if ctx.config.staff.room and await is_due(tx.conn, tx.now, period):
+    if not ctx.config.staff.room:
+        return AnchorResult(False, 0, audit.GENESIS)
+    # Two processes checking at once: the second sees the first one's anchor.
+    await advisory_xact_lock(tx.conn, AUDIT_LOCK)
+    if await is_due(tx.conn, tx.now, period):
         return await post(ctx, tx)
     return AnchorResult(False, 0, audit.GENESIS)

@@ -236,3 +236,14 @@ def test_rejects_free_text():
         audit._check_value("note", "x" * 500)
     with pytest.raises(TypeError):
         audit._check_value("score", 0.5)
+
+
+async def test_a_row_this_code_could_not_have_written_is_a_mismatch_not_a_crash(engine):
+    key = _key()
+    await _fill(engine, 3, key)
+    async with engine.begin() as conn:
+        await conn.execute(audit_log.update().where(audit_log.c.seq == 3).values(hash="é" * 64))
+    assert await audit.verify(engine, key) == audit.BrokenLink(3, "hash_mismatch")
+    async with engine.begin() as conn:
+        await conn.execute(audit_log.update().where(audit_log.c.seq == 2).values(data=[1, 2]))
+    assert await audit.verify(engine, key) == audit.BrokenLink(2, "hash_mismatch")
