@@ -74,7 +74,7 @@ def _verify_command(conf: Config, raw_anchor: str | None) -> int:
 
 async def _keygen(conf: Config) -> str:
     from coordinator import audit
-    from coordinator.audit_key import GENESIS, AuditKey, create, key_path
+    from coordinator.audit_key import AuditKey, create, key_path
     from coordinator.store import create_engine, migrate
 
     path = key_path(conf)
@@ -95,7 +95,7 @@ async def _keygen(conf: Config) -> str:
             "its audit key from backup instead"
         )
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    create(path, head.count, head.hash if head.count else GENESIS)
+    create(path, head.count, head.hash)
     print(f"dsx audit keygen: wrote {path} (0600); it pins the {head.count} entries written so far")
     print("back it up with the keys folder: without it the audit log cannot be verified")
     return ""

@@ -174,7 +174,9 @@ async def _purge_intake(coordinator: Coordinator) -> None:
 
 async def _anchor_audit(coordinator: Coordinator, wake: Callable[[], None]) -> None:
     """Post the audit chain's head to the staff room once a day; the notice goes out at once."""
-    if (await coordinator.anchor_audit_if_due()).posted:
+    result = await coordinator.anchor_audit_if_due()
+    if result.posted:
+        log.info("audit.anchor_posted", count=result.count)
         wake()
 
 

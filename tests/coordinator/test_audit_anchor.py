@@ -108,3 +108,17 @@ async def test_without_a_staff_room_nothing_is_posted(db_url, tmp_path, clock):
         assert await c.outbox.pending(STAFF_ROOM) == []
     finally:
         await c.aclose()
+
+
+async def test_the_service_job_wakes_delivery_only_when_it_posts(coord, clock):
+    """The periodic job `dsx run` starts (coordinator/cli/service.py): it runs hourly,
+    posts once a day, and wakes delivery so the anchor goes out at once."""
+    from coordinator.cli.service import _anchor_audit
+
+    woken: list[int] = []
+    await _anchor_audit(coord, lambda: woken.append(1))
+    assert woken == [] and await _anchor_notices(coord) == []
+    clock.advance(days=1, minutes=1)
+    await _anchor_audit(coord, lambda: woken.append(1))
+    await _anchor_audit(coord, lambda: woken.append(1))
+    assert woken == [1] and len(await _anchor_notices(coord)) == 1
