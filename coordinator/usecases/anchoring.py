@@ -9,7 +9,7 @@ the hash: no names, not even who asked.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -67,7 +67,8 @@ async def is_due(conn: AsyncConnection, now: datetime, period: timedelta) -> boo
             return False
     elif (await audit.head(conn)).count <= last.seq:
         return False
-    return now - datetime.fromisoformat(last.at) >= period
+    at = datetime.fromisoformat(last.at)
+    return now - (at if at.tzinfo else at.replace(tzinfo=UTC)) >= period
 
 
 async def post_if_due(ctx: Context, tx: Tx, period: timedelta) -> AnchorResult:

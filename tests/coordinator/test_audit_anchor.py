@@ -4,6 +4,7 @@ truncation."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import sqlalchemy as sa
@@ -122,3 +123,18 @@ async def test_the_service_job_wakes_delivery_only_when_it_posts(coord, clock):
     await _anchor_audit(coord, lambda: woken.append(1))
     await _anchor_audit(coord, lambda: woken.append(1))
     assert woken == [1] and len(await _anchor_notices(coord)) == 1
+
+
+async def test_two_processes_due_at_once_post_one_anchor(coord, clock, db_url, tmp_path):
+    from tests.coordinator.conftest import make_config
+
+    other = await Coordinator.open(make_config(tmp_path), url=db_url, clock=clock)
+    try:
+        assert other.audit_key == coord.audit_key  # the same key file
+        clock.advance(days=2)
+        results = await asyncio.gather(coord.anchor_audit_if_due(), other.anchor_audit_if_due())
+        assert sorted(r.posted for r in results) == [False, True]
+        assert len(await _anchor_notices(coord)) == 1
+        assert await audit.verify(coord.engine, coord.audit_key) is None
+    finally:
+        await other.aclose()
