@@ -136,7 +136,7 @@ async def _run(url: str, cases: int, data_dir: str) -> dict:
             await _timed(timings["close"], c.close(engagement))
             await _timed(timings["review"], c.review(engagement, 4, 4, 4))
         start = time.perf_counter()
-        broken = await audit.verify(c.engine)
+        broken = await audit.verify(c.engine, c.audit_key)
         verify_s = time.perf_counter() - start
         entries = await audit.count(c.engine)
     finally:

@@ -150,6 +150,13 @@ class SealingConfig:
 
 
 @dataclass(frozen=True)
+class AuditConfig:
+    # The key that signs the audit chain (coordinator/audit_key.py); empty means
+    # keys/audit.key in the data folder. Never in the database.
+    key_file: str = ""
+
+
+@dataclass(frozen=True)
 class Config:
     data_dir: str = "./dsx-data"
     log_level: str = "INFO"
@@ -163,6 +170,7 @@ class Config:
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     emergency: EmergencyConfig = field(default_factory=EmergencyConfig)
     sealing: SealingConfig = field(default_factory=SealingConfig)
+    audit: AuditConfig = field(default_factory=AuditConfig)
     # Further bot accounts ([[matrix_accounts]]), each possibly on its own homeserver.
     matrix_accounts: tuple[MatrixConfig, ...] = ()
     source: str = "<defaults>"
@@ -213,6 +221,7 @@ _SECTIONS: dict[str, type] = {
     "sealing": SealingConfig,
     "metrics": MetricsConfig,
     "emergency": EmergencyConfig,
+    "audit": AuditConfig,
 }
 _TOP_LEVEL = {"data_dir", "log_level", "log_format"}
 _ACCOUNTS = "matrix_accounts"

@@ -93,6 +93,7 @@ async def diagnose(
     add(check_store(conf))
     for result in check_sealing_keys(conf):
         add(result)
+    add(check_audit_key(conf))
     database = await _guarded("database", lambda: check_database(conf))
     add(database)
     if database.status is Status.OK:
@@ -228,6 +229,29 @@ def check_sealing_keys(conf: cfg.Config) -> list[Result]:
             continue
         out.append(ok(label, f"{path}" + (" (0600)" if private else "")))
     return out
+
+
+def check_audit_key(conf: cfg.Config) -> Result:
+    """The key that signs the audit log: without it `dsx run` does not start."""
+    from coordinator import audit_key
+
+    name = "audit key"
+    path = audit_key.key_path(conf)
+    if not path.is_file():
+        return fail(
+            name,
+            f"{path} is missing",
+            f"restore it from the backup; for a database from before the audit key, run "
+            f"`dsx audit keygen --config {conf.source}` once",
+        )
+    if _group_or_world(path):
+        mode = oct(path.stat().st_mode & 0o777)
+        return fail(name, f"{path} has mode {mode}", f"chmod 600 {path}")
+    try:
+        audit_key.read(path)
+    except audit_key.AuditKeyError as exc:
+        return fail(name, str(exc), "restore it from the backup")
+    return ok(name, f"{path} (0600)")
 
 
 def _load_key(path: Path, private: bool) -> None:

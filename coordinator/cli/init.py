@@ -1,10 +1,10 @@
 """`dsx init`: write a configuration file and generate the keys it names.
 
 Secrets are generated here, never typed by hand: the pickle key that encrypts the
-bot's crypto store and the sealing key pair for organizations' personal data. Files
-are created with owner-only permissions and never overwritten, because replacing
-either key loses history (messages the bot can no longer decrypt, sealed data nobody
-can open).
+bot's crypto store, the sealing key pair for organizations' personal data and the audit
+key that signs the audit log. Files are created with owner-only permissions and never
+overwritten, because replacing any key loses history (messages the bot can no longer
+decrypt, sealed data nobody can open, an audit log nobody can verify).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import secrets
 import sys
 from pathlib import Path
 
+from coordinator import audit_key as audit_keys
 from coordinator import config as cfg
 from coordinator.sealing import write_keypair
 
@@ -53,6 +54,9 @@ public_url = "http://127.0.0.1:8080"
 [sealing]
 public_key_file = "{public_key}"
 private_key_file = "{private_key}"
+
+[audit]
+key_file = "{audit_key}"
 """
 
 
@@ -109,7 +113,11 @@ def run(args: argparse.Namespace) -> int:
         folder.mkdir(parents=True, exist_ok=True)
         folder.chmod(0o700)
     try:
+        audit_key = keys / audit_keys.KEY_FILE
+        if audit_key.exists():
+            raise FileExistsError(f"{audit_key} exists")
         public_key, private_key = write_keypair(keys)
+        audit_keys.create(audit_key)  # a new deployment: nothing before the key to pin
     except FileExistsError as exc:
         print(f"dsx init: {exc}; refusing to replace existing keys", file=sys.stderr)
         return 2
@@ -124,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
         public_key=public_key,
         private_key=private_key,
         staff=", ".join(json.dumps(s) for s in staff),
+        audit_key=audit_key,
     )
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
@@ -134,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
         path.unlink()
         print(f"dsx init: {exc}", file=sys.stderr)
         return 2
-    print(f"wrote {path} (0600) and the sealing key pair in {keys}")
+    print(f"wrote {path} (0600), the sealing key pair and the audit key in {keys}")
     print(f"staff: {', '.join(staff)} (only listed [staff] members are staff)")
     print(
         "next: set the bot's password (DSX_MATRIX_PASSWORD) and [staff] room; add more staff "

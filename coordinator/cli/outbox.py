@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 
+from coordinator.audit_key import AuditKeyError
 from coordinator.cli.options import add_config, load_config
+from coordinator.config import Config
 
 
 def register(sub) -> None:
@@ -50,14 +53,16 @@ async def _list(url: str, dead_only: bool) -> int:
     return 0
 
 
-async def _retry(url: str, ids: list[str] | None) -> list[str]:
+async def _retry(conf: Config, ids: list[str] | None) -> list[str]:
     from coordinator.audit import AuditRecord, append
+    from coordinator.audit_key import for_config
     from coordinator.store import create_engine
     from coordinator.store.clock import utcnow
     from coordinator.store.outbox import requeue_dead
 
-    engine = create_engine(url)
+    engine = create_engine(conf.database_url)
     try:
+        key = await for_config(conf, engine)
         async with engine.begin() as conn:
             now = utcnow()
             found = await requeue_dead(conn, ids, now)
@@ -66,6 +71,7 @@ async def _retry(url: str, ids: list[str] | None) -> list[str]:
                     conn,
                     [AuditRecord("operator", "outbox.requeued", m) for m in found],
                     now,
+                    key,
                 )
             return found
     finally:
@@ -79,7 +85,11 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "list":
         return asyncio.run(_list(conf.database_url, args.dead))
     wanted = None if args.dead else list(args.ids)
-    found = asyncio.run(_retry(conf.database_url, wanted))
+    try:
+        found = asyncio.run(_retry(conf, wanted))
+    except AuditKeyError as exc:
+        print(f"dsx outbox: {exc}", file=sys.stderr)
+        return 2
     missing = sorted(set(wanted or []) - set(found))
     for message_id in missing:
         print(f"dsx outbox: {message_id} is not a dead message (see `dsx outbox list`)")

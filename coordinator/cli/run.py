@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 
+from coordinator import audit_key
 from coordinator import config as cfg
 from coordinator.cli.options import add_config, load_config
 
@@ -37,6 +38,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         cfg.check_staff(conf)  # nobody could act as staff: refuse to start
     except cfg.ConfigError as exc:
+        print(f"dsx run: {exc}", file=sys.stderr)
+        return 2
+    try:
+        audit_key.require(conf)  # nothing may be written without it: say so before starting
+    except audit_key.AuditKeyError as exc:
         print(f"dsx run: {exc}", file=sys.stderr)
         return 2
     logs.setup(conf.log_level, fmt=conf.log_format)

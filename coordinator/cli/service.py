@@ -43,6 +43,8 @@ from partner_bots.workflow.staff_actions import WorkflowStaffActions
 log = get_logger(__name__)
 
 RETENTION_PERIOD_S = 3600.0
+# How often to see whether the daily audit anchor is due (coordinator/usecases/anchoring.py).
+ANCHOR_CHECK_S = 3600.0
 
 
 @dataclass
@@ -172,6 +174,14 @@ async def _purge_intake(coordinator: Coordinator) -> None:
     result = await coordinator.purge_delivered_intake()
     if result.references:
         log.info("retention.intake_purged", count=len(result.references))
+
+
+async def _anchor_audit(coordinator: Coordinator, wake: Callable[[], None]) -> None:
+    """Post the audit chain's head to the staff room once a day; the notice goes out at once."""
+    result = await coordinator.anchor_audit_if_due()
+    if result.posted:
+        log.info("audit.anchor_posted", count=result.count)
+        wake()
 
 
 async def _start_web(running: Running, sealer: PublicSealer, probe: Probe) -> Any:
@@ -318,6 +328,11 @@ async def serve(
                 ),
                 "retention": _every(
                     RETENTION_PERIOD_S, lambda: _purge_intake(coordinator), "retention.failed"
+                ),
+                "audit_anchor": _every(
+                    ANCHOR_CHECK_S,
+                    lambda: _anchor_audit(coordinator, delivery.wake),
+                    "audit.anchor_failed",
                 ),
             }
             tasks += [asyncio.create_task(job, name=name) for name, job in periodic.items()]

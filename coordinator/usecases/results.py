@@ -128,3 +128,10 @@ class IdentityConfirmation:
 
     user: str
     master_key: str
+
+
+@dataclass(frozen=True)
+class AnchorResult:
+    posted: bool  # False: not due, or no staff room to post to
+    count: int
+    hash: str

@@ -17,12 +17,15 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from coordinator import audit, retention
+from coordinator import audit_key as audit_keys
+from coordinator.audit_key import AuditKey
 from coordinator.config import Config
 from coordinator.domain import DomainError, Forbidden, Tier, Urgency, VouchKind
 from coordinator.sealing import PublicSealer
 from coordinator.store import Inbox, Outbox, create_engine, migrate
 from coordinator.store.clock import utcnow
 from coordinator.usecases import (
+    anchoring,
     batch,
     cases,
     engagements,
@@ -39,6 +42,7 @@ from coordinator.usecases.batch import BatchRouteResult
 from coordinator.usecases.context import Context
 from coordinator.usecases.queries import RequestStatus
 from coordinator.usecases.results import (
+    AnchorResult,
     ApprovalResult,
     CaseOutcome,
     CloseResult,
@@ -69,9 +73,13 @@ class Coordinator:
         config: Config,
         sealer: PublicSealer | None = None,
         clock: Callable[[], datetime] = utcnow,
+        *,
+        audit_key: AuditKey,
     ):
         self.engine = engine
         self.config = config
+        # Every audit entry is keyed with it (coordinator/audit_key.py); there is no default.
+        self.audit_key = audit_key
         self.ctx = Context(config, TrustIndex(config.policy), sealer, clock)
         self.outbox = Outbox(engine, clock, dead_notice=self._dead_notice)
         self.inbox = Inbox(engine)
@@ -98,10 +106,19 @@ class Coordinator:
         sealer: PublicSealer | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> Coordinator:
-        """Migrate, connect, rebuild the trust graph and register configured partners."""
+        """Migrate, connect, load the audit key, rebuild the trust graph and register
+        configured partners. A configuration file without its audit key fails here
+        (``AuditKeyError``), before anything is written."""
         url = url or config.database_url
+        audit_keys.require(config)  # fail before migrating when the file's key is missing
         await migrate(url)
-        coordinator = cls(create_engine(url), config, sealer, clock)
+        engine = create_engine(url)
+        try:
+            key = await audit_keys.for_config(config, engine)
+        except BaseException:
+            await engine.dispose()
+            raise
+        coordinator = cls(engine, config, sealer, clock, audit_key=key)
         await coordinator.start()
         return coordinator
 
@@ -157,6 +174,7 @@ class Coordinator:
                     event_id=event_id,
                     result_type=result_type,
                     body=wrapped,
+                    audit_key=self.audit_key,
                     on_rollback=rollback,
                 )
             except Forbidden as refused:
@@ -170,7 +188,7 @@ class Coordinator:
         use case itself rolled back, so this is its own small transaction)."""
         record = audit.AuditRecord(actor, "refused", name, {"reason": refused.reason})
         async with self.engine.begin() as conn:
-            await audit.append(conn, [record], self.ctx.clock())
+            await audit.append(conn, [record], self.ctx.clock(), self.audit_key)
 
     # -- membership ------------------------------------------------------------------
 
@@ -576,6 +594,22 @@ class Coordinator:
     ) -> IdentityConfirmation:
         raise DomainError(
             "bot_not_running", "Identities are confirmed through the running bot (dsx run)."
+        )
+
+    async def anchor_audit(
+        self, *, actor: str = SYSTEM, event_id: str | None = None
+    ) -> AnchorResult:
+        """Post the audit chain's head to the staff room (coordinator/usecases/anchoring.py)."""
+        return await self.transaction(
+            "anchor_audit", lambda tx: anchoring.post(self.ctx, tx), AnchorResult, actor, event_id
+        )
+
+    async def anchor_audit_if_due(self, period: timedelta = timedelta(days=1)) -> AnchorResult:
+        """The daily anchor: posted once ``period`` has passed since the last one."""
+        return await self.transaction(
+            "anchor_audit",
+            lambda tx: anchoring.post_if_due(self.ctx, tx, period),
+            AnchorResult,
         )
 
     async def check_sla(self, *, actor: str = SYSTEM) -> SlaResult:

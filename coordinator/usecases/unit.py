@@ -103,11 +103,14 @@ async def run(
     event_id: str | None,
     result_type: type[R],
     body: Callable[[Tx], Awaitable[R]],
+    audit_key: audit.AuditKey,
     on_rollback: Callable[[], Awaitable[None]] | None = None,
 ) -> R:
     """Run ``body`` in one transaction with audit, outbox and idempotency."""
     with metrics.Timer(name):
-        return await _run(engine, name, actor, now, event_id, result_type, body, on_rollback)
+        return await _run(
+            engine, name, actor, now, event_id, result_type, body, audit_key, on_rollback
+        )
 
 
 async def _run(
@@ -118,6 +121,7 @@ async def _run(
     event_id: str | None,
     result_type: type[R],
     body: Callable[[Tx], Awaitable[R]],
+    audit_key: audit.AuditKey,
     on_rollback: Callable[[], Awaitable[None]] | None,
 ) -> R:
     try:
@@ -130,7 +134,7 @@ async def _run(
                 await inbox_store.claim(conn, event_id, name, now)
             tx = Tx(conn=conn, now=now, actor=actor)
             result = await body(tx)
-            await audit.append(conn, tx.records, now)
+            await audit.append(conn, tx.records, now, audit_key)
             if event_id is not None:
                 await inbox_store.store_result(conn, event_id, encode_result(result))
     except IntegrityError:

@@ -55,6 +55,7 @@ def build_web(
         coordinator.engine,
         sealer,
         staff_room=config.staff.room or "staff",
+        audit_key=coordinator.audit_key,
         routing_partner=routing_partner(config),
     )
     services = WebServices(
@@ -64,5 +65,6 @@ def build_web(
         actions=actions or coordinator,
         trust=CoordinatorTrust(coordinator),
         probe=probe,
+        audit_key=coordinator.audit_key,
     )
     return WebStack(create_app(settings, services), auth, settings)

@@ -21,6 +21,7 @@ from typing import Protocol
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from coordinator.audit_key import AuditKey
 from coordinator.sealing import PublicSealer
 from coordinator.store.outbox import ref
 from coordinator.store.schema import partners, sealed
@@ -71,6 +72,7 @@ class CoreIntake:
         sealer: PublicSealer,
         *,
         staff_room: str,
+        audit_key: AuditKey,
         routing_partner: str | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ):
@@ -82,6 +84,7 @@ class CoreIntake:
         self._staff_room = staff_room
         self._routing_partner = routing_partner
         self._clock = clock
+        self._audit_key = audit_key
 
     async def _room(self, tx: unit.Tx, kind: FormKind) -> str:
         if kind is FormKind.PROVIDER or not self._routing_partner:
@@ -151,4 +154,5 @@ class CoreIntake:
             event_id=None,
             result_type=IntakeReceipt,
             body=body,
+            audit_key=self._audit_key,
         )

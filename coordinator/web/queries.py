@@ -387,8 +387,8 @@ async def audit_rows(engine: AsyncEngine, limit: int = 100) -> list[AuditRow]:
     return [AuditRow(r.seq, r.at, r.actor, r.action, r.subject, dict(r.data)) for r in rows]
 
 
-async def audit_status(engine: AsyncEngine) -> AuditStatus:
-    broken = await audit.verify(engine)
+async def audit_status(engine: AsyncEngine, key: audit.AuditKey) -> AuditStatus:
+    broken = await audit.verify(engine, key)
     total = await audit.count(engine)
     if broken is None:
         return AuditStatus(total, True, None, None)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from coordinator.audit_key import AuditKey
 from coordinator.health import Probe
 from coordinator.web.actions import StaffActions
 from coordinator.web.auth import StaffAuth
@@ -23,6 +24,7 @@ class WebServices:
     auth: StaffAuth
     actions: StaffActions
     trust: TrustExplainer
+    audit_key: AuditKey  # to verify the chain on the audit page (coordinator/audit_key.py)
     probe: Probe | None = None  # /readyz; None: only the database is checked
 
 

@@ -151,9 +151,10 @@ async def api_audit(request: web.Request) -> Any:
     raw = request.query.get("limit", "100")
     if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= 500:
         return error(400, "invalid_limit", "limit must be a whole number from 1 to 500.")
-    engine = request.app[SERVICES].engine
+    services = request.app[SERVICES]
+    engine = services.engine
     return {
-        "chain": await queries.audit_status(engine),
+        "chain": await queries.audit_status(engine, services.audit_key),
         "entries": await queries.audit_rows(engine, int(raw)),
     }
 

@@ -114,11 +114,12 @@ async def identities(request: web.Request, session: staff.StaffSession) -> web.S
 @routes.get("/dashboard/audit", name="audit")
 @staff_page
 async def audit_log(request: web.Request, session: staff.StaffSession) -> web.StreamResponse:
-    engine = request.app[SERVICES].engine
+    services = request.app[SERVICES]
+    engine = services.engine
     return await render(
         session,
         "dash_audit.html",
-        chain=await queries.audit_status(engine),
+        chain=await queries.audit_status(engine, services.audit_key),
         entries=await queries.audit_rows(engine),
     )
 

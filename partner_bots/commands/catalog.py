@@ -339,6 +339,18 @@ class IdentityConfirmCommand:
         return await services.confirm_identity(ctx, self)
 
 
+@command(
+    "audit anchor",
+    STAFF,
+    summary="Post the audit log's entry count and newest hash, to check the log against later.",
+    example="!dsx audit anchor",
+)
+@frozen
+class AuditAnchorCommand:
+    async def run(self, services: Services, ctx: CommandContext) -> Outcome:
+        return await services.audit_anchor(ctx, self)
+
+
 _TOPIC_WORDS = v.Pattern(
     v.re.compile(r"[a-z]{1,16}(?: [a-z]{1,16}){0,2}"), "<command>", "a command name", 50, True
 )

@@ -79,6 +79,7 @@ class Services(Protocol):
     async def confirm_identity(
         self, ctx: CommandContext, cmd: c.IdentityConfirmCommand
     ) -> Outcome: ...
+    async def audit_anchor(self, ctx: CommandContext, cmd: c.AuditAnchorCommand) -> Outcome: ...
 
 
 class Command(Protocol):

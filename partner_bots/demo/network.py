@@ -65,7 +65,11 @@ def member_id(name: str, server_name: str) -> str:
 
 
 async def import_slice(
-    engine: AsyncEngine, data: TrustSlice, partners: tuple[str, ...], server_name: str
+    engine: AsyncEngine,
+    data: TrustSlice,
+    partners: tuple[str, ...],
+    server_name: str,
+    audit_key: audit.AuditKey,
 ) -> int:
     """Insert the slice as active providers with its vouches; returns the vouch count.
 
@@ -125,7 +129,7 @@ async def import_slice(
             SLICE,
             {"members": len(ids), "vouches": len(rows_vouches)},
         )
-        await audit.append(conn, [record], now)
+        await audit.append(conn, [record], now, audit_key)
     return len(rows_vouches)
 
 
@@ -170,7 +174,9 @@ async def seed(
     try:
         data = load_slice()
         handles = tuple(p.handle for p in config.partners)
-        count = await import_slice(coordinator.engine, data, handles, server_name)
+        count = await import_slice(
+            coordinator.engine, data, handles, server_name, coordinator.audit_key
+        )
         async with coordinator.engine.connect() as conn:
             await coordinator.trust.load(conn)
         for p in demo_providers:

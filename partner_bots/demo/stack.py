@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from coordinator import audit_key
 from coordinator import config as cfg
 from coordinator.sealing import write_keypair
 from partner_bots.demo.actors import Actor
@@ -160,6 +161,7 @@ def write_config(stack: Stack) -> cfg.Config:
         folder.mkdir(parents=True, exist_ok=True)
         folder.chmod(0o700)
     public_key, private_key = write_keypair(keys)
+    audit_key.create(keys / audit_key.KEY_FILE)
     stack.web_port = free_port()
     doc: dict[str, Any] = {
         "data_dir": str(data),
@@ -181,6 +183,7 @@ def write_config(stack: Stack) -> cfg.Config:
             "public_url": f"http://127.0.0.1:{stack.web_port}",
         },
         "sealing": {"public_key_file": str(public_key), "private_key_file": str(private_key)},
+        "audit": {"key_file": str(keys / audit_key.KEY_FILE)},
         "partners": [
             {
                 "handle": s.handle,

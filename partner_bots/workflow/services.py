@@ -492,6 +492,15 @@ class WorkflowServices:
             tuple(lines),
         )
 
+    async def audit_anchor(self, ctx: CommandContext, cmd: c.AuditAnchorCommand) -> Outcome:
+        """The anchor itself is a staff notice (no names, not even the asker's); this reply
+        only says it went out."""
+        result = await self.coordinator.anchor_audit(actor=ctx.sender, event_id=ctx.event_id)
+        return Outcome(
+            f"Audit anchor posted: {result.count} entries.",
+            ("Keep that notice: `dsx audit verify --anchor` checks the log against it.",),
+        )
+
     async def login_link(self, ctx: CommandContext, cmd: c.LoginCommand) -> Outcome:
         if self.login is None:
             raise DomainError("web_disabled", "The dashboard is not running.")

@@ -31,6 +31,7 @@ USE_CASES = (
     "vetting_queue",
     "login_link",
     "confirm_identity",
+    "audit_anchor",
 )
 
 

@@ -32,6 +32,7 @@ USE_CASE = {
     "queue": "vetting_queue",
     "login": "login_link",
     "identity confirm": "confirm_identity",
+    "audit anchor": "audit_anchor",
 }
 
 

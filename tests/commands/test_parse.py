@@ -32,6 +32,7 @@ def test_registry_covers_the_protocol():
         "request", "approve", "decline", "status", "org add", "org ref", "provider add",
         "vouch", "unvouch", "vet", "path", "close", "review", "remove", "refer", "refuse",
         "partner add", "queue", "login", "help", "identity confirm",
+        "audit anchor",
     }  # fmt: skip
     assert set(REGISTRY.names()) == expected
 

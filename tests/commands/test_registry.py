@@ -51,7 +51,15 @@ def test_syntax_marks_optional_and_required():
 
 def test_audiences_follow_the_design():
     staff = {spec.name for spec in SPECS if spec.audience is Audience.STAFF}
-    assert staff == {"remove", "refuse", "partner add", "queue", "login", "identity confirm"}
+    assert staff == {
+        "remove",
+        "refuse",
+        "partner add",
+        "queue",
+        "login",
+        "identity confirm",
+        "audit anchor",
+    }
     assert REGISTRY.get("help").audience is Audience.ANYONE
 
 

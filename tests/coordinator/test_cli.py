@@ -47,4 +47,5 @@ async def test_migrate_then_verify_then_tamper(db_url, tmp_path):
         await c.aclose()
     code, out = await _dsx("audit", "verify", "--config", str(config_file))
     assert code == 1
-    assert "audit entry 2: hash mismatch" in out
+    assert "BROKEN: audit entry 2 does not match its hash" in out
+    assert "entries 1 to 1 verify" in out and "Traceback" not in out

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from coordinator import audit
+from coordinator import audit, audit_key
 from coordinator.cli.doctor import Status, check_outbox
 from coordinator.cli.main import main
 from coordinator.config import Config
@@ -26,6 +26,8 @@ async def _deployment(tmp_path: Path) -> tuple[Config, Path, str, str]:
     conf_file = tmp_path / "dsx.toml"
     conf_file.write_text(f"data_dir = {json.dumps(str(tmp_path))}\n")
     conf = Config(data_dir=str(tmp_path), source=str(conf_file))
+    (tmp_path / "keys").mkdir()
+    audit_key.create(audit_key.key_path(conf))
     await migrate(conf.database_url)
     engine = create_engine(conf.database_url)
     try:
@@ -99,7 +101,7 @@ async def test_dead_messages_are_listed_and_sent_again(tmp_path, capsys):
         assert doomed in [m.id for m in claimed]  # the same id: the same Matrix txn id
         entries = await audit.entries(engine)
         assert [(e.action, e.subject) for e in entries] == [("outbox.requeued", doomed)]
-        assert await audit.verify(engine) is None
+        assert await audit.verify(engine, audit_key.read(audit_key.key_path(conf))) is None
     finally:
         await engine.dispose()
 

@@ -82,7 +82,7 @@ async def test_delivered_submissions_are_purged_after_their_retention_only(coord
             )
         ).scalar_one()
     assert actions == [("intake.purged", "c-delivered")] and counted == 1
-    assert await audit.verify(c.engine) is None
+    assert await audit.verify(c.engine, c.audit_key) is None
 
 
 async def test_a_purged_submission_is_gone_from_the_sqlite_file(coord, clock, db_url):

@@ -46,7 +46,7 @@ async def _check(c) -> None:
     for r in reqs:
         assert open_engs.get(r.id, 0) == (1 if r.state == "engaged" else 0)
         assert (live.get(r.id, 0) == 1) == (r.state == "proposed")
-    assert await audit.verify(c.engine) is None
+    assert await audit.verify(c.engine, c.audit_key) is None
 
 
 @pytest.mark.parametrize("seed", [1, 2])

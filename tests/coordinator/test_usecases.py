@@ -80,7 +80,7 @@ async def test_full_lifecycle_with_audit(coord):
     assert await _count(c, notations) == 1
     with pytest.raises(IllegalTransition):
         await c.review(approved.engagement, conduct=5, contract=5, communication=5)
-    assert await audit.verify(c.engine) is None
+    assert await audit.verify(c.engine, c.audit_key) is None
     async with c.engine.connect() as conn:
         dumped = json.dumps([dict(r._mapping) for r in await conn.execute(sa.select(audit_log))])
     assert "canary" not in dumped.lower()
@@ -232,7 +232,7 @@ async def test_removal_reroutes_and_names_orphans(coord):
         ).scalar_one()
     assert state in ("proposed", "unmatched")
     assert engagement
-    assert await audit.verify(c.engine) is None
+    assert await audit.verify(c.engine, c.audit_key) is None
 
 
 async def test_violation_in_review_removes_provider(coord):
@@ -284,7 +284,7 @@ async def test_concurrent_duplicate_event_runs_once(coord, db_url, tmp_path):
         await other.aclose()
     assert first == second
     assert await _count(c, requests) == 1
-    assert await audit.verify(c.engine) is None
+    assert await audit.verify(c.engine, c.audit_key) is None
 
 
 async def test_status_is_need_to_know(coord):

@@ -10,6 +10,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from coordinator import audit_key
 from coordinator import config as cfg
 from coordinator.cli.doctor import Status, diagnose
 from coordinator.cli.main import main
@@ -32,6 +33,7 @@ async def deployment(hs: Homeserver, root: Path, *, bootstrap: bool = True) -> c
         folder.mkdir(parents=True, exist_ok=True)
         folder.chmod(0o700)
     public, private = write_keypair(keys)
+    audit_key.create(keys / audit_key.KEY_FILE)
     doc = {
         "data_dir": str(root),
         "matrix": {
@@ -79,6 +81,7 @@ async def test_healthy(homeserver, tmp_path, capsys):
         "crypto store",
         "sealing public key",
         "sealing private key",
+        "audit key",
         "database",
         "outbox",
         "homeserver",
@@ -118,6 +121,7 @@ async def test_broken(homeserver, tmp_path, capsys):
     db = break_files(conf)
     status = by_name(await diagnose(conf))
     assert status["sealing private key"] is Status.FAIL
+    assert status["audit key"] is Status.FAIL
     assert status["database"] is Status.FAIL
     assert not db.exists()  # doctor creates nothing
 
@@ -127,12 +131,15 @@ async def test_broken(homeserver, tmp_path, capsys):
     assert await asyncio.to_thread(main, ["doctor", "--config", conf.source]) == 1
     out = capsys.readouterr().out
     assert "✗ sealing private key" in out and "fix: chmod 600" in out
+    assert "✗ audit key" in out and "dsx audit keygen" in out
     assert "fix: run `dsx migrate" in out
 
 
 def break_files(conf: cfg.Config) -> Path:
-    """A world-readable private key and a deleted database; returns the database path."""
+    """A world-readable private key, a lost audit key and a deleted database; returns the
+    database path."""
     Path(conf.sealing.private_key_file).chmod(0o644)
+    (Path(conf.data_dir) / "keys" / audit_key.KEY_FILE).unlink()
     db = Path(conf.data_dir) / "dsx.sqlite3"
     db.unlink()
     return db

@@ -28,7 +28,7 @@ from typing import Any
 import sqlalchemy as sa
 from nio import MegolmEvent, RoomMessagesResponse
 
-from coordinator import audit
+from coordinator import audit, audit_key
 from coordinator.config import Config, DatabaseConfig, MatrixConfig, PartnerConfig, StaffConfig
 from coordinator.store.engine import create_engine
 from coordinator.store.schema import inbox, outbox, proposals, requests
@@ -104,6 +104,10 @@ def write_config(
             + "\n"
         )
     path.write_text(text)
+    key_file = data / "keys" / audit_key.KEY_FILE  # what `dsx init` makes; `dsx run` needs it
+    if not key_file.exists():
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        audit_key.create(key_file)
     return Config(
         data_dir=str(data),
         matrix=MatrixConfig(
@@ -378,8 +382,8 @@ class Ledger:
             f"outbox={[tuple(r) for r in states]}"
         )
 
-    async def audit_broken(self) -> Any:
-        return await audit.verify(self.engine)
+    async def audit_broken(self, key: audit.AuditKey) -> Any:
+        return await audit.verify(self.engine, key)
 
 
 async def until(

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from coordinator import audit_key
+
 SECRET = "pw-canary-9d1"
 COMMANDS = [
     ("migrate",),
@@ -78,9 +80,12 @@ def test_a_broken_config_names_the_key_and_file(tmp_path, command):
 def test_with_the_database_down_it_says_so(tmp_path, command):
     conf = tmp_path / "prod.toml"
     conf.write_text(
+        f'data_dir = "{tmp_path}"\n'
         f'[database]\nurl = "postgresql://dsx:{SECRET}@127.0.0.1:{_closed_port()}/dsx"\n'
         "[staff]\nmembers = ['@staff:hs.example']\n"
     )
+    (tmp_path / "keys").mkdir()
+    audit_key.create(tmp_path / "keys" / "audit.key")  # what `dsx init` writes
     err = _short(_dsx(tmp_path, *command, "--config", str(conf)))
     assert "cannot reach the database" in err and "dsx doctor" in err, err
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import stat
 
+from coordinator import audit_key
 from coordinator import config as cfg
 from coordinator.cli.main import main
 from coordinator.sealing import Binding, load_private_key, load_public_key
@@ -35,6 +36,12 @@ def test_init_writes_a_loadable_config_and_working_keys(tmp_path, capsys):
     row = Binding("o1", "org", "name")
     blob = sealer.seal("canary-organization", row)
     assert load_private_key(private).open(blob, row) == b"canary-organization"
+    # The audit key sits beside them, owner-only, and pins no chain (a new deployment).
+    key_file = data / "keys" / "audit.key"
+    assert conf.audit.key_file == str(key_file) and mode(key_file) == 0o600
+    key = audit_key.read(key_file)
+    assert key.legacy_entries == 0 and key == audit_key.require(conf)
+    assert key.secret.hex() not in repr(key)
 
 
 def test_init_refuses_to_overwrite(tmp_path, capsys):

@@ -141,7 +141,12 @@ async def test_us_or_remote_is_not_referred(web, country):
 
 def test_intake_refuses_anything_but_a_public_sealer(web):
     with pytest.raises(TypeError):
-        CoreIntake(web.coord.engine, Opener([web.keys]), staff_room="!staff:hs")  # type: ignore[arg-type]
+        CoreIntake(
+            web.coord.engine,
+            Opener([web.keys]),  # type: ignore[arg-type]
+            staff_room="!staff:hs",
+            audit_key=web.coord.audit_key,
+        )
     assert isinstance(web.client.server.app[SERVICES].intake, CoreIntake)
     assert type(web.client.server.app[SERVICES].intake._sealer) is PublicSealer
 

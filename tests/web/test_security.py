@@ -9,6 +9,7 @@ import pytest
 from aiohttp import web as aioweb
 from aiohttp.test_utils import TestClient, TestServer
 
+from coordinator import audit_key
 from coordinator import config as cfg
 from coordinator.sealing import PublicSealer, generate_keypair
 from coordinator.usecases import Coordinator
@@ -74,6 +75,8 @@ async def test_trust_proxy_from_the_config_file(sqlite_url, tmp_path, trust):
     )
     config = cfg.load(file, env={})
     assert config.web.trust_proxy is trust
+    (tmp_path / "keys").mkdir()
+    audit_key.create(audit_key.key_path(config))
     sealer = PublicSealer(generate_keypair().public)
     coord = await Coordinator.open(config, sealer=sealer)
     try:

@@ -235,7 +235,7 @@ async def test_staff_actions_use_the_core_use_cases_with_audit(web):
     assert state == "refused"
     assert ("request.refused", ids["overdue_request"]) in entries
     assert ("trust.vet", "@p3:hs") in entries
-    assert await audit.verify(web.coord.engine) is None
+    assert await audit.verify(web.coord.engine, web.coord.audit_key) is None
 
 
 async def test_removal_from_the_member_page_keeps_a_code_and_seals_the_reason(web):

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from coordinator import audit_key
 from coordinator.cli.service import Running, serve
 from coordinator.config import (
     Config,
@@ -187,6 +188,7 @@ def make_config(
     accounts: tuple[MatrixConfig, ...] = (),
 ) -> Config:
     public, _private = write_keypair(data / "keys")
+    audit_key.create(data / "keys" / audit_key.KEY_FILE)
     from coordinator.config import DatabaseConfig
 
     return Config(

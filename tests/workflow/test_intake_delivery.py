@@ -135,7 +135,13 @@ async def setup(db_url: str, tmp_path: Path) -> AsyncIterator[Setup]:
     keys = generate_keypair()
     sealer = PublicSealer(keys.public)
     coord = await Coordinator.open(web_config(tmp_path), url=db_url, sealer=sealer)
-    intake = CoreIntake(coord.engine, sealer, staff_room="!staff:hs", routing_partner="alpha")
+    intake = CoreIntake(
+        coord.engine,
+        sealer,
+        staff_room="!staff:hs",
+        audit_key=coord.audit_key,
+        routing_partner="alpha",
+    )
     try:
         yield Setup(coord, keys, intake)
     finally:

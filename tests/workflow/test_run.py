@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from coordinator import audit_key
 from tests.workflow.harness import PICKLE_KEY, REPLY, Member, join_bot
 
 pytestmark = pytest.mark.synapse
@@ -55,6 +56,9 @@ async def test_dsx_run_serves_and_stops_on_sigterm(homeserver, tmp_path: Path):
         + _toml({"handle": "alpha", "rooms": [room], "members": [ann.user_id]})
         + "\n"
     )
+    keys = tmp_path / "data" / "keys"  # what `dsx init` makes: `dsx run` needs the audit key
+    keys.mkdir(parents=True)
+    audit_key.create(keys / audit_key.KEY_FILE)
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from coordinator import audit
 from coordinator.config import PolicyConfig
 from tests.workflow.conftest import World
 from tests.workflow.harness import ENGAGEMENT, PROPOSAL, REPLY, Member, proposal_of
@@ -154,3 +155,29 @@ async def test_an_urgent_request_is_escalated_once(seeded: World, record_propert
         what="the engagement notice",
     )
     assert opened["content"]["m.relates_to"]["event_id"] == cmd
+
+
+async def test_audit_anchor_on_demand_names_count_and_hash_only(seeded: World):
+    """`!dsx audit anchor` puts the chain's head in the staff room's history, outside the
+    database: the notice carries the count and hash (and the command to check them), the
+    reply only says it went out, and nobody is named in the anchor."""
+    w, bot = seeded, seeded.bot
+    core = w.coordinator.running.coordinator
+    reply = await ask_ok(w.staff, w.room_s, bot, "!dsx audit anchor")
+    assert "Audit anchor posted" in reply["body"]
+    notice = await w.staff.wait_event(
+        w.room_s,
+        bot,
+        lambda s: staff_block(s).get("kind") == "audit_anchor",
+        what="the audit anchor",
+    )
+    block = staff_block(notice)
+    anchor = audit.Anchor(block["count"], block["hash"])
+    assert f"dsx audit verify --anchor {anchor}" in notice["content"]["body"]
+    assert notice["content"]["m.mentions"] == {"user_ids": []}
+    for person in (w.staff.user_id, w.ann.user_id, w.bea.user_id, "kitchen"):
+        assert person not in str(notice["content"])
+    # What the staff room holds is the chain's entry at that count.
+    [entry] = await audit.entries(core.engine, after=anchor.count - 1, limit=1)
+    assert (entry.seq, entry.hash) == (anchor.count, anchor.hash)
+    assert await audit.verify(core.engine, core.audit_key, anchor) is None
