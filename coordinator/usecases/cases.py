@@ -171,9 +171,10 @@ async def refuse(
     ctx: Context, tx: Tx, by: Acting, request_id: str, reason_code: str
 ) -> CaseOutcome:
     """Out of mandate (e.g. a hatred or division agenda): only the code and date remain.
-    The room command is staff's; the core also lets the filing partner withdraw its own."""
+    Staff's decision alone: to anyone else the request reads as one that does not exist."""
+    ownership.staff(by, "request", request_id)
     reason_code = validate.reason_code("reason", reason_code)
-    req = await ownership.request(tx.conn, by, request_id, lock=True)
+    req = await rows.request(tx.conn, request_id, lock=True)
     advance(req.state, RequestState.REFUSED)
     await cancel_pending_proposals(tx, request_id)
     await tx.conn.execute(sealed.delete().where(sealed.c.scope == request_id))

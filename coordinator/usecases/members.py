@@ -175,10 +175,7 @@ async def author_for(tx: Tx, by: Acting, on_behalf_of: str | None = None) -> str
     Anything else, another partner included, is answered exactly as an organization that
     does not exist, so the refusal reveals nothing about other partners' members.
     """
-    if by.partner is None:
-        raise DomainError(
-            "not_a_partner_room", "Vouches and references are recorded from a partner room."
-        )
+    ownership.answering_partner(by, "Vouches and references are recorded from a partner room.")
     if on_behalf_of is None or on_behalf_of == by.partner:
         return by.partner
     row = (

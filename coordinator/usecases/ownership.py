@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from coordinator.domain import DomainError, Forbidden, MemberKind, MembershipStatus, NotFound
+from coordinator.domain import Forbidden, MemberKind, MembershipStatus, NotFound, Refused
 from coordinator.domain.model import Engagement, Member, Organization, Proposal, Request
 from coordinator.store.schema import members, organizations
 from coordinator.usecases import rows
@@ -22,11 +22,14 @@ from coordinator.usecases.acting import Acting
 HIDDEN = "(an organization)"  # another partner's organization on a vouching path
 
 
-def answering_partner(by: Acting) -> str:
+def answering_partner(
+    by: Acting, message: str = "This works only in a registered partner room."
+) -> str:
     """The partner in whose name ``by`` acts. Staff do not act in a partner's name
-    (file, approve, decline, review): that needs a partner room."""
+    (file, approve, decline, withdraw, review, vouch): that needs a partner room. Checked
+    before anything is looked up, so the answer is the same for every id."""
     if by.partner is None:
-        raise DomainError("not_a_partner_room", "This works only in a registered partner room.")
+        raise Refused("not_a_partner_room", message, "no_partner")
     return by.partner
 
 
@@ -52,12 +55,12 @@ async def proposal(
     two-partner proposal belongs to both), or, with ``provider_may`` (a decline), its
     provider. Anyone else reads it as a proposal that does not exist; staff are told
     that answering a proposal needs a partner room."""
+    if by.sees_all:
+        answering_partner(by)
     party = by.partner if by.partner is not None else by.user
     prop = await rows.proposal(conn, proposal_id, lock=lock)
     if party in prop.approvals_needed or (provider_may and party == prop.provider):
         return prop, party
-    if by.sees_all:
-        answering_partner(by)
     raise Forbidden("proposal", proposal_id, "not_this_partners_proposal")
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from coordinator import audit, retention
 from coordinator.config import Config
-from coordinator.domain import Forbidden, Tier, Urgency, VouchKind
+from coordinator.domain import Forbidden, Refused, Tier, Urgency, VouchKind
 from coordinator.sealing import PublicSealer
 from coordinator.store import Inbox, Outbox, create_engine, migrate
 from coordinator.store.clock import utcnow
@@ -162,13 +162,13 @@ class Coordinator:
                     body=wrapped,
                     on_rollback=rollback,
                 )
-            except Forbidden as refused:
+            except (Forbidden, Refused) as refused:
                 await self._audit_refusal(name, actor, refused)
                 raise
             trust.dirty = False
             return result
 
-    async def _audit_refusal(self, name: str, actor: str, refused: Forbidden) -> None:
+    async def _audit_refusal(self, name: str, actor: str, refused: Forbidden | Refused) -> None:
         """A refused attempt on something not the caller's leaves a trace for staff (the
         use case itself rolled back, so this is its own small transaction)."""
         record = audit.AuditRecord(actor, "refused", name, {"reason": refused.reason})

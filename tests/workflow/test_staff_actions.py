@@ -40,9 +40,7 @@ async def test_a_removal_from_the_dashboard_edits_the_posted_proposal(coord):
     before = await _edits(c)
 
     actions = WorkflowStaffActions(c, services)
-    removed = await actions.remove_member(
-        routed.provider, "conduct", reason=REASON, by=STAFF
-    )
+    removed = await actions.remove_member(routed.provider, "conduct", reason=REASON, by=STAFF)
 
     assert routed.proposal in removed.cancelled_proposals
     edits = [e for e in await _edits(c) if e not in before]
