@@ -166,14 +166,17 @@ def test_the_partner_voice_list_names_real_commands():
 @pytest.mark.parametrize("spec", VOICE_SPECS, ids=[s.name for s in VOICE_SPECS])
 async def test_staff_do_not_act_in_a_partners_name(coord, spec):
     """In the staff room a command that speaks for a partner is refused with
-    not_a_partner_room; nothing changes (the core audits it when it gets that far)."""
+    not_a_partner_room, audited, and nothing changes (the core adds its own entry when
+    the command gets that far)."""
     c = coord
     await network(c)
     sink = sink_for(c)
-    before = await state(c)
+    before, actions = await state(c), await audit_actions(c)
     reply = await say(c, sink, STAFF_ROOM, STAFF, spec.example)
     assert code(reply) == "not_a_partner_room", reply
     assert await state(c) == before
+    new = (await audit_actions(c))[len(actions) :]
+    assert new[-1] == "command.refused" and set(new) <= {"refused", "command.refused"}, new
 
 
 async def approvals(c, proposal: str) -> tuple[str, ...]:
