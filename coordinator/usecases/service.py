@@ -5,6 +5,15 @@ user id or "system"); ``event_id`` is the Matrix event that caused the call, whi
 makes a redelivered event a no-op that returns the first result. Use cases within one
 process run one at a time (PostgreSQL serialises their commits on the audit chain
 anyway), which keeps the in-memory trust graph consistent with the database.
+
+Who may do what (docs/security.md, "Who may do what"): a method that takes ``by`` (an
+``Acting``) checks in the core that the caller may act on what it names
+(``ownership.py``) and refuses anything else like an unknown id; adapters always pass
+one. There a bare handle, or nothing, is the trusted shorthand for the core's own
+callers (the SLA loop, demo seeding, benchmarks, tests): the system, in that partner's
+name. Methods without ``by`` (registering partners, adding members, ``vouch``/``unvouch``,
+``route``, ``open_engagement``, the batch, SLA and purge jobs) are trusted: only the core,
+seeding and tests call them, or an adapter with the partner of the room it serves.
 """
 
 from __future__ import annotations
@@ -417,6 +426,7 @@ class Coordinator:
     async def route(
         self, request_id: str, *, actor: str = SYSTEM, event_id: str | None = None
     ) -> RouteResult:
+        """Trusted: the core routes after filing and declines; no adapter calls it."""
         return await self.transaction(
             "route",
             lambda tx: matching.route(self.ctx, tx, request_id),
@@ -442,6 +452,7 @@ class Coordinator:
     async def withdraw_approval(
         self, proposal_id: str, by: Acting | str, *, event_id: str | None = None
     ) -> Withdrawn:
+        """``by``'s partner takes back its own approval while the proposal is pending."""
         caller = as_caller(by)
         return await self.transaction(
             "withdraw_approval",
@@ -474,6 +485,7 @@ class Coordinator:
     async def open_engagement(
         self, proposal_id: str, *, actor: str = SYSTEM, event_id: str | None = None
     ) -> EngagementResult:
+        """Trusted, like ``route``: an approval opens the engagement itself."""
         return await self.transaction(
             "open_engagement",
             lambda tx: matching.open_engagement(self.ctx, tx, proposal_id),
@@ -490,6 +502,7 @@ class Coordinator:
         by: Acting | None = None,
         event_id: str | None = None,
     ) -> CloseResult:
+        """The routing partner closes its engagement (staff: any) and the case is purged."""
         caller = as_caller(by)
         result = await self.transaction(
             "close",
@@ -513,6 +526,7 @@ class Coordinator:
         by: Acting | None = None,
         event_id: str | None = None,
     ) -> ReviewResult:
+        """The routing partner reviews its engagement; staff do not review in its name."""
         caller = as_caller(by)
         return await self.transaction(
             "review",
@@ -539,6 +553,7 @@ class Coordinator:
         by: Acting | None = None,
         event_id: str | None = None,
     ) -> CaseOutcome:
+        """The filing partner refers its own request (staff: any)."""
         caller = as_caller(by)
         return await self.transaction(
             "refer",
@@ -556,6 +571,7 @@ class Coordinator:
         by: Acting | None = None,
         event_id: str | None = None,
     ) -> CaseOutcome:
+        """Staff refuse a request out of mandate; to anyone else it reads as unknown."""
         caller = as_caller(by)
         return await self.transaction(
             "refuse",
