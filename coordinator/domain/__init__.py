@@ -6,6 +6,7 @@ from coordinator.domain.errors import (
     IllegalTransition,
     InvalidInput,
     NotFound,
+    Refused,
 )
 from coordinator.domain.model import (
     Engagement,
@@ -46,6 +47,7 @@ __all__ = [
     "Proposal",
     "ProposalState",
     "Provider",
+    "Refused",
     "Request",
     "RequestState",
     "Review",

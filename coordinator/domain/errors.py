@@ -36,6 +36,16 @@ class Forbidden(NotFound):
         self.reason = reason
 
 
+class Refused(DomainError):
+    """A caller who may not do this at all, whatever they name (staff answering a
+    proposal in a partner's name). Nothing is hidden by it, so it has its own code;
+    like ``Forbidden`` it is audited, ``reason`` for the audit log only."""
+
+    def __init__(self, code: str, message: str, reason: str):
+        super().__init__(code, message)
+        self.reason = reason
+
+
 class IllegalTransition(DomainError):
     """A state machine was asked for a transition it does not allow."""
 

@@ -3,7 +3,7 @@
 Adapters (rooms, dashboard, CLI, API) say who the caller is; the core decides what
 that caller may do and in whose name. A use case never takes an "author" or an
 "owner" from its caller's input without checking it against this value: see
-``docs/security.md``, "Who may do what".
+``docs/security.md``, "Who may do what", and ``coordinator/usecases/ownership.py``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ class Acting:
 
     ``partner`` is the formal partner the caller speaks for in this call (the partner
     whose room the command came from), or ``None``; ``staff`` is true only for a listed
-    staff member acting as staff.
+    staff member acting as staff (the staff room, a dashboard session, an API token).
     """
 
     user: str
@@ -27,5 +27,30 @@ class Acting:
     staff: bool = False
 
     @classmethod
-    def system(cls) -> Acting:
-        return cls(SYSTEM_USER, None, False)
+    def system(cls, partner: str | None = None) -> Acting:
+        """The coordinator itself: the SLA loop, demo seeding, benchmarks and tests.
+
+        Trusted: it sees everything. With ``partner`` it answers in that partner's name
+        (a seeded approval); no adapter builds this, since no Matrix id is ``system``.
+        """
+        return cls(SYSTEM_USER, partner, False)
+
+    @property
+    def is_system(self) -> bool:
+        return self.user == SYSTEM_USER
+
+    @property
+    def sees_all(self) -> bool:
+        """Staff and the system see every case; a partner sees its own."""
+        return self.staff or self.is_system
+
+
+def caller(by: Acting | str | None) -> Acting:
+    """The trusted shorthand of the core's own callers (tests, seeding, benchmarks): a
+    bare handle is the system answering for that partner (or that provider), ``None``
+    the system itself. Adapters always pass an ``Acting``."""
+    if by is None:
+        return Acting.system()
+    if isinstance(by, Acting):
+        return by
+    return Acting.system(by)

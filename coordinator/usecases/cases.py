@@ -18,7 +18,8 @@ from coordinator.domain import (
 )
 from coordinator.store.schema import proposals, requests, sealed
 from coordinator.store.sealed import store as store_sealed
-from coordinator.usecases import messages, rows, validate
+from coordinator.usecases import messages, ownership, rows, validate
+from coordinator.usecases.acting import Acting
 from coordinator.usecases.context import Context
 from coordinator.usecases.results import CaseOutcome, RequestResult, SlaResult
 from coordinator.usecases.unit import Tx
@@ -45,7 +46,7 @@ async def partner_room(tx: Tx, handle: str) -> str:
 async def file_request(
     ctx: Context,
     tx: Tx,
-    partner: str,
+    by: Acting,
     organization: str,
     skills: Iterable[str],
     languages: Iterable[str] = (),
@@ -53,14 +54,11 @@ async def file_request(
     urgency: Urgency = Urgency.NORMAL,
     note: str | None = None,
 ) -> RequestResult:
-    """A partner files a request for an organization it works with."""
+    """``by``'s partner files a request for one of its own organizations; another
+    partner's organization is answered as one that does not exist (need to know)."""
+    partner = ownership.answering_partner(by)
     room = await partner_room(tx, partner)
-    org = await rows.organization(tx.conn, organization)
-    if org.partner != partner:
-        # Need to know: partners act for their own organizations only.
-        raise DomainError(
-            "not_your_organization", f"{organization} is not an organization of {partner}."
-        )
+    org = await ownership.organization(tx.conn, partner, organization)
     if org.status not in (MembershipStatus.ACTIVE, MembershipStatus.POD):
         raise DomainError(
             "organization_not_vetted",
@@ -131,9 +129,12 @@ async def cancel_pending_proposals(tx: Tx, request_id: str) -> list[str]:
     return list(pending)
 
 
-async def refer(ctx: Context, tx: Tx, request_id: str, to: str | None = None) -> CaseOutcome:
-    """Hand a non-U.S. case to the global partner (after the organization consented)."""
-    req = await rows.request(tx.conn, request_id, lock=True)
+async def refer(
+    ctx: Context, tx: Tx, by: Acting, request_id: str, to: str | None = None
+) -> CaseOutcome:
+    """Hand a non-U.S. case to the global partner (after the organization consented):
+    the filing partner's own request, or any for staff."""
+    req = await ownership.request(tx.conn, by, request_id, lock=True)
     to = to or global_partner(ctx)
     if to is None:
         raise DomainError("no_global_partner", "No global partner is configured for referrals.")
@@ -163,8 +164,12 @@ async def refer(ctx: Context, tx: Tx, request_id: str, to: str | None = None) ->
     return CaseOutcome(request_id, RequestState.REFERRED.value, to=to)
 
 
-async def refuse(ctx: Context, tx: Tx, request_id: str, reason_code: str) -> CaseOutcome:
-    """Out of mandate (e.g. a hatred or division agenda): only the code and date remain."""
+async def refuse(
+    ctx: Context, tx: Tx, by: Acting, request_id: str, reason_code: str
+) -> CaseOutcome:
+    """Out of mandate (e.g. a hatred or division agenda): only the code and date remain.
+    Staff's decision alone: to anyone else the request reads as one that does not exist."""
+    ownership.staff(by, "request", request_id)
     reason_code = validate.reason_code("reason", reason_code)
     req = await rows.request(tx.conn, request_id, lock=True)
     advance(req.state, RequestState.REFUSED)

@@ -16,7 +16,8 @@ from coordinator.domain import (
     advance,
 )
 from coordinator.store.schema import engagements, notations, organizations, requests, reviews
-from coordinator.usecases import messages, rows, validate
+from coordinator.usecases import messages, ownership, rows, validate
+from coordinator.usecases.acting import Acting
 from coordinator.usecases.context import Context
 from coordinator.usecases.removal import remove_member
 from coordinator.usecases.results import CloseResult, ReviewResult
@@ -24,8 +25,11 @@ from coordinator.usecases.trust import tg_status
 from coordinator.usecases.unit import Tx
 
 
-async def close(ctx: Context, tx: Tx, engagement_id: str, archive: bool = False) -> CloseResult:
-    eng = await rows.engagement(tx.conn, engagement_id, lock=True)
+async def close(
+    ctx: Context, tx: Tx, by: Acting, engagement_id: str, archive: bool = False
+) -> CloseResult:
+    """The routing partner closes its engagement (staff: any); the case is purged."""
+    eng = await ownership.engagement(tx.conn, by, engagement_id, lock=True)
     advance(eng.state, EngagementState.CLOSED)
     req = await rows.request(tx.conn, eng.request, lock=True)
     advance(req.state, RequestState.CLOSED)
@@ -71,6 +75,7 @@ async def close(ctx: Context, tx: Tx, engagement_id: str, archive: bool = False)
 async def review(
     ctx: Context,
     tx: Tx,
+    by: Acting,
     engagement_id: str,
     conduct: int,
     contract: int,
@@ -78,7 +83,10 @@ async def review(
     code_of_conduct_violation: bool = False,
 ) -> ReviewResult:
     """Integrity review: a satisfactory one adds a notation (and ends probation); a
-    code-of-conduct violation removes the provider from the network."""
+    code-of-conduct violation removes the provider from the network. Only the routing
+    partner reviews its engagement: a review speaks in its name, so staff cannot."""
+    if not by.is_system:
+        ownership.answering_partner(by)
     verdict = Review(
         engagement_id,
         validate.rating("conduct", conduct),
@@ -86,7 +94,7 @@ async def review(
         validate.rating("communication", communication),
         bool(code_of_conduct_violation),
     )
-    eng = await rows.engagement(tx.conn, engagement_id, lock=True)
+    eng = await ownership.engagement(tx.conn, by, engagement_id, lock=True)
     advance(eng.state, EngagementState.REVIEWED)
     await tx.conn.execute(
         engagements.update()

@@ -20,7 +20,8 @@ from coordinator.domain import (
 )
 from coordinator.domain.model import Proposal, Request
 from coordinator.store.schema import engagements, members, proposals, providers, requests
-from coordinator.usecases import messages, rows, validate
+from coordinator.usecases import messages, ownership, rows, validate
+from coordinator.usecases.acting import Acting
 from coordinator.usecases.cases import partner_room
 from coordinator.usecases.context import Context
 from coordinator.usecases.results import (
@@ -28,6 +29,7 @@ from coordinator.usecases.results import (
     DeclineResult,
     EngagementResult,
     RouteResult,
+    Withdrawn,
 )
 from coordinator.usecases.unit import Tx
 
@@ -262,12 +264,9 @@ async def route(ctx: Context, tx: Tx, request_id: str) -> RouteResult:
     return await propose(ctx, tx, req)
 
 
-async def approve(ctx: Context, tx: Tx, proposal_id: str, partner: str) -> ApprovalResult:
-    prop = await rows.proposal(tx.conn, proposal_id, lock=True)
-    if partner not in prop.approvals_needed:
-        raise DomainError(
-            "not_your_proposal", f"Proposal {proposal_id} does not need {partner}'s approval."
-        )
+async def approve(ctx: Context, tx: Tx, by: Acting, proposal_id: str) -> ApprovalResult:
+    """``by``'s partner approves: only a partner whose approval the proposal needs."""
+    prop, partner = await ownership.proposal(tx.conn, by, proposal_id, lock=True)
     if prop.state is not ProposalState.PENDING:
         advance(prop.state, ProposalState.APPROVED)  # raises: decided already
     approvals = tuple(sorted({*prop.approvals, partner}))
@@ -362,18 +361,17 @@ async def open_engagement(ctx: Context, tx: Tx, proposal_id: str) -> EngagementR
 async def decline(
     ctx: Context,
     tx: Tx,
+    caller: Acting,
     proposal_id: str,
-    by: str,
     reason_code: str = "declined",
     reason: str | None = None,
 ) -> DeclineResult:
-    """A partner or the provider declines; the next candidate is proposed. A free-text
-    ``reason`` is kept sealed with the case (it may name people) and purged with it."""
+    """A partner whose approval it needs, or the provider, declines; the next candidate
+    is proposed. A free-text ``reason`` is kept sealed with the case (it may name
+    people) and purged with it."""
     reason_code = validate.reason_code("reason", reason_code)
     reason = validate.text("reason", reason)
-    prop = await rows.proposal(tx.conn, proposal_id, lock=True)
-    if by not in prop.approvals_needed and by != prop.provider:
-        raise DomainError("not_your_proposal", f"Proposal {proposal_id} is not yours to decline.")
+    prop, by = await ownership.proposal(tx.conn, caller, proposal_id, lock=True, provider_may=True)
     advance(prop.state, ProposalState.DECLINED)
     await tx.conn.execute(
         proposals.update()
@@ -395,3 +393,24 @@ async def decline(
     req = await set_request_state(tx, req, RequestState.OPEN)
     routed = await propose(ctx, tx, req)
     return DeclineResult(proposal_id, routed.proposal, routed.provider, routed.state)
+
+
+async def withdraw_approval(ctx: Context, tx: Tx, by: Acting, proposal_id: str) -> Withdrawn:
+    """``by``'s partner takes its approval back (it redacted its ✅) while the match is
+    not final: once every partner approved, the engagement exists and nothing changes."""
+    prop, partner = await ownership.proposal(tx.conn, by, proposal_id, lock=True)
+    if prop.state is not ProposalState.PENDING:
+        raise DomainError(
+            "match_final",
+            f"Proposal {proposal_id} is {prop.state.value}; the approval can no longer be "
+            "withdrawn.",
+        )
+    if partner not in prop.approvals:
+        raise DomainError("no_approval", f"{partner} has not approved {proposal_id}.")
+    approvals = tuple(a for a in prop.approvals if a != partner)
+    await tx.conn.execute(
+        proposals.update().where(proposals.c.id == proposal_id).values(approvals=list(approvals))
+    )
+    tx.audit("proposal.approval_withdrawn", proposal_id, partner=partner)
+    waiting = tuple(p for p in prop.approvals_needed if p not in approvals)
+    return Withdrawn(proposal_id, approvals, waiting)

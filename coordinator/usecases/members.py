@@ -19,10 +19,10 @@ from coordinator.domain import (
 from coordinator.store.schema import members, organizations, partners, providers, vouches
 from coordinator.store.sealed import ORG_SCOPE
 from coordinator.store.sealed import store as store_sealed
-from coordinator.usecases import rows, validate, vetting
+from coordinator.usecases import ownership, rows, validate, vetting
 from coordinator.usecases.acting import Acting
 from coordinator.usecases.context import Context
-from coordinator.usecases.results import MemberResult, VetResult, VouchResult
+from coordinator.usecases.results import MemberResult, PathResult, VetResult, VouchResult
 from coordinator.usecases.trust import bump_version, tg_edge, tg_kind, tg_status
 from coordinator.usecases.unit import Tx
 
@@ -175,10 +175,7 @@ async def author_for(tx: Tx, by: Acting, on_behalf_of: str | None = None) -> str
     Anything else, another partner included, is answered exactly as an organization that
     does not exist, so the refusal reveals nothing about other partners' members.
     """
-    if by.partner is None:
-        raise DomainError(
-            "not_a_partner_room", "Vouches and references are recorded from a partner room."
-        )
+    ownership.answering_partner(by, "Vouches and references are recorded from a partner room.")
     if on_behalf_of is None or on_behalf_of == by.partner:
         return by.partner
     row = (
@@ -287,9 +284,15 @@ async def unvouch(ctx: Context, tx: Tx, author: str, target: str) -> VouchResult
     return VouchResult(author, target, existing.kind, False)
 
 
-async def vet(ctx: Context, tx: Tx, member_id: str, asking: str | None = None) -> VetResult:
-    """Ask the trust graph; an eligible applicant moves on (providers into the pod)."""
+async def vet(ctx: Context, tx: Tx, by: Acting, member_id: str) -> VetResult:
+    """Ask the trust graph; an eligible applicant moves on (providers into the pod).
+
+    ``by`` may ask about partners, providers and its own organizations (staff: any);
+    another partner's organization is answered as a member that does not exist, and
+    such organizations on the path shown are left unnamed."""
+    await ownership.member(tx.conn, by, member_id)
     found = await _live_member(tx, member_id, "member")
+    asking = by.partner
     seeds = ctx.trust.seeds
     decision = ctx.trust.graph.vet(
         member_id, ctx.trust.policy, seeds, asking=asking if asking in seeds else None
@@ -315,8 +318,22 @@ async def vet(ctx: Context, tx: Tx, member_id: str, asking: str | None = None) -
         probation=status is MembershipStatus.POD,
         reasons=codes,
         messages=tuple(r.message for r in decision.reasons),
-        path=tuple(decision.shortest_path or ()),
+        path=await ownership.redact_path(tx.conn, by, tuple(decision.shortest_path or ())),
     )
+
+
+async def path(ctx: Context, tx: Tx, by: Acting, member_id: str, source: str | None) -> PathResult:
+    """The shortest vouching path from ``source`` (the caller's partner by default) to a
+    member. Both ends are checked like ``vet``'s member: another partner's organization
+    and an unknown id get the same answer."""
+    if source is None:
+        if by.partner is None:
+            raise DomainError("missing_source", "In the staff room, say from=<member>.")
+        source = by.partner
+    await ownership.member(tx.conn, by, member_id)
+    await ownership.member(tx.conn, by, source)
+    found = ctx.trust.paths_from([source]).get(member_id) or ()
+    return PathResult(source, member_id, await ownership.redact_path(tx.conn, by, tuple(found)))
 
 
 async def finish_trust(ctx: Context, tx: Tx) -> None:

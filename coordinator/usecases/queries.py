@@ -11,9 +11,10 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from coordinator.domain import NotFound, ProposalState, RequestState
+from coordinator.domain import Forbidden, ProposalState, RequestState
 from coordinator.store.schema import engagements, proposals, requests
-from coordinator.usecases import rows
+from coordinator.usecases import ownership, rows
+from coordinator.usecases.acting import Acting
 
 LIVE_PROPOSALS = (ProposalState.PENDING.value, ProposalState.APPROVED.value)
 
@@ -48,7 +49,7 @@ async def request_status(
     owner = partner is not None and partner == req.partner
     approver = partner is not None and live is not None and partner in live.approvals_needed
     if partner is not None and not (owner or approver):
-        raise NotFound("request", request_id)
+        raise Forbidden("request", request_id, "not_this_partners_request")
     engagement = (
         await conn.execute(
             sa.select(engagements.c.id)
@@ -70,6 +71,22 @@ async def request_status(
         approvals=tuple(live.approvals) if live is not None else (),
         engagement=engagement if (owner or partner is None) else None,
     )
+
+
+async def status_of(conn: AsyncConnection, by: Acting, ident: str) -> RequestStatus:
+    """``!dsx status <id>`` for a request, proposal or engagement id, as ``by`` may see it:
+    staff get the staff view, a partner its own requests and the proposals it must
+    approve; anything else is answered exactly as an id of that kind that does not exist."""
+    view = None if by.partner is None and by.sees_all else ownership.answering_partner(by)
+    what, request_id = "request", ident
+    if ident.startswith("p-"):
+        what, request_id = "proposal", (await rows.proposal(conn, ident)).request
+    elif ident.startswith("e-"):
+        what, request_id = "engagement", (await rows.engagement(conn, ident)).request
+    try:
+        return await request_status(conn, request_id, view)
+    except Forbidden as refused:
+        raise Forbidden(what, ident, refused.reason) from None
 
 
 async def open_requests(conn: AsyncConnection, partner: str) -> list[RequestStatus]:

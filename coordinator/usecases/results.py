@@ -50,6 +50,25 @@ class RouteResult:
 
 
 @dataclass(frozen=True)
+class Withdrawn:
+    """A partner's approval taken back while the proposal was still pending."""
+
+    proposal: str
+    approvals: tuple[str, ...]
+    waiting_for: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PathResult:
+    """The shortest vouching path from ``source`` to ``member`` (empty: none), as the
+    caller may see it (docs/security.md, "Who may do what")."""
+
+    source: str
+    member: str
+    path: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ApprovalResult:
     proposal: str
     state: str

@@ -5,6 +5,15 @@ user id or "system"); ``event_id`` is the Matrix event that caused the call, whi
 makes a redelivered event a no-op that returns the first result. Use cases within one
 process run one at a time (PostgreSQL serialises their commits on the audit chain
 anyway), which keeps the in-memory trust graph consistent with the database.
+
+Who may do what (docs/security.md, "Who may do what"): a method that takes ``by`` (an
+``Acting``) checks in the core that the caller may act on what it names
+(``ownership.py``) and refuses anything else like an unknown id; adapters always pass
+one. There a bare handle, or nothing, is the trusted shorthand for the core's own
+callers (the SLA loop, demo seeding, benchmarks, tests): the system, in that partner's
+name. Methods without ``by`` (registering partners, adding members, ``vouch``/``unvouch``,
+``route``, ``open_engagement``, the batch, SLA and purge jobs) are trusted: only the core,
+seeding and tests call them, or an adapter with the partner of the room it serves.
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ from coordinator import audit, retention
 from coordinator import audit_key as audit_keys
 from coordinator.audit_key import AuditKey
 from coordinator.config import Config
-from coordinator.domain import DomainError, Forbidden, Tier, Urgency, VouchKind
+from coordinator.domain import DomainError, Forbidden, Refused, Tier, Urgency, VouchKind
 from coordinator.sealing import PublicSealer
 from coordinator.store import Inbox, Outbox, create_engine, migrate
 from coordinator.store.clock import utcnow
@@ -32,12 +41,14 @@ from coordinator.usecases import (
     matching,
     members,
     messages,
+    ownership,
     queries,
     removal,
     unit,
     vetting,
 )
 from coordinator.usecases.acting import Acting
+from coordinator.usecases.acting import caller as as_caller
 from coordinator.usecases.batch import BatchRouteResult
 from coordinator.usecases.context import Context
 from coordinator.usecases.queries import RequestStatus
@@ -51,6 +62,7 @@ from coordinator.usecases.results import (
     IdentityConfirmation,
     IntakePurge,
     MemberResult,
+    PathResult,
     RemovalResult,
     RequestResult,
     ReviewResult,
@@ -58,6 +70,7 @@ from coordinator.usecases.results import (
     SlaResult,
     VetResult,
     VouchResult,
+    Withdrawn,
 )
 from coordinator.usecases.trust import TrustIndex
 from coordinator.usecases.unit import Tx
@@ -177,13 +190,13 @@ class Coordinator:
                     audit_key=self.audit_key,
                     on_rollback=rollback,
                 )
-            except Forbidden as refused:
+            except (Forbidden, Refused) as refused:
                 await self._audit_refusal(name, actor, refused)
                 raise
             trust.dirty = False
             return result
 
-    async def _audit_refusal(self, name: str, actor: str, refused: Forbidden) -> None:
+    async def _audit_refusal(self, name: str, actor: str, refused: Forbidden | Refused) -> None:
         """A refused attempt on something not the caller's leaves a trace for staff (the
         use case itself rolled back, so this is its own small transaction)."""
         record = audit.AuditRecord(actor, "refused", name, {"reason": refused.reason})
@@ -348,17 +361,32 @@ class Coordinator:
     async def vet(
         self,
         member_id: str,
-        asking: str | None = None,
+        by: Acting | str | None = None,
         *,
-        actor: str = SYSTEM,
         event_id: str | None = None,
     ) -> VetResult:
+        """Vet a member as ``by`` may see it (``ownership.member``); a bare handle is the
+        trusted shorthand for the system asking on that partner's behalf."""
+        caller = as_caller(by)
         return await self.transaction(
             "vet",
-            lambda tx: members.vet(self.ctx, tx, member_id, asking),
+            lambda tx: members.vet(self.ctx, tx, caller, member_id),
             VetResult,
-            actor,
+            caller.user,
             event_id,
+        )
+
+    async def path(
+        self, member_id: str, source: str | None = None, *, by: Acting | None = None
+    ) -> PathResult:
+        """The shortest vouching path to a member, both ends checked like ``vet``'s."""
+        caller = as_caller(by)
+        return await self.transaction(
+            "path",
+            lambda tx: members.path(self.ctx, tx, caller, member_id, source),
+            PathResult,
+            caller.user,
+            None,
         )
 
     async def remove_member(
@@ -368,19 +396,20 @@ class Coordinator:
         code_of_conduct: bool = True,
         reason: str | None = None,
         *,
-        actor: str = SYSTEM,
+        by: Acting | None = None,
         event_id: str | None = None,
     ) -> RemovalResult:
-        """Remove a member; ``reason`` (free text from staff) is stored sealed."""
-        result = await self.transaction(
-            "remove_member",
-            lambda tx: removal.remove_member(
+        """Remove a member (staff or the system only); ``reason`` (free text from
+        staff) is stored sealed."""
+        caller = as_caller(by)
+
+        async def body(tx: Tx) -> RemovalResult:
+            ownership.staff(caller, "member", member_id)
+            return await removal.remove_member(
                 self.ctx, tx, member_id, reason_code, code_of_conduct, reason
-            ),
-            RemovalResult,
-            actor,
-            event_id,
-        )
+            )
+
+        result = await self.transaction("remove_member", body, RemovalResult, caller.user, event_id)
         if result.purged_rows:
             await retention.vacuum(self.engine)
         return result
@@ -389,7 +418,7 @@ class Coordinator:
 
     async def file_request(
         self,
-        partner: str,
+        partner: Acting | str,
         organization: str,
         skills: Iterable[str],
         languages: Iterable[str] = (),
@@ -397,23 +426,26 @@ class Coordinator:
         urgency: Urgency = Urgency.NORMAL,
         note: str | None = None,
         *,
-        actor: str = SYSTEM,
         event_id: str | None = None,
     ) -> RequestResult:
+        """File for one of the caller's partner's own organizations (a bare handle: the
+        system filing in that partner's name, still only for its own organizations)."""
         skills, languages = tuple(skills), tuple(languages)
+        caller = as_caller(partner)
         return await self.transaction(
             "file_request",
             lambda tx: cases.file_request(
-                self.ctx, tx, partner, organization, skills, languages, region, urgency, note
+                self.ctx, tx, caller, organization, skills, languages, region, urgency, note
             ),
             RequestResult,
-            actor,
+            caller.user,
             event_id,
         )
 
     async def route(
         self, request_id: str, *, actor: str = SYSTEM, event_id: str | None = None
     ) -> RouteResult:
+        """Trusted: the core routes after filing and declines; no adapter calls it."""
         return await self.transaction(
             "route",
             lambda tx: matching.route(self.ctx, tx, request_id),
@@ -423,38 +455,56 @@ class Coordinator:
         )
 
     async def approve(
-        self, proposal_id: str, partner: str, *, actor: str = SYSTEM, event_id: str | None = None
+        self, proposal_id: str, by: Acting | str, *, event_id: str | None = None
     ) -> ApprovalResult:
+        """``by``'s partner approves (a bare handle: the system approving in that
+        partner's name); only a partner whose approval the proposal needs may."""
+        caller = as_caller(by)
         return await self.transaction(
             "approve",
-            lambda tx: matching.approve(self.ctx, tx, proposal_id, partner),
+            lambda tx: matching.approve(self.ctx, tx, caller, proposal_id),
             ApprovalResult,
-            actor,
+            caller.user,
+            event_id,
+        )
+
+    async def withdraw_approval(
+        self, proposal_id: str, by: Acting | str, *, event_id: str | None = None
+    ) -> Withdrawn:
+        """``by``'s partner takes back its own approval while the proposal is pending."""
+        caller = as_caller(by)
+        return await self.transaction(
+            "withdraw_approval",
+            lambda tx: matching.withdraw_approval(self.ctx, tx, caller, proposal_id),
+            Withdrawn,
+            caller.user,
             event_id,
         )
 
     async def decline(
         self,
         proposal_id: str,
-        by: str,
+        by: Acting | str,
         reason_code: str = "declined",
         reason: str | None = None,
         *,
-        actor: str = SYSTEM,
         event_id: str | None = None,
     ) -> DeclineResult:
-        """Decline a proposal; ``reason`` (free text) is stored sealed with the case."""
+        """Decline a proposal; ``reason`` (free text) is stored sealed with the case. A
+        bare handle is the system declining for that partner or provider."""
+        caller = as_caller(by)
         return await self.transaction(
             "decline",
-            lambda tx: matching.decline(self.ctx, tx, proposal_id, by, reason_code, reason),
+            lambda tx: matching.decline(self.ctx, tx, caller, proposal_id, reason_code, reason),
             DeclineResult,
-            actor,
+            caller.user,
             event_id,
         )
 
     async def open_engagement(
         self, proposal_id: str, *, actor: str = SYSTEM, event_id: str | None = None
     ) -> EngagementResult:
+        """Trusted, like ``route``: an approval opens the engagement itself."""
         return await self.transaction(
             "open_engagement",
             lambda tx: matching.open_engagement(self.ctx, tx, proposal_id),
@@ -468,14 +518,16 @@ class Coordinator:
         engagement_id: str,
         archive: bool = False,
         *,
-        actor: str = SYSTEM,
+        by: Acting | None = None,
         event_id: str | None = None,
     ) -> CloseResult:
+        """The routing partner closes its engagement (staff: any) and the case is purged."""
+        caller = as_caller(by)
         result = await self.transaction(
             "close",
-            lambda tx: engagements.close(self.ctx, tx, engagement_id, archive),
+            lambda tx: engagements.close(self.ctx, tx, caller, engagement_id, archive),
             CloseResult,
-            actor,
+            caller.user,
             event_id,
         )
         if result.purged_rows:
@@ -490,14 +542,17 @@ class Coordinator:
         communication: int,
         code_of_conduct_violation: bool = False,
         *,
-        actor: str = SYSTEM,
+        by: Acting | None = None,
         event_id: str | None = None,
     ) -> ReviewResult:
+        """The routing partner reviews its engagement; staff do not review in its name."""
+        caller = as_caller(by)
         return await self.transaction(
             "review",
             lambda tx: engagements.review(
                 self.ctx,
                 tx,
+                caller,
                 engagement_id,
                 conduct,
                 contract,
@@ -505,7 +560,7 @@ class Coordinator:
                 code_of_conduct_violation,
             ),
             ReviewResult,
-            actor,
+            caller.user,
             event_id,
         )
 
@@ -514,14 +569,16 @@ class Coordinator:
         request_id: str,
         to: str | None = None,
         *,
-        actor: str = SYSTEM,
+        by: Acting | None = None,
         event_id: str | None = None,
     ) -> CaseOutcome:
+        """The filing partner refers its own request (staff: any)."""
+        caller = as_caller(by)
         return await self.transaction(
             "refer",
-            lambda tx: cases.refer(self.ctx, tx, request_id, to),
+            lambda tx: cases.refer(self.ctx, tx, caller, request_id, to),
             CaseOutcome,
-            actor,
+            caller.user,
             event_id,
         )
 
@@ -530,14 +587,16 @@ class Coordinator:
         request_id: str,
         reason_code: str,
         *,
-        actor: str = SYSTEM,
+        by: Acting | None = None,
         event_id: str | None = None,
     ) -> CaseOutcome:
+        """Staff refuse a request out of mandate; to anyone else it reads as unknown."""
+        caller = as_caller(by)
         return await self.transaction(
             "refuse",
-            lambda tx: cases.refuse(self.ctx, tx, request_id, reason_code),
+            lambda tx: cases.refuse(self.ctx, tx, caller, request_id, reason_code),
             CaseOutcome,
-            actor,
+            caller.user,
             event_id,
         )
 
@@ -549,10 +608,16 @@ class Coordinator:
 
     # -- read-only views ---------------------------------------------------------------
 
-    async def status(self, request_id: str, partner: str | None = None) -> RequestStatus:
-        """What ``partner`` may know about a request (``None``: the staff view)."""
-        async with self.engine.connect() as conn:
-            return await queries.request_status(conn, request_id, partner)
+    async def status(self, ident: str, by: Acting | str | None = None) -> RequestStatus:
+        """What ``by`` may know about a request, or the request of a proposal or an
+        engagement id (``None``: the staff view; a bare handle: that partner's view).
+        A read, but run as a use case so a refusal is audited like any other."""
+        caller = as_caller(by)
+
+        async def body(tx: Tx) -> RequestStatus:
+            return await queries.status_of(tx.conn, caller, ident)
+
+        return await self.transaction("status", body, RequestStatus, caller.user, None)
 
     async def open_requests(self, partner: str) -> list[RequestStatus]:
         async with self.engine.connect() as conn:

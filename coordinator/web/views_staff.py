@@ -15,7 +15,9 @@ from aiohttp import web
 
 from coordinator.domain import DomainError
 from coordinator.logs import get_logger
+from coordinator.usecases.acting import Acting
 from coordinator.web import queries, staff, svg
+from coordinator.web.actions import staff_caller
 from coordinator.web.render import page
 from coordinator.web.security import SETTINGS_KEY
 from coordinator.web.services import SERVICES
@@ -199,13 +201,15 @@ async def api_token_revoke(request: web.Request) -> web.StreamResponse:
 
 
 async def _act(
-    request: web.Request, what: str, call: Callable[[dict[str, str], str], Awaitable[Any]]
+    request: web.Request, what: str, call: Callable[[dict[str, str], Acting], Awaitable[Any]]
 ) -> web.StreamResponse:
+    """Every dashboard action: a signed-in staff session with its CSRF token, or nothing
+    (no other caller reaches ``call``)."""
     session, form = await staff.check_post(request)
     if session is None:
         return await staff.signed_out()
     try:
-        result = await call(form, session.staff)
+        result = await call(form, staff_caller(session.staff))
     except DomainError as exc:
         log.info("web.action_refused", action=what, code=exc.code)
         return await render(
@@ -233,7 +237,7 @@ async def _act(
 @routes.post("/dashboard/actions/vet", name="act_vet")
 async def act_vet(request: web.Request) -> web.StreamResponse:
     actions = request.app[SERVICES].actions
-    return await _act(request, "vet", lambda f, who: actions.vet(f.get("member", ""), actor=who))
+    return await _act(request, "vet", lambda f, who: actions.vet(f.get("member", ""), who))
 
 
 @routes.post("/dashboard/actions/refuse", name="act_refuse")
@@ -242,7 +246,7 @@ async def act_refuse(request: web.Request) -> web.StreamResponse:
     return await _act(
         request,
         "refuse",
-        lambda f, who: actions.refuse(f.get("request", ""), f.get("reason", ""), actor=who),
+        lambda f, who: actions.refuse(f.get("request", ""), f.get("reason", ""), by=who),
     )
 
 
@@ -252,7 +256,7 @@ async def act_refer(request: web.Request) -> web.StreamResponse:
     return await _act(
         request,
         "refer",
-        lambda f, who: actions.refer(f.get("request", ""), f.get("to") or None, actor=who),
+        lambda f, who: actions.refer(f.get("request", ""), f.get("to") or None, by=who),
     )
 
 
@@ -266,7 +270,7 @@ async def act_remove(request: web.Request) -> web.StreamResponse:
             f.get("member", ""),
             f.get("code") or "staff_removal",
             reason=f.get("reason") or None,
-            actor=who,
+            by=who,
         ),
     )
 

@@ -17,7 +17,12 @@ if TYPE_CHECKING:
     from partner_bots.commands import catalog as c
     from partner_bots.commands.registry import CommandSpec
 
-REFUSAL_CODES = frozenset({ErrorCode.NOT_ALLOWED, ErrorCode.STAFF_ONLY, ErrorCode.UNTRUSTED_DEVICE})
+# Refusals for who the caller is (not for what they named); the reply to each is
+# audited. ``not_a_partner_room``: staff, or anyone outside a partner room, using a
+# command that speaks in a partner's name (docs/security.md, "Who may do what").
+REFUSAL_CODES = frozenset(
+    {ErrorCode.NOT_ALLOWED, ErrorCode.STAFF_ONLY, "not_a_partner_room", ErrorCode.UNTRUSTED_DEVICE}
+)
 
 
 @dataclass(frozen=True)

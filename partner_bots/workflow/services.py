@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from coordinator import retention
 from coordinator.domain import DomainError, Urgency, VouchKind
-from coordinator.usecases import Coordinator, cases, matching, queries, removal, rows, vetting
+from coordinator.usecases import Coordinator, cases, matching, ownership, removal, rows, vetting
 from coordinator.usecases.acting import Acting
 from coordinator.usecases.queries import RequestStatus
 from coordinator.usecases.results import ApprovalResult, DeclineResult, RemovalResult
@@ -74,6 +74,13 @@ class WorkflowServices:
     def _acting(ctx: CommandContext, partner: PartnerRoom) -> Acting:
         """The caller as the core sees it: this room's partner, never one named in input."""
         return Acting(ctx.sender, partner.handle, staff=False)
+
+    async def _caller(self, ctx: CommandContext) -> Acting:
+        """Staff in the staff room, else this room's partner. What the caller may touch
+        is the core's decision (coordinator/usecases/ownership.py), not this adapter's."""
+        if ctx.is_staff_room:
+            return Acting(ctx.sender, None, staff=True)
+        return self._acting(ctx, await self._partner(ctx))
 
     async def _threaded(
         self,
@@ -138,7 +145,7 @@ class WorkflowServices:
             filed = await cases.file_request(
                 core,
                 tx,
-                partner.handle,
+                self._acting(ctx, partner),
                 cmd.org,
                 cmd.skills,
                 cmd.langs,
@@ -188,15 +195,15 @@ class WorkflowServices:
         ctx: CommandContext,
         name: str,
         proposal_id: str,
-        decide: Callable[[Tx, str], Awaitable[R]],
+        decide: Callable[[Tx, Acting], Awaitable[R]],
         result_type: type[R],
     ) -> R:
-        """A partner's answer to a proposal (``decide`` gets the partner's handle): the use
-        case and the edit of every posted copy, one transaction, in the request's thread."""
+        """A partner's answer to a proposal (``decide`` gets the caller): the use case and
+        the edit of every posted copy, one transaction, in the request's thread."""
         partner = await self._partner(ctx)
 
         async def body(tx: Tx) -> R:
-            result = await decide(tx, partner.handle)
+            result = await decide(tx, self._acting(ctx, partner))
             await present.edit_proposal(tx, proposal_id)
             return result
 
@@ -217,7 +224,7 @@ class WorkflowServices:
             ctx,
             "approve",
             cmd.proposal,
-            lambda tx, partner: matching.approve(core, tx, cmd.proposal, partner),
+            lambda tx, by: matching.approve(core, tx, by, cmd.proposal),
             ApprovalResult,
         )
         if result.engagement:
@@ -237,9 +244,7 @@ class WorkflowServices:
             ctx,
             "decline",
             cmd.proposal,
-            lambda tx, partner: matching.decline(
-                core, tx, cmd.proposal, partner, "declined", cmd.reason
-            ),
+            lambda tx, by: matching.decline(core, tx, by, cmd.proposal, "declined", cmd.reason),
             DeclineResult,
         )
         if result.next_proposal:
@@ -252,35 +257,25 @@ class WorkflowServices:
         )
 
     async def status(self, ctx: CommandContext, cmd: c.StatusCommand) -> Outcome:
-        partner = None if ctx.is_staff_room else (await self._partner(ctx)).handle
-        engine = self.coordinator.engine
-        async with engine.connect() as conn:
-            if cmd.id is None:
-                if partner is None:
-                    return Outcome("The staff view lists requests on the dashboard.")
-                found = await queries.open_requests(conn, partner)
-                if not found:
-                    return Outcome("You have no open requests.")
-                return Outcome(
-                    f"{len(found)} open request(s).", tuple(_status_line(s) for s in found)
-                )
-            request_id = cmd.id
-            if cmd.id.startswith("p-"):
-                request_id = (await rows.proposal(conn, cmd.id)).request
-            elif cmd.id.startswith("e-"):
-                request_id = (await rows.engagement(conn, cmd.id)).request
-            found_one = await queries.request_status(conn, request_id, partner)
-        return Outcome(_status_line(found_one))
+        by = await self._caller(ctx)
+        if cmd.id is None:
+            if by.partner is None:
+                return Outcome("The staff view lists requests on the dashboard.")
+            found = await self.coordinator.open_requests(by.partner)
+            if not found:
+                return Outcome("You have no open requests.")
+            return Outcome(f"{len(found)} open request(s).", tuple(_status_line(s) for s in found))
+        return Outcome(_status_line(await self.coordinator.status(cmd.id, by)))
 
     async def refer(self, ctx: CommandContext, cmd: c.ReferCommand) -> Outcome:
         result = await self.coordinator.refer(
-            cmd.request, cmd.to, actor=ctx.sender, event_id=ctx.event_id
+            cmd.request, cmd.to, by=await self._caller(ctx), event_id=ctx.event_id
         )
         return Outcome(f"Request {result.request} referred to {result.to} ({result.state}).")
 
     async def refuse(self, ctx: CommandContext, cmd: c.RefuseCommand) -> Outcome:
         result = await self.coordinator.refuse(
-            cmd.request, cmd.reason, actor=ctx.sender, event_id=ctx.event_id
+            cmd.request, cmd.reason, by=await self._caller(ctx), event_id=ctx.event_id
         )
         return Outcome(
             f"Request {result.request} refused ({result.code}); only the code and date remain."
@@ -289,15 +284,8 @@ class WorkflowServices:
     # -- engagements -------------------------------------------------------------------
 
     async def close(self, ctx: CommandContext, cmd: c.CloseCommand) -> Outcome:
-        partner = await self._partner(ctx)
-        async with self.coordinator.engine.connect() as conn:
-            engagement = await rows.engagement(conn, cmd.engagement)
-        if engagement.partner != partner.handle:
-            raise DomainError(
-                "not_your_engagement", f"Engagement {cmd.engagement} is not one of yours."
-            )
         result = await self.coordinator.close(
-            cmd.engagement, cmd.archive, actor=ctx.sender, event_id=ctx.event_id
+            cmd.engagement, cmd.archive, by=await self._caller(ctx), event_id=ctx.event_id
         )
         archive = "an offline archive was kept" if result.archived else "no archive was kept"
         return Outcome(
@@ -306,20 +294,13 @@ class WorkflowServices:
         )
 
     async def review(self, ctx: CommandContext, cmd: c.ReviewCommand) -> Outcome:
-        partner = await self._partner(ctx)
-        async with self.coordinator.engine.connect() as conn:
-            engagement = await rows.engagement(conn, cmd.engagement)
-        if engagement.partner != partner.handle:
-            raise DomainError(
-                "not_your_engagement", f"Engagement {cmd.engagement} is not one of yours."
-            )
         result = await self.coordinator.review(
             cmd.engagement,
             cmd.conduct,
             cmd.contract,
             cmd.communication,
             code_of_conduct_violation=cmd.conduct == 1,
-            actor=ctx.sender,
+            by=await self._caller(ctx),
             event_id=ctx.event_id,
         )
         details = []
@@ -388,11 +369,8 @@ class WorkflowServices:
         return Outcome(f"{result.author} no longer vouches for {result.target}.")
 
     async def vet(self, ctx: CommandContext, cmd: c.VetCommand) -> Outcome:
-        asking = None
-        if not ctx.is_staff_room:
-            asking = (await self._partner(ctx)).handle
         result = await self.coordinator.vet(
-            cmd.member, asking, actor=ctx.sender, event_id=ctx.event_id
+            cmd.member, await self._caller(ctx), event_id=ctx.event_id
         )
         verdict = "accepted" if result.eligible else "not accepted"
         pod = " (probation pod)" if result.probation else ""
@@ -400,18 +378,10 @@ class WorkflowServices:
         return Outcome(f"{result.member} is {verdict}: {result.status}{pod}.", tuple(details))
 
     async def path(self, ctx: CommandContext, cmd: c.PathCommand) -> Outcome:
-        source = cmd.from_
-        if source is None:
-            if ctx.is_staff_room:
-                raise DomainError("missing_source", "In the staff room, say from=<member>.")
-            source = (await self._partner(ctx)).handle
-        trust = self.coordinator.trust
-        async with self.coordinator.engine.connect() as conn:
-            await trust.refresh(conn)
-        found = trust.paths_from([source]).get(cmd.member)
-        if not found:
-            return Outcome(f"No vouching path from {source} to {cmd.member}.")
-        return Outcome(f"Vouching path: {_path(found)}")
+        found = await self.coordinator.path(cmd.member, cmd.from_, by=await self._caller(ctx))
+        if not found.path:
+            return Outcome(f"No vouching path from {found.source} to {found.member}.")
+        return Outcome(f"Vouching path: {_path(found.path)}")
 
     async def remove_member(
         self,
@@ -419,14 +389,16 @@ class WorkflowServices:
         reason_code: str = "staff_removal",
         reason: str | None = None,
         *,
-        actor: str,
+        by: Acting,
         event_id: str | None = None,
     ) -> RemovalResult:
         """The removal use case plus what the rooms must show of it (cancelled proposals
-        edited, next candidates posted in their threads); the dashboard uses it too."""
+        edited, next candidates posted in their threads); the dashboard uses it too.
+        Staff only, checked in the core like every other ownership rule."""
         core = self.coordinator.ctx
 
         async def body(tx: Tx) -> RemovalResult:
+            ownership.staff(by, "member", member)
             before = await posted.last_seq(tx.conn)
             result = await removal.remove_member(core, tx, member, reason_code, True, reason)
             await present.render_new_proposals(tx, before)
@@ -436,7 +408,7 @@ class WorkflowServices:
             return result
 
         result = await self.coordinator.transaction(
-            "remove_member", body, RemovalResult, actor, event_id
+            "remove_member", body, RemovalResult, by.user, event_id
         )
         if result.purged_rows:
             await retention.vacuum(self.coordinator.engine)
@@ -447,7 +419,7 @@ class WorkflowServices:
         reason stays readable in the (encrypted) staff room and nowhere in plain text."""
         core = self.coordinator.ctx
         result = await self.remove_member(
-            cmd.member, reason=cmd.reason, actor=ctx.sender, event_id=ctx.event_id
+            cmd.member, reason=cmd.reason, by=await self._caller(ctx), event_id=ctx.event_id
         )
         details = [
             f"Proposals cancelled: {', '.join(result.cancelled_proposals) or 'none'}",

@@ -27,7 +27,9 @@ from coordinator.domain import DomainError
 from coordinator.logs import get_logger
 from coordinator.store import inbox as inbox_store
 from coordinator.store.schema import inbox
-from coordinator.usecases import Coordinator
+from coordinator.usecases import Coordinator, matching
+from coordinator.usecases.acting import Acting
+from coordinator.usecases.results import Withdrawn
 from coordinator.usecases.unit import Tx
 from partner_bots.commands import BotIdentity, CommandContext, Outcome, Reply, command_text
 from partner_bots.commands.dispatch import run_text
@@ -45,7 +47,6 @@ from partner_bots.standing import NO_DEVICE, SenderDevice
 from partner_bots.workflow import posted, present
 from partner_bots.workflow.directory import Directory
 from partner_bots.workflow.services import WorkflowServices
-from partner_bots.workflow.withdraw import Withdrawn, withdraw_approval
 
 log = get_logger(__name__)
 
@@ -217,8 +218,12 @@ class WorkflowSink:
         await self._queue_reply(ev.room_id, ev.sender, ev.event_id, reply, content)
 
     async def _withdraw(self, ev: IncomingRedaction, proposal_id: str, partner: str) -> Reply:
+        """The core decides whether this room's partner may withdraw (its own approval of a
+        proposal that needs it); anything else reads as a proposal that does not exist."""
+        by = Acting(ev.sender, partner)
+
         async def body(tx: Tx) -> Withdrawn:
-            result = await withdraw_approval(tx, proposal_id, partner)
+            result = await matching.withdraw_approval(self.coordinator.ctx, tx, by, proposal_id)
             await present.edit_proposal(tx, proposal_id)
             return result
 

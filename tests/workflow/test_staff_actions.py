@@ -9,6 +9,7 @@ import json
 import sqlalchemy as sa
 
 from coordinator.store.schema import outbox
+from coordinator.usecases.acting import Acting
 from partner_bots.workflow.directory import Directory
 from partner_bots.workflow.services import WorkflowServices
 from partner_bots.workflow.staff_actions import WorkflowStaffActions
@@ -17,6 +18,7 @@ from tests.coordinator import conftest as core
 # The core's fixtures: a Coordinator on each database with a sealing key and a fake clock.
 clock, coord, network = core.clock, core.coord, core.network
 
+STAFF = Acting("@staff:hs", None, staff=True)
 REASON = "repeatedly shared case files outside the engagement"
 
 
@@ -38,9 +40,7 @@ async def test_a_removal_from_the_dashboard_edits_the_posted_proposal(coord):
     before = await _edits(c)
 
     actions = WorkflowStaffActions(c, services)
-    removed = await actions.remove_member(
-        routed.provider, "conduct", reason=REASON, actor="@staff:hs"
-    )
+    removed = await actions.remove_member(routed.provider, "conduct", reason=REASON, by=STAFF)
 
     assert routed.proposal in removed.cancelled_proposals
     edits = [e for e in await _edits(c) if e not in before]
@@ -61,6 +61,6 @@ async def test_the_bare_use_case_leaves_the_posts_alone(coord):
     await network(c)
     routed = await c.route((await c.file_request("alpha", "o1", ["forensics"], ["en"])).request)
     before = await _edits(c)
-    removed = await c.remove_member(routed.provider, "conduct", actor="@staff:hs")
+    removed = await c.remove_member(routed.provider, "conduct", by=STAFF)
     assert routed.proposal in removed.cancelled_proposals
     assert await _edits(c) == before

@@ -9,11 +9,13 @@ import sqlalchemy as sa
 
 from coordinator.store.schema import (
     audit_log,
+    engagements,
     inbox,
     members,
     outbox,
     proposals,
     requests,
+    reviews,
     sealed,
     vouches,
 )
@@ -424,6 +426,102 @@ async def test_no_reference_in_another_partners_name(seeded: World):
     assert ("beta", p3, "vouch") in before
     assert await refusals() == refused_before + 3
     assert "not accepted" in (await ask_ok(w.ann, w.room_a, bot, f"!dsx vet {sybil}"))["body"]
+    assert "is accepted" in (await ask_ok(w.bea, w.room_b, bot, f"!dsx vet {p3}"))["body"]
+
+
+def _same_answer(theirs: dict[str, Any], real: str, unknown: dict[str, Any], ghost: str) -> None:
+    """Two refusals that read word for word alike once the id named is taken out."""
+    assert not theirs[REPLY]["ok"] and not unknown[REPLY]["ok"], theirs["body"]
+    assert theirs[REPLY]["error"]["code"] == unknown[REPLY]["error"]["code"]
+    assert theirs["body"].replace(real, "X") == unknown["body"].replace(ghost, "X")
+
+
+async def _refusals(w: World) -> int:
+    engine = w.coordinator.running.coordinator.engine
+    async with engine.connect() as conn:
+        query = sa.select(sa.func.count()).select_from(audit_log)
+        return (await conn.execute(query.where(audit_log.c.action == "refused"))).scalar_one()
+
+
+async def _case_rows(w: World, ids: set[str]) -> list[str]:
+    """The rows of these requests, proposals and engagements, and every review."""
+    engine = w.coordinator.running.coordinator.engine
+    async with engine.connect() as conn:
+        out = []
+        for table in (requests, proposals, engagements):
+            found = await conn.execute(sa.select(table).where(table.c.id.in_(ids)))
+            out += sorted(repr(tuple(r)) for r in found)
+        out += sorted(repr(tuple(r)) for r in await conn.execute(sa.select(reviews)))
+        return out
+
+
+async def test_no_acting_on_another_partners_cases(seeded: World, tmp_path):
+    """Through real rooms: beta's member refers alpha's request, closes and reviews
+    alpha's engagement, asks the status of alpha's request, proposal and engagement. Each
+    answer is word for word the one for an id that does not exist, each is audited, and
+    nothing changes; alpha itself still can (docs/security.md, "Who may do what")."""
+    w, bot = seeded, seeded.bot
+    skill, where = f"sat{tag()}", "langs=en regions=US-CA"
+    provider = await Member.create(w.ann.hs, tmp_path, f"prov{tag()}")  # a real invitee
+    try:
+        for body in (
+            f"!dsx provider add {provider.user_id} skills={skill} {where} capacity=1",
+            f"!dsx vouch {provider.user_id}",
+            f"!dsx vet {provider.user_id}",
+        ):
+            await ask_ok(w.ann, w.room_a, bot, body)
+        filed = await ask_ok(w.ann, w.room_a, bot, f"!dsx request legal-aid skills={skill}")
+        req = request_id(filed)
+        proposal = (await proposal_in(w.ann, w.room_a, bot, req))["content"][PROPOSAL]["id"]
+        approved = await ask_ok(w.ann, w.room_a, bot, f"!dsx approve {proposal}")
+        engagement = approved["body"].split("engagement ")[1].split()[0]
+
+        ids = {req, proposal, engagement}
+        before, refused_before = await _case_rows(w, ids), await _refusals(w)
+        attacks = (
+            ("!dsx refer {} to=beta", req, "r-00000000"),
+            ("!dsx status {}", req, "r-00000000"),
+            ("!dsx status {}", proposal, "p-00000000"),
+            ("!dsx status {}", engagement, "e-00000000"),
+            ("!dsx close {}", engagement, "e-00000000"),
+            ("!dsx review {} conduct=1 contract=1 communication=1", engagement, "e-00000000"),
+        )
+        for template, real, ghost in attacks:
+            theirs = await w.bea.ask(w.room_b, bot, template.format(real))
+            unknown = await w.bea.ask(w.room_b, bot, template.format(ghost))
+            _same_answer(theirs, real, unknown, ghost)
+            assert theirs[REPLY]["error"]["code"].startswith("unknown_"), theirs["body"]
+        assert await _case_rows(w, ids) == before, "another partner's attempt changed a case"
+        assert await _refusals(w) == refused_before + len(attacks)
+
+        # The owner gets past the ownership check (this world has no global partner).
+        referred = await w.ann.ask(w.room_a, bot, f"!dsx refer {req} to=beta")
+        assert referred[REPLY]["error"]["code"] == "not_a_global_partner", referred["body"]
+        status = await ask_ok(w.ann, w.room_a, bot, f"!dsx status {engagement}")
+        assert "engaged" in status["body"], status["body"]
+        await ask_ok(w.ann, w.room_a, bot, f"!dsx close {engagement}")
+        await ask_ok(
+            w.ann, w.room_a, bot, f"!dsx review {engagement} conduct=5 contract=5 communication=5"
+        )
+    finally:
+        await provider.close()
+
+
+async def test_vet_and_path_of_another_partners_organization_read_as_unknown(seeded: World):
+    """No membership oracle: beta asking about alpha's organization (vet, path to it,
+    path from it) gets the reply an unknown id gets; providers stay answerable."""
+    w, bot = seeded, seeded.bot
+    ghost, p3 = f"ghost-{tag()}", w.providers["p3"].user_id
+    refused_before = await _refusals(w)
+    templates = ("!dsx vet {}", "!dsx path {}", f"!dsx path {p3} from={{}}")
+    for template in templates:
+        theirs = await w.bea.ask(w.room_b, bot, template.format("tenants"))
+        unknown = await w.bea.ask(w.room_b, bot, template.format(ghost))
+        _same_answer(theirs, "tenants", unknown, ghost)
+        assert theirs[REPLY]["error"]["code"] == "unknown_member", theirs["body"]
+    assert await _refusals(w) == refused_before + len(templates)
+    assert "is accepted" in (await ask_ok(w.ann, w.room_a, bot, "!dsx vet tenants"))["body"]
+    assert "alpha → tenants" in (await ask_ok(w.ann, w.room_a, bot, "!dsx path tenants"))["body"]
     assert "is accepted" in (await ask_ok(w.bea, w.room_b, bot, f"!dsx vet {p3}"))["body"]
 
 
