@@ -157,6 +157,13 @@ class Delivery:
             sum(r.deferred for r in done if isinstance(r, RoundResult)),
         )
 
+    async def _delivered(
+        self, message: Outgoing, room_id: str, event_id: str, content: dict[str, Any]
+    ) -> None:
+        """Called once the homeserver accepted the row, before it is marked sent (a crash
+        in between re-sends it with the same transaction id: the same event id again)."""
+        return None
+
     async def _deliver_room(self, messages: list[Outgoing]) -> RoundResult:
         for i, message in enumerate(messages):
             if not await self._deliver(message):
@@ -173,6 +180,7 @@ class Delivery:
         try:
             event_type, content = await self._build(message)
             sent = await self.sender.send(room, event_type, content, tx_id=message.id)
+            await self._delivered(message, room, sent.event_id, content)
         except _Unresolved:
             await self.outbox.mark_failed(message.id, "waiting_reference", WAIT_FOR_REFERENCE_S)
             return False

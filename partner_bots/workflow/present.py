@@ -76,20 +76,27 @@ def _render(view: ProposalView, room: str, routing_room: str) -> dict[str, Any]:
 
 async def render_new_proposals(tx: Tx, after_seq: int) -> None:
     """Replace the plain content of proposals queued since ``after_seq`` (uncommitted)."""
-    for post in await posted.proposal_posts(tx.conn, after_seq=after_seq):
-        view, routing_room = await _view(tx, post.proposal, _reasons(post.content))
-        content = _render(view, post.room, routing_room)
+    for post in await posted.new_proposals(tx.conn, after_seq):
+        content = await posted.content_of(tx.conn, post.row)
+        view, routing_room = await _view(tx, post.proposal, _reasons(content))
         await tx.conn.execute(
-            outbox.update().where(outbox.c.id == post.row).values(content=content)
+            outbox.update()
+            .where(outbox.c.id == post.row)
+            .values(content=_render(view, post.room, routing_room))
         )
 
 
 async def edit_proposal(tx: Tx, proposal_id: str) -> None:
-    """Queue an edit of every posted copy of the proposal, showing its current state."""
-    posts = await posted.proposal_posts(tx.conn, proposal_id=proposal_id)
+    """Queue an edit of every posted copy of the proposal, showing its current state (in
+    the room each copy went to)."""
+    posts = await posted.proposal_posts_of(tx.conn, proposal_id)
     if not posts:
         return
-    reasons = next((_reasons(p.content) for p in posts if _reasons(p.content)), ())
+    reasons: tuple[str, ...] = ()
+    for post in posts:
+        reasons = _reasons(await posted.content_of(tx.conn, post.row))
+        if reasons:
+            break
     view, routing_room = await _view(tx, proposal_id, reasons)
     for post in posts:
         await tx.send(post.room, _render(view, post.room, routing_room), edits=ref(post.row))

@@ -12,12 +12,13 @@ import asyncio
 from typing import Any
 
 from nio import RoomCreateError, RoomCreateResponse, RoomResolveAliasResponse
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from coordinator.logs import get_logger
 from partner_bots.delivery import Delivery, Outgoing
 from partner_bots.sending import SendError
 from partner_bots.session import BotSession
-from partner_bots.workflow import login
+from partner_bots.workflow import login, posted
 from partner_bots.workflow.intake import (
     INTAKE_DETAILS,
     NO_KEY,
@@ -146,11 +147,14 @@ class WorkflowDelivery(Delivery):
         *args: Any,
         engagement_rooms: EngagementRooms,
         intake: IntakeDetails | None = None,
+        engine: AsyncEngine | None = None,
         **kw: Any,
     ):
         super().__init__(*args, rooms=IntakeRooms(engagement_rooms), **kw)
         self.engagement_rooms = engagement_rooms
         self.intake = intake
+        # Where proposals were delivered (``posted.record_delivery``); None: not recorded.
+        self.engine = engine
         # Mints staff sign-in links at send time (workflow/login.py); set with the web app.
         self.login: login.MintLink | None = None
 
@@ -161,6 +165,16 @@ class WorkflowDelivery(Delivery):
             return Refusal(WAITING_NOTICE, NOTICE_WAIT_S)
         room_id = await self.rooms.resolve(message.room)
         return self.intake.refusal(None if room_id is None else await self.sender.room(room_id))
+
+    async def _delivered(
+        self, message: Outgoing, room_id: str, event_id: str, content: dict[str, Any]
+    ) -> None:
+        if self.engine is None or message.kind != "message" or message.edits is not None:
+            return
+        if posted.proposal_block(content) is None:
+            return
+        async with self.engine.begin() as conn:
+            await posted.record_delivery(conn, message.id, message.room, room_id, event_id, content)
 
     async def _content(self, message: Outgoing) -> dict[str, Any]:
         if message.kind == INTAKE_DETAILS:  # never send the row's own (marker) content

@@ -103,7 +103,7 @@ class WorkflowServices:
         async def root(tx: Tx) -> str | None:
             if ctx.thread_root:
                 return ctx.thread_root
-            for post in await posted.proposal_posts(tx.conn, proposal_id=proposal_id):
+            for post in await posted.proposal_posts_of(tx.conn, proposal_id):
                 if post.room == room:
                     return post.thread_root
             return None
@@ -135,6 +135,9 @@ class WorkflowServices:
                 cmd.region,
                 Urgency(int(cmd.urgency)),
                 cmd.note,
+            )
+            await posted.set_request_thread(
+                tx.conn, filed.request, room, ctx.thread_root or ctx.event_id
             )
             if filed.referral_to is not None or filed.state != "open":
                 return Filed(filed.request, filed.state, filed.referral_to, None, None, (), ())
