@@ -251,6 +251,7 @@ async def serve(
         coordinator.outbox,
         worker,
         engagement_rooms=engagement_rooms,
+        partners=directory,
         engine=coordinator.engine,
     )
     # Only delivery holds the private sealing key: it opens intake details for E2EE rooms.

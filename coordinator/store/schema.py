@@ -88,6 +88,9 @@ requests = sa.Table(
     sa.Column("closed_at", TS, nullable=True),
     sa.Column("reason_code", sa.String(40), nullable=True),
     sa.Column("referred_to", sa.String(200), nullable=True),
+    # The Matrix room the request was filed in: its replies and everything about it go
+    # there. NULL when filed elsewhere (CLI, dashboard): the partner's default room.
+    sa.Column("room", sa.String(255), nullable=True),
 )
 
 proposals = sa.Table(

@@ -21,7 +21,7 @@ from coordinator.domain import (
 from coordinator.domain.model import Proposal, Request
 from coordinator.store.schema import engagements, members, proposals, providers, requests
 from coordinator.usecases import messages, rows, validate
-from coordinator.usecases.cases import partner_room
+from coordinator.usecases.cases import partner_room, request_room
 from coordinator.usecases.context import Context
 from coordinator.usecases.results import (
     ApprovalResult,
@@ -169,7 +169,7 @@ async def create_proposal(
     await set_request_state(tx, req, RequestState.PROPOSED)
     provider = await rows.provider(tx.conn, candidate.provider)
     await tx.send(
-        await partner_room(tx, asking),
+        await request_room(tx, req),
         messages.proposal_for_asking_partner(
             proposal_id=proposal_id,
             request_id=req.id,
@@ -227,7 +227,7 @@ async def mark_unmatched(ctx: Context, tx: Tx, req: Request) -> RouteResult:
         )
         if req.partner:
             await tx.send(
-                await partner_room(tx, req.partner),
+                await request_room(tx, req),
                 messages.notice(
                     f"No provider is available for request {req.id} right now; staff were told."
                 ),
@@ -345,7 +345,7 @@ async def open_engagement_for(ctx: Context, tx: Tx, prop: Proposal) -> Engagemen
         ),
     )
     await tx.send(
-        await partner_room(tx, asking),
+        await request_room(tx, req),
         messages.notice(
             f"Engagement {engagement_id} opened for request {req.id} with {prop.provider}.",
             blocks=block,

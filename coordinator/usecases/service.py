@@ -321,6 +321,7 @@ class Coordinator:
         urgency: Urgency = Urgency.NORMAL,
         note: str | None = None,
         *,
+        room: str | None = None,
         actor: str = SYSTEM,
         event_id: str | None = None,
     ) -> RequestResult:
@@ -328,7 +329,7 @@ class Coordinator:
         return await self.transaction(
             "file_request",
             lambda tx: cases.file_request(
-                self.ctx, tx, partner, organization, skills, languages, region, urgency, note
+                self.ctx, tx, partner, organization, skills, languages, region, urgency, note, room
             ),
             RequestResult,
             actor,

@@ -8,7 +8,8 @@ case just wrote (still uncommitted, same transaction) into the request's thread,
 partner room they went to. In the room a request was filed in, the thread hangs off the
 partner's ``!dsx request``; in another approving partner's room nobody asked, so the first
 copy of a proposal for the request is the thread's root there, and what follows (replies,
-the next candidate) joins it.
+the next candidate) joins it. Rooms are keyed by the outbox's address: a Matrix room id,
+or ``partner:<handle>`` (the partner's default room, resolved at delivery).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from coordinator.store.outbox import DEAD, OUTBOX_REF, PENDING, ref
+from coordinator.store.outbox import DEAD, OUTBOX_REF, PARTNER_ROOM, PENDING, ref
 from coordinator.store.schema import outbox, proposal_posts, request_threads
 
 PROPOSAL_KEY = "org.dsx.proposal"
@@ -63,8 +64,9 @@ def _delivered(row: Any) -> PostedProposal:
 
 
 def routable(room: str) -> bool:
-    """Partner rooms have request threads; engagement rooms (logical names) do not."""
-    return room.startswith("!")
+    """Partner rooms (a Matrix id or a partner's default address) have request threads;
+    engagement rooms and intake queues do not."""
+    return room.startswith("!") or room.startswith(PARTNER_ROOM)
 
 
 async def last_seq(conn: AsyncConnection) -> int:

@@ -122,7 +122,8 @@ class WorkflowServices:
     async def file_request(self, ctx: CommandContext, cmd: c.RequestCommand) -> Outcome:
         partner = await self._partner(ctx)
         core = self.coordinator.ctx
-        room = partner.rooms[0]
+        # The request lives in the room it was filed in: its reply, proposal and the rest.
+        room = ctx.room_id
 
         async def body(tx: Tx) -> Filed:
             filed = await cases.file_request(
@@ -135,6 +136,7 @@ class WorkflowServices:
                 cmd.region,
                 Urgency(int(cmd.urgency)),
                 cmd.note,
+                room=room,
             )
             await posted.set_request_thread(
                 tx.conn, filed.request, room, ctx.thread_root or ctx.event_id
@@ -193,7 +195,7 @@ class WorkflowServices:
             await present.edit_proposal(tx, proposal_id)
             return result
 
-        room = partner.rooms[0]
+        room = ctx.room_id  # the answer stays where it was given
         return await self._threaded(
             name,
             ctx,

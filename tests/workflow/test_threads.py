@@ -131,9 +131,9 @@ async def test_proposals_for_several_requests_each_join_their_own_thread(engine)
 
 
 async def test_proposals_delivered_before_the_upgrade_are_found_by_key(db_url: str):
-    """The 0003 revision fills the posts and the threads from the outbox rows already
-    sent, so a ✅ on a proposal from before the upgrade still works."""
-    from coordinator.store.schema import partners, proposal_posts
+    """The 0003 revision fills the posts, the threads and the request's room from the
+    outbox rows already sent, so a ✅ on a proposal from before the upgrade still works."""
+    from coordinator.store.schema import partners, proposal_posts, requests
 
     await migrate(db_url, "0002")
     eng = create_engine(db_url)
@@ -168,6 +168,8 @@ async def test_proposals_delivered_before_the_upgrade_are_found_by_key(db_url: s
             assert (await posted.proposal_at(conn, ALPHA, "$mine")).thread_of == "$cmd"
             assert await posted.request_thread(conn, BETA, "r-1") == "$copy"
             assert await posted.request_thread(conn, ALPHA, "r-1") == "$cmd"
+            room = (await conn.execute(sa.select(requests.c.room))).scalar_one()
+            assert room == ALPHA  # alpha's own room showed the request's proposal
             count = await conn.execute(sa.select(sa.func.count()).select_from(proposal_posts))
             assert count.scalar_one() == 3
     finally:

@@ -1,5 +1,5 @@
-"""posted proposals: which event shows which proposal (and which thread a request lives
-in) is looked up by key
+"""request room and posted proposals: replies go to the room a request was filed in, and
+which event shows which proposal (and which thread a request lives in) is looked up by key
 
 Revision ID: 0003_request_room
 Revises: 0002
@@ -18,6 +18,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("requests", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("room", sa.String(length=255), nullable=True))
     op.create_table(
         "proposal_posts",
         sa.Column("message", sa.String(length=40), nullable=False),
@@ -54,6 +56,10 @@ _outbox = sa.table(
     sa.column("state", sa.String),
     sa.column("event_id", sa.String),
 )
+_requests = sa.table(
+    "requests", sa.column("id", sa.String), sa.column("partner", sa.String), sa.column("room")
+)
+_partners = sa.table("partners", sa.column("handle", sa.String), sa.column("rooms", sa.JSON))
 _posts = sa.table(
     "proposal_posts",
     *(sa.column(c, sa.String) for c in ("message", "proposal", "request", "room")),
@@ -65,8 +71,9 @@ _threads = sa.table(
 
 
 def _backfill() -> None:
-    """Proposals delivered before this revision: their posts and each request's thread per
-    room (its first copy there), so a reaction on an old proposal still finds it."""
+    """Proposals delivered before this revision: their posts, each request's thread per
+    room (its first copy there) and the room each request was filed in (its partner's room
+    that showed its first proposal), so a reaction on an old proposal still finds it."""
     conn = op.get_bind()
     events = {
         r.id: r.event_id
@@ -74,6 +81,8 @@ def _backfill() -> None:
             sa.select(_outbox.c.id, _outbox.c.event_id).where(_outbox.c.event_id.is_not(None))
         )
     }
+    rooms_of = {r.handle: set(r.rooms or ()) for r in conn.execute(sa.select(_partners))}
+    partner_of = {r.id: r.partner for r in conn.execute(sa.select(_requests))}
     rows = conn.execute(
         sa.select(_outbox)
         .where(
@@ -85,6 +94,7 @@ def _backfill() -> None:
         .order_by(_outbox.c.seq)
     )
     threads: dict[tuple[str, str], str] = {}
+    filed_in: dict[str, str] = {}
     for row in rows:
         content = row.content if isinstance(row.content, dict) else {}
         block = content.get("org.dsx.proposal")
@@ -106,8 +116,12 @@ def _backfill() -> None:
             )
         )
         threads.setdefault((request, row.room), thread or row.event_id)
+        if row.room in rooms_of.get(partner_of.get(request) or "", set()):
+            filed_in.setdefault(request, row.room)
     for (request, room), root in threads.items():
         conn.execute(_threads.insert().values(request=request, room=room, root=root))
+    for request, room in filed_in.items():
+        conn.execute(_requests.update().where(_requests.c.id == request).values(room=room))
 
 
 def downgrade() -> None:
@@ -116,3 +130,5 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_proposal_posts_event_id"))
         batch_op.drop_index(batch_op.f("ix_proposal_posts_proposal"))
     op.drop_table("proposal_posts")
+    with op.batch_alter_table("requests", schema=None) as batch_op:
+        batch_op.drop_column("room")
