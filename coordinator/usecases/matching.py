@@ -19,6 +19,7 @@ from coordinator.domain import (
     advance,
 )
 from coordinator.domain.model import Proposal, Request
+from coordinator.store.outbox import ref
 from coordinator.store.schema import engagements, members, proposals, providers, requests
 from coordinator.usecases import messages, rows, validate
 from coordinator.usecases.cases import partner_room, request_room
@@ -324,17 +325,19 @@ async def open_engagement_for(ctx: Context, tx: Tx, prop: Proposal) -> Engagemen
     )
     room = f"engagement:{engagement_id}"
     partner = await rows.partner(tx.conn, asking)
-    block = messages.engagement_block(engagement_id, req.id, prop.provider, room)
-    await tx.send(
+    created = await tx.send(
         room,
         {
             "name": f"DSX engagement {engagement_id}",
             "invite": [prop.provider, *partner.members],
             "encrypted": True,
-            **block,
+            **messages.engagement_block(engagement_id, req.id, prop.provider, room),
         },
         kind="create_room",
     )
+    # What people read names the Matrix room, known once it exists: the creation row's
+    # reference, which delivery resolves (and waits for) like a thread root.
+    block = messages.engagement_block(engagement_id, req.id, prop.provider, ref(created))
     await tx.send(
         room,
         messages.notice(

@@ -4,7 +4,9 @@ The core queues a ``create_room`` row for ``engagement:<id>`` followed by the in
 The room gets a local alias derived from the engagement id, so creation is idempotent: a
 retry after a crash (room created, row not yet marked sent) finds the alias taken and
 resolves it instead of opening a second room. Invites go in the create call itself, and
-encryption in its initial state.
+encryption in its initial state. The ``org.dsx.engagement`` block of the notices names the
+creation row (``outbox:<id>``); delivery puts the Matrix room id in its place, so those
+notices wait until the room exists.
 
 ``partner:<handle>`` (a message for a partner that no request ties to a room) resolves to
 the partner's first encrypted room (``PartnerRooms``).
@@ -19,8 +21,8 @@ from nio import MatrixRoom, RoomCreateError, RoomCreateResponse, RoomResolveAlia
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from coordinator.logs import get_logger
-from coordinator.store.outbox import PARTNER_ROOM
-from partner_bots.delivery import Delivery, Outgoing, RoomResolver
+from coordinator.store.outbox import OUTBOX_REF, PARTNER_ROOM
+from partner_bots.delivery import Delivery, Outgoing, RoomResolver, references
 from partner_bots.sending import SendError
 from partner_bots.session import BotSession
 from partner_bots.workflow import login, posted
@@ -51,6 +53,7 @@ HISTORY_FROM_INVITE = {
     "content": {"history_visibility": "invited"},
 }
 CREATE_ROOM = "create_room"
+ENGAGEMENT_KEY = "org.dsx.engagement"
 SYNC_WAIT_S = 30.0
 NO_ENCRYPTED_ROOM = "partner_no_encrypted_room"
 # A partner without an encrypted room (not joined yet, or misconfigured): look again every
@@ -217,6 +220,9 @@ class WorkflowDelivery(Delivery):
         room_id = await self.rooms.resolve(message.room)
         return self.intake.refusal(None if room_id is None else await self.sender.room(room_id))
 
+    def _references(self, message: Outgoing) -> tuple[str | None, ...]:
+        return (*references(message), _engagement_room(message.content))
+
     async def _delivered(
         self, message: Outgoing, room_id: str, event_id: str, content: dict[str, Any]
     ) -> None:
@@ -233,6 +239,11 @@ class WorkflowDelivery(Delivery):
                 raise SendError(NO_KEY, OPERATOR_RETRY_S)
             return await self.intake.content(message)
         content = await super()._content(message)
+        created = _engagement_room(content)
+        if created is not None and message.kind != CREATE_ROOM:
+            # The room the provider is invited to, by its Matrix id (waits until created).
+            block = {**content[ENGAGEMENT_KEY], "room": await self._ref(created)}
+            content = {**content, ENGAGEMENT_KEY: block}
         staff = login.wants_link(content)
         if staff is None:
             return content
@@ -270,3 +281,10 @@ class WorkflowDelivery(Delivery):
             return False
         await self.outbox.mark_sent(message.id, room_id)
         return True
+
+
+def _engagement_room(content: Any) -> str | None:
+    """The creation row an engagement block names (``outbox:<id>``), or None."""
+    block = content.get(ENGAGEMENT_KEY) if isinstance(content, dict) else None
+    room = block.get("room") if isinstance(block, dict) else None
+    return room if isinstance(room, str) and room.startswith(OUTBOX_REF) else None
