@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -74,11 +74,20 @@ class RoundResult:
     deferred: int
 
 
-def _waits_on(rows: list[Outgoing], ids: set[str]) -> bool:
+def references(message: Outgoing) -> tuple[str | None, ...]:
+    """The ``outbox:<id>`` references a row waits for (its relations)."""
+    return (message.thread_of, message.reply_to, message.edits)
+
+
+def _waits_on(
+    rows: list[Outgoing],
+    ids: set[str],
+    refs: Callable[[Outgoing], tuple[str | None, ...]] = references,
+) -> bool:
     """Whether a row of one room refers to a row of the same batch in another room."""
     own = {m.id for m in rows}
     for message in rows:
-        for value in (message.thread_of, message.reply_to, message.edits):
+        for value in refs(message):
             if value and value.startswith(OUTBOX_REF):
                 target = value[len(OUTBOX_REF) :]
                 if target in ids and target not in own:
@@ -141,7 +150,7 @@ class Delivery:
         ids = {m.id for m in claimed}
         first, then = [], []
         for rows in by_room.values():
-            (then if _waits_on(rows, ids) else first).append(rows)
+            (then if _waits_on(rows, ids, self._references) else first).append(rows)
         # Every room finishes before the round ends: a row still in flight must not be
         # claimed again by this worker's next round.
         done: list[RoundResult | BaseException] = []
@@ -156,6 +165,17 @@ class Delivery:
             sum(r.sent for r in done if isinstance(r, RoundResult)),
             sum(r.deferred for r in done if isinstance(r, RoundResult)),
         )
+
+    def _references(self, message: Outgoing) -> tuple[str | None, ...]:
+        """The references a row waits for; a subclass may add some from its content."""
+        return references(message)
+
+    async def _delivered(
+        self, message: Outgoing, room_id: str, event_id: str, content: dict[str, Any]
+    ) -> None:
+        """Called once the homeserver accepted the row, before it is marked sent (a crash
+        in between re-sends it with the same transaction id: the same event id again)."""
+        return None
 
     async def _deliver_room(self, messages: list[Outgoing]) -> RoundResult:
         for i, message in enumerate(messages):
@@ -173,6 +193,7 @@ class Delivery:
         try:
             event_type, content = await self._build(message)
             sent = await self.sender.send(room, event_type, content, tx_id=message.id)
+            await self._delivered(message, room, sent.event_id, content)
         except _Unresolved:
             await self.outbox.mark_failed(message.id, "waiting_reference", WAIT_FOR_REFERENCE_S)
             return False

@@ -6,7 +6,10 @@
   ``join`` cannot pass them); joins and declines are retried with backoff, because either
   can fail with 403 right after a federated invite.
 * In a room without encryption the bot says once why it will not work there and hands
-  none of its events on; nothing the bot sends can leak a case into it.
+  none of its events on; nothing the bot sends can leak a case into it. It judges only
+  rooms whose state, asked of the homeserver, has no encryption and that it did not create
+  itself: a sync can show a room before all of its initial state (one just created), and
+  the bot creates encrypted rooms only, so it never says this into an encrypted room.
 * Leaves, kicks and bans are reported to a callback (the coordinator marks the room).
 * Power levels follow room version 12: the creator and ``additional_creators`` outrank
   everyone, which nio's ``PowerLevels`` does not know.
@@ -22,6 +25,7 @@ from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import quote
 
+import aiohttp
 from nio import MegolmEvent, SyncResponse
 
 from coordinator.logs import get_logger
@@ -173,6 +177,8 @@ class RoomPolicy:
             return
         if room_id in self.refused:
             return
+        if not await self._unencrypted_on_server(room_id):
+            return  # encrypted (nio has not seen it yet), or not known yet: a later sync
         self.refused.add(room_id)
         log.info("room.unencrypted_refused", room=room_id)
         with contextlib.suppress(SendError):
@@ -183,6 +189,22 @@ class RoomPolicy:
                 tx_id=f"dsx-unencrypted-{room_id}",
                 allow_unencrypted=True,
             )
+
+    async def _unencrypted_on_server(self, room_id: str) -> bool:
+        """True only when the homeserver says the room has no encryption state and the
+        room is not one the bot created (those are created encrypted)."""
+        state = f"/_matrix/client/v3/rooms/{quote(room_id, safe='')}/state"
+        raw = self.session.raw
+        try:
+            encryption = await raw.request("GET", f"{state}/m.room.encryption/")
+            if encryption.ok or encryption.errcode != "M_NOT_FOUND":
+                return False
+            create = await raw.request("GET", f"{state}/m.room.create/", format="event")
+        except (aiohttp.ClientError, TimeoutError):
+            return False  # asked again on the room's next sync
+        if not create.ok:
+            return False
+        return create.body.get("sender") != self.session.user_id
 
     # -- leaving -------------------------------------------------------------------------
 

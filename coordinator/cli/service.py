@@ -295,7 +295,12 @@ async def serve(
     # One delivery for every account: the outbox claims rows of all rooms at once, and
     # each row goes out through the account serving its room.
     delivery = WorkflowDelivery(
-        RoutedSender(accounts), coordinator.outbox, worker, engagement_rooms=engagement_rooms
+        RoutedSender(accounts),
+        coordinator.outbox,
+        worker,
+        engagement_rooms=engagement_rooms,
+        partners=directory,
+        engine=coordinator.engine,
     )
     # Only delivery holds the private sealing key: it opens intake details for E2EE rooms.
     private_key = config.sealing.private_key_file

@@ -70,6 +70,7 @@ class Request:
     urgency: Urgency
     state: RequestState
     filed_at: datetime
+    room: str | None = None  # the room it was filed in (None: the partner's default room)
 
 
 @dataclass(frozen=True)

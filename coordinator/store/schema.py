@@ -88,6 +88,9 @@ requests = sa.Table(
     sa.Column("closed_at", TS, nullable=True),
     sa.Column("reason_code", sa.String(40), nullable=True),
     sa.Column("referred_to", sa.String(200), nullable=True),
+    # The Matrix room the request was filed in: its replies and everything about it go
+    # there. NULL when filed elsewhere (CLI, dashboard): the partner's default room.
+    sa.Column("room", sa.String(255), nullable=True),
 )
 
 proposals = sa.Table(
@@ -180,6 +183,32 @@ outbox = sa.Table(
     sa.Column("lease_until", TS, nullable=True),
     sa.Column("event_id", sa.String(255), nullable=True),
     sa.Column("error_code", sa.String(80), nullable=True),
+)
+
+# Where the bot's proposals went: one row per posted copy (an outbox row), filled in when
+# the copy is delivered (the room it resolved to, its event id, the thread it sits in).
+# A reaction finds its proposal by (room_id, event_id); an edit finds every copy.
+proposal_posts = sa.Table(
+    "proposal_posts",
+    metadata,
+    sa.Column("message", sa.String(40), primary_key=True),  # outbox id
+    sa.Column("proposal", sa.String(40), nullable=False, index=True),
+    sa.Column("request", sa.String(40), nullable=False),
+    sa.Column("room", sa.String(255), nullable=False),  # the outbox's room address
+    sa.Column("room_id", sa.String(255), nullable=False),
+    sa.Column("event_id", sa.String(255), nullable=False, index=True),
+    sa.Column("thread_of", sa.String(255), nullable=True),
+)
+
+# The thread a request lives in, per room address: the partner's `!dsx request` in the
+# room it was filed in, or the first copy of a proposal for it in another partner's room
+# (an outbox reference until that copy is delivered).
+request_threads = sa.Table(
+    "request_threads",
+    metadata,
+    sa.Column("request", sa.String(40), primary_key=True),
+    sa.Column("room", sa.String(255), primary_key=True),
+    sa.Column("root", sa.String(255), nullable=False),
 )
 
 inbox = sa.Table(

@@ -16,6 +16,8 @@ from coordinator.domain import (
     Urgency,
     advance,
 )
+from coordinator.domain.model import Request
+from coordinator.store.outbox import partner_address
 from coordinator.store.schema import proposals, requests, sealed
 from coordinator.store.sealed import store as store_sealed
 from coordinator.usecases import messages, ownership, rows, validate
@@ -37,10 +39,21 @@ def global_partner(ctx: Context) -> str | None:
 
 
 async def partner_room(tx: Tx, handle: str) -> str:
+    """The address of a partner's room for a message that belongs to no request of its
+    own: delivery picks one of the partner's encrypted rooms (``partner_address``), so the
+    core never sends into a room that merely sorts first."""
     partner = await rows.partner(tx.conn, handle)
     if not partner.rooms:
         raise DomainError("partner_has_no_room", f"Partner {handle} has no registered room.")
-    return partner.rooms[0]
+    return partner_address(handle)
+
+
+async def request_room(tx: Tx, req: Request) -> str:
+    """Where everything about a request goes for its own partner: the room it was filed in
+    (its thread is there), else the partner's default room."""
+    if req.room:
+        return req.room
+    return await partner_room(tx, req.partner or "")
 
 
 async def file_request(
@@ -53,11 +66,17 @@ async def file_request(
     region: str | None = None,
     urgency: Urgency = Urgency.NORMAL,
     note: str | None = None,
+    room: str | None = None,
 ) -> RequestResult:
-    """``by``'s partner files a request for one of its own organizations; another
-    partner's organization is answered as one that does not exist (need to know)."""
+    """``by``'s partner files a request for one of its own organizations (another
+    partner's organization is answered as one that does not exist: need to know);
+    ``room`` is the partner room it was filed in (the reply, the proposal and what
+    follows go there)."""
     partner = ownership.answering_partner(by)
-    room = await partner_room(tx, partner)
+    found = await rows.partner(tx.conn, partner)
+    if room is not None and room not in found.rooms:
+        raise DomainError("not_a_partner_room", f"{room} is not a room of partner {partner}.")
+    address = room or await partner_room(tx, partner)
     org = await ownership.organization(tx.conn, partner, organization)
     if org.status not in (MembershipStatus.ACTIVE, MembershipStatus.POD):
         raise DomainError(
@@ -83,6 +102,7 @@ async def file_request(
             urgency=int(urgency),
             state=RequestState.OPEN.value,
             filed_at=tx.now,
+            room=room,
         )
     )
     if note:
@@ -98,7 +118,7 @@ async def file_request(
             else "No global partner is configured; ask staff."
         )
         await tx.send(
-            room,
+            address,
             messages.notice(
                 text, blocks={"org.dsx.referral": {"request": request_id, "to": referral}}
             ),
@@ -155,7 +175,7 @@ async def refer(
             f"Partner {req.partner} will introduce the organization."
         )
         await tx.send(
-            target.rooms[0],
+            partner_address(to),
             messages.notice(
                 text, blocks={"org.dsx.referral": {"request": request_id, "from": req.partner}}
             ),

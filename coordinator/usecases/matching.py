@@ -19,10 +19,11 @@ from coordinator.domain import (
     advance,
 )
 from coordinator.domain.model import Proposal, Request
+from coordinator.store.outbox import ref
 from coordinator.store.schema import engagements, members, proposals, providers, requests
 from coordinator.usecases import messages, ownership, rows, validate
 from coordinator.usecases.acting import Acting
-from coordinator.usecases.cases import partner_room
+from coordinator.usecases.cases import partner_room, request_room
 from coordinator.usecases.context import Context
 from coordinator.usecases.results import (
     ApprovalResult,
@@ -171,7 +172,7 @@ async def create_proposal(
     await set_request_state(tx, req, RequestState.PROPOSED)
     provider = await rows.provider(tx.conn, candidate.provider)
     await tx.send(
-        await partner_room(tx, asking),
+        await request_room(tx, req),
         messages.proposal_for_asking_partner(
             proposal_id=proposal_id,
             request_id=req.id,
@@ -229,7 +230,7 @@ async def mark_unmatched(ctx: Context, tx: Tx, req: Request) -> RouteResult:
         )
         if req.partner:
             await tx.send(
-                await partner_room(tx, req.partner),
+                await request_room(tx, req),
                 messages.notice(
                     f"No provider is available for request {req.id} right now; staff were told."
                 ),
@@ -323,17 +324,19 @@ async def open_engagement_for(ctx: Context, tx: Tx, prop: Proposal) -> Engagemen
     )
     room = f"engagement:{engagement_id}"
     partner = await rows.partner(tx.conn, asking)
-    block = messages.engagement_block(engagement_id, req.id, prop.provider, room)
-    await tx.send(
+    created = await tx.send(
         room,
         {
             "name": f"DSX engagement {engagement_id}",
             "invite": [prop.provider, *partner.members],
             "encrypted": True,
-            **block,
+            **messages.engagement_block(engagement_id, req.id, prop.provider, room),
         },
         kind="create_room",
     )
+    # What people read names the Matrix room, known once it exists: the creation row's
+    # reference, which delivery resolves (and waits for) like a thread root.
+    block = messages.engagement_block(engagement_id, req.id, prop.provider, ref(created))
     await tx.send(
         room,
         messages.notice(
@@ -344,7 +347,7 @@ async def open_engagement_for(ctx: Context, tx: Tx, prop: Proposal) -> Engagemen
         ),
     )
     await tx.send(
-        await partner_room(tx, asking),
+        await request_room(tx, req),
         messages.notice(
             f"Engagement {engagement_id} opened for request {req.id} with {prop.provider}.",
             blocks=block,

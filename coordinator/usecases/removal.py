@@ -173,17 +173,18 @@ async def end_cases(ctx: Context, tx: Tx, org_id: str) -> CasesEnded:
     """Cancel a removed organization's open requests, close its engagements, purge its data."""
     ended = CasesEnded()
     found = await tx.conn.execute(
-        sa.select(requests.c.id, requests.c.partner, requests.c.state)
+        sa.select(requests.c.id, requests.c.partner, requests.c.state, requests.c.room)
         .where(
             requests.c.organization == org_id,
             requests.c.state.in_([s.value for s in (*cases.OPEN_STATES, RequestState.ENGAGED)]),
         )
         .order_by(requests.c.filed_at)
     )
-    by_partner: dict[str, list[str]] = {}
-    for request_id, partner, state in found.all():
+    # Each partner is told in the room its requests were filed in.
+    by_partner: dict[tuple[str, str | None], list[str]] = {}
+    for request_id, partner, state, room in found.all():
         if partner:
-            by_partner.setdefault(partner, []).append(request_id)
+            by_partner.setdefault((partner, room), []).append(request_id)
         if state == RequestState.ENGAGED.value:
             ended.closed += await _close_engagements(ctx, tx, request_id)
             ended.purged += await _close_request(tx, request_id, org_id)
@@ -196,15 +197,15 @@ async def end_cases(ctx: Context, tx: Tx, org_id: str) -> CasesEnded:
             sealed.delete().where(sealed.c.owner == org_id, sealed.c.scope == "org")
         )
     ).rowcount
-    for partner, ids in by_partner.items():
+    for (partner, room), ids in by_partner.items():
         if not ids:
             continue
         try:
-            room = await cases.partner_room(tx, partner)
+            address = room or await cases.partner_room(tx, partner)
         except DomainError:  # a removed partner, or one without a room: nobody to tell
             continue
         await tx.send(
-            room,
+            address,
             messages.notice(
                 f"Organization {org_id} was removed from the network by staff. "
                 f"Its cases ended: {', '.join(ids)}; its data was purged.",

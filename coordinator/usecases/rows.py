@@ -130,6 +130,7 @@ def request_from_row(row: Any) -> Request:
         urgency=Urgency(row.urgency),
         state=RequestState(row.state),
         filed_at=aware(row.filed_at),
+        room=row.room,
     )
 
 

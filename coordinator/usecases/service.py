@@ -426,6 +426,7 @@ class Coordinator:
         urgency: Urgency = Urgency.NORMAL,
         note: str | None = None,
         *,
+        room: str | None = None,
         event_id: str | None = None,
     ) -> RequestResult:
         """File for one of the caller's partner's own organizations (a bare handle: the
@@ -435,7 +436,16 @@ class Coordinator:
         return await self.transaction(
             "file_request",
             lambda tx: cases.file_request(
-                self.ctx, tx, caller, organization, skills, languages, region, urgency, note
+                self.ctx,
+                tx,
+                caller,
+                organization,
+                skills,
+                languages,
+                region,
+                urgency,
+                note,
+                room,
             ),
             RequestResult,
             caller.user,

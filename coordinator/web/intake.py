@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from coordinator.audit_key import AuditKey
 from coordinator.sealing import PublicSealer
-from coordinator.store.outbox import ref
+from coordinator.store.outbox import partner_address, ref
 from coordinator.store.schema import partners, sealed
 from coordinator.store.sealed import (
     INTAKE_DETAILS,
@@ -87,6 +87,8 @@ class CoreIntake:
         self._audit_key = audit_key
 
     async def _room(self, tx: unit.Tx, kind: FormKind) -> str:
+        """The routing partner's default room (no request names one: delivery picks the
+        partner's first encrypted room, ``partner_address``), else the staff room."""
         if kind is FormKind.PROVIDER or not self._routing_partner:
             return self._staff_room
         rooms = (
@@ -94,7 +96,7 @@ class CoreIntake:
                 sa.select(partners.c.rooms).where(partners.c.handle == self._routing_partner)
             )
         ).scalar_one_or_none()
-        return rooms[0] if rooms else self._staff_room
+        return partner_address(self._routing_partner) if rooms else self._staff_room
 
     async def submit(self, submission: Submission) -> IntakeReceipt:
         reference = new_reference(submission.kind)

@@ -2,7 +2,7 @@
 it with ``partner_bots.render`` (provider's skills and languages, why chosen, the vouching
 path, probation) in the same transaction, and renders the status edits the same way.
 
-The routing partner's room gets the case; the vouching partner's room gets the provider
+The routing partner's rooms get the case; the vouching partner's room gets the provider
 and the path only (``vouching_proposal_content``: no organization).
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 from coordinator.domain import MembershipStatus
 from coordinator.domain.states import ProposalState
 from coordinator.routing.models import Urgency
-from coordinator.store.outbox import ref
+from coordinator.store.outbox import partner_address, ref
 from coordinator.store.schema import outbox
 from coordinator.usecases import rows
 from coordinator.usecases.unit import Tx
@@ -37,8 +37,10 @@ def _reasons(content: dict[str, Any]) -> tuple[str, ...]:
     return ()
 
 
-async def _view(tx: Tx, proposal_id: str, reasons: tuple[str, ...]) -> tuple[ProposalView, str]:
-    """The view of a proposal, and the routing partner's room."""
+async def _view(
+    tx: Tx, proposal_id: str, reasons: tuple[str, ...]
+) -> tuple[ProposalView, frozenset[str]]:
+    """The view of a proposal, and the routing partner's rooms (ids and default address)."""
     prop = await rows.proposal(tx.conn, proposal_id)
     req = await rows.request(tx.conn, prop.request)
     provider = await rows.provider(tx.conn, prop.provider)
@@ -67,29 +69,36 @@ async def _view(tx: Tx, proposal_id: str, reasons: tuple[str, ...]) -> tuple[Pro
         approvals_needed=waiting if prop.state is ProposalState.PENDING else (),
         status=prop.state,
     )
-    return view, partner.rooms[0] if partner.rooms else ""
+    return view, frozenset({*partner.rooms, partner_address(partner.handle)})
 
 
-def _render(view: ProposalView, room: str, routing_room: str) -> dict[str, Any]:
-    return proposal_content(view) if room == routing_room else vouching_proposal_content(view)
+def _render(view: ProposalView, room: str, routing: frozenset[str]) -> dict[str, Any]:
+    return proposal_content(view) if room in routing else vouching_proposal_content(view)
 
 
 async def render_new_proposals(tx: Tx, after_seq: int) -> None:
     """Replace the plain content of proposals queued since ``after_seq`` (uncommitted)."""
-    for post in await posted.proposal_posts(tx.conn, after_seq=after_seq):
-        view, routing_room = await _view(tx, post.proposal, _reasons(post.content))
-        content = _render(view, post.room, routing_room)
+    for post in await posted.new_proposals(tx.conn, after_seq):
+        content = await posted.content_of(tx.conn, post.row)
+        view, routing = await _view(tx, post.proposal, _reasons(content))
         await tx.conn.execute(
-            outbox.update().where(outbox.c.id == post.row).values(content=content)
+            outbox.update()
+            .where(outbox.c.id == post.row)
+            .values(content=_render(view, post.room, routing))
         )
 
 
 async def edit_proposal(tx: Tx, proposal_id: str) -> None:
-    """Queue an edit of every posted copy of the proposal, showing its current state."""
-    posts = await posted.proposal_posts(tx.conn, proposal_id=proposal_id)
+    """Queue an edit of every posted copy of the proposal, showing its current state (in
+    the room each copy went to)."""
+    posts = await posted.proposal_posts_of(tx.conn, proposal_id)
     if not posts:
         return
-    reasons = next((_reasons(p.content) for p in posts if _reasons(p.content)), ())
-    view, routing_room = await _view(tx, proposal_id, reasons)
+    reasons: tuple[str, ...] = ()
     for post in posts:
-        await tx.send(post.room, _render(view, post.room, routing_room), edits=ref(post.row))
+        reasons = _reasons(await posted.content_of(tx.conn, post.row))
+        if reasons:
+            break
+    view, routing = await _view(tx, proposal_id, reasons)
+    for post in posts:
+        await tx.send(post.room, _render(view, post.room, routing), edits=ref(post.row))

@@ -3,7 +3,13 @@
 The core queues a ``create_room`` row for ``engagement:<id>`` followed by the introduction.
 The room gets a local alias derived from the engagement id, so creation is idempotent: a
 retry after a crash (room created, row not yet marked sent) finds the alias taken and
-resolves it instead of opening a second room. Invites go in the create call itself.
+resolves it instead of opening a second room. Invites go in the create call itself, and
+encryption in its initial state. The ``org.dsx.engagement`` block of the notices names the
+creation row (``outbox:<id>``); delivery puts the Matrix room id in its place, so those
+notices wait until the room exists.
+
+``partner:<handle>`` (a message for a partner that no request ties to a room) resolves to
+the partner's first encrypted room (``PartnerRooms``).
 """
 
 from __future__ import annotations
@@ -11,15 +17,18 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Protocol
 
-from nio import RoomCreateError, RoomCreateResponse, RoomResolveAliasResponse
+from nio import MatrixRoom, RoomCreateError, RoomCreateResponse, RoomResolveAliasResponse
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from coordinator.logs import get_logger
-from partner_bots.delivery import Delivery, Outgoing
+from coordinator.store.outbox import OUTBOX_REF, PARTNER_ROOM
+from partner_bots.delivery import Delivery, Outgoing, RoomResolver, references
 from partner_bots.sending import SendError
 from partner_bots.session import BotSession
-from partner_bots.workflow import login
+from partner_bots.workflow import login, posted
 from partner_bots.workflow.intake import (
     INTAKE_DETAILS,
+    INTAKE_ROOM,
     NO_KEY,
     NOTICE_WAIT_S,
     OPERATOR_RETRY_S,
@@ -44,7 +53,46 @@ HISTORY_FROM_INVITE = {
     "content": {"history_visibility": "invited"},
 }
 CREATE_ROOM = "create_room"
+ENGAGEMENT_KEY = "org.dsx.engagement"
 SYNC_WAIT_S = 30.0
+NO_ENCRYPTED_ROOM = "partner_no_encrypted_room"
+# A partner without an encrypted room (not joined yet, or misconfigured): look again every
+# few minutes, so the row is given up on (and staff told) only after about an hour.
+NO_ROOM_RETRY_S = 300.0
+
+
+class PartnerDirectory(Protocol):
+    async def partners(self) -> list[Any]: ...  # each has ``.handle`` and ``.rooms``
+
+
+class RoomView(Protocol):
+    async def room(self, room_id: str) -> MatrixRoom | None: ...
+
+
+class PartnerRooms:
+    """A ``RoomResolver``: ``partner:<handle>`` is the partner's first encrypted room.
+
+    Deterministic: the partner's registered rooms in sorted room-id order, the first one
+    the account serving the partner has joined and knows (from synced room state) to be
+    encrypted. An unencrypted room is never chosen; while there is none, None (the row
+    waits). Every other address goes to ``inner``.
+    """
+
+    def __init__(self, inner: RoomResolver, directory: PartnerDirectory, view: RoomView):
+        self.inner = inner
+        self.directory = directory
+        self.view = view
+
+    async def resolve(self, room: str) -> str | None:
+        if not room.startswith(PARTNER_ROOM):
+            return await self.inner.resolve(room)
+        handle = room[len(PARTNER_ROOM) :]
+        partner = next((p for p in await self.directory.partners() if p.handle == handle), None)
+        for room_id in sorted(partner.rooms if partner is not None else ()):
+            joined = await self.view.room(room_id)
+            if joined is not None and joined.encrypted:
+                return room_id
+        return None
 
 
 class EngagementRooms:
@@ -151,14 +199,24 @@ class WorkflowDelivery(Delivery):
 
     def __init__(
         self,
-        *args: Any,
+        sender: Any,
+        outbox: Any,
+        worker: str,
+        *,
         engagement_rooms: EngagementRooms,
         intake: IntakeDetails | None = None,
+        partners: PartnerDirectory | None = None,
+        engine: AsyncEngine | None = None,
         **kw: Any,
     ):
-        super().__init__(*args, rooms=IntakeRooms(engagement_rooms), **kw)
+        rooms: RoomResolver = engagement_rooms
+        if partners is not None:
+            rooms = PartnerRooms(rooms, partners, sender)
+        super().__init__(sender, outbox, worker, rooms=IntakeRooms(rooms), **kw)
         self.engagement_rooms = engagement_rooms
         self.intake = intake
+        # Where proposals were delivered (``posted.record_delivery``); None: not recorded.
+        self.engine = engine
         # Mints staff sign-in links at send time (workflow/login.py); set with the web app.
         self.login: login.MintLink | None = None
         # Each staff member's direct room, where the link goes (workflow/direct.py).
@@ -172,12 +230,30 @@ class WorkflowDelivery(Delivery):
         room_id = await self.rooms.resolve(message.room)
         return self.intake.refusal(None if room_id is None else await self.sender.room(room_id))
 
+    def _references(self, message: Outgoing) -> tuple[str | None, ...]:
+        return (*references(message), _engagement_room(message.content))
+
+    async def _delivered(
+        self, message: Outgoing, room_id: str, event_id: str, content: dict[str, Any]
+    ) -> None:
+        if self.engine is None or message.kind != "message" or message.edits is not None:
+            return
+        if posted.proposal_block(content) is None:
+            return
+        async with self.engine.begin() as conn:
+            await posted.record_delivery(conn, message.id, message.room, room_id, event_id, content)
+
     async def _content(self, message: Outgoing) -> dict[str, Any]:
         if message.kind == INTAKE_DETAILS:  # never send the row's own (marker) content
             if self.intake is None:
                 raise SendError(NO_KEY, OPERATOR_RETRY_S)
             return await self.intake.content(message)
         content = await super()._content(message)
+        created = _engagement_room(content)
+        if created is not None and message.kind != CREATE_ROOM:
+            # The room the provider is invited to, by its Matrix id (waits until created).
+            block = {**content[ENGAGEMENT_KEY], "room": await self._ref(created)}
+            content = {**content, ENGAGEMENT_KEY: block}
         staff = login.wants_link(content)
         if staff is None:
             return content
@@ -195,6 +271,14 @@ class WorkflowDelivery(Delivery):
         return login.with_link(content, login.SENT)
 
     async def _deliver(self, message: Outgoing) -> bool:
+        target = message.room
+        if target.startswith(INTAKE_ROOM):
+            target = target[len(INTAKE_ROOM) :]
+        if target.startswith(PARTNER_ROOM) and await self.rooms.resolve(target) is None:
+            # No encrypted room of the partner (yet): never a tight retry loop.
+            await self.outbox.mark_failed(message.id, NO_ENCRYPTED_ROOM, NO_ROOM_RETRY_S)
+            log.warning("delivery.no_encrypted_partner_room")
+            return False
         if message.kind == INTAKE_DETAILS:
             refused = await self._intake_refusal(message)
             if refused is not None:
@@ -213,3 +297,10 @@ class WorkflowDelivery(Delivery):
             return False
         await self.outbox.mark_sent(message.id, room_id)
         return True
+
+
+def _engagement_room(content: Any) -> str | None:
+    """The creation row an engagement block names (``outbox:<id>``), or None."""
+    block = content.get(ENGAGEMENT_KEY) if isinstance(content, dict) else None
+    room = block.get("room") if isinstance(block, dict) else None
+    return room if isinstance(room, str) and room.startswith(OUTBOX_REF) else None

@@ -120,7 +120,7 @@ class WorkflowServices:
         async def root(tx: Tx) -> str | None:
             if ctx.thread_root:
                 return ctx.thread_root
-            for post in await posted.proposal_posts(tx.conn, proposal_id=proposal_id):
+            for post in await posted.proposal_posts_of(tx.conn, proposal_id):
                 if post.room == room:
                     return post.thread_root
             return None
@@ -139,7 +139,8 @@ class WorkflowServices:
     async def file_request(self, ctx: CommandContext, cmd: c.RequestCommand) -> Outcome:
         partner = await self._partner(ctx)
         core = self.coordinator.ctx
-        room = partner.rooms[0]
+        # The request lives in the room it was filed in: its reply, proposal and the rest.
+        room = ctx.room_id
 
         async def body(tx: Tx) -> Filed:
             filed = await cases.file_request(
@@ -152,6 +153,10 @@ class WorkflowServices:
                 cmd.region,
                 Urgency(int(cmd.urgency)),
                 cmd.note,
+                room=room,
+            )
+            await posted.set_request_thread(
+                tx.conn, filed.request, room, ctx.thread_root or ctx.event_id
             )
             if filed.referral_to is not None or filed.state != "open":
                 return Filed(filed.request, filed.state, filed.referral_to, None, None, (), ())
@@ -207,7 +212,7 @@ class WorkflowServices:
             await present.edit_proposal(tx, proposal_id)
             return result
 
-        room = partner.rooms[0]
+        room = ctx.room_id  # the answer stays where it was given
         return await self._threaded(
             name,
             ctx,

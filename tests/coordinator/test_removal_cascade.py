@@ -148,7 +148,7 @@ async def test_removing_an_organization_ends_its_cases(coord):
     assert block["withdrawn_proposals"] == 1
     assert "Requests cancelled: 2" in staff["body"] and REMOVAL_TEXT not in json.dumps(staff)
     partner = [
-        m.content for m in await c.outbox.pending("!alpha:hs") if "org.dsx.removal" in m.content
+        m.content for m in await c.outbox.pending("partner:alpha") if "org.dsx.removal" in m.content
     ]
     assert len(partner) == 1 and proposed.request in partner[0]["body"]
     engagement_room = await c.outbox.pending(f"engagement:{approval.engagement}")

@@ -52,7 +52,13 @@ async def test_full_lifecycle_with_audit(coord):
     c = coord
     await network(c)
     filed = await c.file_request(
-        "alpha", "o1", ["training"], ["en"], urgency=Urgency.HIGH, note="canary note"
+        "alpha",
+        "o1",
+        ["training"],
+        ["en"],
+        urgency=Urgency.HIGH,
+        note="canary note",
+        room="!alpha:hs",
     )
     routed = await c.route(filed.request)
     assert routed.provider == "@p1:hs"
@@ -62,6 +68,7 @@ async def test_full_lifecycle_with_audit(coord):
     again = await c.route(filed.request)
     assert (again.proposal, again.created) == (routed.proposal, False)
 
+    # The proposal goes to the room the request was filed in.
     pending = await c.outbox.pending("!alpha:hs")
     block = pending[-1].content["org.dsx.proposal"]
     assert block["id"] == routed.proposal and block["status"] == "pending"
@@ -93,7 +100,8 @@ async def test_cross_partner_needs_both_and_hides_organization(coord):
     routed = await c.route(filed.request)
     assert routed.provider == "@p2:hs"
     assert routed.approvals_needed == ("alpha", "beta")
-    beta_msgs = await c.outbox.pending("!beta:hs")
+    # Beta's copy goes to beta's default room (resolved at delivery to an encrypted one).
+    beta_msgs = await c.outbox.pending("partner:beta")
     assert len(beta_msgs) == 1
     text = json.dumps(beta_msgs[0].content)
     assert "o1" not in text and "Canary" not in text
@@ -138,6 +146,10 @@ async def test_errors_write_nothing(coord):
     with pytest.raises(DomainError) as info:
         await c.file_request("alpha", "o1", [])
     assert info.value.code == "invalid_input"
+    # A request lives in one of its partner's own rooms, never another partner's.
+    with pytest.raises(DomainError) as info:
+        await c.file_request("alpha", "o1", ["forensics"], note="secret", room="!beta:hs")
+    assert info.value.code == "not_a_partner_room"
     with pytest.raises(DomainError) as info:
         await c.route("r-nothere")
     assert info.value.code == "unknown_request"
@@ -170,7 +182,7 @@ async def test_non_us_is_referred_not_routed(coord):
     assert info.value.code == "outside_mandate"
     outcome = await c.refer(filed.request)
     assert (outcome.state, outcome.to) == ("referred", "globe")
-    globe = await c.outbox.pending("!globe:hs")
+    globe = await c.outbox.pending("partner:globe")  # its default (encrypted) room
     assert len(globe) == 1 and "o1" not in json.dumps(globe[0].content)
 
 

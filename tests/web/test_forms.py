@@ -88,7 +88,9 @@ async def test_sealed_text_appears_nowhere_in_the_database(web_both):
 async def test_partner_notice_carries_no_personal_data(web):
     ref = await _reference(await _post(web, "request", full_form(REQUEST_FORM, urgency="critical")))
     async with web.coord.engine.connect() as conn:
-        notices = (await conn.execute(sa.select(outbox).where(outbox.c.room == "!alpha:hs"))).all()
+        notices = (
+            await conn.execute(sa.select(outbox).where(outbox.c.room == "partner:alpha"))
+        ).all()
         entries = (await conn.execute(sa.select(audit_log).where(audit_log.c.subject == ref))).all()
     mine = [n for n in notices if ref in n.content["body"]]
     assert len(mine) == 1

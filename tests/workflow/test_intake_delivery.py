@@ -46,7 +46,7 @@ from partner_bots.workflow.intake import (
     IntakeDetails,
     render,
 )
-from partner_bots.workflow.rooms import WorkflowDelivery
+from partner_bots.workflow.rooms import NO_ENCRYPTED_ROOM, WorkflowDelivery
 from tests.harness.rawdb import sqlite_bytes
 from tests.web.conftest import CSRF_RE
 from tests.web.conftest import make_config as web_config
@@ -103,6 +103,19 @@ class RecordingSender:
         return Sent(f"$ev{len(self.sent)}-{tx_id}", encrypted=True)
 
 
+@dataclass(frozen=True)
+class Partner:
+    handle: str
+    rooms: tuple[str, ...]
+
+
+class OnePartner:
+    """Alpha and its one room (what ``partner:alpha`` resolves among)."""
+
+    async def partners(self) -> list[Partner]:
+        return [Partner("alpha", (ROOM,))]
+
+
 class NoRooms:
     async def resolve(self, room: str) -> str | None:
         return room if room.startswith("!") else None
@@ -157,7 +170,12 @@ def _submission(**changes: str):
 def _delivery(s: Setup, encrypted: bool, intake: IntakeDetails | None) -> WorkflowDelivery:
     sender = RecordingSender(FakeSession(FakeClient({ROOM: FakeRoom(encrypted)})))
     return WorkflowDelivery(
-        sender, s.coord.outbox, "test-worker", engagement_rooms=NoRooms(), intake=intake
+        sender,
+        s.coord.outbox,
+        "test-worker",
+        engagement_rooms=NoRooms(),
+        intake=intake,
+        partners=OnePartner(),
     )
 
 
@@ -191,15 +209,35 @@ async def test_details_are_opened_into_the_notice_thread_and_stored_nowhere(setu
     assert rel["rel_type"] == "m.thread" and rel["event_id"] == rows[0].event_id
     assert opener.opened > 0
     assert [r.state for r in rows] == ["sent", "sent"]
-    assert rows[1].kind == "intake_details" and rows[1].room == "intake:" + ROOM
+    # Queued for alpha's default room, which delivery resolved to its encrypted room.
+    assert rows[0].room == "partner:alpha"
+    assert rows[1].kind == "intake_details" and rows[1].room == "intake:partner:alpha"
     assert rows[1].content == {"reference": receipt.reference, "form": "request"}
     for row in rows:  # the outbox keeps the marker, never what was opened
         assert CANARY not in json.dumps(row.content)
 
 
-async def test_unencrypted_room_is_refused_before_anything_is_opened(setup: Setup):
+async def test_a_partner_without_an_encrypted_room_gets_nothing(setup: Setup):
+    """``partner:alpha`` never resolves to an unencrypted room: notice and details wait."""
     s = setup
     await s.intake.submit(_submission())
+    opener = SpyOpener(s.keys)
+    delivery = _delivery(s, encrypted=False, intake=IntakeDetails(s.coord.engine, opener))
+    await _drain(delivery)
+    assert opener.opened == 0 and delivery.sender.sent == []
+    assert [(r.state, r.error_code) for r in await _rows(s)] == [
+        ("pending", NO_ENCRYPTED_ROOM),
+        ("pending", NO_ENCRYPTED_ROOM),
+    ]
+
+
+async def test_unencrypted_room_is_refused_before_anything_is_opened(setup: Setup):
+    """Rows queued for a room by its id (before partner:<handle> addresses existed)."""
+    s = setup
+    await s.intake.submit(_submission())
+    async with s.coord.engine.begin() as conn:
+        for old, new in (("partner:alpha", ROOM), ("intake:partner:alpha", "intake:" + ROOM)):
+            await conn.execute(outbox.update().where(outbox.c.room == old).values(room=new))
     opener = SpyOpener(s.keys)
     delivery = _delivery(s, encrypted=False, intake=IntakeDetails(s.coord.engine, opener))
     await _drain(delivery)

@@ -1,5 +1,6 @@
 """Request threads in every partner room, decided on the outbox rows a use case just wrote
-(``partner_bots.workflow.posted``); on both databases, without a homeserver."""
+and on the rows kept by key (``partner_bots.workflow.posted``); on both databases, without
+a homeserver."""
 
 from __future__ import annotations
 
@@ -48,6 +49,7 @@ async def test_the_other_partners_copy_starts_the_thread_and_later_posts_join_it
     async with engine.begin() as conn:
         # Filing: alpha's copy is already in alpha's thread; beta's copy is new there.
         before = await posted.last_seq(conn)
+        await posted.set_request_thread(conn, "r-1", ALPHA, "$cmd")
         await put(conn, ALPHA, proposal="p-1", request="r-1", thread="$cmd")
         copy = await put(conn, BETA, proposal="p-1", request="r-1")
         await posted.adopt_elsewhere(conn, before, "r-1", frozenset({ALPHA, STAFF}))
@@ -70,16 +72,53 @@ async def test_the_other_partners_copy_starts_the_thread_and_later_posts_join_it
 
 async def test_a_delivered_root_is_named_by_its_event_id(engine):
     async with engine.begin() as conn:
+        before = await posted.last_seq(conn)
         copy = await put(conn, BETA, proposal="p-1", request="r-7")
-        await conn.execute(outbox.update().where(outbox.c.id == copy).values(event_id="$copy"))
+        await posted.adopt_elsewhere(conn, before, "r-7", frozenset({ALPHA}))
+        assert await posted.request_thread(conn, BETA, "r-7") == ref(copy)
+        content = {"body": "x", "org.dsx.proposal": {"id": "p-1", "request": "r-7"}}
+        assert await posted.record_delivery(conn, copy, BETA, BETA, "$copy", content)
         assert await posted.request_thread(conn, BETA, "r-7") == "$copy"
         assert await posted.request_thread(conn, BETA, "r-8") is None
+        found = await posted.proposal_at(conn, BETA, "$copy")
+        assert found is not None and (found.proposal, found.row) == ("p-1", copy)
+        assert await posted.proposal_at(conn, ALPHA, "$copy") is None  # another room
+
+
+async def test_a_copy_sent_to_a_partners_default_room_is_found_in_the_room_it_reached(engine):
+    """``partner:<handle>`` resolves at delivery; the reaction comes from the real room."""
+    async with engine.begin() as conn:
+        copy = await put(conn, "partner:beta", proposal="p-9", request="r-9")
+        pending = await posted.proposal_posts_of(conn, "p-9")
+        assert [(p.row, p.room, p.event_id) for p in pending] == [(copy, "partner:beta", None)]
+        content = {"body": "x", "org.dsx.proposal": {"id": "p-9", "request": "r-9"}}
+        await posted.record_delivery(conn, copy, "partner:beta", BETA, "$nine", content)
+        await conn.execute(
+            outbox.update().where(outbox.c.id == copy).values(state="sent", event_id="$nine")
+        )
+        found = await posted.proposal_at(conn, BETA, "$nine")
+        assert found is not None and found.proposal == "p-9"
+        # Edits go to the room the copy reached; the thread is kept under its address.
+        assert [(p.room, p.event_id) for p in await posted.proposal_posts_of(conn, "p-9")] == [
+            (BETA, "$nine")
+        ]
+        assert await posted.request_thread(conn, "partner:beta", "r-9") == "$nine"
+
+
+async def test_an_edit_or_a_plain_notice_is_not_recorded_as_a_proposal(engine):
+    async with engine.begin() as conn:
+        row = await put(conn, ALPHA)
+        assert not await posted.record_delivery(conn, row, ALPHA, ALPHA, "$n", {"body": "x"})
+        edit = {"m.new_content": {"org.dsx.proposal": {"id": "p-1", "request": "r-1"}}}
+        edit["org.dsx.proposal"] = {"id": "p-1", "request": "r-1"}
+        assert not await posted.record_delivery(conn, row, ALPHA, ALPHA, "$e", edit)
+        assert await posted.proposal_at(conn, ALPHA, "$e") is None
 
 
 async def test_proposals_for_several_requests_each_join_their_own_thread(engine):
     async with engine.begin() as conn:
-        await put(conn, ALPHA, proposal="p-1", request="r-1", thread="$one")
-        await put(conn, ALPHA, proposal="p-2", request="r-2", thread="$two")
+        await posted.set_request_thread(conn, "r-1", ALPHA, "$one")
+        await posted.set_request_thread(conn, "r-2", ALPHA, "$two")
         before = await posted.last_seq(conn)
         # A removal re-routes both requests in one transaction.
         first = await put(conn, ALPHA, proposal="p-3", request="r-1")
@@ -89,3 +128,49 @@ async def test_proposals_for_several_requests_each_join_their_own_thread(engine)
         assert await thread_of(conn, first) == "$one"
         assert await thread_of(conn, second) == "$two"
         assert await thread_of(conn, fresh) is None  # no thread for r-3 yet
+
+
+async def test_proposals_delivered_before_the_upgrade_are_found_by_key(db_url: str):
+    """The 0003 revision fills the posts, the threads and the request's room from the
+    outbox rows already sent, so a ✅ on a proposal from before the upgrade still works."""
+    from coordinator.store.schema import partners, proposal_posts, requests
+
+    await migrate(db_url, "0002")
+    eng = create_engine(db_url)
+    try:
+        async with eng.begin() as conn:
+            await conn.execute(
+                sa.text("INSERT INTO members VALUES ('alpha', 'partner', 'active', :t)"), {"t": NOW}
+            )
+            await conn.execute(
+                sa.insert(partners).values(
+                    handle="alpha", rooms=[ALPHA], members=[], is_global=False
+                )
+            )
+            await conn.execute(
+                sa.text(
+                    "INSERT INTO requests (id, partner, skills, languages, urgency, state, "
+                    "filed_at) VALUES ('r-1', 'alpha', '[]', '[]', 1, 'proposed', :t)"
+                ),
+                {"t": NOW},
+            )
+            copy = await put(conn, BETA, proposal="p-1", request="r-1")
+            mine = await put(conn, ALPHA, proposal="p-1", request="r-1", thread="$cmd")
+            later = await put(conn, BETA, proposal="p-2", request="r-1", thread=ref(copy))
+            for row, event in ((copy, "$copy"), (mine, "$mine"), (later, "$later")):
+                await conn.execute(
+                    outbox.update().where(outbox.c.id == row).values(state="sent", event_id=event)
+                )
+        await migrate(db_url)
+        async with eng.begin() as conn:
+            found = await posted.proposal_at(conn, BETA, "$later")
+            assert found is not None and (found.proposal, found.thread_of) == ("p-2", "$copy")
+            assert (await posted.proposal_at(conn, ALPHA, "$mine")).thread_of == "$cmd"
+            assert await posted.request_thread(conn, BETA, "r-1") == "$copy"
+            assert await posted.request_thread(conn, ALPHA, "r-1") == "$cmd"
+            room = (await conn.execute(sa.select(requests.c.room))).scalar_one()
+            assert room == ALPHA  # alpha's own room showed the request's proposal
+            count = await conn.execute(sa.select(sa.func.count()).select_from(proposal_posts))
+            assert count.scalar_one() == 3
+    finally:
+        await eng.dispose()
