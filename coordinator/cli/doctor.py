@@ -12,7 +12,9 @@ import argparse
 import asyncio
 import dataclasses
 import enum
+import os
 import stat
+import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,6 +145,8 @@ async def _guarded(name: str, check: Callable[[], Awaitable[Result]]) -> Result:
     try:
         return await asyncio.wait_for(check(), TIMEOUT_S * 2)
     except Exception as exc:
+        if os.environ.get("DSX_DEBUG"):  # the traceback, on request only (it may quote URLs)
+            traceback.print_exc()
         return fail(
             name, f"check failed: {explain(exc)}", "run it again with DSX_DEBUG=1 for details"
         )

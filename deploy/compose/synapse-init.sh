@@ -2,6 +2,7 @@
 # One shot before Synapse starts: /data/secrets.yaml (the database block with the password
 # from deploy/.env, and random secrets) and /data/signing.key, each only when absent.
 set -eu
+chown 991:991 /data   # the image's synapse user (its own entrypoint would do this)
 if [ ! -f /data/secrets.yaml ]; then
   umask 077
   rand() { python -c 'import secrets; print(secrets.token_urlsafe(32))'; }

@@ -92,6 +92,8 @@ def test_synapse_gets_every_file_its_configuration_names():
     entry = services["synapse"]["entrypoint"]
     configs = [entry[i + 1] for i, arg in enumerate(entry) if arg == "--config-path"]
     assert configs == ["/data/homeserver.yaml", "/data/secrets.yaml"]
+    assert services["synapse"]["user"] == "991:991"  # never root, and owns what init made
+    assert init_script.count("chown 991:991") == 3
     assert "cat > /data/secrets.yaml" in init_script
     database = hs["database"]["args"]
     sql = (DEPLOY / "compose" / "postgres-init.sh").read_text()
@@ -163,3 +165,118 @@ def test_proxies_keep_no_access_log_and_force_tls():
     caddy = (DEPLOY / "proxy" / "Caddyfile").read_text()
     assert "reverse_proxy 127.0.0.1:8080" in caddy
     assert not re.search(r"^\s*log\b", caddy, flags=re.M)
+
+
+def test_synapse_init_makes_a_config_synapse_accepts(tmp_path):
+    """deploy/compose/synapse-init.sh run with the real Synapse (paths under a temporary
+    /data): the merged homeserver.example.yaml + secrets.yaml loads, the signing key is
+    generated, and a second run replaces nothing."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from partner_bots.homeserver.synapse import synapse_available
+    from tests.harness.components import require
+
+    require(synapse_available(), "matrix-synapse is not installed (pip install -e '.[homeserver]')")
+    require(os.geteuid() == 0, "the script hands its files to the synapse user (chown)")
+    data = tmp_path / "data"
+    data.mkdir()
+
+    def moved(path: Path) -> str:
+        return path.read_text().replace("/data", str(data))
+
+    (data / "homeserver.yaml").write_text(moved(DEPLOY / "homeserver.example.yaml"))
+    shutil.copy(DEPLOY / "compose" / "synapse-log.config", data / "log.config")
+    script = tmp_path / "synapse-init.sh"
+    script.write_text(moved(DEPLOY / "compose" / "synapse-init.sh"))
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        "SYNAPSE_DB_PASSWORD": "db-pw-from-env",
+    }
+
+    def run() -> None:
+        done = subprocess.run(
+            ["sh", str(script)], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+
+    run()
+    secrets_file, key = data / "secrets.yaml", data / "signing.key"
+    merged = yaml.safe_load(secrets_file.read_text())
+    assert merged["database"]["args"]["password"] == "db-pw-from-env"
+    assert (
+        len(
+            {
+                merged[k]
+                for k in ("registration_shared_secret", "macaroon_secret_key", "form_secret")
+            }
+        )
+        == 3
+    )
+    assert key.read_text().startswith("ed25519 ")
+    assert oct(secrets_file.stat().st_mode & 0o777) == "0o600"
+    before = (secrets_file.read_bytes(), key.read_bytes())
+    run()
+    assert (secrets_file.read_bytes(), key.read_bytes()) == before
+
+
+async def test_postgres_init_makes_both_roles_and_databases():
+    """deploy/compose/postgres-init.sh through psql against the real PostgreSQL (role and
+    database names made unique for the test, then dropped)."""
+    import asyncio
+    import os
+    import secrets
+
+    import asyncpg
+
+    from tests.conftest import POSTGRES_URL
+    from tests.harness.components import require
+
+    require(shutil_which("psql"), "psql is not installed")
+    suffix = secrets.token_hex(3)
+    names = {"dsx": f"dsx_ci_{suffix}", "synapse": f"synapse_ci_{suffix}"}
+    text = (DEPLOY / "compose" / "postgres-init.sh").read_text()
+    for old, new in names.items():
+        text = re.sub(rf"(ROLE|DATABASE|OWNER) {old}\b", rf"\1 {new}", text)
+    env = {
+        **os.environ,
+        "PGHOST": "127.0.0.1",
+        "COORDINATOR_DB_PASSWORD": "pw-one",
+        "SYNAPSE_DB_PASSWORD": "pw-two",
+    }
+    proc = await asyncio.create_subprocess_exec(
+        "sh",
+        "-c",
+        text,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _out, err = await asyncio.wait_for(proc.communicate(), 60)
+    conn = await asyncpg.connect(POSTGRES_URL, timeout=5)
+    try:
+        assert proc.returncode == 0, err.decode()
+        for name in names.values():
+            row = await conn.fetchrow(
+                "SELECT r.rolcanlogin, r.rolpassword IS NOT NULL AS pw, d.datcollate "
+                "FROM pg_authid r JOIN pg_database d ON d.datdba = r.oid WHERE d.datname = $1",
+                name,
+            )
+            assert row is not None and row["rolcanlogin"] and row["pw"], name
+        synapse_db = await conn.fetchval(
+            "SELECT datcollate FROM pg_database WHERE datname = $1", names["synapse"]
+        )
+        assert synapse_db == "C"
+    finally:
+        for name in names.values():
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await conn.execute(f'DROP ROLE IF EXISTS "{name}"')
+        await conn.close()
+
+
+def shutil_which(name: str) -> bool:
+    import shutil
+
+    return shutil.which(name) is not None

@@ -185,3 +185,16 @@ def test_explain_knows_the_database_drivers_errors():
     assert explain(asyncpg.InvalidPasswordError("x")) == "the database refused the password"
     assert explain(asyncpg.InvalidCatalogNameError("x")).endswith("does not exist")
     assert "unexpected error (KeyError)" in explain(KeyError("secret"))
+
+
+async def test_doctor_says_in_words_why_the_database_is_unreachable():
+    from coordinator.cli.doctor import check_database
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"postgresql+asyncpg://dsx:pw-secret@127.0.0.1:{port}/dsx"
+    result = await check_database(cfg.Config(database=cfg.DatabaseConfig(url=url)))
+    assert result.status is Status.FAIL
+    assert "connection refused: nothing listens" in result.detail, result.detail
+    assert "pw-secret" not in result.line()
