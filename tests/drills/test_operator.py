@@ -302,6 +302,9 @@ async def test_the_operator_guide_on_a_fresh_host(own_homeserver, tmp_path: Path
         assert migrate.returncode == 0, migrate.stderr
         failed = [line for line in doctor.stdout.splitlines() if line.startswith("✗")]
         assert [f.split(":")[0] for f in failed] == ["✗ cross-signing"], doctor.stdout
+        # The guide's steps leave nothing to warn about either.
+        assert "✓ settings: the configuration fits together" in doctor.stdout, doctor.stdout
+        assert "warning" not in check.stderr, check.stderr
 
         log = tmp_path / "service.log"
         await service.start(log)
