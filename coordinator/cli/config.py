@@ -8,7 +8,7 @@ import json
 import re
 import sys
 
-from coordinator import config as cfg
+from coordinator import deployment
 from coordinator.cli.options import add_config, load_config
 
 _SECRETS = {"password", "access_token", "pickle_key"}
@@ -42,23 +42,18 @@ def run(args: argparse.Namespace) -> int:
     conf = load_config("config", args.config)
     if conf is None:
         return 2
-    try:
-        cfg.check_staff(conf)
-    except cfg.ConfigError as exc:
-        print(f"dsx config: {exc}", file=sys.stderr)
+    problems = deployment.check_deployment(conf)
+    bad = deployment.errors(problems)
+    if bad:  # the first, and how many more: two lines at most (`dsx doctor` lists each)
+        first = bad[0]
+        print(f"dsx config: {conf.source}: {first.key}: {first.text}; {first.fix}", file=sys.stderr)
+        if len(bad) > 1:
+            print(
+                f"dsx config: and {len(bad) - 1} more error(s); `dsx doctor` lists each",
+                file=sys.stderr,
+            )
         return 2
     print(json.dumps(_redact(dataclasses.asdict(conf)), indent=2))
-    for warning in warnings(conf):
-        print(f"dsx config: warning: {warning}", file=sys.stderr)
+    for problem in problems:
+        print(f"dsx config: {problem.line()}", file=sys.stderr)
     return 0
-
-
-def warnings(conf) -> list[str]:  # type: ignore[no-untyped-def]
-    """What runs but leaves someone without help: said, not refused."""
-    out = []
-    if not conf.emergency.configured:
-        out.append(
-            "[emergency] has no signal, phone or email: the request form cannot tell an "
-            "organization in a crisis whom to reach now (it points them to their partner)"
-        )
-    return out

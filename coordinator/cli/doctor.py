@@ -12,13 +12,17 @@ import argparse
 import asyncio
 import dataclasses
 import enum
+import os
 import stat
+import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from coordinator import config as cfg
+from coordinator import deployment
+from coordinator.cli.explain import explain
 from coordinator.cli.options import add_config, find_config
 
 TIMEOUT_S = 10.0
@@ -26,6 +30,7 @@ TIMEOUT_S = 10.0
 
 class Status(enum.Enum):
     OK = "✓"
+    WARN = "!"  # runs, but leaves something undone: said, never counted as a failure
     FAIL = "✗"
 
 
@@ -89,9 +94,12 @@ async def diagnose(
         results.append(result)
         emit(result)
 
-    add(check_staff(conf))
+    problems = deployment.check_deployment(conf)
+    add(check_staff(conf, problems))
+    for result in check_settings(problems):
+        add(result)
     add(check_store(conf))
-    for result in check_sealing_keys(conf):
+    for result in check_sealing_keys(conf, problems):
         add(result)
     add(check_audit_key(conf))
     database = await _guarded("database", lambda: check_database(conf))
@@ -138,7 +146,11 @@ async def _guarded(name: str, check: Callable[[], Awaitable[Result]]) -> Result:
     try:
         return await asyncio.wait_for(check(), TIMEOUT_S * 2)
     except Exception as exc:
-        return fail(name, f"check failed: {type(exc).__name__}", "see the message above")
+        if os.environ.get("DSX_DEBUG"):  # the traceback, on request only (it may quote URLs)
+            traceback.print_exc()
+        return fail(
+            name, f"check failed: {explain(exc)}", "run it again with DSX_DEBUG=1 for details"
+        )
 
 
 # -- files ------------------------------------------------------------------------------
@@ -148,17 +160,37 @@ def _world_readable(path: Path) -> bool:
     return bool(path.stat().st_mode & (stat.S_IROTH | stat.S_IWOTH | stat.S_IXOTH))
 
 
+_OWN_LINES = ("staff.members", "sealing.public_key_file", "sealing.private_key_file")
+
+
+def check_staff(conf: cfg.Config, problems: list[deployment.Problem] | None = None) -> Result:
+    """Staff are exactly the listed members: an empty list leaves nobody able to act."""
+    problems = deployment.check_deployment(conf) if problems is None else problems
+    for p in deployment.errors(problems):
+        if p.key == "staff.members":
+            return fail("staff", p.text, "list staff Matrix ids under [staff] members")
+    return ok("staff", f"{len(conf.staff.members)} listed staff member(s)")
+
+
+def check_settings(problems: list[deployment.Problem]) -> list[Result]:
+    """What `dsx config check` says about the configuration as a whole, one line each
+    (the staff and key lines say their own)."""
+    rest = [p for p in problems if p.key not in _OWN_LINES]
+    if not rest:
+        return [ok("settings", "the configuration fits together")]
+    return [
+        Result(
+            "settings",
+            Status.FAIL if p.level is deployment.Level.ERROR else Status.WARN,
+            f"{p.key}: {p.text}",
+            p.fix,
+        )
+        for p in rest
+    ]
+
+
 def _group_or_world(path: Path) -> bool:
     return bool(path.stat().st_mode & 0o077)
-
-
-def check_staff(conf: cfg.Config) -> Result:
-    """Staff are exactly the listed members: an empty list leaves nobody able to act."""
-    try:
-        cfg.check_staff(conf)
-    except cfg.ConfigError as exc:
-        return fail("staff", exc.problem, "list staff Matrix ids under [staff] members")
-    return ok("staff", f"{len(conf.staff.members)} listed staff member(s)")
 
 
 def check_store(conf: cfg.Config) -> Result:
@@ -172,7 +204,8 @@ def check_store(conf: cfg.Config) -> Result:
         return fail(
             name,
             f"{store} does not exist",
-            f"create it (mkdir -m 700 {store}) or restore it from the backup",
+            f"on a new install create it (mkdir -m 700 {store}; `dsx init` does); "
+            "on an existing one restore it from the backup",
         )
     if not store.is_dir():
         return fail(name, f"{store} is not a folder", "point matrix.store_path at a folder")
@@ -198,34 +231,31 @@ def _pickle_key_opens(conf: cfg.Config) -> bool:
     return True
 
 
-def check_sealing_keys(conf: cfg.Config) -> list[Result]:
+def check_sealing_keys(
+    conf: cfg.Config, problems: list[deployment.Problem] | None = None
+) -> list[Result]:
+    """The file checks are the configuration's (:mod:`coordinator.deployment`); this adds
+    that each key parses."""
+    problems = deployment.check_deployment(conf) if problems is None else problems
+    found = {p.key: p for p in deployment.errors(problems)}
     out: list[Result] = []
-    for label, value, private in (
-        ("sealing public key", conf.sealing.public_key_file, False),
-        ("sealing private key", conf.sealing.private_key_file, True),
+    for label, key, value, private in (
+        ("sealing public key", "sealing.public_key_file", conf.sealing.public_key_file, False),
+        ("sealing private key", "sealing.private_key_file", conf.sealing.private_key_file, True),
     ):
         if not value:
             out.append(fail(label, "not configured", "run `dsx init` or set [sealing] in the file"))
             continue
         path = Path(value)
-        if not path.is_file():
-            out.append(fail(label, f"{path} is missing", "restore it from the backup"))
-            continue
-        if private and _group_or_world(path):
-            mode = oct(path.stat().st_mode & 0o777)
-            out.append(fail(label, f"{path} has mode {mode}", f"chmod 600 {path}"))
-            continue
-        if _world_readable(path.parent):
-            out.append(
-                fail(
-                    label, f"its folder {path.parent} is world-readable", f"chmod 700 {path.parent}"
-                )
-            )
+        if key in found:
+            out.append(fail(label, found[key].text, found[key].fix))
             continue
         try:
             _load_key(path, private)
-        except Exception as exc:
-            out.append(fail(label, f"{path} cannot be read: {type(exc).__name__}", "restore it"))
+        except Exception:
+            out.append(
+                fail(label, f"{path} is not a sealing key", "restore the file from the backup")
+            )
             continue
         out.append(ok(label, f"{path}" + (" (0600)" if private else "")))
     return out
@@ -278,9 +308,7 @@ async def check_database(conf: cfg.Config) -> Result:
     try:
         current = await current_revision(url)
     except Exception as exc:
-        return fail(
-            name, f"cannot connect: {type(exc).__name__}", "check database.url and the server"
-        )
+        return fail(name, f"cannot connect: {explain(exc)}", "check database.url and the server")
     head = head_revision()
     if current != head:
         return fail(
@@ -340,7 +368,7 @@ async def check_homeserver(conf: cfg.Config) -> Result:
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
         return fail(
             name,
-            f"{base} unreachable ({type(exc).__name__})",
+            f"{base} unreachable: {explain(exc)}",
             "start the homeserver, or fix matrix.homeserver_url",
         )
     if status != 200 or "versions" not in body:

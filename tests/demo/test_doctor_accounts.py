@@ -47,8 +47,8 @@ async def test_each_account_is_checked(homeserver, tmp_path):
         await CrossSigning(session).ensure()
     finally:
         await session.close()
-    results = await diagnose(conf)
-    assert all(r.status is Status.OK for r in results), [r.line() for r in results]
+    results = await diagnose(conf)  # warnings only: no staff room or partners configured
+    assert all(r.status is not Status.FAIL for r in results), [r.line() for r in results]
 
     wrong = dataclasses.replace(
         conf, matrix_accounts=(dataclasses.replace(account, password="nope", pickle_key="x" * 20),)

@@ -32,7 +32,11 @@ def test_config_check_names_the_bad_key(tmp_path):
 
 def test_config_check_hides_secrets(tmp_path, capsys):
     good = tmp_path / "dsx.toml"
-    good.write_text("[matrix]\npassword = 'hunter2hunter2'\n[staff]\nmembers = ['@ana:hs']\n")
+    good.write_text(
+        "[matrix]\npassword = 'hunter2hunter2'\npickle_key = 'a-long-random-pickle-key'\n"
+        "user_id = '@dsx:hs.example'\n"
+        "[staff]\nmembers = ['@ana:hs']\n"
+    )
     assert main(["config", "check", "--config", str(good)]) == 0
     out = capsys.readouterr().out
     assert "hunter2" not in out and '"password": "***"' in out
@@ -43,6 +47,7 @@ def test_config_check_hides_the_password_inside_a_database_url(tmp_path):
     good.write_text(
         "[database]\nurl = 'postgresql+asyncpg://dsx:s3cr%40t-pw@db.internal:5432/dsx'\n"
         "[matrix]\nhomeserver_url = 'https://bot:hs-secret@hs.example'\n"
+        "password = 'pw'\npickle_key = 'a-long-random-pickle-key'\nuser_id = '@dsx:hs.example'\n"
         "[staff]\nmembers = ['@staff:hs.example']\n"
     )
     result = run_dsx("config", "check", "--config", str(good))
@@ -62,6 +67,8 @@ def test_config_check_hides_the_password_inside_a_database_url(tmp_path):
     assert "env-secret" not in shown and "postgresql://ops:***@db/dsx" in shown
     good.write_text(
         "[database]\nurl = 'postgresql://dsx@db.internal/dsx'\n"
+        "[matrix]\npassword = 'pw'\npickle_key = 'a-long-random-pickle-key'\n"
+        "user_id = '@dsx:hs.example'\n"
         "[staff]\nmembers = ['@staff:hs.example']\n"
     )
     assert (

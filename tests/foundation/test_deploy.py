@@ -17,13 +17,17 @@ def compose() -> dict:
     return yaml.safe_load((DEPLOY / "compose.yaml").read_text())
 
 
-def test_compose_has_the_three_services_wired_together():
+def test_compose_has_the_services_wired_together():
     doc = compose()
     services = doc["services"]
-    assert set(services) == {"postgres", "synapse", "coordinator"}
+    assert set(services) == {"postgres", "synapse-init", "synapse", "dsx-init", "coordinator"}
     coord = services["coordinator"]
     assert coord["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert coord["depends_on"]["synapse"]["condition"] == "service_healthy"
+    assert coord["depends_on"]["dsx-init"]["condition"] == "service_completed_successfully"
+    assert services["synapse"]["depends_on"]["synapse-init"]["condition"] == (
+        "service_completed_successfully"
+    )
     assert coord["environment"]["DSX_DATABASE_URL"].startswith("postgresql+asyncpg://")
     # Every named volume a service mounts is declared, and the bot's data persists.
     declared = set(doc["volumes"])
@@ -33,9 +37,92 @@ def test_compose_has_the_three_services_wired_together():
             if not source.startswith("."):
                 assert source in declared, source
     assert any(m.startswith("dsx-data:") for m in coord["volumes"])
-    for name, service in services.items():
-        if "healthcheck" in service:
-            assert service["healthcheck"]["test"], name
+    for name in ("postgres", "synapse", "coordinator"):
+        assert services[name]["healthcheck"]["test"], name
+    probe = " ".join(coord["healthcheck"]["test"])
+    assert "/healthz" in probe or "/readyz" in probe
+
+
+VARIABLE = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)(?::?[-?][^}]*)?\}")
+
+
+def env_example() -> dict[str, str]:
+    out = {}
+    for line in (DEPLOY / "env.example").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            key, value = line.split("=", 1)
+            out[key] = value
+    return out
+
+
+def test_compose_takes_every_variable_from_the_one_env_file():
+    """Each ${VAR} is in deploy/env.example; no env_file, so `environment:` never
+    silently overrides a value from a second place."""
+    text = (DEPLOY / "compose.yaml").read_text()
+    used = set(VARIABLE.findall(text))
+    assert used and used <= set(env_example()), used - set(env_example())
+    for name, service in compose()["services"].items():
+        assert "env_file" not in service, name
+    # None of them is a DSX_ name: the coordinator would take it for a configuration key.
+    assert not any(v.startswith("DSX_") for v in env_example())
+
+
+def test_compose_mounts_files_that_exist_and_pins_its_images():
+    for name, service in compose()["services"].items():
+        for mount in service.get("volumes", []):
+            source = mount.split(":", 1)[0]
+            if source.startswith("."):
+                assert (DEPLOY / source).exists(), f"{name} mounts missing {source}"
+        if "image" in service:
+            image = service["image"]
+            assert ":" in image and not image.endswith(":latest"), image
+
+
+def test_synapse_gets_every_file_its_configuration_names():
+    """log.config and the signing key are mounted or generated before Synapse starts, and
+    the database, user and password it is configured with are the ones PostgreSQL makes."""
+    services = compose()["services"]
+    hs = yaml.safe_load((DEPLOY / "homeserver.example.yaml").read_text())
+    init_script = (DEPLOY / "compose" / "synapse-init.sh").read_text()
+    mounted = {m.split(":")[1] for m in services["synapse"]["volumes"] if m.startswith(".")}
+    for key in ("log_config", "signing_key_path"):
+        path = hs[key]
+        assert path in mounted or f"[ ! -f {path} ]" in init_script, path
+    assert "--generate-keys" in init_script
+    entry = services["synapse"]["entrypoint"]
+    configs = [entry[i + 1] for i, arg in enumerate(entry) if arg == "--config-path"]
+    assert configs == ["/data/homeserver.yaml", "/data/secrets.yaml"]
+    assert services["synapse"]["user"] == "991:991"  # never root, and owns what init made
+    assert init_script.count("chown 991:991") == 3
+    assert "cat > /data/secrets.yaml" in init_script
+    database = hs["database"]["args"]
+    sql = (DEPLOY / "compose" / "postgres-init.sh").read_text()
+    assert f"CREATE ROLE {database['user']} LOGIN PASSWORD" in sql
+    assert f"CREATE DATABASE {database['database']} OWNER {database['user']}" in sql
+    assert "$SYNAPSE_DB_PASSWORD" in init_script
+    assert "SYNAPSE_DB_PASSWORD" in services["synapse-init"]["environment"]
+    assert {"COORDINATOR_DB_PASSWORD", "SYNAPSE_DB_PASSWORD"} <= set(
+        services["postgres"]["environment"]
+    )
+    pg_mounts = services["postgres"]["volumes"]
+    assert any(m.endswith("/docker-entrypoint-initdb.d/10-dsx.sh:ro") for m in pg_mounts)
+
+
+def test_the_coordinator_database_url_and_overrides_are_valid():
+    from coordinator import config as cfg
+
+    services = compose()["services"]
+    coord = services["coordinator"]
+    env = {k: VARIABLE.sub("secret", str(v)) for k, v in coord["environment"].items()}
+    url = env["DSX_DATABASE_URL"]
+    assert url == "postgresql+asyncpg://dsx:secret@postgres:5432/dsx"
+    sql = (DEPLOY / "compose" / "postgres-init.sh").read_text()
+    assert "CREATE ROLE dsx LOGIN PASSWORD" in sql and "CREATE DATABASE dsx OWNER dsx" in sql
+    conf = cfg.parse({}, "compose", env)  # an unknown DSX_ key would raise here
+    assert conf.web.bind == "0.0.0.0" and conf.matrix.password == "secret"
+    init = " ".join(services["dsx-init"]["entrypoint"])
+    assert "test -f /etc/dsx/dsx.toml ||" in init and "dsx init --owner dsx" in init
+    assert "./config:/etc/dsx:ro" in coord["volumes"]
 
 
 def test_compose_publishes_ports_on_loopback_only():
@@ -78,3 +165,118 @@ def test_proxies_keep_no_access_log_and_force_tls():
     caddy = (DEPLOY / "proxy" / "Caddyfile").read_text()
     assert "reverse_proxy 127.0.0.1:8080" in caddy
     assert not re.search(r"^\s*log\b", caddy, flags=re.M)
+
+
+def test_synapse_init_makes_a_config_synapse_accepts(tmp_path):
+    """deploy/compose/synapse-init.sh run with the real Synapse (paths under a temporary
+    /data): the merged homeserver.example.yaml + secrets.yaml loads, the signing key is
+    generated, and a second run replaces nothing."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from partner_bots.homeserver.synapse import synapse_available
+    from tests.harness.components import require
+
+    require(synapse_available(), "matrix-synapse is not installed (pip install -e '.[homeserver]')")
+    require(os.geteuid() == 0, "the script hands its files to the synapse user (chown)")
+    data = tmp_path / "data"
+    data.mkdir()
+
+    def moved(path: Path) -> str:
+        return path.read_text().replace("/data", str(data))
+
+    (data / "homeserver.yaml").write_text(moved(DEPLOY / "homeserver.example.yaml"))
+    shutil.copy(DEPLOY / "compose" / "synapse-log.config", data / "log.config")
+    script = tmp_path / "synapse-init.sh"
+    script.write_text(moved(DEPLOY / "compose" / "synapse-init.sh"))
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        "SYNAPSE_DB_PASSWORD": "db-pw-from-env",
+    }
+
+    def run() -> None:
+        done = subprocess.run(
+            ["sh", str(script)], env=env, capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+
+    run()
+    secrets_file, key = data / "secrets.yaml", data / "signing.key"
+    merged = yaml.safe_load(secrets_file.read_text())
+    assert merged["database"]["args"]["password"] == "db-pw-from-env"
+    assert (
+        len(
+            {
+                merged[k]
+                for k in ("registration_shared_secret", "macaroon_secret_key", "form_secret")
+            }
+        )
+        == 3
+    )
+    assert key.read_text().startswith("ed25519 ")
+    assert oct(secrets_file.stat().st_mode & 0o777) == "0o600"
+    before = (secrets_file.read_bytes(), key.read_bytes())
+    run()
+    assert (secrets_file.read_bytes(), key.read_bytes()) == before
+
+
+async def test_postgres_init_makes_both_roles_and_databases():
+    """deploy/compose/postgres-init.sh through psql against the real PostgreSQL (role and
+    database names made unique for the test, then dropped)."""
+    import asyncio
+    import os
+    import secrets
+
+    import asyncpg
+
+    from tests.conftest import POSTGRES_URL
+    from tests.harness.components import require
+
+    require(shutil_which("psql"), "psql is not installed")
+    suffix = secrets.token_hex(3)
+    names = {"dsx": f"dsx_ci_{suffix}", "synapse": f"synapse_ci_{suffix}"}
+    text = (DEPLOY / "compose" / "postgres-init.sh").read_text()
+    for old, new in names.items():
+        text = re.sub(rf"(ROLE|DATABASE|OWNER) {old}\b", rf"\1 {new}", text)
+    env = {
+        **os.environ,
+        "PGHOST": "127.0.0.1",
+        "COORDINATOR_DB_PASSWORD": "pw-one",
+        "SYNAPSE_DB_PASSWORD": "pw-two",
+    }
+    proc = await asyncio.create_subprocess_exec(
+        "sh",
+        "-c",
+        text,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _out, err = await asyncio.wait_for(proc.communicate(), 60)
+    conn = await asyncpg.connect(POSTGRES_URL, timeout=5)
+    try:
+        assert proc.returncode == 0, err.decode()
+        for name in names.values():
+            row = await conn.fetchrow(
+                "SELECT r.rolcanlogin, r.rolpassword IS NOT NULL AS pw, d.datcollate "
+                "FROM pg_authid r JOIN pg_database d ON d.datdba = r.oid WHERE d.datname = $1",
+                name,
+            )
+            assert row is not None and row["rolcanlogin"] and row["pw"], name
+        synapse_db = await conn.fetchval(
+            "SELECT datcollate FROM pg_database WHERE datname = $1", names["synapse"]
+        )
+        assert synapse_db == "C"
+    finally:
+        for name in names.values():
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await conn.execute(f'DROP ROLE IF EXISTS "{name}"')
+        await conn.close()
+
+
+def shutil_which(name: str) -> bool:
+    import shutil
+
+    return shutil.which(name) is not None

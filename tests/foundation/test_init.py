@@ -54,12 +54,61 @@ def test_init_refuses_to_overwrite(tmp_path, capsys):
     assert "refusing" in capsys.readouterr().err
 
 
-def test_init_rejects_a_bad_user_id_and_leaves_no_config(tmp_path, capsys):
-    conf_path = tmp_path / "dsx.toml"
-    args = ["init", "--config", str(conf_path), "--data-dir", str(tmp_path), "--user", "bot"]
-    rc = main([*args, "--staff", STAFF])
-    assert rc == 2 and not conf_path.exists()
+def test_init_rejects_a_bad_user_id_and_leaves_nothing(tmp_path, capsys):
+    """All or nothing: a rejected value leaves no config and no keys, so the retry works."""
+    conf_path, data = tmp_path / "dsx.toml", tmp_path / "data"
+    args = ["init", "--config", str(conf_path), "--data-dir", str(data), "--staff", STAFF]
+    assert main([*args, "--user", "dsx-bot"]) == 2
     assert "matrix.user_id" in capsys.readouterr().err
+    assert not conf_path.exists() and not data.exists()
+    assert main([*args, "--user", "@dsx-bot:example.org"]) == 0
+
+
+def test_init_names_what_to_delete_when_keys_exist(tmp_path, capsys):
+    conf_path, data = tmp_path / "dsx.toml", tmp_path / "data"
+    args = ["init", "--config", str(conf_path), "--data-dir", str(data), "--staff", STAFF]
+    assert main(args) == 0
+    conf_path.unlink()
+    capsys.readouterr()
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"delete {data / 'keys'}" in err and len(err.splitlines()) == 1
+    assert not conf_path.exists()
+
+
+def test_init_prints_every_next_step(tmp_path, capsys):
+    conf_path = tmp_path / "dsx.toml"
+    args = ["init", "--config", str(conf_path), "--data-dir", str(tmp_path / "d"), "--staff", STAFF]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    for step in (
+        "DSX_MATRIX_PASSWORD",
+        "[staff] room",
+        "[[partners]]",
+        "dsx migrate",
+        "dsx doctor",
+    ):
+        assert step in out, step
+
+
+def test_init_owner_gives_the_service_user_its_files(tmp_path, capsys):
+    """Run as root with ``--owner``, every file and folder init writes belongs to that user."""
+    import os
+    import pwd
+
+    import pytest
+
+    if os.geteuid() != 0:
+        pytest.skip("chown needs root")
+    nobody = pwd.getpwnam("nobody")
+    conf_path, data = tmp_path / "dsx.toml", tmp_path / "data"
+    args = ["init", "--config", str(conf_path), "--data-dir", str(data), "--staff", STAFF]
+    assert main([*args, "--owner", "no-such-user-here"]) == 2
+    assert "useradd" in capsys.readouterr().err and not data.exists()
+    assert main([*args, "--owner", "nobody"]) == 0
+    for item in (conf_path, data, data / "keys", data / "nio-store", data / "keys" / "sealing.key"):
+        assert item.stat().st_uid == nobody.pw_uid, item
+    assert mode(conf_path) == 0o600
 
 
 def test_init_without_staff_refuses_and_writes_nothing(tmp_path, capsys, monkeypatch):
@@ -86,6 +135,7 @@ def test_init_asks_for_staff_on_a_terminal(tmp_path, capsys, monkeypatch):
             return True
 
     monkeypatch.setattr("sys.stdin", Tty(STAFF + "\n"))
+    monkeypatch.setenv("DSX_MATRIX_PASSWORD", "the-bots-password")
     conf_path = tmp_path / "dsx.toml"
     assert main(["init", "--config", str(conf_path), "--data-dir", str(tmp_path / "d")]) == 0
     assert cfg.load(conf_path, env={}).staff.members == (STAFF,)
@@ -99,9 +149,9 @@ def test_config_check_and_run_refuse_an_empty_staff_list(tmp_path, capsys):
     conf_path.write_text(f'data_dir = "{tmp_path}"\n[staff]\nroom = "!s:hs"\nmembers = []\n')
     assert main(["config", "check", "--config", str(conf_path)]) == 2
     err = capsys.readouterr().err
-    assert err.strip() == (
+    assert err.strip().splitlines()[0] == (
         f"dsx config: {conf_path}: staff.members: is empty: list at least one staff member "
-        "(@name:server); only listed members are staff"
+        "(@name:server); only listed members are staff; list staff Matrix ids there"
     )
     assert main(["run", "--config", str(conf_path)]) == 2
     assert "staff.members: is empty" in capsys.readouterr().err

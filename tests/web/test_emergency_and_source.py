@@ -75,7 +75,11 @@ async def test_without_a_contact_the_form_points_to_the_partner(web):
 
 def test_config_check_warns_when_no_emergency_contact(tmp_path):
     conf = tmp_path / "dsx.toml"
-    conf.write_text("[staff]\nmembers = ['@staff:hs.example']\n")
+    base = (
+        "[matrix]\npassword = 'pw'\npickle_key = 'a-long-random-pickle-key'\n"
+        "user_id = '@dsx:hs.example'\n"
+    )
+    conf.write_text(base + "[staff]\nmembers = ['@staff:hs.example']\n")
     result = subprocess.run(
         [sys.executable, "-m", "coordinator", "config", "check", "--config", str(conf)],
         capture_output=True,
@@ -83,9 +87,9 @@ def test_config_check_warns_when_no_emergency_contact(tmp_path):
         timeout=60,
     )
     assert result.returncode == 0
-    assert "warning: [emergency]" in result.stderr
+    assert "warning: emergency: no signal, phone or email" in result.stderr
     conf.write_text(
-        "[staff]\nmembers = ['@staff:hs.example']\n[emergency]\nsignal = '+1 555 0100'\n"
+        base + "[staff]\nmembers = ['@staff:hs.example']\n[emergency]\nsignal = '+1 555 0100'\n"
     )
     again = subprocess.run(
         [sys.executable, "-m", "coordinator", "config", "check", "--config", str(conf)],
@@ -93,4 +97,4 @@ def test_config_check_warns_when_no_emergency_contact(tmp_path):
         text=True,
         timeout=60,
     )
-    assert again.returncode == 0 and "warning" not in again.stderr
+    assert again.returncode == 0 and "warning: emergency" not in again.stderr
