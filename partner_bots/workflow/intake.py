@@ -85,6 +85,9 @@ class IntakeRooms:
         return await self.inner.resolve(target_room(room) or room)
 
 
+INDENT = "\n    "
+
+
 def _shown(spec_widget: Widget, choices: Mapping[str, str], value: str) -> str:
     if spec_widget in (Widget.CHECKBOXES, Widget.RADIO, Widget.COUNTRY) and choices:
         return ", ".join(choices.get(v.strip(), v.strip()) for v in value.split(","))
@@ -106,7 +109,11 @@ def render(reference: str, form: FormKind, fields: Mapping[str, str]) -> dict[st
             choices = {c.value: c.label for c in spec.choices}
             rows.append((spec.label, _shown(spec.widget, choices, fields[spec.name])))
     rows += [(name, value) for name, value in fields.items() if name not in schema.names]
-    body = "\n".join([title + ":", *(f"{label}: {value}" for label, value in rows)])
+    # A multi-line answer is indented under its label, so a line typed as "Email: …"
+    # inside it can never pass for a field of its own (docs/security.md).
+    body = "\n".join(
+        [title + ":", *(f"{label}: {value.replace(chr(10), INDENT)}" for label, value in rows)]
+    )
     items = "".join(
         f"<li><strong>{html.escape(label)}</strong>: "
         f"{html.escape(value).replace(chr(10), '<br>')}</li>"

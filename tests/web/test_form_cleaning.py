@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from coordinator.sealing import Opener
 from coordinator.store.schema import sealed
+from coordinator.store.sealed import INTAKE_ROUTED_TO, binding_of
 from coordinator.text import BIDI_CONTROLS, INVISIBLES
 from coordinator.web.forms import REQUEST_FORM, FormKind, Widget, validate
 from partner_bots.workflow.intake import render
@@ -59,7 +60,8 @@ async def test_crafted_values_cannot_fake_a_field_line_in_the_partner_room(web):
     async with web.coord.engine.connect() as conn:
         rows = (await conn.execute(sa.select(sealed))).all()
     opener = Opener([web.keys])
-    fields = {r.field: opener.open_text(r.blob) for r in rows}
+    fields = {r.field: opener.open_text(r.blob, binding_of(r)) for r in rows}
+    fields.pop(INTAKE_ROUTED_TO)  # where it may be opened, not a field (delivery drops it)
     assert fields["name"] == f"Ann Marie {FAKE_LINE}"
     # What the partner room receives (partner_bots renders the delivered notice): one line
     # per one-line field, each starting with its own label; the forged "Email:" text sits
@@ -72,3 +74,17 @@ async def test_crafted_values_cannot_fake_a_field_line_in_the_partner_room(web):
     assert not any(line.startswith(FAKE_LINE) for line in lines)
     assert not any(line.startswith("Signal: +1 555 000") for line in lines)
     assert not UNSAFE & set(body)
+
+
+def test_a_multi_line_answer_cannot_fake_a_field_line_either():
+    """A text area keeps its line breaks, but each continuation line is indented under its
+    label in the partner room's plain text, so "Email: …" typed inside it stays inside."""
+    forged = "Our phones were seized.\nEmail: attacker@example.org\nSignal: +1 555 0000"
+    body = render("c-0123456789", FormKind.REQUEST, {"need": forged, "email": "a@b.example"})[
+        "body"
+    ]
+    lines = body.split("\n")[1:]
+    starts = [line.split(":", 1)[0] for line in lines if not line.startswith(" ")]
+    assert starts.count("Email") == 1  # the real field only
+    assert "Signal" not in starts
+    assert "    Email: attacker@example.org" in lines
