@@ -40,4 +40,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/trust_graph.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache
