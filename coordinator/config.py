@@ -284,8 +284,9 @@ def _build(cls: type, raw: Mapping[str, Any], source: str, prefix: str) -> Any:
     return cls(**kwargs)
 
 
-def _env_overrides(env: Mapping[str, str]) -> dict[str, dict[str, str] | str]:
-    """Map ``DSX_SECTION_KEY`` variables onto the same shape as the TOML document."""
+def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
+    """Map ``DSX_SECTION_KEY`` variables onto the same shape as the TOML document (a
+    section's table, a top-level string, or the accounts' overrides by table number)."""
     out: dict[str, Any] = {}
     for name, value in env.items():
         if not name.startswith("DSX_") or name.startswith("DSX_TEST_"):

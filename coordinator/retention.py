@@ -23,8 +23,10 @@ import asyncio
 import base64
 import json
 import os
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -79,14 +81,15 @@ async def _count(conn: AsyncConnection, kind: str) -> None:
         await conn.execute(retention_counts.insert().values(kind=kind, count=1))
 
 
-async def sealed_rows(conn: AsyncConnection, organization: str, request_id: str) -> list:
-    return (
-        await conn.execute(
-            sa.select(
-                sealed.c.id, sealed.c.owner, sealed.c.scope, sealed.c.field, sealed.c.blob
-            ).where(sealed.c.owner == organization, sealed.c.scope.in_([request_id, "org"]))
+async def sealed_rows(
+    conn: AsyncConnection, organization: str, request_id: str
+) -> Sequence[sa.Row]:
+    result = await conn.execute(
+        sa.select(sealed.c.id, sealed.c.owner, sealed.c.scope, sealed.c.field, sealed.c.blob).where(
+            sealed.c.owner == organization, sealed.c.scope.in_([request_id, "org"])
         )
-    ).all()
+    )
+    return result.all()
 
 
 async def purge_case(
@@ -124,7 +127,7 @@ async def purge_case(
     return deleted
 
 
-def _write_archive(path: Path, rows: list) -> None:
+def _write_archive(path: Path, rows: Sequence[sa.Row]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
@@ -139,7 +142,7 @@ def _write_archive(path: Path, rows: list) -> None:
             out.write(json.dumps(record) + "\n")
 
 
-async def write_archive(directory: Path, engagement_id: str, rows: list) -> Path:
+async def write_archive(directory: Path, engagement_id: str, rows: Sequence[sa.Row]) -> Path:
     """Still-sealed copies of the purged values, for an offline archive."""
     path = directory / f"{engagement_id}.sealed.jsonl"
     await asyncio.to_thread(_write_archive, path, rows)
@@ -185,7 +188,8 @@ async def vacuum(engine: AsyncEngine) -> None:
     if engine.dialect.name == "sqlite":
         async with engine.connect() as conn:
             raw = await conn.get_raw_connection()
-            driver = raw.driver_connection
+            # aiosqlite's own connection: SQLAlchemy types it Optional, it is set while open.
+            driver: Any = raw.driver_connection
             await driver.execute("VACUUM")
             await driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     else:

@@ -148,7 +148,8 @@ class Delivery:
         # Rooms whose rows point at a row of this batch in another room (an intake's
         # details at their notice) go once that room is done, not in parallel with it.
         ids = {m.id for m in claimed}
-        first, then = [], []
+        first: list[list[Outgoing]] = []
+        then: list[list[Outgoing]] = []
         for rows in by_room.values():
             (then if _waits_on(rows, ids, self._references) else first).append(rows)
         # Every room finishes before the round ends: a row still in flight must not be

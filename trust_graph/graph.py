@@ -380,11 +380,14 @@ class TrustGraph:
         entry = self._cache.get(key)
         if entry is None or entry.flow is None:
             seeds = seed_numbers(self._snap, key[1])
-            entry = _Entry(seeds, advogato(self._snap, policy, seeds))
+            flow = advogato(self._snap, policy, seeds)
+            entry = _Entry(seeds, flow)
             self._cache[key] = entry
             self.stats.flow_recomputes += 1
+        else:
+            flow = entry.flow
         if entry.acc is None:
-            entry.acc = literal_fixpoint(self._snap, policy, entry.seeds, entry.flow)
+            entry.acc = literal_fixpoint(self._snap, policy, entry.seeds, flow)
         return entry.acc
 
     def _reach(self, seed_key: tuple[str, ...]) -> np.ndarray:

@@ -78,7 +78,8 @@ class Snapshot:
 
     @cached_property
     def rindices(self) -> np.ndarray:
-        return self.src[self._reverse_order]
+        rindices: np.ndarray = self.src[self._reverse_order]  # numpy types indexing as Any
+        return rindices
 
     @cached_property
     def adj(self) -> Adjacency:
@@ -97,11 +98,13 @@ class Snapshot:
     @cached_property
     def passable(self) -> np.ndarray:
         """Members who may carry trust onwards: not excluded and not on probation."""
-        return ~self.excluded & (self.status != POD_CODE)
+        passable: np.ndarray = ~self.excluded & (self.status != POD_CODE)
+        return passable
 
     @cached_property
     def passable_list(self) -> list[bool]:
-        return self.passable.tolist()
+        values: list[bool] = self.passable.tolist()  # numpy types tolist() as Any
+        return values
 
     def edge_position(self, u: int, v: int) -> int:
         lo, hi = int(self.indptr[u]), int(self.indptr[u + 1])

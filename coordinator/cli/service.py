@@ -304,7 +304,9 @@ async def serve(
     )
     # Only delivery holds the private sealing key: it opens intake details for E2EE rooms.
     private_key = config.sealing.private_key_file
-    delivery.intake = IntakeDetails.from_key_file(coordinator.engine, private_key)
+    delivery.intake = IntakeDetails.from_key_file(
+        coordinator.engine, private_key, audit_key=coordinator.audit_key
+    )
     for each in sinks.values():
         each.wake = delivery.wake
     running = Running(

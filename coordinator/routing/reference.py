@@ -74,9 +74,9 @@ def flow_assign(
     graph = nx.DiGraph()
     for request in ordered:
         graph.add_edge(_SOURCE, ("r", request.id), capacity=1, weight=0)
-        for provider, cost in pairs[request.id]:
+        for provider_id, cost in pairs[request.id]:
             weight = top - tier[request.urgency] + cost
-            graph.add_edge(("r", request.id), ("p", provider), capacity=1, weight=weight)
+            graph.add_edge(("r", request.id), ("p", provider_id), capacity=1, weight=weight)
     for provider in index.providers:
         if graph.has_node(("p", provider.id)):
             graph.add_edge(("p", provider.id), _SINK, capacity=int(provider.free), weight=0)

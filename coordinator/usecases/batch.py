@@ -49,8 +49,10 @@ async def route_open(ctx: Context, tx: Tx) -> BatchRouteResult:
     # The solver takes one trust view per provider, and "community first" depends on the
     # asking partner, so each partner's requests are solved together; a later group sees
     # the capacity an earlier one used.
-    made, unmatched, waiting = [], [], []
-    for partner in sorted({r.partner for r in open_requests}):
+    made: list[str] = []
+    unmatched: list[str] = []
+    waiting: list[str] = []
+    for partner in sorted({r.partner for r in open_requests if r.partner}):
         group = [r for r in open_requests if r.partner == partner]
         profiles, partner_views = await matching.profiles_for(ctx, tx, group[0])
         assignment = await asyncio.to_thread(
@@ -67,7 +69,8 @@ async def route_open(ctx: Context, tx: Tx) -> BatchRouteResult:
                     result = await matching.create_proposal(
                         ctx, tx, req, candidate, partner_views[candidate.provider]
                     )
-                    made.append(result.proposal)
+                    if result.proposal is not None:  # a created proposal always has its id
+                        made.append(result.proposal)
                     continue
                 waiting.append(req.id)
             elif assignment.unassigned.get(req.id) is routing.Unassigned.NO_CANDIDATE:

@@ -100,7 +100,7 @@ async def add_provider(
     provider_id = validate.mxid("provider", provider_id)
     skill_set = validate.tags("skills", skills, required=True)
     langs = validate.languages("langs", languages, required=True)
-    region_set = sorted({validate.region("regions", r) for r in regions if r})
+    region_set = sorted({v for r in regions if r and (v := validate.region("regions", r))})
     orgs = sorted({validate.handle("organizations", o) for o in organizations_})
     capacity = validate.capacity(capacity)
     tier = Tier(tier)
@@ -175,9 +175,11 @@ async def author_for(tx: Tx, by: Acting, on_behalf_of: str | None = None) -> str
     Anything else, another partner included, is answered exactly as an organization that
     does not exist, so the refusal reveals nothing about other partners' members.
     """
-    ownership.answering_partner(by, "Vouches and references are recorded from a partner room.")
-    if on_behalf_of is None or on_behalf_of == by.partner:
-        return by.partner
+    partner = ownership.answering_partner(
+        by, "Vouches and references are recorded from a partner room."
+    )
+    if on_behalf_of is None or on_behalf_of == partner:
+        return partner
     row = (
         await tx.conn.execute(
             sa.select(members.c.status, organizations.c.partner)
@@ -187,7 +189,7 @@ async def author_for(tx: Tx, by: Acting, on_behalf_of: str | None = None) -> str
     ).first()
     if row is None or row.status == MembershipStatus.REMOVED.value:
         raise NotFound("organization", on_behalf_of)
-    if row.partner != by.partner:  # another partner, its organization, or a provider
+    if row.partner != partner:  # another partner, its organization, or a provider
         raise Forbidden("organization", on_behalf_of, "not_this_partners_organization")
     return on_behalf_of
 

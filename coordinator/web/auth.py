@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from coordinator.audit import AuditRecord, append
+from coordinator.audit_key import AuditKey
 from coordinator.logs import get_logger
 from coordinator.store.clock import aware
 from coordinator.store.schema import staff_grants
@@ -153,10 +154,12 @@ def _utc_or_none(value: datetime | None) -> datetime | None:
 
 
 class DatabaseSecretStore:
-    """Grants in ``staff_grants`` (SQLite or PostgreSQL), keyed by digest."""
+    """Grants in ``staff_grants`` (SQLite or PostgreSQL), keyed by digest. Revoking is
+    audited, so a store that revokes needs the audit key; one that only reads does not."""
 
-    def __init__(self, engine: AsyncEngine):
+    def __init__(self, engine: AsyncEngine, audit_key: AuditKey | None = None):
         self._engine = engine
+        self._audit_key = audit_key
 
     async def put(self, digest: str, grant: Grant) -> None:
         async with self._engine.begin() as conn:
@@ -209,6 +212,8 @@ class DatabaseSecretStore:
         return _newest_first(_grant(r) for r in rows)
 
     async def revoke(self, token_id: str, staff: str | None, actor: str, now: datetime) -> bool:
+        if self._audit_key is None:
+            raise TypeError("revoking a token is audited: give the store the audit key")
         where = sa.and_(
             staff_grants.c.kind == SecretKind.API_TOKEN.value,
             staff_grants.c.token_id == token_id,
@@ -220,7 +225,7 @@ class DatabaseSecretStore:
             revoked = bool(done.rowcount)
             # A refusal (unknown id, or another staff member's token) is audited too.
             action = "api_token.revoked" if revoked else "api_token.revoke_refused"
-            await append(conn, [AuditRecord(actor, action, token_id[:64])], now)
+            await append(conn, [AuditRecord(actor, action, token_id[:64])], now, self._audit_key)
         return revoked
 
     async def touch(self, digest: str, now: datetime) -> None:

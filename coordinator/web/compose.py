@@ -49,7 +49,8 @@ def build_web(
         session_minutes=settings.session_minutes,
         login_link_minutes=settings.login_link_minutes,
         api_token_days=settings.api_token_days,
-        store=DatabaseSecretStore(coordinator.engine),  # survives restarts, shared
+        # Survives restarts, shared by every web process.
+        store=DatabaseSecretStore(coordinator.engine, coordinator.audit_key),
     )
     intake = CoreIntake(
         coordinator.engine,

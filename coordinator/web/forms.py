@@ -9,7 +9,7 @@ their own way (``service1handle`` vs ``serviceHandle``). Here the template rende
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
@@ -234,7 +234,10 @@ def read(schema: FormSchema, form: Mapping[str, object]) -> Submission:
     for spec in schema.fields:
         if spec.widget is Widget.CHECKBOXES:
             raw = getall(spec.name, []) if getall else form.get(spec.name, [])
-            items = [raw] if isinstance(raw, str) else list(raw or [])  # type: ignore[call-overload]
+            if isinstance(raw, str):
+                items: list[object] = [raw]
+            else:
+                items = list(raw) if isinstance(raw, Iterable) else []
             values[spec.name] = tuple(dict.fromkeys(str(v) for v in items if isinstance(v, str)))
         else:
             value = form.get(spec.name, "")

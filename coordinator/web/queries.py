@@ -502,7 +502,9 @@ async def stats(engine: AsyncEngine, weeks: int = 12) -> Stats:
         by_engagement = await grouped(engagements.c.state)
         by_member = await grouped(members.c.status)
         filed = (await conn.execute(sa.select(requests.c.filed_at, requests.c.state))).all()
-        kept = (await conn.execute(sa.select(retention_counts))).all()
+        kept = (
+            await conn.execute(sa.select(retention_counts.c.kind, retention_counts.c.count))
+        ).all()
     per_week: dict[str, Counter[str]] = {}
     for at, state in filed:
         year, week, _ = aware(at).isocalendar()
@@ -511,5 +513,6 @@ async def stats(engine: AsyncEngine, weeks: int = 12) -> Stats:
         WeekRow(w, sum(c.values()), tuple(sorted(c.items())))
         for w, c in sorted(per_week.items(), reverse=True)[:weeks]
     )
-    retained = tuple(CountRow(r.kind, r.count) for r in sorted(kept, key=lambda r: r.kind))
+    # Unpacked: a Row's ``count`` attribute is also tuple.count to the type checker.
+    retained = tuple(CountRow(kind, count) for kind, count in sorted(kept))
     return Stats(by_request, by_proposal, by_engagement, by_member, rows, retained)

@@ -281,5 +281,5 @@ async def act_confirm_identity(request: web.Request) -> web.StreamResponse:
     return await _act(
         request,
         "confirm identity",
-        lambda f, who: actions.confirm_identity(f.get("user", ""), actor=who),
+        lambda f, who: actions.confirm_identity(f.get("user", ""), actor=who.user),
     )

@@ -13,7 +13,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from coordinator import logs
 from coordinator.config import Config
@@ -22,6 +22,9 @@ from partner_bots.demo.scenario import play
 from partner_bots.demo.stack import PROVIDERS, Stack, build, start_servers, write_config
 from partner_bots.demo.transcript import Milestone, Transcript
 from partner_bots.homeserver.synapse import Homeserver
+
+if TYPE_CHECKING:  # imported when serving starts: the demo's first lines come sooner
+    from coordinator.cli.service import Running
 
 Task = asyncio.Task[None]
 
@@ -55,7 +58,7 @@ async def run(root: Path, exit_after_scenario: bool, out: TextIO = sys.stdout) -
     stack: Stack | None = None
     stop = asyncio.Event()
     serve_task: Task | None = None
-    work = asyncio.ensure_future(asyncio.sleep(0))
+    work: asyncio.Task[bool] | None = None
     try:
         t.line(f"dsx up: a local demo in {root} (loopback only)")
 
@@ -71,7 +74,8 @@ async def run(root: Path, exit_after_scenario: bool, out: TextIO = sys.stdout) -
                 Milestone.TRUST,
                 f"{seeded.imported_members} Advogato members, {seeded.imported_vouches} vouches",
             )
-            ready, box = asyncio.Event(), []
+            ready = asyncio.Event()
+            box: list[Running] = []
             serve_task = _start_serve(config, stop, ready, box)
             await _until_ready(serve_task, ready)
             running = box[0]
@@ -105,9 +109,10 @@ async def run(root: Path, exit_after_scenario: bool, out: TextIO = sys.stdout) -
         t.line(f"dsx up: FAILED after {len(t.reached)} milestones: {type(exc).__name__}: {exc}")
         return 1
     finally:
-        work.cancel()
-        with contextlib.suppress(BaseException):
-            await work
+        if work is not None:
+            work.cancel()
+            with contextlib.suppress(BaseException):
+                await work
         stop.set()
         if serve_task is not None:
             with contextlib.suppress(BaseException):
@@ -128,7 +133,9 @@ async def _seed(stack: Stack, config: Config) -> Seeded:
     return await seed(config, server_name, demo_providers(stack, first), (demo_organization(),))
 
 
-def _start_serve(config: Config, stop: asyncio.Event, ready: asyncio.Event, box: list) -> Task:
+def _start_serve(
+    config: Config, stop: asyncio.Event, ready: asyncio.Event, box: list[Running]
+) -> Task:
     from coordinator.cli.service import serve
 
     return asyncio.create_task(

@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from coordinator.audit_key import AuditKey
 from coordinator.logs import get_logger
 from coordinator.sealing import MisplacedBlob, Opener, SealingError, load_private_key
 from coordinator.store.sealed import (
@@ -132,25 +133,35 @@ def render(reference: str, form: FormKind, fields: Mapping[str, str]) -> dict[st
 class IntakeDetails:
     """Checks an ``intake_details`` row's target room and opens its fields."""
 
-    def __init__(self, engine: AsyncEngine, opener: Opener | None, problem: str = NO_KEY):
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        opener: Opener | None,
+        problem: str = NO_KEY,
+        *,
+        audit_key: AuditKey,
+    ):
         self.engine = engine
         self.opener = opener
         self.problem = problem
+        self.audit_key = audit_key  # a refusal is audited, like every entry, under the key
         if opener is None:
             # Said once at start-up; every refused row repeats only the code.
             log.warning("intake.details_disabled", code=problem)
 
     @classmethod
-    def from_key_file(cls, engine: AsyncEngine, private_key_file: str) -> IntakeDetails:
+    def from_key_file(
+        cls, engine: AsyncEngine, private_key_file: str, *, audit_key: AuditKey
+    ) -> IntakeDetails:
         """Load the private key ring; a missing or broken file disables delivery of
         details (rows wait, with a code) instead of stopping the whole service."""
         if not private_key_file:
-            return cls(engine, None, NO_KEY)
+            return cls(engine, None, NO_KEY, audit_key=audit_key)
         try:
-            return cls(engine, load_private_key(Path(private_key_file)))
+            return cls(engine, load_private_key(Path(private_key_file)), audit_key=audit_key)
         except (OSError, SealingError) as exc:
             log.error("intake.private_key_unusable", error=type(exc).__name__)
-            return cls(engine, None, KEY_UNUSABLE)
+            return cls(engine, None, KEY_UNUSABLE, audit_key=audit_key)
 
     def refusal(self, room: Any) -> Refusal | None:
         """Why the details may not be opened for ``room`` (a nio room, None if unknown)."""
@@ -199,4 +210,5 @@ class IntakeDetails:
             event_id=None,
             result_type=type(None),
             body=body,
+            audit_key=self.audit_key,
         )

@@ -95,6 +95,14 @@ class PartnerRooms:
         return None
 
 
+class EngagementRoomMaker(RoomResolver, Protocol):
+    """What delivery needs for engagement rooms: resolve one, or create it. One account's
+    ``EngagementRooms``, or ``partner_bots.accounts.RoutedEngagementRooms`` choosing the
+    account that serves each room."""
+
+    async def create(self, logical: str, content: dict[str, Any]) -> str: ...
+
+
 class EngagementRooms:
     """The ``RoomResolver`` for delivery, and the creator of engagement rooms."""
 
@@ -203,7 +211,7 @@ class WorkflowDelivery(Delivery):
         outbox: Any,
         worker: str,
         *,
-        engagement_rooms: EngagementRooms,
+        engagement_rooms: EngagementRoomMaker,
         intake: IntakeDetails | None = None,
         partners: PartnerDirectory | None = None,
         engine: AsyncEngine | None = None,

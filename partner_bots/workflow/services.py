@@ -155,9 +155,11 @@ class WorkflowServices:
                 cmd.note,
                 room=room,
             )
-            await posted.set_request_thread(
-                tx.conn, filed.request, room, ctx.thread_root or ctx.event_id
-            )
+            # Every command from the room has an event id; a context without one (no
+            # Matrix event) has no thread to record.
+            root = ctx.thread_root or ctx.event_id
+            if root is not None:
+                await posted.set_request_thread(tx.conn, filed.request, room, root)
             if filed.referral_to is not None or filed.state != "open":
                 return Filed(filed.request, filed.state, filed.referral_to, None, None, (), ())
             routed = await matching.route(core, tx, filed.request)

@@ -225,6 +225,31 @@ async def test_dsx_tokens_lists_and_revokes(web2: Web, tmp_path: Path, capsys):
     assert rc == 1 and err.strip() == "dsx tokens: no such token: ffffffffffff"
 
 
+async def test_dsx_tokens_revoke_without_the_audit_key_changes_nothing(
+    web2: Web, tmp_path: Path, capsys
+):
+    """Revoking is audited, so without the audit key file nothing is revoked: one line."""
+    web = web2
+    theirs = await web.auth.issue_api_token(OTHER, "laptop")
+    (their_grant,) = await web.auth.api_tokens(OTHER)
+    elsewhere = tmp_path / "no-keys"
+    elsewhere.mkdir()
+    conf = tmp_path / "dsx.toml"
+    conf.write_text(
+        f'data_dir = "{elsewhere}"\n[database]\nurl = "{web.db_url}"\n'
+        f'[staff]\nmembers = ["{STAFF}"]\n'
+    )
+    rc = await asyncio.to_thread(
+        main, ["tokens", "revoke", their_grant.token_id or "", "--config", str(conf)]
+    )
+    captured = capsys.readouterr()
+    assert rc == 2 and captured.out == ""
+    assert captured.err.startswith("dsx tokens: audit key file ")
+    assert len(captured.err.strip().splitlines()) == 1
+    assert (await web.client.get("/api/requests", headers=_bearer(theirs))).status == 200
+    assert await _audit(web, "api_token.revoked") == []
+
+
 async def test_signing_out_can_revoke_all_own_tokens(web2: Web):
     web = web2
     await web.sign_in()

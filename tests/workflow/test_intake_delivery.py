@@ -193,7 +193,9 @@ async def test_details_are_opened_into_the_notice_thread_and_stored_nowhere(setu
     s = setup
     receipt = await s.intake.submit(_submission(need=f"{CANARY} <b>help</b> & more"))
     opener = SpyOpener(s.keys)
-    delivery = _delivery(s, encrypted=True, intake=IntakeDetails(s.coord.engine, opener))
+    delivery = _delivery(
+        s, encrypted=True, intake=IntakeDetails(s.coord.engine, opener, audit_key=s.coord.audit_key)
+    )
     await _drain(delivery)
     sent = delivery.sender.sent
     assert [room for room, _ in sent] == [ROOM, ROOM]
@@ -222,7 +224,11 @@ async def test_a_partner_without_an_encrypted_room_gets_nothing(setup: Setup):
     s = setup
     await s.intake.submit(_submission())
     opener = SpyOpener(s.keys)
-    delivery = _delivery(s, encrypted=False, intake=IntakeDetails(s.coord.engine, opener))
+    delivery = _delivery(
+        s,
+        encrypted=False,
+        intake=IntakeDetails(s.coord.engine, opener, audit_key=s.coord.audit_key),
+    )
     await _drain(delivery)
     assert opener.opened == 0 and delivery.sender.sent == []
     assert [(r.state, r.error_code) for r in await _rows(s)] == [
@@ -239,7 +245,11 @@ async def test_unencrypted_room_is_refused_before_anything_is_opened(setup: Setu
         for old, new in (("partner:alpha", ROOM), ("intake:partner:alpha", "intake:" + ROOM)):
             await conn.execute(outbox.update().where(outbox.c.room == old).values(room=new))
     opener = SpyOpener(s.keys)
-    delivery = _delivery(s, encrypted=False, intake=IntakeDetails(s.coord.engine, opener))
+    delivery = _delivery(
+        s,
+        encrypted=False,
+        intake=IntakeDetails(s.coord.engine, opener, audit_key=s.coord.audit_key),
+    )
     await _drain(delivery)
     assert opener.opened == 0
     assert all(CANARY not in json.dumps(content) for _, content in delivery.sender.sent)
@@ -253,7 +263,9 @@ async def test_unencrypted_room_is_refused_before_anything_is_opened(setup: Setu
 async def test_without_the_private_key_details_wait_and_the_room_keeps_flowing(setup: Setup):
     s = setup
     await s.intake.submit(_submission())
-    delivery = _delivery(s, encrypted=True, intake=IntakeDetails(s.coord.engine, None))
+    delivery = _delivery(
+        s, encrypted=True, intake=IntakeDetails(s.coord.engine, None, audit_key=s.coord.audit_key)
+    )
     await _drain(delivery)
     second = await s.intake.submit(_submission(urgency="critical"))
     await _drain(delivery)
@@ -268,7 +280,9 @@ async def test_details_wait_for_their_notice_without_spending_attempts(setup: Se
     s = setup
     await s.intake.submit(_submission())
     opener = SpyOpener(s.keys)
-    delivery = _delivery(s, encrypted=True, intake=IntakeDetails(s.coord.engine, opener))
+    delivery = _delivery(
+        s, encrypted=True, intake=IntakeDetails(s.coord.engine, opener, audit_key=s.coord.audit_key)
+    )
     delivery.sender.fail = SendError("M_LIMIT_EXCEEDED", 5.0)  # the notice cannot go yet
     await _drain(delivery)
     assert opener.opened == 0
@@ -304,7 +318,9 @@ async def test_a_blob_copied_into_another_row_is_refused_and_audited(setup: Setu
         )
         assert moved.rowcount == 1
     opener = SpyOpener(s.keys)
-    delivery = _delivery(s, encrypted=True, intake=IntakeDetails(s.coord.engine, opener))
+    delivery = _delivery(
+        s, encrypted=True, intake=IntakeDetails(s.coord.engine, opener, audit_key=s.coord.audit_key)
+    )
     await _drain(delivery)
 
     sent = [content for _, content in delivery.sender.sent]
@@ -362,7 +378,7 @@ async def test_details_open_only_into_the_room_they_were_routed_to(setup: Setup,
         s.coord.outbox,
         "test-worker",
         engagement_rooms=NoRooms(),
-        intake=IntakeDetails(s.coord.engine, opener),
+        intake=IntakeDetails(s.coord.engine, opener, audit_key=s.coord.audit_key),
     )
     await _drain(delivery)
 
@@ -405,10 +421,15 @@ def test_render_escapes_html_and_keeps_unknown_fields():
 async def test_missing_key_file_disables_details_without_crashing(setup: Setup, tmp_path: Path):
     broken = tmp_path / "sealing.key"
     broken.write_text("not base64 at all!\n")
-    details = IntakeDetails.from_key_file(setup.coord.engine, str(broken))
+    details = IntakeDetails.from_key_file(
+        setup.coord.engine, str(broken), audit_key=setup.coord.audit_key
+    )
     assert details.opener is None and details.refusal(FakeRoom(True)).code != NO_KEY
-    assert IntakeDetails.from_key_file(setup.coord.engine, "").refusal(FakeRoom(True)).code == (
-        NO_KEY
+    assert (
+        IntakeDetails.from_key_file(setup.coord.engine, "", audit_key=setup.coord.audit_key)
+        .refusal(FakeRoom(True))
+        .code
+        == NO_KEY
     )
 
 
