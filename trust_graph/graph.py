@@ -10,7 +10,7 @@ import networkx as nx
 import numpy as np
 
 from trust_graph import snapshot as snaps
-from trust_graph.flow import FlowResult, advogato
+from trust_graph.flow import FlowResult, compute
 from trust_graph.model import (
     EDGE_CODES,
     EXCLUDED_STATUSES,
@@ -282,7 +282,11 @@ class TrustGraph:
             flow = entry.flow
             if flow is None:
                 continue
-            if flow.edge_flow[pos] > 0 or self._depth_may_change_on_remove(policy, flow, u, v):
+            if (
+                self._carries(policy, flow, u)
+                or flow.edge_flow[pos] > 0
+                or self._depth_may_change_on_remove(policy, flow, u, v)
+            ):
                 entry.flow = None
             else:
                 entry.flow = flow.with_edge_flow(np.delete(flow.edge_flow, pos))
@@ -341,6 +345,8 @@ class TrustGraph:
     def _flow_may_change_on_add(self, policy: Policy, flow: FlowResult, u: int, v: int) -> bool:
         if self._snap.excluded[v]:
             return False
+        if not policy.scheduled:
+            return self._carries(policy, flow, u)
         if self._expands(policy, flow, u):
             dv = int(flow.depth[v])
             if dv < 0 or dv > int(flow.depth[u]) + 1:
@@ -353,6 +359,16 @@ class TrustGraph:
             and flow.from_source_out[u]
             and flow.to_sink_in[v]
         )
+
+    def _carries(self, policy: Policy, flow: FlowResult, u: int) -> bool:
+        """Under the core rule, whether an edge out of ``u`` can matter at all.
+
+        An edge out of a member the seeds do not reach, or out of one that passes no
+        trust (pod, suspended, removed), changes neither the core nor either flow.
+        """
+        if policy.scheduled:
+            return False
+        return bool(flow.depth[u] >= 0 and self._snap.passable[u])
 
     def _depth_may_change_on_remove(self, policy: Policy, flow: FlowResult, u: int, v: int) -> bool:
         if not self._expands(policy, flow, u):
@@ -380,7 +396,7 @@ class TrustGraph:
         entry = self._cache.get(key)
         if entry is None or entry.flow is None:
             seeds = seed_numbers(self._snap, key[1])
-            entry = _Entry(seeds, advogato(self._snap, policy, seeds))
+            entry = _Entry(seeds, compute(self._snap, policy, seeds))
             self._cache[key] = entry
             self.stats.flow_recomputes += 1
         if entry.acc is None:
