@@ -10,6 +10,7 @@ import networkx as nx
 import numpy as np
 
 from trust_graph import snapshot as snaps
+from trust_graph.explain import accepted_reason, refusal_reason
 from trust_graph.flow import FlowResult, compute
 from trust_graph.model import (
     EDGE_CODES,
@@ -550,13 +551,13 @@ class TrustGraph:
             )
         depth = int(acc.flow.depth[i])
         if depth < 0:
+            within = f" within {policy.max_depth} steps" if policy.scheduled else ""
             out.append(
-                Reason(
-                    "unreachable",
-                    f"no vouching path reaches {member} from the seeds within "
-                    f"{policy.max_depth} steps.",
-                )
+                Reason("unreachable", f"no vouching path reaches {member} from the seeds{within}.")
             )
+        elif not policy.scheduled:
+            explain = accepted_reason if acc.flow.accepted[i] else refusal_reason
+            out.append(explain(self._snap, policy, acc.flow, i))
         elif acc.flow.accepted[i]:
             out.append(
                 Reason(
