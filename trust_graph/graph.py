@@ -17,6 +17,7 @@ from trust_graph.model import (
     EXCLUDED_STATUSES,
     KIND_CODES,
     STATUS_CODES,
+    BlastRadius,
     Decision,
     EdgeKind,
     MemberKind,
@@ -442,6 +443,36 @@ class TrustGraph:
         lost[v] = False
         ids = self._snap.ids
         return tuple(ids[i] for i in np.flatnonzero(lost).tolist())
+
+    def blast_radius(self, member: str, policy: Policy, seeds: Iterable[str]) -> BlastRadius:
+        """Who depends on ``member``: accepted and waiting members, and what they pass on.
+
+        Dependents are those every vouching path from the seeds to whom runs through
+        ``member``; the policy's bound caps how many of them a compromised member can get
+        accepted (docs/trust.md).
+        """
+        v = self._num(member)
+        acc = self._acceptance(policy, seeds)
+        seed_key = self._seed_key(seeds)
+        lost = self._reach(seed_key) & ~self._reachable(seed_key, without=v)
+        lost[v] = False
+        ids = self._snap.ids
+        flow = acc.flow
+        if flow.core is not None:
+            passes = int(flow.core.passed[v])
+            bound = policy.bound(1)
+        else:
+            snap = self._snap
+            lo, hi = int(snap.indptr[v]), int(snap.indptr[v + 1])
+            passes = int(flow.edge_flow[lo:hi].sum())
+            bound = max(int(flow.capacity[v]) - 1, 0)
+        return BlastRadius(
+            member,
+            tuple(ids[i] for i in np.flatnonzero(lost & acc.accepted).tolist()),
+            tuple(ids[i] for i in np.flatnonzero(lost & ~acc.accepted).tolist()),
+            passes,
+            bound,
+        )
 
     def shortest_path(self, source: str, target: str) -> tuple[str, ...] | None:
         """Fewest-hop vouching path; suspended, removed and pod members carry no trust."""

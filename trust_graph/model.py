@@ -180,3 +180,31 @@ class RemovalImpact:
             "edges_dropped": self.edges_dropped,
             "orphaned": list(self.orphaned),
         }
+
+
+@dataclass(frozen=True)
+class BlastRadius:
+    """What depends on one member, should they turn out to be compromised.
+
+    ``accepted``: accepted members who would lose every path from the seeds without them.
+    ``waiting``: members reachable only through them and not accepted (fakes in waiting,
+    or honest newcomers). ``passes_on``: units of trust they pass to others in the flow.
+    ``bound``: the most the policy lets one compromised member bring in (docs/trust.md).
+    """
+
+    member: str
+    accepted: tuple[str, ...]
+    waiting: tuple[str, ...]
+    passes_on: int
+    bound: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "member": self.member,
+            "accepted_dependents": len(self.accepted),
+            "waiting_dependents": len(self.waiting),
+            "passes_on": self.passes_on,
+            "bound": self.bound,
+            "accepted": list(self.accepted),
+            "waiting": list(self.waiting),
+        }

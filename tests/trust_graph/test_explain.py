@@ -52,3 +52,12 @@ def test_a_voucher_without_trust_is_named_as_such():
     tg.vouch(last, "x")
     (message,) = [r.message for r in tg.vet("x", P, ["s"]).reasons if r.code == "no_flow"]
     assert f"{last} (not accepted: no trust to pass on)" in message
+
+
+def test_blast_radius_counts_accepted_and_waiting_dependents():
+    tg = graph()
+    radius = tg.blast_radius("a", P, ["s"])
+    assert len(radius.accepted) == 2 and len(radius.waiting) == 3
+    assert set(radius.accepted) | set(radius.waiting) == {f"f{i}" for i in range(5)}
+    assert radius.passes_on == 2 == radius.bound
+    assert tg.blast_radius("b", P, ["s"]).accepted == ()
