@@ -116,10 +116,16 @@ def core_closure(snap: Snapshot, seeds: np.ndarray, need: int) -> tuple[np.ndarr
 def core_rule(snap: Snapshot, policy: Policy, seeds: np.ndarray) -> FlowResult:
     """Accepted = (core or reached by the core flow) and reached by the safety-net flow.
 
-    Core flow: every core member is a source of ``member_capacity`` units; every reached
-    member keeps one and passes at most ``fakes_per_member`` on. Safety net: a plain
-    flow from the seeds (unbounded) in which every other member has ``flat_capacity``.
-    No depth limit: the bound does not need one (docs/trust.md).
+    Core flow: every core member keeps its own unit and supplies ``fakes_per_member``
+    more; every other reached member keeps one unit and passes at most
+    ``fakes_per_member`` on. Safety net: a plain flow from the seeds (unbounded) in
+    which every other member has ``flat_capacity``. No depth limit: the bound does not
+    need one (docs/trust.md).
+
+    Both are solved as "sources and the rest": a source (a core member; in the net, a
+    seed or a member a seed vouches for, whose supply from the seeds is unbounded) is
+    accepted outright and never needs flow from anyone else, so the edges into sources
+    are left out. Same maximum, far smaller network.
     """
     n = snap.n
     allowed = ~snap.excluded
@@ -127,66 +133,67 @@ def core_rule(snap: Snapshot, policy: Policy, seeds: np.ndarray) -> FlowResult:
     reached = depth >= 0
     pod = snap.status == POD_CODE
     core, counts = core_closure(snap, seeds, policy.core_vouches)
+    core &= reached
     cap = np.where(reached, policy.member_capacity, 0)
     cap = np.where(pod & reached, 1, cap)
-    supply = np.where(core & reached, cap, 0)
-    by_core, edge_flow, value = _unit_flow(snap, cap, supply)
-    by_core |= core & reached
+    by_core, edge_flow, value = _source_flow(snap, cap, core, cap - 1)
     passed = np.bincount(snap.src, weights=edge_flow, minlength=n).astype(np.int64)
-    big = int(reached.sum()) + 1
     flat = np.where(reached, policy.flat_capacity, 0)
     flat = np.where(pod & reached, 1, flat)
-    flat[seeds] = np.where(reached[seeds], big, 0)
-    seed_supply = np.zeros(n, dtype=np.int64)
-    seed_supply[seeds] = flat[seeds]
-    by_flat, _, _ = _unit_flow(snap, flat, seed_supply)
+    near = (depth == 0) | (depth == 1)
+    by_flat, _, _ = _source_flow(snap, flat, near, np.where(depth == 1, flat - 1, 0))
     accepted = by_core & by_flat
     everywhere = np.ones(n, dtype=bool)  # residual sets unused by the core rule: supersets
-    parts = CoreParts(core & reached, counts, by_core, by_flat, passed)
+    parts = CoreParts(core, counts, by_core, by_flat, passed)
     return FlowResult(depth, cap, accepted, edge_flow, value, everywhere, everywhere, parts)
 
 
-def _unit_flow(
-    snap: Snapshot, cap: np.ndarray, supply: np.ndarray
+def _source_flow(
+    snap: Snapshot, cap: np.ndarray, is_source: np.ndarray, supply: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """Max flow: source -> v_in (``supply``), v_in -> sink (1), v_in -> v_out (cap - 1).
+    """Max flow: source -> s_out (``supply``) for sources; every other reached member
+    ``v_in -> sink`` (1) and ``v_in -> v_out`` (cap - 1); vouches unbounded.
 
-    Returns who receives a unit, the flow on each snapshot edge, and the flow value.
+    Returns who is accepted (the sources and whoever receives a unit), the flow on each
+    snapshot edge, and the units delivered (sources count one each).
     """
     n = snap.n
     source, sink = 2 * n, 2 * n + 1
-    reached = np.flatnonzero(cap > 0)
-    fed = np.flatnonzero(supply > 0)
-    passing = cap > 1
-    emask = passing[snap.src] & (cap[snap.dst] > 0)
-    inner = reached[passing[reached]]
+    rest = (cap > 0) & ~is_source
+    fed = np.flatnonzero(is_source & (supply > 0))
+    inner = np.flatnonzero(rest & (cap > 1))
+    members = np.flatnonzero(rest)
+    gives = (is_source & (supply > 0)) | (rest & (cap > 1))
+    emask = gives[snap.src] & rest[snap.dst]
     big = min(int(cap.sum()) + 1, 2**30)
     rows = np.concatenate(
-        [np.full(fed.size, source), reached, inner, n + snap.src[emask].astype(np.int64)]
+        [np.full(fed.size, source), members, inner, n + snap.src[emask].astype(np.int64)]
     )
     cols = np.concatenate(
-        [fed, np.full(reached.size, sink), n + inner, snap.dst[emask].astype(np.int64)]
+        [n + fed, np.full(members.size, sink), n + inner, snap.dst[emask].astype(np.int64)]
     )
     data = np.concatenate(
         [
             np.minimum(supply[fed], big),
-            np.ones(reached.size, np.int64),
+            np.ones(members.size, np.int64),
             np.minimum(cap[inner] - 1, big),
             np.full(int(emask.sum()), big, np.int64),
         ]
     ).astype(np.int32)
+    got = is_source & (cap > 0)
+    edge_flow = np.zeros(snap.m, dtype=np.int64)
+    if not fed.size or not members.size:
+        return got, edge_flow, int(got.sum())
     graph = csr_array((data, (rows, cols)), shape=(2 * n + 2, 2 * n + 2))
     graph.sum_duplicates()
     graph.sort_indices()
     res = maximum_flow(graph, source, sink, method="dinic")
     flow = res.flow.tocsr()
     flow.sort_indices()
-    got = np.zeros(n, dtype=bool)
-    got[reached[_entries(flow, reached, np.full(reached.size, sink)) > 0]] = True
-    edge_flow = np.zeros(snap.m, dtype=np.int64)
+    got[members[_entries(flow, members, np.full(members.size, sink)) > 0]] = True
     sel = np.flatnonzero(emask)
     edge_flow[sel] = _entries(flow, n + snap.src[sel].astype(np.int64), snap.dst[sel])
-    return got, edge_flow, int(res.flow_value)
+    return got, edge_flow, int(res.flow_value) + int((is_source & (cap > 0)).sum())
 
 
 def capacities(snap: Snapshot, policy: Policy, seeds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
