@@ -138,3 +138,14 @@ def test_beyond_the_colluders_withstood_the_safety_net_bounds_them():
     assert policy.flat_capacity == 5
     assert 0 < len(admitted) <= policy.bound(3) == 12
     assert len(admitted) > policy.colluders * policy.fakes_per_member  # the net is what binds
+
+
+@settings(max_examples=80, deadline=None)
+@given(attacks())
+def test_no_single_member_carries_more_accepted_dependents_than_the_bound(case):
+    """The bound is structural: it holds for every non-seed member, compromised or not."""
+    members, edges, status, seeds, _, fakes, fake_edges, policy = case
+    tg = plant(members, edges, status, fakes, fake_edges)
+    for m in [*members, *fakes]:
+        if m not in seeds:
+            assert len(tg.blast_radius(m, policy, seeds).accepted) <= policy.bound(1)
