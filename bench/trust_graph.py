@@ -26,11 +26,12 @@ import networkx as nx  # noqa: E402
 import numpy as np  # noqa: E402
 
 from trust_graph import Policy, TrustGraph  # noqa: E402
-from trust_graph.flow import advogato  # noqa: E402
+from trust_graph.flow import advogato, compute  # noqa: E402
 from trust_graph.formats import load  # noqa: E402
 from trust_graph.policy import seed_numbers  # noqa: E402
 
 RNG_SEED = 20260601
+LEGACY = Policy(capacities=(800, 200, 50, 12, 4, 2, 1), max_depth=6)  # the expert schedule
 
 
 def peak_rss_mb() -> float:
@@ -119,7 +120,7 @@ def bench_graph(path: Path, queries: int, fmt: str | None = None) -> dict:
             witness.append((s, t))
     out["disjoint_k2"] = {**summary(samples), "two_paths_fraction": round(two / len(k2_pairs), 3)}
 
-    policy = Policy()
+    policy = LEGACY
     seeds = seeds_of(tg)
     nums = seed_numbers(snap, tuple(seeds))
     flow, t_flow = timed(advogato, snap, policy, nums)
@@ -131,7 +132,19 @@ def bench_graph(path: Path, queries: int, fmt: str | None = None) -> dict:
         "flow_accepted": int(flow.accepted.sum()),
         "accepted": len(accepted),
     }
+    default = Policy()
+    core, t_core = timed(compute, snap, default, nums)
+    fresh = TrustGraph.from_snapshot(snap)
+    core_accepted, t_core_all = timed(fresh.accepted, default, seeds)
+    out["core_rule"] = {
+        "flows_s": round(t_core, 3),
+        "full_decision_s": round(t_core_all, 3),
+        "core": int(core.core.core.sum()),
+        "flow_accepted": int(core.accepted.sum()),
+        "accepted": len(core_accepted),
+    }
     out["incremental"] = bench_updates(tg, policy, seeds, rng)
+    out["incremental_core_rule"] = bench_updates(fresh, default, seeds, rng)
     out["rss_peak_mb"] = round(peak_rss_mb(), 1)
     out["arrays_mb"] = round(arrays_bytes(snap) / 2**20, 1)
     out["_nx_args"] = (tg, witness or pairs[:1], policy, seeds, accepted)
@@ -173,6 +186,46 @@ def bench_updates(tg: TrustGraph, policy: Policy, seeds: list[str], rng) -> dict
         "modes": modes,
         "flow_recomputes": tg.stats.flow_recomputes,
     }
+
+
+def nx_core_rule(g: nx.DiGraph, seeds, policy: Policy) -> tuple[int, int]:
+    """The core rule written plainly with networkx: closure, then the two flows' values."""
+    depth = nx.multi_source_dijkstra_path_length(g, set(seeds))  # unit weights: hops
+    core = set(seeds) | {v for s in seeds for v in g.successors(s)}
+    frontier, count = list(core), {}
+    while frontier:
+        nxt = []
+        for u in frontier:
+            for v in g.successors(u):
+                count[v] = count.get(v, 0) + 1
+                if v not in core and count[v] >= policy.core_vouches:
+                    core.add(v)
+                    nxt.append(v)
+        frontier = nxt
+
+    def flow(sources, supply, cap):
+        net = nx.DiGraph()
+        for v in sources:
+            if supply(v) > 0:
+                net.add_edge("SRC", ("out", v), capacity=supply(v))
+        for v in depth:
+            if v in sources:
+                continue
+            net.add_edge(("in", v), "SINK", capacity=1)
+            if cap > 1:
+                net.add_edge(("in", v), ("out", v), capacity=cap - 1)
+        for a, b in g.edges:
+            if a in depth and b in depth and b not in sources:
+                net.add_edge(("out", a), ("in", b))
+        net.add_nodes_from(["SRC", "SINK"])
+        return nx.maximum_flow_value(net, "SRC", "SINK")
+
+    b = policy.fakes_per_member
+    first = flow(core & set(depth), lambda v: b, policy.member_capacity)
+    near = {v for v, d in depth.items() if d <= 1}
+    f = policy.flat_capacity
+    second = flow(near, lambda v: f - 1 if depth[v] == 1 else 0, f)
+    return first, second
 
 
 def bench_networkx(tg, pairs, policy: Policy, seeds, accepted) -> dict:
@@ -225,6 +278,13 @@ def bench_networkx(tg, pairs, policy: Policy, seeds, accepted) -> dict:
     value, t = timed(nx_flow)
     out["flow_one_call_s"] = round(t, 3)
     out["flow_value_agrees"] = value == int(tg.flow_accepted(policy, seeds).__len__())
+    (first, second), t = timed(nx_core_rule, g, seeds, Policy())
+    out["core_rule_one_call_s"] = round(t, 3)
+    # the updates above changed the graph: compare with the rule on the graph as it is now
+    now = compute(snap, Policy(), seed_numbers(snap, tuple(seeds)))
+    parts, near = now.core, (now.depth >= 0) & (now.depth <= 1)
+    out["core_flow_value_agrees"] = first == int((parts.by_core & ~parts.core).sum())
+    out["safety_net_value_agrees"] = second == int((parts.by_flat & ~near).sum())
     return out
 
 
@@ -239,7 +299,10 @@ def main() -> int:
             "load_s: file to array snapshot; load_ready_s adds the list views path searches use",
             "shortest_path / disjoint_k2: random (source with out-edges, target with in-edges)"
             " pairs, unreachable ones included",
-            "flow_recompute_s: Advogato max flow from the 4 members with most vouches given",
+            "flow_recompute_s: Advogato max flow (expert schedule) from the 4 members with"
+            " most vouches given",
+            "core_rule: the default policy; full_decision_s is everything accepted() does"
+            " from a cold cache (closure, both flows, the literal rules)",
             "incremental.updates: one vouch or revocation, applied to the cached decisions;"
             " modes counts updates that kept the flow (incremental) or dropped it",
             "decision_after_update: the next vet(), including any lazy recompute",
@@ -251,6 +314,8 @@ def main() -> int:
             "disjoint_k2_median_ms": 50.0,
             "disjoint_k2_max_ms": 1000.0,
             "flow_recompute_s": 1.0,
+            "core_rule_full_decision_s": 2.0,
+            "decision_after_update_p99_ms": 50.0,
         },
     }
     result["epinions"] = bench_graph(args.data / "soc-sign-epinions.txt.gz", args.queries)

@@ -81,8 +81,14 @@ class PartnerConfig:
 
 @dataclass(frozen=True)
 class PolicyConfig:
-    # Advogato-style capacity schedule: capacity of the seeds, then of each level below them.
-    capacities: tuple[int, ...] = (800, 200, 50, 12, 4, 2, 1)
+    # Who is trusted, in an operator's terms (docs/trust.md): the membership planned for,
+    # the fakes one compromised member may bring in, the colluders the bound holds for.
+    expected_members: int = 2000
+    fakes_per_member: int = 12
+    colluders: int = 2
+    # Experts only: an Advogato capacity schedule (seeds first, then each level further
+    # out) replaces the rule above; max_depth applies to it alone. Empty: not used.
+    capacities: tuple[int, ...] = ()
     max_depth: int = 6
     provider_min_references: int = 2
     organization_min_references: int = 2
@@ -429,8 +435,11 @@ def _check(config: Config) -> None:
     _check_accounts(config)
     if config.database.url and not config.database.url.startswith(("sqlite", "postgresql")):
         raise ConfigError(src, "database.url", "must be a sqlite+aiosqlite:// or postgresql:// URL")
-    if not config.policy.capacities or any(c < 1 for c in config.policy.capacities):
-        raise ConfigError(src, "policy.capacities", "must be a non-empty list of positive numbers")
+    if any(c < 1 for c in config.policy.capacities):
+        raise ConfigError(src, "policy.capacities", "must be a list of positive numbers")
+    for key in ("expected_members", "fakes_per_member", "colluders"):
+        if getattr(config.policy, key) < 1:
+            raise ConfigError(src, f"policy.{key}", "must be at least 1")
     for key in ("sla_minutes_critical", "sla_minutes_high", "intake_retention_days"):
         if getattr(config.policy, key) < 0:
             raise ConfigError(src, f"policy.{key}", "must be zero or more")

@@ -5,6 +5,7 @@ No I/O beyond :mod:`trust_graph.formats`, and no imports from the rest of the pr
 
 from trust_graph.graph import TrustGraph, UpdateStats
 from trust_graph.model import (
+    BlastRadius,
     Decision,
     EdgeKind,
     MemberKind,
@@ -16,6 +17,7 @@ from trust_graph.model import (
 )
 
 __all__ = [
+    "BlastRadius",
     "Decision",
     "EdgeKind",
     "MemberKind",

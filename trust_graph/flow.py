@@ -1,4 +1,6 @@
-"""Advogato-style capacity-constrained flow from the seeds (Levien's trust metric).
+"""The trust flows: the core rule (default) and the Advogato schedule (for experts).
+
+The core rule is described and proved in docs/trust.md. The Advogato schedule:
 
 Each member ``v`` within ``policy.max_depth`` of the seeds becomes ``v_in -> v_out`` with
 capacity ``capacity(depth) - 1`` plus a unit edge ``v_in -> sink``; a vouch ``u -> w``
@@ -17,7 +19,7 @@ from scipy.sparse import csr_array
 from scipy.sparse.csgraph import breadth_first_order, maximum_flow
 
 from trust_graph.model import Policy
-from trust_graph.snapshot import POD_CODE, Snapshot, bfs_levels
+from trust_graph.snapshot import POD_CODE, Snapshot, bfs_levels, gather
 
 
 @dataclass(frozen=True, eq=False)
@@ -32,6 +34,7 @@ class FlowResult:
     # can still reach the sink. Supersets stay sound, so edge removals keep them as they are.
     from_source_out: np.ndarray  # bool per member: u_out reachable from the source
     to_sink_in: np.ndarray  # bool per member: w_in reaches the sink
+    core: CoreParts | None = None  # the parts of the core rule, when it is in force
 
     def moved(self, pos: int) -> FlowResult:
         """The same flow with an isolated member inserted at ``pos``."""
@@ -43,6 +46,7 @@ class FlowResult:
             self.value,
             np.insert(self.from_source_out, pos, False),
             np.insert(self.to_sink_in, pos, False),
+            self.core.moved(pos) if self.core is not None else None,
         )
 
     def with_edge_flow(self, edge_flow: np.ndarray) -> FlowResult:
@@ -54,7 +58,142 @@ class FlowResult:
             self.value,
             self.from_source_out,
             self.to_sink_in,
+            self.core,
         )
+
+
+@dataclass(frozen=True, eq=False)
+class CoreParts:
+    """What the core rule decided, kept for explanations (see docs/trust.md)."""
+
+    core: np.ndarray  # bool: seed, vouched by a seed, or vouched by enough core members
+    core_vouchers: np.ndarray  # int64: vouches from passable core members
+    by_core: np.ndarray  # bool: core, or reached by the core flow
+    by_flat: np.ndarray  # bool: reached by the safety-net flow
+    passed: np.ndarray  # int64: units each member passes on in the core flow
+
+    def moved(self, pos: int) -> CoreParts:
+        return CoreParts(
+            np.insert(self.core, pos, False),
+            np.insert(self.core_vouchers, pos, 0),
+            np.insert(self.by_core, pos, False),
+            np.insert(self.by_flat, pos, False),
+            np.insert(self.passed, pos, 0),
+        )
+
+
+def compute(snap: Snapshot, policy: Policy, seeds: np.ndarray) -> FlowResult:
+    """The flow the policy asks for: the core rule, or the expert Advogato schedule."""
+    return advogato(snap, policy, seeds) if policy.scheduled else core_rule(snap, policy, seeds)
+
+
+def core_closure(snap: Snapshot, seeds: np.ndarray, need: int) -> tuple[np.ndarray, np.ndarray]:
+    """The core: seeds, members a seed vouches for, then anyone ``need`` core members vouch for.
+
+    Grown a wave at a time; each edge is counted once, when its author joins. Only
+    passable members (not excluded, not on probation) count as vouchers.
+    """
+    n = snap.n
+    core = np.zeros(n, dtype=bool)
+    counts = np.zeros(n, dtype=np.int64)
+    if not seeds.size:
+        return core, counts
+    core[seeds] = True
+    edges = np.arange(snap.m)
+    first = snap.dst[gather(snap.indptr, edges, seeds[snap.passable[seeds]])]
+    core[first[~snap.excluded[first]]] = True
+    givers = np.flatnonzero(core & snap.passable)
+    while givers.size:
+        targets = snap.dst[gather(snap.indptr, edges, givers)]
+        np.add.at(counts, targets, 1)
+        new = np.unique(targets[(counts[targets] >= need) & ~core[targets]])
+        new = new[~snap.excluded[new]]
+        core[new] = True
+        givers = new[snap.passable[new]]
+    return core, counts
+
+
+def core_rule(snap: Snapshot, policy: Policy, seeds: np.ndarray) -> FlowResult:
+    """Accepted = (core or reached by the core flow) and reached by the safety-net flow.
+
+    Core flow: every core member keeps its own unit and supplies ``fakes_per_member``
+    more; every other reached member keeps one unit and passes at most
+    ``fakes_per_member`` on. Safety net: a plain flow from the seeds (unbounded) in
+    which every other member has ``flat_capacity``. No depth limit: the bound does not
+    need one (docs/trust.md).
+
+    Both are solved as "sources and the rest": a source (a core member; in the net, a
+    seed or a member a seed vouches for, whose supply from the seeds is unbounded) is
+    accepted outright and never needs flow from anyone else, so the edges into sources
+    are left out. Same maximum, far smaller network.
+    """
+    n = snap.n
+    allowed = ~snap.excluded
+    depth = bfs_levels(snap.indptr, snap.dst, seeds, allowed, snap.passable)
+    reached = depth >= 0
+    pod = snap.status == POD_CODE
+    core, counts = core_closure(snap, seeds, policy.core_vouches)
+    core &= reached
+    cap = np.where(reached, policy.member_capacity, 0)
+    cap = np.where(pod & reached, 1, cap)
+    by_core, edge_flow, value = _source_flow(snap, cap, core, cap - 1)
+    passed = np.bincount(snap.src, weights=edge_flow, minlength=n).astype(np.int64)
+    flat = np.where(reached, policy.flat_capacity, 0)
+    flat = np.where(pod & reached, 1, flat)
+    near = (depth == 0) | (depth == 1)
+    by_flat, _, _ = _source_flow(snap, flat, near, np.where(depth == 1, flat - 1, 0))
+    accepted = by_core & by_flat
+    everywhere = np.ones(n, dtype=bool)  # residual sets unused by the core rule: supersets
+    parts = CoreParts(core, counts, by_core, by_flat, passed)
+    return FlowResult(depth, cap, accepted, edge_flow, value, everywhere, everywhere, parts)
+
+
+def _source_flow(
+    snap: Snapshot, cap: np.ndarray, is_source: np.ndarray, supply: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Max flow: source -> s_out (``supply``) for sources; every other reached member
+    ``v_in -> sink`` (1) and ``v_in -> v_out`` (cap - 1); vouches unbounded.
+
+    Returns who is accepted (the sources and whoever receives a unit), the flow on each
+    snapshot edge, and the units delivered (sources count one each).
+    """
+    n = snap.n
+    source, sink = 2 * n, 2 * n + 1
+    rest = (cap > 0) & ~is_source
+    fed = np.flatnonzero(is_source & (supply > 0))
+    inner = np.flatnonzero(rest & (cap > 1))
+    members = np.flatnonzero(rest)
+    gives = (is_source & (supply > 0)) | (rest & (cap > 1))
+    emask = gives[snap.src] & rest[snap.dst]
+    big = min(int(cap.sum()) + 1, 2**30)
+    rows = np.concatenate(
+        [np.full(fed.size, source), members, inner, n + snap.src[emask].astype(np.int64)]
+    )
+    cols = np.concatenate(
+        [n + fed, np.full(members.size, sink), n + inner, snap.dst[emask].astype(np.int64)]
+    )
+    data = np.concatenate(
+        [
+            np.minimum(supply[fed], big),
+            np.ones(members.size, np.int64),
+            np.minimum(cap[inner] - 1, big),
+            np.full(int(emask.sum()), big, np.int64),
+        ]
+    ).astype(np.int32)
+    got = is_source & (cap > 0)
+    edge_flow = np.zeros(snap.m, dtype=np.int64)
+    if not fed.size or not members.size:
+        return got, edge_flow, int(got.sum())
+    graph = csr_array((data, (rows, cols)), shape=(2 * n + 2, 2 * n + 2))
+    graph.sum_duplicates()
+    graph.sort_indices()
+    res = maximum_flow(graph, source, sink, method="dinic")
+    flow = res.flow.tocsr()
+    flow.sort_indices()
+    got[members[_entries(flow, members, np.full(members.size, sink)) > 0]] = True
+    sel = np.flatnonzero(emask)
+    edge_flow[sel] = _entries(flow, n + snap.src[sel].astype(np.int64), snap.dst[sel])
+    return got, edge_flow, int(res.flow_value) + int((is_source & (cap > 0)).sum())
 
 
 def capacities(snap: Snapshot, policy: Policy, seeds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -10,12 +10,14 @@ import networkx as nx
 import numpy as np
 
 from trust_graph import snapshot as snaps
-from trust_graph.flow import FlowResult, advogato
+from trust_graph.explain import accepted_reason, refusal_reason
+from trust_graph.flow import FlowResult, compute
 from trust_graph.model import (
     EDGE_CODES,
     EXCLUDED_STATUSES,
     KIND_CODES,
     STATUS_CODES,
+    BlastRadius,
     Decision,
     EdgeKind,
     MemberKind,
@@ -282,7 +284,11 @@ class TrustGraph:
             flow = entry.flow
             if flow is None:
                 continue
-            if flow.edge_flow[pos] > 0 or self._depth_may_change_on_remove(policy, flow, u, v):
+            if (
+                self._carries(policy, flow, u)
+                or flow.edge_flow[pos] > 0
+                or self._depth_may_change_on_remove(policy, flow, u, v)
+            ):
                 entry.flow = None
             else:
                 entry.flow = flow.with_edge_flow(np.delete(flow.edge_flow, pos))
@@ -341,6 +347,8 @@ class TrustGraph:
     def _flow_may_change_on_add(self, policy: Policy, flow: FlowResult, u: int, v: int) -> bool:
         if self._snap.excluded[v]:
             return False
+        if not policy.scheduled:
+            return self._carries(policy, flow, u)
         if self._expands(policy, flow, u):
             dv = int(flow.depth[v])
             if dv < 0 or dv > int(flow.depth[u]) + 1:
@@ -353,6 +361,16 @@ class TrustGraph:
             and flow.from_source_out[u]
             and flow.to_sink_in[v]
         )
+
+    def _carries(self, policy: Policy, flow: FlowResult, u: int) -> bool:
+        """Under the core rule, whether an edge out of ``u`` can matter at all.
+
+        An edge out of a member the seeds do not reach, or out of one that passes no
+        trust (pod, suspended, removed), changes neither the core nor either flow.
+        """
+        if policy.scheduled:
+            return False
+        return bool(flow.depth[u] >= 0 and self._snap.passable[u])
 
     def _depth_may_change_on_remove(self, policy: Policy, flow: FlowResult, u: int, v: int) -> bool:
         if not self._expands(policy, flow, u):
@@ -380,8 +398,7 @@ class TrustGraph:
         entry = self._cache.get(key)
         if entry is None or entry.flow is None:
             seeds = seed_numbers(self._snap, key[1])
-            flow = advogato(self._snap, policy, seeds)
-            entry = _Entry(seeds, flow)
+            entry = _Entry(seeds, compute(self._snap, policy, seeds))
             self._cache[key] = entry
             self.stats.flow_recomputes += 1
         else:
@@ -428,6 +445,36 @@ class TrustGraph:
         lost[v] = False
         ids = self._snap.ids
         return tuple(ids[i] for i in np.flatnonzero(lost).tolist())
+
+    def blast_radius(self, member: str, policy: Policy, seeds: Iterable[str]) -> BlastRadius:
+        """Who depends on ``member``: accepted and waiting members, and what they pass on.
+
+        Dependents are those every vouching path from the seeds to whom runs through
+        ``member``; the policy's bound caps how many of them a compromised member can get
+        accepted (docs/trust.md).
+        """
+        v = self._num(member)
+        acc = self._acceptance(policy, seeds)
+        seed_key = self._seed_key(seeds)
+        lost = self._reach(seed_key) & ~self._reachable(seed_key, without=v)
+        lost[v] = False
+        ids = self._snap.ids
+        flow = acc.flow
+        if flow.core is not None:
+            passes = int(flow.core.passed[v])
+            bound = policy.bound(1)
+        else:
+            snap = self._snap
+            lo, hi = int(snap.indptr[v]), int(snap.indptr[v + 1])
+            passes = int(flow.edge_flow[lo:hi].sum())
+            bound = max(int(flow.capacity[v]) - 1, 0)
+        return BlastRadius(
+            member,
+            tuple(ids[i] for i in np.flatnonzero(lost & acc.accepted).tolist()),
+            tuple(ids[i] for i in np.flatnonzero(lost & ~acc.accepted).tolist()),
+            passes,
+            bound,
+        )
 
     def shortest_path(self, source: str, target: str) -> tuple[str, ...] | None:
         """Fewest-hop vouching path; suspended, removed and pod members carry no trust."""
@@ -537,13 +584,13 @@ class TrustGraph:
             )
         depth = int(acc.flow.depth[i])
         if depth < 0:
+            within = f" within {policy.max_depth} steps" if policy.scheduled else ""
             out.append(
-                Reason(
-                    "unreachable",
-                    f"no vouching path reaches {member} from the seeds within "
-                    f"{policy.max_depth} steps.",
-                )
+                Reason("unreachable", f"no vouching path reaches {member} from the seeds{within}.")
             )
+        elif not policy.scheduled:
+            explain = accepted_reason if acc.flow.accepted[i] else refusal_reason
+            out.append(explain(self._snap, policy, acc.flow, i))
         elif acc.flow.accepted[i]:
             out.append(
                 Reason(

@@ -1,4 +1,7 @@
-"""Who is accepted: the literal vouching rules combined with the Advogato flow.
+"""Who is accepted: the literal vouching rules combined with the trust flow.
+
+The flow is the core rule by default, the Advogato schedule when an expert sets one
+(:mod:`trust_graph.flow`, docs/trust.md).
 
 Acceptance is the least fixpoint grown from the seeds: a provider (or staff, or a partner
 that is not a seed) needs the literal rule — a vouch from an accepted non-probation member
@@ -14,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trust_graph.flow import FlowResult, advogato
+from trust_graph.flow import FlowResult, compute
 from trust_graph.model import EDGE_CODES, KIND_CODES, EdgeKind, MemberKind, Policy
 from trust_graph.paths import disjoint_paths
 from trust_graph.snapshot import Snapshot, gather
@@ -43,7 +46,7 @@ def seed_numbers(snap: Snapshot, seeds: tuple[str, ...]) -> np.ndarray:
 def accept(
     snap: Snapshot, policy: Policy, seeds: np.ndarray, flow: FlowResult | None = None
 ) -> Acceptance:
-    flow = flow if flow is not None else advogato(snap, policy, seeds)
+    flow = flow if flow is not None else compute(snap, policy, seeds)
     return literal_fixpoint(snap, policy, seeds, flow)
 
 

@@ -41,7 +41,9 @@ def register(sub) -> None:
     paths.add_argument("--batch", type=Path, metavar="PAIRS_FILE", help="one 'FROM TO' a line")
     paths.set_defaults(func=_guard(_paths))
 
-    impact = tsub.add_parser("impact", help="who loses every path from the seeds without MEMBER")
+    impact = tsub.add_parser(
+        "impact", help="blast radius: accepted and waiting members who depend on MEMBER"
+    )
     impact.add_argument("member")
     _graph_args(impact, seeds=True)
     impact.set_defaults(func=_guard(_impact))
@@ -63,11 +65,36 @@ def _graph_args(p: argparse.ArgumentParser, *, seeds: bool) -> None:
     )
     if seeds:
         p.add_argument("--seeds", required=True, help="seed partners, comma separated")
-        p.add_argument("--max-depth", type=int, default=Policy().max_depth)
+        default = Policy()
+        p.add_argument(
+            "--expected-members",
+            type=_positive,
+            default=default.expected_members,
+            help=f"membership planned for ({default.expected_members})",
+        )
+        p.add_argument(
+            "--fakes-per-member",
+            type=_positive,
+            default=default.fakes_per_member,
+            help=f"fakes one compromised member may bring in ({default.fakes_per_member})",
+        )
+        p.add_argument(
+            "--colluders",
+            type=_positive,
+            default=default.colluders,
+            help=f"compromised members acting together the bound holds for ({default.colluders})",
+        )
         p.add_argument(
             "--capacities",
-            default=",".join(map(str, Policy().capacities)),
-            help="capacity per distance from the seeds, comma separated",
+            default="",
+            help="experts: Advogato capacity per distance from the seeds, comma separated "
+            "(replaces the rule above)",
+        )
+        p.add_argument(
+            "--max-depth",
+            type=int,
+            default=default.max_depth,
+            help="experts: depth limit of --capacities",
         )
 
 
@@ -108,7 +135,13 @@ def _policy(args: argparse.Namespace) -> Policy:
         caps = tuple(int(c) for c in args.capacities.split(",") if c.strip())
     except ValueError:
         raise InputError(f"--capacities must be integers: {args.capacities!r}") from None
-    return Policy(capacities=caps, max_depth=args.max_depth)
+    return Policy(
+        capacities=caps,
+        max_depth=args.max_depth,
+        expected_members=args.expected_members,
+        fakes_per_member=args.fakes_per_member,
+        colluders=args.colluders,
+    )
 
 
 def _seeds(args: argparse.Namespace, tg: TrustGraph) -> list[str]:
@@ -179,8 +212,9 @@ def _paths(args: argparse.Namespace) -> int:
 def _impact(args: argparse.Namespace) -> int:
     tg = _load(args)
     seeds = _seeds(args, tg)
-    orphaned = tg.impact(args.member, seeds)
-    _emit({"member": args.member, "seeds": seeds, "orphaned": list(orphaned)})
+    radius = tg.blast_radius(args.member, _policy(args), seeds)
+    orphaned = sorted((*radius.accepted, *radius.waiting))
+    _emit({**radius.to_dict(), "seeds": seeds, "orphaned": orphaned})
     return 0
 
 

@@ -30,6 +30,9 @@ def to_policy(policy: PolicyConfig) -> tg.Policy:
         provider_min_references=policy.provider_min_references,
         organization_min_references=policy.organization_min_references,
         max_paths=policy.max_paths,
+        expected_members=policy.expected_members,
+        fakes_per_member=policy.fakes_per_member,
+        colluders=policy.colluders,
     )
 
 

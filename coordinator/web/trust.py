@@ -29,6 +29,8 @@ class Explanation:
 class TrustExplainer(Protocol):
     async def explain(self, member: str) -> Explanation | None: ...
 
+    async def impact(self, member: str) -> tg.BlastRadius | None: ...
+
 
 class CoordinatorTrust:
     def __init__(self, coordinator: Coordinator):
@@ -54,3 +56,15 @@ class CoordinatorTrust:
             disjoint_paths=tuple(tuple(p) for p in decision.disjoint_paths),
             cut=tuple(decision.cut),
         )
+
+    async def impact(self, member: str) -> tg.BlastRadius | None:
+        """Blast radius for staff: who depends on ``member`` (docs/trust.md)."""
+        trust = self._coord.trust
+        async with self._coord.engine.connect() as conn:
+            await trust.refresh(conn)
+        if member not in trust.graph:
+            return None
+        try:
+            return trust.graph.blast_radius(member, trust.policy, trust.seeds)
+        except tg.UnknownMember:
+            return None

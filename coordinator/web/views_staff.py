@@ -92,6 +92,7 @@ async def member(request: web.Request, session: staff.StaffSession) -> web.Strea
     if row is None:
         raise web.HTTPNotFound(reason="No member with that id.")
     explanation = await request.app[SERVICES].trust.explain(member_id)
+    radius = await request.app[SERVICES].trust.impact(member_id)
     paths = list(explanation.disjoint_paths) if explanation else []
     if explanation and explanation.shortest_path:
         paths.append(explanation.shortest_path)
@@ -102,6 +103,7 @@ async def member(request: web.Request, session: staff.StaffSession) -> web.Strea
         "dash_member.html",
         member=row,
         explanation=explanation,
+        radius=radius,
         graph=svg.render(hood, paths),
     )
 

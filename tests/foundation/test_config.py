@@ -60,6 +60,19 @@ def test_a_complete_file_loads(tmp_path):
     assert conf.policy.sla_minutes_critical == cfg.PolicyConfig().sla_minutes_critical
 
 
+def test_policy_in_operator_terms_reaches_the_trust_graph():
+    from coordinator.usecases.trust import to_policy
+
+    conf = cfg.parse(
+        {"policy": {"expected_members": 900, "fakes_per_member": 5, "colluders": 3}},
+        "<test>",
+        env={},
+    )
+    policy = to_policy(conf.policy)
+    assert not policy.scheduled  # no capacities given: the core rule
+    assert (policy.flat_capacity, policy.core_vouches, policy.bound(3)) == (30, 4, 15)
+
+
 def test_defaults_put_sqlite_in_the_data_dir(tmp_path):
     conf = cfg.parse({"data_dir": str(tmp_path)}, "<test>", env={})
     assert conf.database_url == f"sqlite+aiosqlite:///{tmp_path.resolve() / 'dsx.sqlite3'}"
@@ -86,6 +99,8 @@ def test_defaults_put_sqlite_in_the_data_dir(tmp_path):
         ("[policy]\nsla_minutes_critical = -5\n", "policy.sla_minutes_critical"),
         ("[policy]\nintake_retention_days = -1\n", "policy.intake_retention_days"),
         ("[policy]\nsla_check_seconds = 0\n", "policy.sla_check_seconds"),
+        ("[policy]\ncolluders = 0\n", "policy.colluders"),
+        ("[policy]\nfakes_per_member = -1\n", "policy.fakes_per_member"),
     ],
 )
 def test_bad_keys_are_named_with_the_file(tmp_path, snippet, key):

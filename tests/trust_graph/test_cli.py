@@ -65,6 +65,9 @@ def test_paths_single_and_batch(capsys, graph, tmp_path):
 def test_impact_and_accepted(capsys, graph):
     code, out, _ = run(capsys, "impact", "alice", "--graph", graph, "--seeds", "p1,p2")
     assert code == 0 and json.loads(out)["orphaned"] == ["bob"]
+    radius = json.loads(out)
+    assert radius["accepted"] == ["bob"] and radius["waiting"] == []
+    assert radius["accepted_dependents"] == 1 and radius["bound"] == Policy().fakes_per_member
     code, out, _ = run(capsys, "accepted", "--graph", graph, "--seeds", "p1,p2")
     assert code == 0
     assert json.loads(out)["accepted"] == ["alice", "bob", "carol", "dave", "p1", "p2"]
@@ -103,6 +106,22 @@ def test_batch_with_unknown_member_reports_it_in_place(capsys, graph, tmp_path):
     assert code == 1 and len(lines) == 2 and "ghost" in lines[0]["error"]
     assert lines[1]["paths"] == [["p1", "alice"]]
     assert len(err.strip().splitlines()) == 1
+
+
+def test_policy_in_operator_terms_and_the_expert_schedule(capsys, tmp_path):
+    """a, vouched for by the seed, vouches for x and y: fakes_per_member says how many pass."""
+    path = tmp_path / "fan.csv"
+    path.write_text("source,target,kind,at\np1,a,vouch,\na,x,vouch,\na,y,vouch,\n")
+    argv = ["accepted", "--graph", path, "--seeds", "p1"]
+    code, out, _ = run(capsys, *argv, "--fakes-per-member", "1", "--colluders", "2")
+    assert code == 0 and json.loads(out)["count"] == 3  # p1, a and one of x, y
+    code, out, _ = run(capsys, *argv, "--fakes-per-member", "2")
+    assert code == 0 and json.loads(out)["accepted"] == ["a", "p1", "x", "y"]
+    code, out, _ = run(capsys, *argv, "--capacities", "3,1", "--max-depth", "2")
+    assert code == 0 and json.loads(out)["accepted"] == ["a", "p1"]  # a passes nothing on
+    with pytest.raises(SystemExit) as usage:
+        run(capsys, *argv, "--colluders", "0")
+    assert usage.value.code == 2 and "--colluders: must be >= 1" in capsys.readouterr().err
 
 
 def test_accepted_on_real_advogato(capsys, data_dir):

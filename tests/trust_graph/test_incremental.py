@@ -103,3 +103,35 @@ def test_vouch_by_saturated_or_pod_member_is_absorbed_without_recompute():
     assert tg.stats.last["mode"] == "incremental"
     tg.accepted(policy, ["p"])
     assert tg.stats.flow_recomputes == before
+
+
+@settings(max_examples=60, deadline=None)
+@given(digraphs(statuses=True), st.data())
+def test_core_rule_after_updates_equals_a_fresh_graph(graph, data):
+    """Under the default (core) rule a kept flow is exactly what a fresh graph computes."""
+    members, edges, status = graph
+    tg = build(members, edges, status)
+    seeds = data.draw(st.lists(st.sampled_from(members), min_size=1, max_size=2, unique=True))
+    policy = Policy(fakes_per_member=2, colluders=1, expected_members=9)
+    tg.accepted(policy, seeds)
+    ops = data.draw(
+        st.lists(
+            st.tuples(
+                st.sampled_from(["vouch", "revoke", "add"]),
+                st.sampled_from(members),
+                st.sampled_from(members),
+            ),
+            max_size=10,
+        )
+    )
+    for n, (op, a, b) in enumerate(ops):
+        if op == "add":
+            tg.add_member(f"new{n}", MemberKind.PROVIDER, MemberStatus.APPLICANT)
+            tg.vouch(a, f"new{n}")
+        elif a == b:
+            continue
+        elif op == "revoke":
+            tg.revoke(a, b)
+        else:
+            tg.vouch(a, b)
+        assert tg.accepted(policy, seeds) == fresh_copy(tg).accepted(policy, seeds), (op, a, b)

@@ -170,6 +170,9 @@ async def test_member_page_draws_the_vouching_path(web):
     assert 'class="edge path" data-from="alpha" data-to="@p1:hs"' in page
     assert 'class="node focus on-path" data-member="@p1:hs"' in page
     assert 'data-member="alpha"' in page
+    assert '<span data-count="accepted">0</span> accepted' in page  # nobody hangs on @p1
+    partner = await (await web.client.get("/dashboard/members/alpha")).text()
+    assert '<span data-count="accepted">2</span> accepted' in partner  # @p1:hs and o1
     missing = await web.client.get("/dashboard/members/nobody")
     assert missing.status == 404
 
