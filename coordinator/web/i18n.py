@@ -3,7 +3,7 @@
 The ``.po`` files under ``locale/`` are the only source: each is compiled in memory when
 first used, so a stale ``.mo`` can never be served. A string missing from a catalog falls
 back to its English msgid, message by message (never a blank). The dashboard and the
-staff sign-in stay English: only public paths negotiate (docs/es/formulario.md).
+staff sign-in stay English: only public paths negotiate (docs/translating.md).
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def language_name(tag: str, reader: str | None = None) -> str:
     """``tag``'s name in the reader's language (CLDR data through Babel)."""
     reader_locale = Locale.parse(reader or current().tag, sep="-")
     if tag == "fil":
-        # People look for Tagalog; ``fil`` is its canonical tag (docs/es/formulario.md).
+        # People look for Tagalog; ``fil`` is its canonical tag (docs/translating.md).
         name = reader_locale.languages.get("tl")
     else:
         name = Locale.parse(tag, sep="-").get_display_name(reader_locale)
