@@ -16,7 +16,7 @@ from types import MappingProxyType
 
 from coordinator.domain import Urgency
 from coordinator.text import tidy
-from coordinator.web.i18n import N_, N_plural
+from coordinator.web.i18n import N_, N_plural, language_name, region_name
 
 
 class FormKind(StrEnum):
@@ -46,7 +46,9 @@ class Shown(StrEnum):
 @dataclass(frozen=True)
 class Choice:
     value: str
-    label: str  # the English label (a catalog msgid when ``shown`` is TEXT)
+    # In English: what the partner room shows (partner_bots.workflow.intake); a catalog
+    # msgid when ``shown`` is TEXT, else CLDR's English name.
+    label: str
     shown: Shown = Shown.TEXT
 
 
@@ -108,7 +110,7 @@ LANGUAGE_TAGS = (
     "bn", "pa", "pt", "fa",
 )  # fmt: skip
 LANGUAGES = (
-    *(Choice(t, t, Shown.LANGUAGE) for t in LANGUAGE_TAGS),
+    *(Choice(t, language_name(t, "en"), Shown.LANGUAGE) for t in LANGUAGE_TAGS),
     Choice("mis", N_("Another language (tell us which below)")),
 )
 _COUNTRY_CODES = (
@@ -116,9 +118,9 @@ _COUNTRY_CODES = (
     "NG", "KE", "ZA",
 )  # fmt: skip
 COUNTRIES = (
-    Choice("US", "US", Shown.REGION),
+    Choice("US", region_name("US", "en"), Shown.REGION),
     Choice("REMOTE", N_("Remote, no single location")),
-    *(Choice(c, c, Shown.REGION) for c in _COUNTRY_CODES[1:]),
+    *(Choice(c, region_name(c, "en"), Shown.REGION) for c in _COUNTRY_CODES[1:]),
 )
 URGENCIES = (
     Choice("low", N_("Low: no deadline")),

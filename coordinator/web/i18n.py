@@ -113,8 +113,8 @@ def language_name(tag: str, reader: str | None = None) -> str:
     return name or tag
 
 
-def region_name(code: str) -> str:
-    return current().locale.territories.get(code, code)
+def region_name(code: str, reader: str | None = None) -> str:
+    return Locale.parse(reader or current().tag, sep="-").territories.get(code, code)
 
 
 def switch_choices() -> tuple[Choice, ...]:

@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from coordinator.sealing import Opener
 from coordinator.store.schema import sealed
 from coordinator.store.sealed import binding_of
-from coordinator.web.forms import REQUEST_FORM
+from coordinator.web.forms import REQUEST_FORM, FormKind
+from partner_bots.workflow.intake import render
 from tests.web.forms_data import CANARY, full_form
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -134,3 +135,12 @@ async def test_an_unknown_language_choice_is_ignored_and_sets_nothing(web):
     resp, page = await _get(web, "/?lang=%3Cscript%3E", **{"Accept-Language": "es"})
     assert "dsx_lang" not in resp.cookies and '<html lang="es"' in page
     assert "<script>" not in page
+
+
+def test_partner_room_shows_english_names_whatever_language_the_form_was_in():
+    """The delivered details are for the partner: language and country values stay BCP 47
+    tags and codes in the store, and are named in English in the room."""
+    fields = {"name": "Ana", "languages": "es, zh-Hans, fil, mis", "country": "MX"}
+    body = render("c-0123456789", FormKind.REQUEST, fields)["body"]
+    assert "Spanish, Chinese (Simplified), Tagalog, Another language" in body
+    assert "Country: Mexico" in body
