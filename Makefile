@@ -38,7 +38,8 @@ format: $(STAMP)
 # the new empty entries; tests/web/test_i18n_catalog.py fails until Spanish is complete).
 i18n: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -k N_plural:1,2 --no-location --sort-output \
-		--project=dsx-coordinator -o coordinator/web/locale/messages.pot .
+		--project=dsx-coordinator --version=0.1.0 --copyright-holder="the DSX coordinator authors" \
+		-o coordinator/web/locale/messages.pot .
 	$(BIN)/pybabel update -i coordinator/web/locale/messages.pot -d coordinator/web/locale \
 		--no-fuzzy-matching --ignore-obsolete
 
