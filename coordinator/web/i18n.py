@@ -56,10 +56,6 @@ class Lang:
     def dir(self) -> str:
         return "rtl" if self.tag in RTL else "ltr"
 
-    @property
-    def locale(self) -> Locale:
-        return Locale.parse(self.tag, sep="-")
-
 
 @dataclass(frozen=True)
 class Choice:
@@ -177,15 +173,16 @@ async def language_context(request: web.Request, handler):  # type: ignore[no-un
         response = await handler(request)
     finally:
         CURRENT.reset(token)
-    _remember(request, response, lang, request.app[SETTINGS_KEY].secure_cookies)
+    _remember(request, response, request.app[SETTINGS_KEY].secure_cookies)
     return response
 
 
-def _remember(request: web.Request, response: Any, lang: Lang, secure: bool) -> None:
+def _remember(request: web.Request, response: Any, secure: bool) -> None:
     """Vary on what chose the language; store a link's choice (the visitor asked for it)."""
     if not isinstance(response, web.StreamResponse) or response.prepared:
         return
-    response.headers.add("Vary", "Accept-Language, Cookie")
+    if response.content_type == "text/html":
+        response.headers.add("Vary", "Accept-Language, Cookie")
     chosen = supported(request.query.get(QUERY))
     if chosen and request.cookies.get(COOKIE) != chosen:
         # Lax: the choice must survive arriving from a link on another site.

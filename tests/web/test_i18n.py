@@ -144,3 +144,10 @@ def test_partner_room_shows_english_names_whatever_language_the_form_was_in():
     body = render("c-0123456789", FormKind.REQUEST, fields)["body"]
     assert "Spanish, Chinese (Simplified), Tagalog, Another language" in body
     assert "Country: Mexico" in body
+
+
+async def test_only_pages_vary_by_language(web):
+    resp = await web.client.get("/static/dsx.css", headers={"Accept-Language": "es"})
+    assert resp.status == 200 and "Accept-Language" not in resp.headers.get("Vary", "")
+    resp = await web.client.get("/request", headers={"Accept-Language": "es"})
+    assert "Accept-Language" in resp.headers.get("Vary", "")
