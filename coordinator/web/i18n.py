@@ -86,16 +86,32 @@ def translations(tag: str) -> gettext_mod.NullTranslations:
     return gettext_mod.GNUTranslations(buf)
 
 
+# A message missing from a right-to-left catalog shows in English, isolated as
+# left-to-right text (LRI ... PDI) so its punctuation stays at its end. Plain characters,
+# not markup: the same text may be a page's <title> or an attribute.
+LRI, PDI = "\u2066", "\u2069"
+
+
+def _fallback(lang: Lang, english: str, shown: str) -> str:
+    if lang.tag in RTL and shown == english and english:
+        return f"{LRI}{shown}{PDI}"
+    return shown
+
+
 def gettext(message: str) -> str:
-    return translations(current().tag).gettext(message)
+    lang = current()
+    return _fallback(lang, message, translations(lang.tag).gettext(message))
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:
-    return translations(current().tag).ngettext(singular, plural, n)
+    lang = current()
+    shown = translations(lang.tag).ngettext(singular, plural, n)
+    return _fallback(lang, plural if n != 1 else singular, shown)
 
 
 def pgettext(context: str, message: str) -> str:
-    return translations(current().tag).pgettext(context, message)
+    lang = current()
+    return _fallback(lang, message, translations(lang.tag).pgettext(context, message))
 
 
 def language_name(tag: str, reader: str | None = None) -> str:

@@ -101,7 +101,8 @@ def test_arabic_is_partial_and_falls_back_to_english_per_message():
     token = i18n.CURRENT.set(i18n.Lang("ar", public=True))
     try:
         assert i18n.gettext("Request assistance") == "طلب المساعدة"
-        assert i18n.gettext(_key(missing[0])) == _key(missing[0])  # English, never blank
+        # English, never blank, isolated as left-to-right text inside the Arabic page.
+        assert i18n.gettext(_key(missing[0])) == f"\u2066{_key(missing[0])}\u2069"
         assert (
             i18n.ngettext(
                 "Please check the highlighted field below. Nothing you typed was lost.",
