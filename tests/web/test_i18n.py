@@ -10,11 +10,13 @@ import re
 
 import sqlalchemy as sa
 
+from coordinator.config import EmergencyConfig
 from coordinator.sealing import Opener
 from coordinator.store.schema import sealed
 from coordinator.store.sealed import binding_of
 from coordinator.web.forms import REQUEST_FORM, FormKind
 from partner_bots.workflow.intake import render
+from tests.web.conftest import make_web
 from tests.web.forms_data import CANARY, full_form
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -151,3 +153,16 @@ async def test_only_pages_vary_by_language(web):
     assert resp.status == 200 and "Accept-Language" not in resp.headers.get("Vary", "")
     resp = await web.client.get("/request", headers={"Accept-Language": "es"})
     assert "Accept-Language" in resp.headers.get("Vary", "")
+
+
+async def test_emergency_contact_in_spanish_and_arabic_keeps_values_isolated(sqlite_url, tmp_path):
+    contact = EmergencyConfig(signal="+1 555 0199", phone="+1 555 0123", hours="8-22 ET")
+    async for w in make_web(sqlite_url, tmp_path, emergency=contact):
+        _, page = await _get(w, "/request?lang=es")
+        box = page[page.index('id="emergency"') : page.index("</aside>")]
+        assert "Si está pasando ahora mismo" in box
+        assert "Teléfono: <strong><bdi>+1 555 0123</bdi></strong>" in box
+        assert "Horario de atención: <bdi>8-22 ET</bdi>." in box
+        _, page = await _get(w, "/request?lang=ar")
+        box = page[page.index('id="emergency"') : page.index("</aside>")]
+        assert "إذا كان يحدث الآن" in box and "<bdi>+1 555 0199</bdi>" in box
