@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from pathlib import Path
 
 from aiohttp import web
@@ -16,6 +17,7 @@ from coordinator.web import (
     views_staff,
 )
 from coordinator.web.csrf import Csrf
+from coordinator.web.i18n import N_, language_context
 from coordinator.web.ratelimit import RateLimiter
 from coordinator.web.render import page, site_context
 from coordinator.web.security import (
@@ -30,6 +32,26 @@ from coordinator.web.settings import WebSettings
 log = get_logger(__name__)
 STATIC = Path(__file__).parent / "static"
 MAX_BODY = 64 * 1024  # the longest form is well under this
+# Error pages are public pages too: shown in the visitor's language (error.html).
+SOMETHING_WRONG = N_("Something went wrong")
+NOTHING_SAVED = N_("Nothing was saved. Please try again later.")
+ERROR_TITLES = {404: N_("Not found"), 405: N_("Not allowed"), 413: N_("Too large")}
+ERROR_TEXTS = {
+    404: N_("There is no page at this address."),
+    405: N_("This address does not take that kind of request."),
+    413: N_("What was sent is too large."),
+}
+
+
+def _error_text(exc: web.HTTPException) -> str:
+    """Our own words for a bare HTTP error; a view's own reason is kept as it is."""
+    try:
+        phrase = HTTPStatus(exc.status).phrase
+    except ValueError:
+        phrase = ""
+    if not exc.reason or exc.reason == phrase:
+        return ERROR_TEXTS.get(exc.status, exc.reason or "")
+    return exc.reason
 
 
 @web.middleware
@@ -47,12 +69,11 @@ async def friendly_errors(request: web.Request, handler):  # type: ignore[no-unt
                 status=exc.status,
                 headers=allow,
             )
-        titles = {404: "Not found", 405: "Not allowed", 413: "Too large"}
         return await page(
             "error.html",
             status=exc.status,
-            title=titles.get(exc.status, "Something went wrong"),
-            message=exc.reason or "",
+            title=ERROR_TITLES.get(exc.status, SOMETHING_WRONG),
+            message=_error_text(exc),
         )
     except Exception as exc:
         # The type only: a message or traceback could carry what someone typed.
@@ -64,13 +85,15 @@ async def friendly_errors(request: web.Request, handler):  # type: ignore[no-unt
         return await page(
             "error.html",
             status=500,
-            title="Something went wrong",
-            message="Nothing was saved. Please try again later.",
+            title=SOMETHING_WRONG,
+            message=NOTHING_SAVED,
         )
 
 
 def create_app(settings: WebSettings, services: WebServices) -> web.Application:
-    app = web.Application(middlewares=[site_context, friendly_errors], client_max_size=MAX_BODY)
+    app = web.Application(
+        middlewares=[language_context, site_context, friendly_errors], client_max_size=MAX_BODY
+    )
     app[SETTINGS_KEY] = settings
     app[SERVICES] = services
     app[CSRF] = Csrf(settings.secret)

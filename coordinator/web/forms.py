@@ -16,6 +16,7 @@ from types import MappingProxyType
 
 from coordinator.domain import Urgency
 from coordinator.text import tidy
+from coordinator.web.i18n import N_, N_plural, language_name, region_name
 
 
 class FormKind(StrEnum):
@@ -34,10 +35,21 @@ class Widget(StrEnum):
     COUNTRY = "country"
 
 
+class Shown(StrEnum):
+    """How a choice's label is shown in the reader's language."""
+
+    TEXT = "text"  # a catalog message
+    LANGUAGE = "language"  # the language's name from CLDR (Babel)
+    REGION = "region"  # the country's name from CLDR (Babel)
+
+
 @dataclass(frozen=True)
 class Choice:
     value: str
+    # In English: what the partner room shows (partner_bots.workflow.intake); a catalog
+    # msgid when ``shown`` is TEXT, else CLDR's English name.
     label: str
+    shown: Shown = Shown.TEXT
 
 
 @dataclass(frozen=True)
@@ -67,110 +79,228 @@ class FormSchema:
         return next(f for f in self.fields if f.name == name)
 
 
+class Problem(str):
+    """A validation message: reads as its English text, and carries its msgid, plural
+    and placeholders so the page shows it in the reader's language (never as pieces)."""
+
+    msgid: str
+    plural: str | None
+    n: int | None
+    params: Mapping[str, object]
+
+    def __new__(
+        cls, msgid: str, plural: str | None = None, n: int | None = None, **params: object
+    ) -> Problem:
+        english = plural if plural is not None and n != 1 else msgid
+        self = super().__new__(cls, english % params if params else english)
+        self.msgid, self.plural, self.n, self.params = msgid, plural, n, MappingProxyType(params)
+        return self
+
+
 US_OR_UNKNOWN = frozenset({"", "US", "PR", "GU", "VI", "AS", "MP", "REMOTE"})
 CONTACT_FIELDS = ("phone", "email", "signal", "matrix")
-CONTACT_ERROR = "Give at least one way to reach you: phone, email, Signal or Matrix ID."
-
-
-def _choices(*pairs: str) -> tuple[Choice, ...]:
-    return tuple(Choice(p.split("=")[0], p.split("=")[1]) for p in pairs)
-
-
-LANGUAGES = _choices(
-    "en=English", "es=Spanish", "fr=French", "ar=Arabic", "zh=Chinese", "vi=Vietnamese",
-    "ko=Korean", "tl=Tagalog", "ru=Russian", "ht=Haitian Creole", "pt=Portuguese", "fa=Persian",
-)  # fmt: skip
-COUNTRIES = _choices(
-    "US=United States", "REMOTE=Remote, no single location", "CA=Canada", "MX=Mexico",
-    "GT=Guatemala", "HN=Honduras", "SV=El Salvador", "PR=Puerto Rico", "BR=Brazil",
-    "CO=Colombia", "GB=United Kingdom", "DE=Germany", "NL=Netherlands", "FR=France",
-    "IN=India", "PH=Philippines", "NG=Nigeria", "KE=Kenya", "ZA=South Africa",
-)  # fmt: skip
-URGENCIES = (
-    Choice("low", "Low: no deadline"),
-    Choice("normal", "Normal: within a week or two"),
-    Choice("high", "Urgent: within 24 hours"),
-    Choice("critical", "Critical: happening now (also reach us directly: see above)"),
+CONTACT_ERROR = Problem(
+    N_("Give at least one way to reach you: phone, email, Signal or Matrix ID.")
 )
-AREAS = _choices(
-    "communications=Secure communications", "data=Data protection", "hardware=Devices",
-    "infrastructure=Websites and infrastructure", "network=Networks",
-    "threat-modeling=Threat modeling", "assessment=Security assessment", "travel=Travel",
-    "protests=Protests and events",
-    "hacked=We were hacked", "doxxed=We were doxxed or harassed", "not-sure=I don't know yet",
+
+# The languages most spoken at home in the U.S. (after English), as canonical BCP 47
+# tags that ``coordinator.routing.languages`` accepts; ``mis`` is "another language".
+LANGUAGE_TAGS = (
+    "en", "es", "zh-Hans", "zh-Hant", "fil", "vi", "ar", "fr", "ko", "ru", "ht", "hi", "ur",
+    "bn", "pa", "pt", "fa",
 )  # fmt: skip
-DURATIONS = _choices("one-time=One-time help", "ongoing=Ongoing support", "not-sure=Not sure")
-BACKGROUNDS = _choices(
-    "trainer=Trainer", "software=Software", "facilitator=Facilitator", "hardware=Hardware",
-    "other=Other",
+LANGUAGES = (
+    *(Choice(t, language_name(t, "en"), Shown.LANGUAGE) for t in LANGUAGE_TAGS),
+    Choice("mis", N_("Another language (tell us which below)")),
+)
+_COUNTRY_CODES = (
+    "US", "CA", "MX", "GT", "HN", "SV", "PR", "BR", "CO", "GB", "DE", "NL", "FR", "IN", "PH",
+    "NG", "KE", "ZA",
 )  # fmt: skip
-SKILLS = _choices(
-    "analysis=Analysis", "internal-process=Internal process", "securing-systems=Securing systems",
-    "physical=Physical security", "social=Social engineering and harassment",
-    "digital=Digital hygiene", "development=Development",
-)  # fmt: skip
+COUNTRIES = (
+    Choice("US", region_name("US", "en"), Shown.REGION),
+    Choice("REMOTE", N_("Remote, no single location")),
+    *(Choice(c, region_name(c, "en"), Shown.REGION) for c in _COUNTRY_CODES[1:]),
+)
+URGENCIES = (
+    Choice("low", N_("Low: no deadline")),
+    Choice("normal", N_("Normal: within a week or two")),
+    Choice("high", N_("Urgent: within 24 hours")),
+    Choice("critical", N_("Critical: happening now (also reach us directly: see above)")),
+)
+AREAS = (
+    Choice("communications", N_("Secure communications")),
+    Choice("data", N_("Data protection")),
+    Choice("hardware", N_("Devices")),
+    Choice("infrastructure", N_("Websites and infrastructure")),
+    Choice("network", N_("Networks")),
+    Choice("threat-modeling", N_("Threat modeling")),
+    Choice("assessment", N_("Security assessment")),
+    Choice("travel", N_("Travel")),
+    Choice("protests", N_("Protests and events")),
+    Choice("hacked", N_("We were hacked")),
+    Choice("doxxed", N_("We were doxxed or harassed")),
+    Choice("not-sure", N_("I don't know yet")),
+)
+DURATIONS = (
+    Choice("one-time", N_("One-time help")),
+    Choice("ongoing", N_("Ongoing support")),
+    Choice("not-sure", N_("Not sure")),
+)
+BACKGROUNDS = (
+    Choice("trainer", N_("Trainer")),
+    Choice("software", N_("Software")),
+    Choice("facilitator", N_("Facilitator")),
+    Choice("hardware", N_("Hardware")),
+    Choice("other", N_("Other")),
+)
+SKILLS = (
+    Choice("analysis", N_("Analysis")),
+    Choice("internal-process", N_("Internal process")),
+    Choice("securing-systems", N_("Securing systems")),
+    Choice("physical", N_("Physical security")),
+    Choice("social", N_("Social engineering and harassment")),
+    Choice("digital", N_("Digital hygiene")),
+    Choice("development", N_("Development")),
+)
 
 _CONTACTS = (
-    FieldSpec("phone", "Phone", Widget.TEL, max_len=40, group="How to reach you"),
-    FieldSpec("email", "Email", Widget.EMAIL, max_len=200, group="How to reach you"),
-    FieldSpec("signal", "Signal number or username", max_len=80, group="How to reach you"),
+    FieldSpec("phone", N_("Phone"), Widget.TEL, max_len=40, group=N_("How to reach you")),
+    FieldSpec("email", N_("Email"), Widget.EMAIL, max_len=200, group=N_("How to reach you")),
+    FieldSpec("signal", N_("Signal number or username"), max_len=80, group=N_("How to reach you")),
     FieldSpec(
-        "matrix", "Matrix ID", max_len=200, hint="like @name:server", group="How to reach you"
+        "matrix",
+        N_("Matrix ID"),
+        max_len=200,
+        hint=N_("like @name:server"),
+        group=N_("How to reach you"),
     ),
-    FieldSpec("pgp", "PGP fingerprint (optional)", max_len=120, group="How to reach you"),
+    FieldSpec("pgp", N_("PGP fingerprint (optional)"), max_len=120, group=N_("How to reach you")),
 )
 
 REQUEST_FORM = FormSchema(
     FormKind.REQUEST,
-    "Request assistance",
-    "Tell us what you need. Everything you type is encrypted the moment it arrives; a "
-    "partner who works with your community will contact you through the channel you choose.",
-    (
-        FieldSpec("name", "Your name or an alias", required=True, group="About you"),
-        FieldSpec("title", "Your role", group="About you"),
-        FieldSpec("organization", "Organization", group="About you"),
-        FieldSpec("website", "Website", Widget.URL, group="About you"),
-        *_CONTACTS,
-        FieldSpec("country", "Country", Widget.COUNTRY, required=True, choices=COUNTRIES,
-                  hint="Outside the U.S.? We refer you to a global partner.", group="Your need"),
-        FieldSpec("languages", "Languages you work in", Widget.CHECKBOXES, required=True,
-                  choices=LANGUAGES, group="Your need"),
-        FieldSpec("urgency", "How urgent is it?", Widget.RADIO, required=True,
-                  choices=URGENCIES, group="Your need"),
-        FieldSpec("areas", "Areas of need", Widget.CHECKBOXES, required=True, choices=AREAS,
-                  group="Your need"),
-        FieldSpec("duration", "Kind of help", Widget.RADIO, choices=DURATIONS, group="Your need"),
-        FieldSpec("need", "What is happening, and what would help?", Widget.TEXTAREA,
-                  required=True, max_len=4000, group="Your need"),
-        FieldSpec("heard", "How did you hear about us? (optional)", max_len=300,
-                  group="Your need"),
+    N_("Request assistance"),
+    N_(
+        "Tell us what you need. Everything you type is encrypted the moment it arrives; a "
+        "partner who works with your community will contact you through the channel you choose."
     ),
-)  # fmt: skip
+    (
+        FieldSpec("name", N_("Your name or an alias"), required=True, group=N_("About you")),
+        FieldSpec("title", N_("Your role"), group=N_("About you")),
+        FieldSpec("organization", N_("Organization"), group=N_("About you")),
+        FieldSpec("website", N_("Website"), Widget.URL, group=N_("About you")),
+        *_CONTACTS,
+        FieldSpec(
+            "country",
+            N_("Country"),
+            Widget.COUNTRY,
+            required=True,
+            choices=COUNTRIES,
+            hint=N_("Outside the U.S.? We refer you to a global partner."),
+            group=N_("Your need"),
+        ),
+        FieldSpec(
+            "languages",
+            N_("Languages you work in"),
+            Widget.CHECKBOXES,
+            required=True,
+            choices=LANGUAGES,
+            group=N_("Your need"),
+        ),
+        FieldSpec(
+            "urgency",
+            N_("How urgent is it?"),
+            Widget.RADIO,
+            required=True,
+            choices=URGENCIES,
+            group=N_("Your need"),
+        ),
+        FieldSpec(
+            "areas",
+            N_("Areas of need"),
+            Widget.CHECKBOXES,
+            required=True,
+            choices=AREAS,
+            group=N_("Your need"),
+        ),
+        FieldSpec(
+            "duration", N_("Kind of help"), Widget.RADIO, choices=DURATIONS, group=N_("Your need")
+        ),
+        FieldSpec(
+            "need",
+            N_("What is happening, and what would help?"),
+            Widget.TEXTAREA,
+            required=True,
+            max_len=4000,
+            group=N_("Your need"),
+        ),
+        FieldSpec(
+            "heard", N_("How did you hear about us? (optional)"), max_len=300, group=N_("Your need")
+        ),
+    ),
+)
 
 PROVIDER_FORM = FormSchema(
     FormKind.PROVIDER,
-    "Become a provider",
-    "Volunteer your security skills. You join after an existing member vouches for you or "
-    "two organizations you served give references, and you start in a probation pod.",
-    (
-        FieldSpec("name", "Your name", required=True, group="About you"),
-        FieldSpec("organization", "Organization or company (optional)", group="About you"),
-        FieldSpec("website", "Website", Widget.URL, group="About you"),
-        *_CONTACTS,
-        FieldSpec("country", "Country", Widget.COUNTRY, required=True, choices=COUNTRIES,
-                  group="Your work"),
-        FieldSpec("languages", "Languages you work in", Widget.CHECKBOXES, required=True,
-                  choices=LANGUAGES, group="Your work"),
-        FieldSpec("background", "Background", Widget.CHECKBOXES, choices=BACKGROUNDS,
-                  group="Your work"),
-        FieldSpec("skills", "Skills", Widget.CHECKBOXES, required=True, choices=SKILLS,
-                  group="Your work"),
-        FieldSpec("qualifications", "Experience with vulnerable communities", Widget.TEXTAREA,
-                  required=True, max_len=4000, group="Your work"),
-        FieldSpec("references", "Who can vouch for you, or two references", Widget.TEXTAREA,
-                  max_len=2000, group="Your work"),
+    N_("Become a provider"),
+    N_(
+        "Volunteer your security skills. You join after an existing member vouches for you or "
+        "two organizations you served give references, and you start in a probation pod."
     ),
-)  # fmt: skip
+    (
+        FieldSpec("name", N_("Your name"), required=True, group=N_("About you")),
+        FieldSpec("organization", N_("Organization or company (optional)"), group=N_("About you")),
+        FieldSpec("website", N_("Website"), Widget.URL, group=N_("About you")),
+        *_CONTACTS,
+        FieldSpec(
+            "country",
+            N_("Country"),
+            Widget.COUNTRY,
+            required=True,
+            choices=COUNTRIES,
+            group=N_("Your work"),
+        ),
+        FieldSpec(
+            "languages",
+            N_("Languages you work in"),
+            Widget.CHECKBOXES,
+            required=True,
+            choices=LANGUAGES,
+            group=N_("Your work"),
+        ),
+        FieldSpec(
+            "background",
+            N_("Background"),
+            Widget.CHECKBOXES,
+            choices=BACKGROUNDS,
+            group=N_("Your work"),
+        ),
+        FieldSpec(
+            "skills",
+            N_("Skills"),
+            Widget.CHECKBOXES,
+            required=True,
+            choices=SKILLS,
+            group=N_("Your work"),
+        ),
+        FieldSpec(
+            "qualifications",
+            N_("Experience with vulnerable communities"),
+            Widget.TEXTAREA,
+            required=True,
+            max_len=4000,
+            group=N_("Your work"),
+        ),
+        FieldSpec(
+            "references",
+            N_("Who can vouch for you, or two references"),
+            Widget.TEXTAREA,
+            max_len=2000,
+            group=N_("Your work"),
+        ),
+    ),
+)
 
 SCHEMAS: Mapping[FormKind, FormSchema] = MappingProxyType(
     {FormKind.REQUEST: REQUEST_FORM, FormKind.PROVIDER: PROVIDER_FORM}
@@ -249,32 +379,42 @@ def read(schema: FormSchema, form: Mapping[str, object]) -> Submission:
     return Submission(schema.kind, MappingProxyType(values))
 
 
-def _check_field(spec: FieldSpec, sub: Submission) -> str | None:
+def _check_field(spec: FieldSpec, sub: Submission) -> Problem | None:
     if spec.widget is Widget.CHECKBOXES:
         picked = sub.selected(spec.name)
         allowed = {c.value for c in spec.choices}
         if any(p not in allowed for p in picked):
-            return "Pick from the listed options."
+            return Problem(N_("Pick from the listed options."))
         if spec.required and not picked:
-            return "Pick at least one."
+            return Problem(N_("Pick at least one."))
         return None
     value = sub.text(spec.name)
     if not value:
-        return "This is required." if spec.required else None
+        return Problem(N_("This is required.")) if spec.required else None
     if len(value) > spec.max_len:
-        return f"Keep this under {spec.max_len} characters (now {len(value)})."
+        return Problem(
+            *N_plural(
+                "Keep this under %(max)d character (now %(now)d).",
+                "Keep this under %(max)d characters (now %(now)d).",
+            ),
+            spec.max_len,
+            max=spec.max_len,
+            now=len(value),
+        )
     if spec.widget is Widget.RADIO and value not in {c.value for c in spec.choices}:
-        return "Pick one of the listed options."
+        return Problem(N_("Pick one of the listed options."))
     if spec.widget is Widget.COUNTRY and not _COUNTRY.match(value):
-        return "Pick a country from the list, or type its two-letter code (like US or MX)."
+        return Problem(
+            N_("Pick a country from the list, or type its two-letter code (like US or MX).")
+        )
     if spec.widget is Widget.EMAIL and not _EMAIL.match(value):
-        return "This does not look like an email address (name@example.org)."
+        return Problem(N_("This does not look like an email address (name@example.org)."))
     if spec.widget is Widget.TEL and not _PHONE.match(value):
-        return "Use digits, spaces and + ( ) - only, like +1 555 010 0000."
+        return Problem(N_("Use digits, spaces and + ( ) - only, like +1 555 010 0000."))
     if spec.widget is Widget.URL and not _URL.match(value):
-        return "Start the address with https:// or http://."
+        return Problem(N_("Start the address with https:// or http://."))
     if spec.name == "matrix" and not _MXID.match(value):
-        return "A Matrix ID looks like @name:server.org."
+        return Problem(N_("A Matrix ID looks like @name:server.org."))
     return None
 
 
@@ -282,7 +422,7 @@ def validate(schema: FormSchema, form: Mapping[str, object]) -> Validation:
     sub = read(schema, form)
     if sub.text("country"):
         sub = Submission(sub.kind, MappingProxyType({**sub.values, "country": sub.country.upper()}))
-    errors: dict[str, str] = {}
+    errors: dict[str, Problem] = {}
     for spec in schema.fields:
         problem = _check_field(spec, sub)
         if problem:

@@ -11,6 +11,8 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
+from coordinator.web import i18n
+
 TEMPLATES = Path(__file__).parent / "templates"
 
 ENV = jinja2.Environment(
@@ -20,6 +22,11 @@ ENV = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
+    extensions=["jinja2.ext.i18n"],
+)
+# Newstyle gettext: placeholders are filled by name after translation and escaped.
+ENV.install_gettext_callables(  # type: ignore[attr-defined]
+    i18n.gettext, i18n.ngettext, newstyle=True, pgettext=i18n.pgettext
 )
 
 
@@ -66,7 +73,35 @@ async def site_context(request: web.Request, handler):  # type: ignore[no-untype
         SITE.reset(token)
 
 
+def translate(message: str) -> str:
+    """A message in the reader's language; a form ``Problem`` keeps its plural and values."""
+    from coordinator.web.forms import Problem
+
+    if isinstance(message, Problem):
+        text = (
+            i18n.ngettext(message.msgid, message.plural, message.n or 0)
+            if message.plural is not None
+            else i18n.gettext(message.msgid)
+        )
+        return text % dict(message.params) if message.params else text
+    return i18n.gettext(message) if message else message
+
+
+def choice_label(choice: Any) -> str:
+    from coordinator.web.forms import Shown
+
+    if choice.shown is Shown.LANGUAGE:
+        return i18n.language_name(choice.value)
+    if choice.shown is Shown.REGION:
+        return i18n.region_name(choice.value)
+    return translate(choice.label)
+
+
 ENV.globals["site"] = site
+ENV.globals["lang"] = i18n.current
+ENV.globals["languages"] = i18n.switch_choices
+ENV.globals["choice_label"] = choice_label
+ENV.filters["tr"] = translate
 ENV.filters["when"] = when
 ENV.filters["minutes"] = minutes
 

@@ -8,6 +8,7 @@ from coordinator.logs import get_logger
 from coordinator.web import csrf as csrf_mod
 from coordinator.web.client import client_address, set_cookie
 from coordinator.web.forms import SCHEMAS, FormKind, Submission, validate
+from coordinator.web.i18n import N_, current
 from coordinator.web.ratelimit import Scope
 from coordinator.web.render import page
 from coordinator.web.security import SETTINGS_KEY
@@ -16,15 +17,15 @@ from coordinator.web.services import CSRF, LIMITER, SERVICES
 log = get_logger(__name__)
 routes = web.RouteTableDef()
 
-RATE_LIMITED = (
+RATE_LIMITED = N_(
     "Too many submissions from your connection just now. Nothing you typed was lost: "
     "wait a few minutes and send again. If it is happening now, reach us directly (below)."
 )
-BUSY = (
+BUSY = N_(
     "We are receiving very many submissions just now. Nothing you typed was lost: wait a "
     "few minutes and send again. If it is happening now, reach us directly (below)."
 )
-CSRF_EXPIRED = (
+CSRF_EXPIRED = N_(
     "This form had expired (or came from another site). Nothing you typed was lost: "
     "check it and send it again."
 )
@@ -33,6 +34,13 @@ CSRF_EXPIRED = (
 @routes.get("/", name="home")
 async def home(request: web.Request) -> web.Response:
     return await page("home.html")
+
+
+def _action(kind: FormKind) -> str:
+    """Where the form posts: a chosen language rides along, so the error re-render and the
+    thanks page keep it even where the cookie was refused."""
+    lang = current()
+    return f"/{kind.value}?lang={lang.tag}" if lang.explicit else f"/{kind.value}"
 
 
 async def _render_form(
@@ -52,7 +60,7 @@ async def _render_form(
         sub=sub or Submission(kind, {}),
         errors=errors or {},
         notice=notice,
-        action=f"/{kind.value}",
+        action=_action(kind),
         csrf_token=request.app[CSRF].token(binding),
     )
     if new:
