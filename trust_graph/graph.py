@@ -401,8 +401,8 @@ class TrustGraph:
             entry = _Entry(seeds, compute(self._snap, policy, seeds))
             self._cache[key] = entry
             self.stats.flow_recomputes += 1
-        else:
-            flow = entry.flow
+        flow = entry.flow
+        assert flow is not None  # computed just above when missing
         if entry.acc is None:
             entry.acc = literal_fixpoint(self._snap, policy, entry.seeds, flow)
         return entry.acc
