@@ -12,7 +12,9 @@ import argparse
 import asyncio
 import sys
 
+from coordinator.audit_key import AuditKeyError
 from coordinator.cli.options import add_config, load_config
+from coordinator.config import Config
 
 ACTOR = "operator"
 
@@ -58,15 +60,16 @@ async def _list(url: str, staff: str | None) -> int:
     return 0
 
 
-async def _revoke(url: str, ids: list[str]) -> int:
+async def _revoke(conf: Config, ids: list[str]) -> int:
+    from coordinator.audit_key import for_config
     from coordinator.store import create_engine
     from coordinator.store.clock import utcnow
     from coordinator.web.auth import DatabaseSecretStore
 
-    engine = create_engine(url)
+    engine = create_engine(conf.database_url)
     missing: list[str] = []
     try:
-        store = DatabaseSecretStore(engine)
+        store = DatabaseSecretStore(engine, await for_config(conf, engine))
         for token_id in ids:
             if await store.revoke(token_id, None, ACTOR, utcnow()):
                 print(f"dsx tokens: revoked {token_id}")
@@ -87,7 +90,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.action == "list":
             return asyncio.run(_list(conf.database_url, args.staff))
-        return asyncio.run(_revoke(conf.database_url, args.ids))
+        return asyncio.run(_revoke(conf, args.ids))
+    except AuditKeyError as exc:
+        print(f"dsx tokens: {exc}", file=sys.stderr)
+        return 1
     except Exception as exc:  # one line, never a traceback
         print(
             f"dsx tokens: cannot use the database ({type(exc).__name__}); "

@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from coordinator.audit import AuditRecord, append
+from coordinator.audit_key import AuditKey
 from coordinator.logs import get_logger
 from coordinator.store.clock import aware
 from coordinator.store.schema import staff_grants
@@ -153,10 +154,12 @@ def _utc_or_none(value: datetime | None) -> datetime | None:
 
 
 class DatabaseSecretStore:
-    """Grants in ``staff_grants`` (SQLite or PostgreSQL), keyed by digest."""
+    """Grants in ``staff_grants`` (SQLite or PostgreSQL), keyed by digest. Revoking is
+    audited, so it needs the audit key (``coordinator/audit_key.py``)."""
 
-    def __init__(self, engine: AsyncEngine):
+    def __init__(self, engine: AsyncEngine, audit_key: AuditKey | None = None):
         self._engine = engine
+        self._audit_key = audit_key
 
     async def put(self, digest: str, grant: Grant) -> None:
         async with self._engine.begin() as conn:
@@ -220,7 +223,9 @@ class DatabaseSecretStore:
             revoked = bool(done.rowcount)
             # A refusal (unknown id, or another staff member's token) is audited too.
             action = "api_token.revoked" if revoked else "api_token.revoke_refused"
-            await append(conn, [AuditRecord(actor, action, token_id[:64])], now)
+            if self._audit_key is None:
+                raise RuntimeError("revoking a token is audited: give the store the audit key")
+            await append(conn, [AuditRecord(actor, action, token_id[:64])], now, self._audit_key)
         return revoked
 
     async def touch(self, digest: str, now: datetime) -> None:

@@ -49,7 +49,9 @@ def build_web(
         session_minutes=settings.session_minutes,
         login_link_minutes=settings.login_link_minutes,
         api_token_days=settings.api_token_days,
-        store=DatabaseSecretStore(coordinator.engine),  # survives restarts, shared
+        store=DatabaseSecretStore(
+            coordinator.engine, coordinator.audit_key
+        ),  # survives restarts, shared
     )
     intake = CoreIntake(
         coordinator.engine,
