@@ -105,6 +105,8 @@ async def test_every_dashboard_page_fits_a_phone_and_a_desktop(web, tmp_path):
                     assert await page.is_visible("details.menu-narrow >> text=Proposals")
                     # Requests are cards: the table header is not shown.
                     assert not await page.is_visible("#open-requests thead")
+                    nowrap = "e => getComputedStyle(e).whiteSpace"
+                    assert await page.eval_on_selector("#open-requests td.id", nowrap) == "nowrap"
                     assert await page.is_visible("#open-requests tr[data-request] td >> nth=0")
                 else:
                     assert not await narrow.is_visible()

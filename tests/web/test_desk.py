@@ -222,3 +222,26 @@ async def test_a_removal_and_a_revocation_need_a_confirmation(web_both):
     gone = await web.client.post("/dashboard/api-token/revoke", data={**data, "confirm": "yes"})
     assert gone.status == 200 and f"Token {grant.token_id} revoked." in await gone.text()
     assert (await web.client.get("/api/requests", headers=bearer)).status == 401
+
+
+async def test_counts_are_written_out_and_times_read_one_way(web):
+    from coordinator.web.render import ENV
+
+    plural = ENV.from_string(
+        '{% from "_macros.html" import plural %}'
+        '{{ plural(0, "vouch", "vouches") }}|{{ plural(1, "vouch", "vouches") }}|'
+        '{{ plural(2, "vouch", "vouches") }}'
+    )
+    assert await plural.render_async() == "0 vouches|1 vouch|2 vouches"
+    await seed(web.coord)
+    await web.sign_in()
+    vetting = await (await web.client.get("/dashboard/vetting")).text()
+    row = vetting.split('data-member="@p3:hs"')[1].split("</tr>")[0]
+    assert ">0 vouches<" in row and ">0 references<" in row
+    when = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC")
+    audit_page = await (await web.client.get("/dashboard/audit")).text()
+    cells = re.findall(r'<td data-label="At" class="nowrap">([^<]*)</td>', audit_page)
+    assert cells and all(when.fullmatch(c) for c in cells), cells[:3]
+    dashboard = await (await web.client.get("/dashboard")).text()
+    assert 'class="danger">Refuse' in dashboard  # destructive buttons look it
+    assert '<td data-label="Request" class="mono id">' in dashboard  # ids never wrap
