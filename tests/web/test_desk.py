@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import datetime
 
 import sqlalchemy as sa
 
 from coordinator import audit
-from coordinator.store.schema import audit_log, intake_queue, members, requests
+from coordinator.store.schema import audit_log, intake_queue, members, outbox, requests
 from coordinator.web.forms import PROVIDER_FORM, REQUEST_FORM
 from coordinator.web.staff import SESSION_COOKIE
 from tests.web.conftest import STAFF, seed
@@ -245,3 +246,57 @@ async def test_counts_are_written_out_and_times_read_one_way(web):
     dashboard = await (await web.client.get("/dashboard")).text()
     assert 'class="danger">Refuse' in dashboard  # destructive buttons look it
     assert '<td data-label="Request" class="mono id">' in dashboard  # ids never wrap
+
+
+async def test_submissions_from_before_the_upgrade_join_the_queue(db_url):
+    """The 0006 revision fills the queue from the ``intake.received`` audit entries, with
+    the partner's handle from the notice still in the outbox."""
+    from coordinator.store import create_engine, migrate
+
+    await migrate(db_url, "0005_request_room")
+    engine = create_engine(db_url)
+    at = "2026-03-01T12:00:00+00:00"
+    try:
+        async with engine.begin() as conn:
+            for seq, ref, form, urgency in (
+                (1, "c-1", "request", "high"),
+                (2, "a-1", "provider", "normal"),
+            ):
+                data = {"form": form, "urgency": urgency, "referral": False, "fields": 3}
+                await conn.execute(
+                    audit_log.insert().values(
+                        seq=seq,
+                        at=at,
+                        actor="web:public-form",
+                        action="intake.received",
+                        subject=ref,
+                        data=data,
+                        prev_hash="0" * 64,
+                        hash="1" * 64,
+                    )
+                )
+            when = datetime.fromisoformat(at)
+            await conn.execute(
+                outbox.insert().values(
+                    id="o1",
+                    room="partner:alpha",
+                    kind="message",
+                    content={"org.dsx.intake": {"reference": "c-1"}},
+                    created_at=when,
+                    state="sent",
+                    attempts=0,
+                    available_at=when,
+                )
+            )
+        await migrate(db_url)
+        async with engine.connect() as conn:
+            rows = {r.reference: r for r in await conn.execute(sa.select(intake_queue))}
+    finally:
+        await engine.dispose()
+    assert set(rows) == {"c-1", "a-1"}
+    assert (rows["c-1"].form, rows["c-1"].urgency, rows["c-1"].routed_to) == (
+        "request",
+        "high",
+        "alpha",
+    )
+    assert rows["a-1"].routed_to is None and rows["a-1"].acknowledged_at is None
