@@ -1,7 +1,9 @@
 """The staff dashboard: server-rendered pages over the read model, and staff actions.
 
 Actions call the same coordinator use cases as the room commands, with the staff
-member's Matrix id as the actor, so the audit log cannot tell them apart.
+member's Matrix id as the actor, so the audit log cannot tell them apart. Refuse, remove
+and token revoke ask first (``coordinator/web/confirm.py``); the incoming queue of
+public-form submissions is acknowledged here (``coordinator/web/incoming.py``).
 """
 
 from __future__ import annotations
