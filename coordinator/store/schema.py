@@ -278,3 +278,19 @@ rate_limits = sa.Table(
     sa.Column("hits", sa.Integer, nullable=False),
     sa.Column("expires_at", sa.BigInteger, nullable=False, index=True),
 )
+
+# Public-form submissions as staff see them: no field of the form, only its kind, urgency,
+# the partner it was routed to (by handle; None: the staff room) and who acknowledged it.
+# The fields themselves are in ``sealed`` (scope ``intake``).
+intake_queue = sa.Table(
+    "intake_queue",
+    metadata,
+    sa.Column("reference", sa.String(40), primary_key=True),
+    sa.Column("form", sa.String(20), nullable=False),
+    sa.Column("urgency", sa.String(20), nullable=False),
+    sa.Column("routed_to", sa.String(200), nullable=True),
+    sa.Column("referral", sa.Boolean, nullable=False),
+    sa.Column("received_at", TS, nullable=False, index=True),
+    sa.Column("acknowledged_at", TS, nullable=True),
+    sa.Column("acknowledged_by", sa.String(255), nullable=True),
+)

@@ -7,7 +7,8 @@ before the transaction opens (with the room it is routed to, sealed as one more 
 delivery opens it there only), the sealed rows, the audit entry, a content-free notice
 to the routing partner's room (providers: the staff room) and an ``intake_details`` row
 (the reference only; ``partner_bots.workflow.intake`` opens and delivers the fields in
-the notice's thread) commit together.
+the notice's thread) commit together, with the ``intake_queue`` row staff see on the
+dashboard's incoming queue (kind, urgency, partner handle; no field).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from coordinator.audit_key import AuditKey
 from coordinator.sealing import PublicSealer
 from coordinator.store.outbox import partner_address, ref
-from coordinator.store.schema import partners, sealed
+from coordinator.store.schema import intake_queue, partners, sealed
 from coordinator.store.sealed import (
     INTAKE_DETAILS,
     INTAKE_ROOM,
@@ -86,17 +87,20 @@ class CoreIntake:
         self._clock = clock
         self._audit_key = audit_key
 
-    async def _room(self, tx: unit.Tx, kind: FormKind) -> str:
+    async def _room(self, tx: unit.Tx, kind: FormKind) -> tuple[str, str | None]:
         """The routing partner's default room (no request names one: delivery picks the
-        partner's first encrypted room, ``partner_address``), else the staff room."""
+        partner's first encrypted room, ``partner_address``) and its handle, else the
+        staff room (handle None)."""
         if kind is FormKind.PROVIDER or not self._routing_partner:
-            return self._staff_room
+            return self._staff_room, None
         rooms = (
             await tx.conn.execute(
                 sa.select(partners.c.rooms).where(partners.c.handle == self._routing_partner)
             )
         ).scalar_one_or_none()
-        return partner_address(self._routing_partner) if rooms else self._staff_room
+        if not rooms:
+            return self._staff_room, None
+        return partner_address(self._routing_partner), self._routing_partner
 
     async def submit(self, submission: Submission) -> IntakeReceipt:
         reference = new_reference(submission.kind)
@@ -107,7 +111,7 @@ class CoreIntake:
         urgency = submission.urgency.name.lower()
 
         async def body(tx: unit.Tx) -> IntakeReceipt:
-            room = await self._room(tx, submission.kind)
+            room, handle = await self._room(tx, submission.kind)
             routed = sealed_row(self._sealer, reference, INTAKE_SCOPE, INTAKE_ROUTED_TO, room)
             await tx.conn.execute(sealed.insert(), [*blobs, routed])
             what = (
@@ -137,6 +141,16 @@ class CoreIntake:
                 {"reference": reference, "form": submission.kind.value},
                 kind=INTAKE_DETAILS,
                 thread_of=ref(notice),
+            )
+            await tx.conn.execute(
+                intake_queue.insert().values(
+                    reference=reference,
+                    form=submission.kind.value,
+                    urgency=urgency,
+                    routed_to=handle,
+                    referral=receipt.referral,
+                    received_at=tx.now,
+                )
             )
             tx.audit(
                 "intake.received",

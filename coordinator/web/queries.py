@@ -21,6 +21,7 @@ from coordinator.store.clock import aware
 from coordinator.store.schema import (
     audit_log,
     engagements,
+    intake_queue,
     members,
     outbox,
     partners,
@@ -184,6 +185,21 @@ class Stats:
     members_by_status: tuple[CountRow, ...]
     weeks: tuple[WeekRow, ...]
     retained_counts: tuple[CountRow, ...]
+
+
+@dataclass(frozen=True)
+class IncomingRow:
+    """A public-form submission as staff see it: never a field of the form."""
+
+    reference: str
+    form: str  # "request" | "provider"
+    urgency: str
+    routed_to: str | None  # the partner's handle; None: the staff room
+    referral: bool
+    received_at: datetime
+    age_minutes: int
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
 
 
 def _minutes(delta: timedelta) -> int:
@@ -516,3 +532,42 @@ async def stats(engine: AsyncEngine, weeks: int = 12) -> Stats:
     # Unpacked: a Row's ``count`` attribute is also tuple.count to the type checker.
     retained = tuple(CountRow(kind, count) for kind, count in sorted(kept))
     return Stats(by_request, by_proposal, by_engagement, by_member, rows, retained)
+
+
+async def incoming(engine: AsyncEngine, now: datetime, limit: int = 200) -> list[IncomingRow]:
+    """Public-form submissions, the unacknowledged first, oldest first within each."""
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                sa.select(intake_queue)
+                .order_by(
+                    intake_queue.c.acknowledged_at.is_not(None),
+                    intake_queue.c.received_at,
+                )
+                .limit(limit)
+            )
+        ).all()
+    return [
+        IncomingRow(
+            r.reference,
+            r.form,
+            r.urgency,
+            r.routed_to,
+            bool(r.referral),
+            aware(r.received_at),
+            _minutes(now - aware(r.received_at)),
+            aware(r.acknowledged_at) if r.acknowledged_at else None,
+            r.acknowledged_by,
+        )
+        for r in rows
+    ]
+
+
+async def unacknowledged(engine: AsyncEngine, form: str | None = None) -> int:
+    """How many submissions (of one form, or all) wait for a staff member: the dashboard
+    menu's count, and the vetting page's pointer to provider applications."""
+    async with engine.connect() as conn:
+        query = sa.select(sa.func.count()).where(intake_queue.c.acknowledged_at.is_(None))
+        if form is not None:
+            query = query.where(intake_queue.c.form == form)
+        return int((await conn.execute(query)).scalar_one())

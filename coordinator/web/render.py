@@ -30,8 +30,18 @@ ENV.install_gettext_callables(  # type: ignore[attr-defined]
 )
 
 
-def when(value: datetime | None) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if value else "—"
+def when(value: datetime | str | None) -> str:
+    """The one date format on every page; an ISO string (the audit log's) is read first."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if value is None:
+        return "—"
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def minutes(value: int | None) -> str:

@@ -1,7 +1,9 @@
 """The staff dashboard: server-rendered pages over the read model, and staff actions.
 
 Actions call the same coordinator use cases as the room commands, with the staff
-member's Matrix id as the actor, so the audit log cannot tell them apart.
+member's Matrix id as the actor, so the audit log cannot tell them apart. Refuse, remove
+and token revoke ask first (``coordinator/web/confirm.py``); the incoming queue of
+public-form submissions is acknowledged here (``coordinator/web/incoming.py``).
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from aiohttp import web
 from coordinator.domain import DomainError
 from coordinator.logs import get_logger
 from coordinator.usecases.acting import Acting
-from coordinator.web import queries, staff, svg
+from coordinator.web import confirm, queries, staff, svg
 from coordinator.web.actions import staff_caller
+from coordinator.web.incoming import acknowledge
 from coordinator.web.render import page
 from coordinator.web.security import SETTINGS_KEY
 from coordinator.web.services import SERVICES
@@ -43,8 +46,22 @@ def sla_policy(request: web.Request) -> queries.SlaPolicy:
     return queries.SlaPolicy(s.sla_minutes_critical, s.sla_minutes_high)
 
 
-async def render(session: staff.StaffSession, name: str, **context: Any) -> web.Response:
-    return await page(name, session=session, now=datetime.now(UTC), **context)
+async def render(
+    request: web.Request, session: staff.StaffSession, name: str, **context: Any
+) -> web.Response:
+    """Every dashboard page: the session, the current path (marked in the menu) and how
+    many public-form submissions wait in the incoming queue (shown in the menu)."""
+    status = int(context.pop("status", 200))
+    waiting = await queries.unacknowledged(request.app[SERVICES].engine)
+    return await page(
+        name,
+        status=status,
+        session=session,
+        now=datetime.now(UTC),
+        here=request.path,
+        incoming_waiting=waiting,
+        **context,
+    )
 
 
 @routes.get("/dashboard", name="dashboard")
@@ -52,6 +69,7 @@ async def render(session: staff.StaffSession, name: str, **context: Any) -> web.
 async def dashboard(request: web.Request, session: staff.StaffSession) -> web.StreamResponse:
     engine = request.app[SERVICES].engine
     return await render(
+        request,
         session,
         "dash_requests.html",
         requests=await queries.open_requests(engine, datetime.now(UTC), sla_policy(request)),
@@ -62,14 +80,14 @@ async def dashboard(request: web.Request, session: staff.StaffSession) -> web.St
 @staff_page
 async def proposals(request: web.Request, session: staff.StaffSession) -> web.StreamResponse:
     rows = await queries.pending_proposals(request.app[SERVICES].engine)
-    return await render(session, "dash_proposals.html", proposals=rows)
+    return await render(request, session, "dash_proposals.html", proposals=rows)
 
 
 @routes.get("/dashboard/engagements", name="engagements")
 @staff_page
 async def engagements(request: web.Request, session: staff.StaffSession) -> web.StreamResponse:
     rows = await queries.engagement_rows(request.app[SERVICES].engine)
-    return await render(session, "dash_engagements.html", engagements=rows)
+    return await render(request, session, "dash_engagements.html", engagements=rows)
 
 
 @routes.get("/dashboard/vetting", name="vetting")
@@ -80,7 +98,15 @@ async def vetting(request: web.Request, session: staff.StaffSession) -> web.Stre
     explainer = request.app[SERVICES].trust
     explained = {a.id: await explainer.explain(a.id) for a in queue}
     last = await queries.last_vet_decisions(engine, [a.id for a in queue])
-    return await render(session, "dash_vetting.html", queue=queue, explained=explained, last=last)
+    return await render(
+        request,
+        session,
+        "dash_vetting.html",
+        queue=queue,
+        explained=explained,
+        last=last,
+        applications=await queries.unacknowledged(engine, form="provider"),
+    )
 
 
 @routes.get("/dashboard/members/{member_id}", name="member")
@@ -99,6 +125,7 @@ async def member(request: web.Request, session: staff.StaffSession) -> web.Strea
     on_paths = tuple(dict.fromkeys(m for p in paths for m in p))
     hood = await queries.neighbourhood(engine, member_id, must_include=on_paths)
     return await render(
+        request,
         session,
         "dash_member.html",
         member=row,
@@ -112,7 +139,7 @@ async def member(request: web.Request, session: staff.StaffSession) -> web.Strea
 @staff_page
 async def identities(request: web.Request, session: staff.StaffSession) -> web.StreamResponse:
     pending = request.app[SERVICES].actions.pending_identities()
-    return await render(session, "dash_identities.html", pending=sorted(pending.items()))
+    return await render(request, session, "dash_identities.html", pending=sorted(pending.items()))
 
 
 @routes.get("/dashboard/audit", name="audit")
@@ -121,6 +148,7 @@ async def audit_log(request: web.Request, session: staff.StaffSession) -> web.St
     services = request.app[SERVICES]
     engine = services.engine
     return await render(
+        request,
         session,
         "dash_audit.html",
         chain=await queries.audit_status(engine, services.audit_key),
@@ -132,14 +160,14 @@ async def audit_log(request: web.Request, session: staff.StaffSession) -> web.St
 @staff_page
 async def retention(request: web.Request, session: staff.StaffSession) -> web.StreamResponse:
     items = await queries.retention_queue(request.app[SERVICES].engine)
-    return await render(session, "dash_retention.html", items=items)
+    return await render(request, session, "dash_retention.html", items=items)
 
 
 @routes.get("/dashboard/stats", name="stats")
 @staff_page
 async def stats(request: web.Request, session: staff.StaffSession) -> web.StreamResponse:
     return await render(
-        session, "dash_stats.html", stats=await queries.stats(request.app[SERVICES].engine)
+        request, session, "dash_stats.html", stats=await queries.stats(request.app[SERVICES].engine)
     )
 
 
@@ -155,6 +183,7 @@ async def _tokens_page(
     """The caller's own tokens only: ids, labels and times, never a secret but the new one."""
     auth = request.app[SERVICES].auth
     response = await render(
+        request,
         session,
         "dash_token.html",
         token=token,
@@ -186,16 +215,128 @@ async def api_token_issue(request: web.Request) -> web.StreamResponse:
 
 @routes.post("/dashboard/api-token/revoke", name="api_token_revoke")
 async def api_token_revoke(request: web.Request) -> web.StreamResponse:
-    """Revoke one of the caller's tokens; another's is answered like one that never was."""
+    """Revoke one of the caller's tokens, after a confirmation page; another's is answered
+    like one that never was (and refused, audited, at the first step already)."""
     session, form = await staff.check_post(request)
     if session is None:
         return await staff.signed_out()
     token_id = form.get("token_id", "").strip()
     auth = request.app[SERVICES].auth
+    mine = {t.token_id: t for t in await auth.api_tokens(session.staff)}
+    if token_id in mine and not confirm.confirmed(form):
+        label = mine[token_id].label
+        return await _confirm_page(
+            request,
+            session,
+            what="revoke",
+            title=f"Revoke token {token_id}?",
+            effect=(
+                f"Token {token_id}{f' ({label})' if label else ''} stops working at once; "
+                "every tool using it is refused from then on. This cannot be undone."
+            ),
+            action="/dashboard/api-token/revoke",
+            fields={"token_id": token_id},
+            subject=token_id,
+            button="Revoke this token",
+            back="/dashboard/api-token",
+        )
     if token_id and await auth.revoke_api_token(token_id, owner=session.staff, actor=session.staff):
         return await _tokens_page(request, session, notice=f"Token {token_id} revoked.")
     return await _tokens_page(
         request, session, notice="No such token.", notice_ok=False, status=404
+    )
+
+
+# -- incoming queue ------------------------------------------------------------------
+
+
+@routes.get("/dashboard/incoming", name="incoming")
+@staff_page
+async def incoming(request: web.Request, session: staff.StaffSession) -> web.StreamResponse:
+    return await _incoming_page(request, session)
+
+
+async def _incoming_page(
+    request: web.Request,
+    session: staff.StaffSession,
+    *,
+    notice: str = "",
+    notice_ok: bool = True,
+    status: int = 200,
+) -> web.Response:
+    rows = await queries.incoming(request.app[SERVICES].engine, datetime.now(UTC))
+    return await render(
+        request,
+        session,
+        "dash_incoming.html",
+        rows=rows,
+        notice=notice,
+        notice_ok=notice_ok,
+        status=status,
+    )
+
+
+@routes.post("/dashboard/incoming/acknowledge", name="incoming_acknowledge")
+async def incoming_acknowledge(request: web.Request) -> web.StreamResponse:
+    """The first staff member to acknowledge a submission is recorded; an unknown or
+    already acknowledged one changes nothing and gets the same answer."""
+    session, form = await staff.check_post(request)
+    if session is None:
+        return await staff.signed_out()
+    services = request.app[SERVICES]
+    ack = await acknowledge(
+        services.engine,
+        form.get("reference", ""),
+        staff=session.staff,
+        now=datetime.now(UTC),
+        audit_key=services.audit_key,
+    )
+    log.info("web.intake_acknowledged" if ack.acknowledged else "web.intake_acknowledge_refused")
+    if ack.acknowledged:
+        return await _incoming_page(request, session, notice=f"{ack.reference} acknowledged.")
+    return await _incoming_page(
+        request, session, notice="No such submission waiting.", notice_ok=False, status=404
+    )
+
+
+# -- confirmation ----------------------------------------------------------------------
+
+
+async def _confirm_page(
+    request: web.Request,
+    session: staff.StaffSession,
+    *,
+    what: str,
+    title: str,
+    effect: str,
+    action: str,
+    fields: dict[str, str],
+    button: str,
+    back: str,
+    subject: str,
+    codes: tuple[tuple[str, str], ...] = (),
+    code_field: str = "",
+    chosen: str = "",
+    error: str = "",
+) -> web.Response:
+    """The page between the first POST and the one that acts: nothing has changed yet."""
+    log.info("web.action_confirm", action=what)
+    return await render(
+        request,
+        session,
+        "dash_confirm.html",
+        title=title,
+        effect=effect,
+        subject=subject or "\x00",
+        action=action,
+        fields=sorted(fields.items()),
+        button=button,
+        back=back,
+        codes=codes,
+        code_field=code_field,
+        chosen=chosen,
+        error=error,
+        status=422 if error else 200,
     )
 
 
@@ -210,11 +351,22 @@ async def _act(
     session, form = await staff.check_post(request)
     if session is None:
         return await staff.signed_out()
+    return await _run(request, session, form, what, call)
+
+
+async def _run(
+    request: web.Request,
+    session: staff.StaffSession,
+    form: dict[str, str],
+    what: str,
+    call: Callable[[dict[str, str], Acting], Awaitable[Any]],
+) -> web.StreamResponse:
     try:
         result = await call(form, staff_caller(session.staff))
     except DomainError as exc:
         log.info("web.action_refused", action=what, code=exc.code)
         return await render(
+            request,
             session,
             "dash_result.html",
             what=what,
@@ -226,6 +378,7 @@ async def _act(
         )
     log.info("web.action", action=what)
     return await render(
+        request,
         session,
         "dash_result.html",
         what=what,
@@ -244,12 +397,45 @@ async def act_vet(request: web.Request) -> web.StreamResponse:
 
 @routes.post("/dashboard/actions/refuse", name="act_refuse")
 async def act_refuse(request: web.Request) -> web.StreamResponse:
+    """Refuse a request: a confirmation page with the reason code from the list first."""
+    session, form = await staff.check_post(request)
+    if session is None:
+        return await staff.signed_out()
+    request_id = form.get("request", "").strip()
+    code = form.get("reason", "")
+    if not confirm.confirmed(form) or not confirm.listed(code, confirm.REFUSE_CODES):
+        return await _confirm_page(
+            request,
+            session,
+            what="refuse",
+            title=f"Refuse request {request_id}?",
+            effect=(
+                f"Request {request_id} is closed as refused: no provider will be proposed "
+                "for it, and only the reason code and the date are kept."
+            ),
+            action="/dashboard/actions/refuse",
+            fields={"request": request_id},
+            subject=request_id,
+            button="Refuse this request",
+            back="/dashboard",
+            codes=confirm.REFUSE_CODES,
+            code_field="reason",
+            chosen=code,
+            error=_code_error(form),
+        )
     actions = request.app[SERVICES].actions
-    return await _act(
+    return await _run(
         request,
+        session,
+        form,
         "refuse",
-        lambda f, who: actions.refuse(f.get("request", ""), f.get("reason", ""), by=who),
+        lambda f, who: actions.refuse(request_id, code, by=who),
     )
+
+
+def _code_error(form: dict[str, str]) -> str:
+    """Confirmed without a code from the list: say so, act on nothing."""
+    return "Choose a reason code from the list." if confirm.confirmed(form) else ""
 
 
 @routes.post("/dashboard/actions/refer", name="act_refer")
@@ -264,15 +450,43 @@ async def act_refer(request: web.Request) -> web.StreamResponse:
 
 @routes.post("/dashboard/actions/remove", name="act_remove")
 async def act_remove(request: web.Request) -> web.StreamResponse:
+    """Remove a member: a confirmation page with the reason code from the list first; the
+    free-text reason (stored sealed) is carried to it unchanged."""
+    session, form = await staff.check_post(request)
+    if session is None:
+        return await staff.signed_out()
+    member_id = form.get("member", "").strip()
+    code = form.get("code", "")
+    if not confirm.confirmed(form) or not confirm.listed(code, confirm.REMOVE_CODES):
+        return await _confirm_page(
+            request,
+            session,
+            what="remove",
+            title=f"Remove {member_id} from the network?",
+            effect=(
+                f"{member_id} is removed from the network: their proposals are cancelled, "
+                "their open engagements re-routed, and members whose support ran only "
+                "through them are named; an organization's open cases end and its personal "
+                "data is purged. This cannot be undone from the dashboard."
+            ),
+            action="/dashboard/actions/remove",
+            fields={"member": member_id, "reason": form.get("reason", "")},
+            subject=member_id,
+            button="Remove this member",
+            back=f"/dashboard/members/{member_id}",
+            codes=confirm.REMOVE_CODES,
+            code_field="code",
+            chosen=code,
+            error=_code_error(form),
+        )
     actions = request.app[SERVICES].actions
-    return await _act(
+    return await _run(
         request,
+        session,
+        form,
         "remove",
         lambda f, who: actions.remove_member(
-            f.get("member", ""),
-            f.get("code") or "staff_removal",
-            reason=f.get("reason") or None,
-            by=who,
+            member_id, code, reason=f.get("reason") or None, by=who
         ),
     )
 

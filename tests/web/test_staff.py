@@ -212,7 +212,12 @@ async def test_staff_actions_use_the_core_use_cases_with_audit(web):
     assert forged.status == 403
     resp = await web.client.post(
         "/dashboard/actions/refuse",
-        data={"csrf_token": token, "request": ids["overdue_request"], "reason": "hate_agenda"},
+        data={
+            "csrf_token": token,
+            "request": ids["overdue_request"],
+            "reason": "hate_agenda",
+            "confirm": "yes",
+        },
     )
     assert resp.status == 200 and "Done: refuse" in await resp.text()
     vet = await web.client.post(
@@ -221,7 +226,12 @@ async def test_staff_actions_use_the_core_use_cases_with_audit(web):
     assert vet.status == 200
     refused = await web.client.post(
         "/dashboard/actions/refuse",
-        data={"csrf_token": token, "request": ids["overdue_request"], "reason": "again"},
+        data={
+            "csrf_token": token,
+            "request": ids["overdue_request"],
+            "reason": "duplicate",
+            "confirm": "yes",
+        },
     )
     assert refused.status == 409 and "illegal_transition" in await refused.text()
     async with web.coord.engine.connect() as conn:
@@ -245,19 +255,32 @@ async def test_removal_from_the_member_page_keeps_a_code_and_seals_the_reason(we
     await seed(web.coord)
     await web.sign_in()
     page = await (await web.client.get("/dashboard/members/@p2:hs")).text()
-    assert 'name="code"' in page and 'name="reason"' in page
+    assert 'name="reason"' in page and 'class="danger"' in page
     token = await web.csrf("/dashboard")
     reason = "threatened an organization's staff in a private message"
+    asked = await web.client.post(
+        "/dashboard/actions/remove",
+        data={"csrf_token": token, "member": "@p2:hs", "reason": reason},
+    )
+    page = await asked.text()
+    assert asked.status == 200 and 'name="code"' in page and '<option value="conduct"' in page
+    assert 'name="confirm" value="yes"' in page  # the free text is carried to the next step
     resp = await web.client.post(
         "/dashboard/actions/remove",
-        data={"csrf_token": token, "member": "@p2:hs", "code": "conduct", "reason": reason},
+        data={
+            "csrf_token": token,
+            "member": "@p2:hs",
+            "code": "conduct",
+            "reason": reason,
+            "confirm": "yes",
+        },
     )
     assert resp.status == 200 and "Done: remove" in await resp.text()
     bad = await web.client.post(
         "/dashboard/actions/remove",
-        data={"csrf_token": token, "member": "@p1:hs", "code": "Not A Code"},
+        data={"csrf_token": token, "member": "@p1:hs", "code": "Not A Code", "confirm": "yes"},
     )
-    assert bad.status == 409 and "short code" in await bad.text()
+    assert bad.status == 422 and "Choose a reason code from the list." in await bad.text()
     async with web.coord.engine.connect() as conn:
         entry = (
             await conn.execute(
@@ -313,7 +336,7 @@ async def test_non_us_request_is_referred_from_the_dashboard(web):
     await web.sign_in()
     page = await (await web.client.get("/dashboard")).text()
     row = page.split(f'data-request="{abroad.request}"')[1].split("</tr>")[0]
-    assert "Refer to the global partner" in row and "<td>MX</td>" in row
+    assert "Refer to the global partner" in row and '<td data-label="Region">MX</td>' in row
     us_row = page.split(f'data-request="{ids["pending_request"]}"')[1].split("</tr>")[0]
     assert "Refer" not in us_row
     token = await web.csrf("/dashboard")

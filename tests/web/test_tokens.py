@@ -73,9 +73,12 @@ async def _create(web: Web, label: str) -> tuple[str, str]:
 
 async def _revoke(web: Web, token_id: str) -> tuple[int, str]:
     csrf = await web.csrf("/dashboard/api-token")
-    resp = await web.client.post(
-        "/dashboard/api-token/revoke", data={"csrf_token": csrf, "token_id": token_id}
-    )
+    data = {"csrf_token": csrf, "token_id": token_id}
+    asked = await web.client.post("/dashboard/api-token/revoke", data=data)
+    if asked.status != 200:  # not the caller's: refused at the first step
+        return asked.status, await asked.text()
+    assert "Revoke this token" in await asked.text()  # a confirmation page; nothing yet
+    resp = await web.client.post("/dashboard/api-token/revoke", data={**data, "confirm": "yes"})
     return resp.status, await resp.text()
 
 
@@ -91,7 +94,7 @@ async def test_tokens_are_listed_with_times_but_never_the_secret(web2: Web):
     secret, token_id = await _create(web, "nightly report")
     listing = await (await web.client.get("/dashboard/api-token")).text()
     assert secret not in listing  # shown once, at creation
-    row = listing.split(f'<td class="mono">{token_id}</td>')[1].split("</tr>")[0]
+    row = listing.split(f'<td data-label="Id" class="mono id">{token_id}</td>')[1].split("</tr>")[0]
     assert "nightly report" in row and row.count("UTC") == 2  # created, expires; never used
     (grant,) = await web.auth.api_tokens(STAFF)
     assert grant.created_at is not None and grant.last_used_at is None
@@ -102,7 +105,7 @@ async def test_tokens_are_listed_with_times_but_never_the_secret(web2: Web):
     assert used.last_used_at is not None
     assert abs(used.last_used_at - datetime.now(UTC)) < timedelta(minutes=1)
     listing = await (await web.client.get("/dashboard/api-token")).text()
-    row = listing.split(f'<td class="mono">{token_id}</td>')[1].split("</tr>")[0]
+    row = listing.split(f'<td data-label="Id" class="mono id">{token_id}</td>')[1].split("</tr>")[0]
     assert row.count("UTC") == 3
     async with web.coord.engine.connect() as conn:
         stored = (await conn.execute(sa.select(staff_grants))).all()
