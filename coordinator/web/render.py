@@ -34,9 +34,10 @@ def when(value: datetime | str | None) -> str:
     """The one date format on every page; an ISO string (the audit log's) is read first."""
     if isinstance(value, str):
         try:
-            value = datetime.fromisoformat(value)
+            parsed = datetime.fromisoformat(value)
         except ValueError:
             return value
+        value = parsed
     if value is None:
         return "—"
     if value.tzinfo is None:
