@@ -18,8 +18,10 @@ import sqlalchemy as sa
 
 from coordinator.store import schema
 from partner_bots.commands import REGISTRY, Audience
-from partner_bots.events import IncomingMessage, IncomingReaction, IncomingRedaction
+from partner_bots.events import IncomingMessage, IncomingReaction, IncomingRedaction, Origin
 from partner_bots.render.reply import REPLY_KEY
+from partner_bots.standing import DeviceStanding, SenderDevice
+from partner_bots.workflow import posted
 from partner_bots.workflow.directory import Directory
 from partner_bots.workflow.services import WorkflowServices
 from partner_bots.workflow.sink import WorkflowSink
@@ -61,9 +63,27 @@ def new_id() -> str:
     return f"${secrets.token_hex(8)}"
 
 
+class EveryDeviceTrusted:
+    """These rules are about who the caller is, not their device (that is
+    tests/workflow/test_whose_words.py): every device passes the policy here."""
+
+    async def standing(self, room_id: str, user_id: str, origin: Origin | None) -> SenderDevice:
+        return SenderDevice(DeviceStanding.TRUSTED, "DEVICE")
+
+
+ORIGIN = Origin("curve-key", "session-id")
+PARTNER_ROOMS = {
+    "partner:alpha": "!alpha:hs",
+    "partner:beta": "!beta:hs",
+    "partner:globe": "!globe:hs",
+}
+
+
 def sink_for(c) -> WorkflowSink:
     directory = Directory(c.engine, c.config)
-    return WorkflowSink(c, directory, WorkflowServices(c, directory), "@bot:hs")
+    sink = WorkflowSink(c, directory, WorkflowServices(c, directory), "@bot:hs")
+    sink.devices = EveryDeviceTrusted()
+    return sink
 
 
 async def state(c) -> dict[str, list[str]]:
@@ -106,6 +126,7 @@ async def say(c, sink: WorkflowSink, room: str, sender: str, body: str) -> dict[
             reply_to=None,
             server_ts=0,
             content={"msgtype": "m.text", "body": body},
+            origin=ORIGIN,
         )
     )
     after = await replies(c, room)
@@ -196,12 +217,16 @@ async def deliver_posts(c, proposal: str) -> dict[str, str]:
         )
         for message, room, content in rows:
             if (content.get("org.dsx.proposal") or {}).get("id") == proposal:
-                out[room] = new_id()
+                # A partner address (the other partner's copy) resolves to its room, as
+                # delivery's PartnerRooms does for a partner with one room.
+                room_id = PARTNER_ROOMS.get(room, room)
+                out[room_id] = new_id()
                 await conn.execute(
                     schema.outbox.update()
                     .where(schema.outbox.c.id == message)
-                    .values(event_id=out[room], state="sent")
+                    .values(event_id=out[room_id], state="sent")
                 )
+                await posted.record_delivery(conn, message, room, room_id, out[room_id], content)
     return out
 
 
@@ -223,7 +248,7 @@ async def test_reactions_and_redactions_count_only_from_the_proposals_partners(c
     assert set(posts) == {ALPHA, BETA}
 
     def react(room: str, sender: str, key: str, target: str, event: str | None = None):
-        return IncomingReaction(room, event or new_id(), sender, target, key, True, 0)
+        return IncomingReaction(room, event or new_id(), sender, target, key, True, 0, ORIGIN)
 
     async def reaction(room: str, sender: str, key: str) -> dict[str, Any]:
         await sink(react(room, sender, key, posts[ALPHA]))
