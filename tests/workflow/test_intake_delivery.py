@@ -228,7 +228,6 @@ async def test_a_partner_without_an_encrypted_room_gets_nothing(setup: Setup):
         s,
         encrypted=False,
         intake=IntakeDetails(s.coord.engine, opener, audit_key=s.coord.audit_key),
-        partners=OnePartner(),
     )
     await _drain(delivery)
     assert opener.opened == 0 and delivery.sender.sent == []
@@ -250,7 +249,6 @@ async def test_unencrypted_room_is_refused_before_anything_is_opened(setup: Setu
         s,
         encrypted=False,
         intake=IntakeDetails(s.coord.engine, opener, audit_key=s.coord.audit_key),
-        partners=OnePartner(),
     )
     await _drain(delivery)
     assert opener.opened == 0
