@@ -484,11 +484,16 @@ def duplicated_contents(events: list[dict[str, Any]]) -> list[str]:
 STAFF = "org.dsx.staff"
 
 
-def event_ids_by_room(rows: list[Any]) -> dict[str, list[str]]:
-    """Each room's outbox rows as the event ids they became, in outbox order."""
+def event_ids_by_room(
+    rows: list[Any], aliases: dict[str, str] | None = None
+) -> dict[str, list[str]]:
+    """Each room's outbox rows as the event ids they became, in outbox order. ``aliases``
+    maps an address delivery resolves (``partner:<handle>``, for messages filed outside a
+    room) to the room it reaches: in the drills each partner has exactly one room."""
     by_room: dict[str, list[str]] = {}
     for r in rows:
-        by_room.setdefault(r.room, []).append(r.event_id)
+        room = (aliases or {}).get(r.room, r.room)
+        by_room.setdefault(room, []).append(r.event_id)
     return by_room
 
 

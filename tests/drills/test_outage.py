@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from coordinator.domain import Urgency
+from coordinator.store.outbox import partner_address
 from coordinator.usecases import Coordinator
 from tests.drills.harness import (
     REGION,
@@ -108,7 +109,7 @@ async def test_homeserver_outage_backlog_goes_out_in_order_once(own_homeserver, 
         rows = await ledger.outbox_rows()
         figures = check_outbox(rows)
         assert staff_kinds(rows) == ["trouble", "recovered"]
-        by_room = event_ids_by_room(rows)
+        by_room = event_ids_by_room(rows, {partner_address(p.handle): p.room for p in net.partners})
         proposals = 0
         for p in net.partners:
             events = await room_history(p.member, p.room, net.bot)
