@@ -8,7 +8,6 @@ scrape time (``refresh``), so every process reports the same, shared truth.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
@@ -51,10 +50,6 @@ SYNC_AGE = Gauge(
 )
 
 
-def observe_use_case(name: str, seconds: float) -> None:
-    USE_CASE_SECONDS.labels(use_case=name).observe(seconds)
-
-
 async def refresh(
     engine: AsyncEngine,
     sync_ages: Mapping[str, float] | None = None,
@@ -95,18 +90,3 @@ async def refresh(
 
 def render() -> bytes:
     return generate_latest(REGISTRY)
-
-
-class Timer:
-    """``with Timer("file_request"):`` observes the block's duration."""
-
-    def __init__(self, name: str):
-        self.name = name
-        self._start = 0.0
-
-    def __enter__(self) -> Timer:
-        self._start = time.perf_counter()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        observe_use_case(self.name, time.perf_counter() - self._start)

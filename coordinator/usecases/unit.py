@@ -106,53 +106,38 @@ async def run(
     audit_key: audit.AuditKey,
     on_rollback: Callable[[], Awaitable[None]] | None = None,
 ) -> R:
-    """Run ``body`` in one transaction with audit, outbox and idempotency."""
-    with metrics.Timer(name):
-        return await _run(
-            engine, name, actor, now, event_id, result_type, body, audit_key, on_rollback
-        )
-
-
-async def _run(
-    engine: AsyncEngine,
-    name: str,
-    actor: str,
-    now: datetime,
-    event_id: str | None,
-    result_type: type[R],
-    body: Callable[[Tx], Awaitable[R]],
-    audit_key: audit.AuditKey,
-    on_rollback: Callable[[], Awaitable[None]] | None,
-) -> R:
-    try:
-        async with engine.begin() as conn:
-            if event_id is not None:
+    """Run ``body`` in one transaction with audit, outbox and idempotency; its duration,
+    commit included, feeds the use-case latency histogram (``coordinator.metrics``)."""
+    with metrics.USE_CASE_SECONDS.labels(use_case=name).time():
+        try:
+            async with engine.begin() as conn:
+                if event_id is not None:
+                    handled, stored = await inbox_store.lookup(conn, event_id)
+                    if handled:
+                        log.info("usecase.duplicate", use_case=name)
+                        return decode_result(result_type, stored)
+                    await inbox_store.claim(conn, event_id, name, now)
+                tx = Tx(conn=conn, now=now, actor=actor)
+                result = await body(tx)
+                await audit.append(conn, tx.records, now, audit_key)
+                if event_id is not None:
+                    await inbox_store.store_result(conn, event_id, encode_result(result))
+        except IntegrityError:
+            if on_rollback is not None:
+                await on_rollback()
+            if event_id is None:
+                raise
+            # A concurrent process handled the same event first: return its result.
+            async with engine.connect() as conn:
                 handled, stored = await inbox_store.lookup(conn, event_id)
-                if handled:
-                    log.info("usecase.duplicate", use_case=name)
-                    return decode_result(result_type, stored)
-                await inbox_store.claim(conn, event_id, name, now)
-            tx = Tx(conn=conn, now=now, actor=actor)
-            result = await body(tx)
-            await audit.append(conn, tx.records, now, audit_key)
-            if event_id is not None:
-                await inbox_store.store_result(conn, event_id, encode_result(result))
-    except IntegrityError:
-        if on_rollback is not None:
-            await on_rollback()
-        if event_id is None:
+            if not handled:
+                raise
+            return decode_result(result_type, stored)
+        except BaseException:
+            if on_rollback is not None:
+                await on_rollback()
             raise
-        # A concurrent process handled the same event first: return its result.
-        async with engine.connect() as conn:
-            handled, stored = await inbox_store.lookup(conn, event_id)
-        if not handled:
-            raise
-        return decode_result(result_type, stored)
-    except BaseException:
-        if on_rollback is not None:
-            await on_rollback()
-        raise
-    for hook in tx.after_commit:
-        hook()
-    log.info("usecase.done", use_case=name, audit=len(tx.records))
-    return result
+        for hook in tx.after_commit:
+            hook()
+        log.info("usecase.done", use_case=name, audit=len(tx.records))
+        return result
