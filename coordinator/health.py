@@ -17,9 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from coordinator import metrics
-from coordinator.store.clock import aware, utcnow
+from coordinator.store.clock import utcnow
 from coordinator.store.errors import database_unreachable
-from coordinator.store.schema import outbox
 
 DB_TIMEOUT_S = 3.0
 
@@ -55,6 +54,20 @@ class Readiness:
         }
 
 
+async def database_check(engine: AsyncEngine) -> Check:
+    """The database answers within ``DB_TIMEOUT_S`` (also what a web process without a
+    probe reports)."""
+    try:
+        async with asyncio.timeout(DB_TIMEOUT_S):
+            async with engine.connect() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+    except Exception as exc:
+        if database_unreachable(exc) or isinstance(exc, TimeoutError):
+            return Check("database", False, "unreachable")
+        raise
+    return Check("database", True, "answers")
+
+
 class Probe:
     """Readiness and metrics for one process; ``sync_states`` is read at each call and
     maps an account's position in the configuration (``"0"`` is ``[matrix]``) to its
@@ -76,7 +89,7 @@ class Probe:
         self.now = now
 
     async def readiness(self) -> Readiness:
-        checks = [await self._database()]
+        checks = [await database_check(self.engine)]
         if checks[0].ok:
             checks.append(await self._outbox())
         checks += [self._sync(name, state) for name, state in sorted(self.sync_states().items())]
@@ -95,35 +108,16 @@ class Probe:
                 raise
         return metrics.render()
 
-    async def _database(self) -> Check:
-        try:
-            async with asyncio.timeout(DB_TIMEOUT_S):
-                async with self.engine.connect() as conn:
-                    await conn.execute(sa.text("SELECT 1"))
-        except Exception as exc:
-            if database_unreachable(exc) or isinstance(exc, TimeoutError):
-                return Check("database", False, "unreachable")
-            raise
-        return Check("database", True, "answers")
-
     async def _outbox(self) -> Check:
         async with self.engine.connect() as conn:
-            oldest = (
-                await conn.execute(
-                    sa.select(sa.func.min(outbox.c.created_at)).where(outbox.c.state == "pending")
-                )
-            ).scalar_one_or_none()
-            dead = (
-                await conn.execute(
-                    sa.select(sa.func.count()).select_from(outbox).where(outbox.c.state == "dead")
-                )
-            ).scalar_one()
-        if dead:
-            return Check("outbox", False, f"{dead} message(s) given up on: dsx outbox list --dead")
-        if oldest is not None:
-            age = (self.now() - aware(oldest)).total_seconds()
-            if age > self.stuck_after_s:
-                return Check("outbox", False, f"oldest message waiting {int(age)} s")
+            figures = await metrics.outbox_figures(conn)
+        if figures.dead:
+            return Check(
+                "outbox", False, f"{figures.dead} message(s) given up on: dsx outbox list --dead"
+            )
+        age = figures.oldest_age(self.now())
+        if age > self.stuck_after_s:
+            return Check("outbox", False, f"oldest message waiting {int(age)} s")
         return Check("outbox", True, "moving")
 
     def _sync(self, name: str, state: SyncState) -> Check:

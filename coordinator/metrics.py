@@ -9,11 +9,12 @@ scrape time (``refresh``), so every process reports the same, shared truth.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
 from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from coordinator.store.clock import aware, utcnow
 from coordinator.store.schema import outbox, requests
@@ -57,18 +58,7 @@ async def refresh(
 ) -> None:
     """Read the database-backed gauges; ``sync_ages`` maps account position to age."""
     async with engine.connect() as conn:
-        waiting = (
-            await conn.execute(
-                sa.select(sa.func.count(), sa.func.min(outbox.c.created_at)).where(
-                    outbox.c.state == "pending"
-                )
-            )
-        ).one()
-        dead = (
-            await conn.execute(
-                sa.select(sa.func.count()).select_from(outbox).where(outbox.c.state == "dead")
-            )
-        ).scalar_one()
+        figures = await outbox_figures(conn)
         counts = list(
             await conn.execute(
                 sa.select(requests.c.state, requests.c.urgency, sa.func.count()).group_by(
@@ -76,16 +66,46 @@ async def refresh(
                 )
             )
         )
-    OUTBOX_WAITING.set(waiting[0])
-    oldest = aware(waiting[1]) if waiting[1] is not None else None
-    OUTBOX_OLDEST.set(max(0.0, (now() - oldest).total_seconds()) if oldest else 0.0)
-    OUTBOX_DEAD.set(dead)
+    OUTBOX_WAITING.set(figures.waiting)
+    OUTBOX_OLDEST.set(figures.oldest_age(now()))
+    OUTBOX_DEAD.set(figures.dead)
     REQUESTS.clear()
     for state, urgency, count in counts:
         REQUESTS.labels(state=str(state), urgency=str(urgency)).set(count)
     SYNC_AGE.clear()
     for account, age in (sync_ages or {}).items():
         SYNC_AGE.labels(account=account).set(round(age, 3))
+
+
+@dataclass(frozen=True)
+class OutboxFigures:
+    """What readiness and the gauges both read of the outbox: counts and one timestamp."""
+
+    waiting: int
+    oldest_waiting: datetime | None
+    dead: int
+
+    def oldest_age(self, now: datetime) -> float:
+        """Seconds the oldest waiting message has waited (0 when none waits)."""
+        if self.oldest_waiting is None:
+            return 0.0
+        return max(0.0, (now - self.oldest_waiting).total_seconds())
+
+
+async def outbox_figures(conn: AsyncConnection) -> OutboxFigures:
+    waiting, oldest = (
+        await conn.execute(
+            sa.select(sa.func.count(), sa.func.min(outbox.c.created_at)).where(
+                outbox.c.state == "pending"
+            )
+        )
+    ).one()
+    dead = (
+        await conn.execute(
+            sa.select(sa.func.count()).select_from(outbox).where(outbox.c.state == "dead")
+        )
+    ).scalar_one()
+    return OutboxFigures(waiting, aware(oldest) if oldest is not None else None, dead)
 
 
 def render() -> bytes:

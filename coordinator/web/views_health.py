@@ -6,10 +6,9 @@ needs a session. Metrics are served on their own loopback port (``[metrics]``), 
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from aiohttp import web
 
-from coordinator.health import Check, Readiness
+from coordinator.health import Readiness, database_check
 from coordinator.web.services import SERVICES
 
 routes = web.RouteTableDef()
@@ -27,16 +26,7 @@ async def readyz(request: web.Request) -> web.Response:
     if services.probe is not None:
         readiness = await services.probe.readiness()
     else:
-        readiness = await _database_only(services.engine)
+        readiness = Readiness((await database_check(services.engine),))
     return web.json_response(
         readiness.to_dict(), status=200 if readiness.ready else 503, headers=NO_STORE
     )
-
-
-async def _database_only(engine) -> Readiness:  # type: ignore[no-untyped-def]
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(sa.text("SELECT 1"))
-    except Exception:
-        return Readiness((Check("database", False, "unreachable"),))
-    return Readiness((Check("database", True, "answers"),))
