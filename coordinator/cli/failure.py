@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlalchemy.exc as sa_exc
 
+from coordinator.cli.explain import explain as in_words
 from coordinator.store.errors import database_unreachable
 
 _NO_SCHEMA = ("no such table", "does not exist", "undefinedtable")
@@ -20,8 +21,8 @@ def explain(exc: BaseException) -> str:
         )
     if database_unreachable(exc):
         return (
-            "cannot reach the database. Is it running, and does [database] url "
-            "(or DSX_DATABASE_URL) point at it? `dsx doctor` checks it."
+            f"cannot reach the database ({in_words(exc)}). Is it running, and does "
+            "[database] url (or DSX_DATABASE_URL) point at it? `dsx doctor` checks it."
         )
     if isinstance(exc, PermissionError):
         return (
@@ -30,7 +31,8 @@ def explain(exc: BaseException) -> str:
         )
     if isinstance(exc, FileNotFoundError):
         return f"{exc.filename or 'a file'} does not exist. Check the paths in the configuration."
+    # The same words `dsx doctor` uses (coordinator/cli/explain.py), never the message.
     return (
-        f"unexpected failure ({type(exc).__name__}). Nothing more is shown so that no "
-        "secret is printed; set DSX_DEBUG=1 to see the traceback."
+        f"{in_words(exc)}. Nothing more is shown so that no secret is printed; "
+        "set DSX_DEBUG=1 to see the traceback."
     )
