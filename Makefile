@@ -41,8 +41,8 @@ format: $(STAMP)
 i18n: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -k N_plural:1,2 --no-location --sort-output \
 		--project=dsx-coordinator --version=0.1.0 --copyright-holder="the DSX coordinator authors" \
-		-o coordinator/web/locale/messages.pot .
-	$(BIN)/pybabel update -i coordinator/web/locale/messages.pot -d coordinator/web/locale \
+		-o coordinator/locale/messages.pot .
+	$(BIN)/pybabel update -i coordinator/locale/messages.pot -d coordinator/locale \
 		--no-fuzzy-matching --ignore-obsolete
 
 bench: $(STAMP)

@@ -1,4 +1,4 @@
-"""Sustained load on two federated homeservers; prints one JSON object (issue 9).
+"""Sustained load on two federated homeservers; prints one JSON object.
 
 The coordinator runs as a real ``dsx run`` process (its own interpreter, SQLite store by
 default), so its memory (RSS from /proc) and CPU are its own. Its bot lives on the first
@@ -46,7 +46,7 @@ sys.path.insert(0, str(_HERE.parent))
 from bench._harness import WARMUP, echo_floor, summary  # noqa: E402
 from coordinator import config as cfg  # noqa: E402
 from coordinator.usecases import Coordinator  # noqa: E402
-from partner_bots.demo.stack import to_toml  # noqa: E402
+from dsx.demo.stack import to_toml  # noqa: E402
 from partner_bots.homeserver.synapse import Homeserver, start_federation  # noqa: E402
 from tests.workflow.harness import PICKLE_KEY, PROPOSAL, Member, knows_devices  # noqa: E402
 
@@ -146,7 +146,7 @@ class CoordinatorProcess:
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "coordinator.cli.main",
+            "dsx.cli.main",
             "run",
             "--config",
             str(self.config),
@@ -585,8 +585,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             "loadavg_1_5_15_after": [round(x, 2) for x in os.getloadavg()],
         },
         "coordinator": {
-            "how": "a separate `dsx run` process (python -m coordinator.cli.main run), "
-            "bot on homeserver 1",
+            "how": "a separate `dsx run` process (python -m dsx.cli.main run), bot on homeserver 1",
             "database": "postgresql" if args.database_url else "sqlite",
             "rss_mb": {
                 "idle_after_joining_rooms": round((rss_idle or 0) / 1024, 1),

@@ -1,7 +1,7 @@
 """The DSX coordination service: domain, use cases, routing, storage, web and CLI.
 
 The core (domain, use cases, store, routing) imports neither ``partner_bots`` nor the
-web layer; only the composition root in ``coordinator.cli`` knows every part.
+web layer; only the composition root in ``dsx.cli`` knows every part.
 """
 
 __version__ = "0.1.0"

@@ -1,8 +1,8 @@
 """Undecryptable events are held, retried when their room key arrives, and never dropped
 silently: after a grace period the bot asks the sender, in the room, to send again.
 
-Room keys often arrive after the message they unlock (matrix-reminder-bot#69: bots that
-answer "cannot decrypt" at once are wrong most of the time). Held events are ciphertext,
+Room keys often arrive after the message they unlock (a bot that answers
+"cannot decrypt" at once is wrong most of the time). Held events are ciphertext,
 so keeping them in a file next to the store costs no confidentiality and survives a
 restart, whose replay would otherwise skip them (the sync token has moved on).
 """

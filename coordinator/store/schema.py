@@ -266,7 +266,7 @@ staff_direct_rooms = sa.Table(
     sa.Column("created_at", TS, nullable=False),
 )
 
-# Rate-limit counters (coordinator/web/ratelimit.py): one row per limit, client and fixed
+# Rate-limit counters (dsx/web/ratelimit.py): one row per limit, client and fixed
 # window, so every process counts against the same budget. ``client`` is a keyed hash of
 # the client's network, never an address; a row is deleted once its window is over.
 rate_limits = sa.Table(

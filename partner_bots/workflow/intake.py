@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from coordinator.audit_key import AuditKey
+from coordinator.forms import SCHEMAS, FormKind, FormSchema, Widget
 from coordinator.logs import get_logger
 from coordinator.sealing import MisplacedBlob, Opener, SealingError, load_private_key
 from coordinator.store.sealed import (
@@ -39,7 +40,6 @@ from coordinator.store.sealed import (
     open_values,
 )
 from coordinator.usecases import unit
-from coordinator.web.forms import SCHEMAS, FormKind, FormSchema, Widget
 from partner_bots.delivery import Outgoing, RoomResolver
 from partner_bots.sending import SendError
 

@@ -112,9 +112,9 @@ async def test_without_a_staff_room_nothing_is_posted(db_url, tmp_path, clock):
 
 
 async def test_the_service_job_wakes_delivery_only_when_it_posts(coord, clock):
-    """The periodic job `dsx run` starts (coordinator/cli/service.py): it runs hourly,
+    """The periodic job `dsx run` starts (dsx/service.py): it runs hourly,
     posts once a day, and wakes delivery so the anchor goes out at once."""
-    from coordinator.cli.service import _anchor_audit
+    from dsx.service import _anchor_audit
 
     woken: list[int] = []
     await _anchor_audit(coord, lambda: woken.append(1))

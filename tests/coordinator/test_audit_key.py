@@ -17,10 +17,10 @@ import sqlalchemy as sa
 
 from coordinator import audit, audit_key
 from coordinator import config as cfg
-from coordinator.cli.main import main
 from coordinator.store import create_engine, migrate
 from coordinator.store.schema import audit_log
 from coordinator.usecases import Coordinator
+from dsx.cli.main import main
 
 
 async def _dsx(*args: str) -> tuple[int, str]:

@@ -10,10 +10,10 @@ import asyncio
 import contextlib
 import io
 
-from coordinator.cli.main import main
 from coordinator.store import head_revision
 from coordinator.store.schema import audit_log
 from coordinator.usecases import Coordinator
+from dsx.cli.main import main
 from tests.coordinator.conftest import make_config
 
 

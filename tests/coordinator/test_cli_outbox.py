@@ -11,13 +11,13 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from coordinator import audit, audit_key
-from coordinator.cli.doctor import Status, check_outbox
-from coordinator.cli.main import main
 from coordinator.config import Config
 from coordinator.store import Outbox, create_engine, migrate
 from coordinator.store.clock import utcnow
 from coordinator.store.outbox import MAX_ATTEMPTS, enqueue
 from coordinator.store.schema import outbox
+from dsx.cli.doctor import Status, check_outbox
+from dsx.cli.main import main
 
 SECRET_BODY = "contact Ana on +1 202 555 0143"
 

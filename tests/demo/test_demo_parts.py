@@ -5,13 +5,13 @@ from __future__ import annotations
 import tomllib
 from importlib import resources
 
-from partner_bots.demo.network import Level, load_slice, member_id
-from partner_bots.demo.stack import to_toml
-from partner_bots.demo.transcript import Milestone
+from dsx.demo.network import Level, load_slice, member_id
+from dsx.demo.stack import to_toml
+from dsx.demo.transcript import Milestone
 
 
 def test_slice_is_shipped_with_its_citation():
-    data = resources.files("partner_bots.demo").joinpath("data")
+    data = resources.files("dsx.demo").joinpath("data")
     citation = data.joinpath("CITATION.txt").read_text("utf-8")
     assert "KONECT" in citation and "CC BY-SA 2.0 DE" in citation and "Massa" in citation
     trust = load_slice()

@@ -5,16 +5,16 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from coordinator.cli.main import build_parser
+from dsx.cli.main import build_parser
+from dsx.demo.reference import block_of, render
 from partner_bots.commands.catalog import REGISTRY
-from partner_bots.demo.reference import block_of, render
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 def test_partner_guide_reference_is_generated_from_the_registry():
     text = (DOCS / "partner.md").read_text("utf-8")
-    assert block_of(text) == render(), "run: python -m partner_bots.demo.reference docs/partner.md"
+    assert block_of(text) == render(), "run: python -m dsx.demo.reference docs/partner.md"
 
 
 def test_partner_guide_has_every_command_and_its_answer():

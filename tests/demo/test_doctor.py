@@ -12,11 +12,11 @@ import pytest
 
 from coordinator import audit_key
 from coordinator import config as cfg
-from coordinator.cli.doctor import Status, diagnose
-from coordinator.cli.main import main
 from coordinator.sealing import write_keypair
 from coordinator.store import migrate
-from partner_bots.demo.stack import to_toml
+from dsx.cli.doctor import Status, diagnose
+from dsx.cli.main import main
+from dsx.demo.stack import to_toml
 from partner_bots.homeserver.synapse import Homeserver, free_port
 
 pytestmark = pytest.mark.synapse

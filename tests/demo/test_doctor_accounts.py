@@ -8,7 +8,7 @@ import secrets
 import pytest
 
 from coordinator import config as cfg
-from coordinator.cli.doctor import Status, diagnose
+from dsx.cli.doctor import Status, diagnose
 from tests.demo.test_doctor import PICKLE, by_name, deployment
 
 pytestmark = pytest.mark.synapse

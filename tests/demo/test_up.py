@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from partner_bots.demo.transcript import Milestone
+from dsx.demo.transcript import Milestone
 from tests.harness.components import require
 
 pytestmark = pytest.mark.synapse
@@ -142,7 +142,7 @@ async def test_a_failing_step_still_stops_every_process(tmp_path, monkeypatch):
     _require_synapse()
     import io
 
-    from partner_bots.demo import up
+    from dsx.demo import up
 
     async def broken(*_args, **_kwargs):
         raise RuntimeError("injected failure")

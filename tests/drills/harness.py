@@ -155,7 +155,7 @@ def request_command(partner: Partner, n: int) -> str:
 
 
 class CoordinatorProcess:
-    """``python -m coordinator.cli.main run --config FILE``, logs appended to one file."""
+    """``python -m dsx.cli.main run --config FILE``, logs appended to one file."""
 
     def __init__(self, config: Path, log: Path):
         self.config = config
@@ -178,7 +178,7 @@ class CoordinatorProcess:
             self.proc = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "coordinator.cli.main",
+                "dsx.cli.main",
                 "run",
                 "--config",
                 str(self.config),
@@ -257,7 +257,7 @@ async def audit_verify(config: Path) -> str:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "coordinator.cli.main",
+        "dsx.cli.main",
         "audit",
         "verify",
         "--config",

@@ -1,7 +1,7 @@
 """Drill: the second federated homeserver, where a partner lives, stops for 10 s while that
 partner's requests and the bot's proposals are in flight. Once it is back, every request
 has one proposal and one reply, seen from the partner's own server, and nothing came twice.
-The bot's own homeserver stayed up, so the staff room hears of no trouble (issue 9)."""
+The bot's own homeserver stayed up, so the staff room hears of no trouble."""
 
 from __future__ import annotations
 

@@ -100,7 +100,7 @@ def install_venv(host: Host) -> None:
     )
     script = venv / "bin" / "dsx"  # what pip writes for [project.scripts] dsx
     script.write_text(
-        f"#!{venv / 'bin' / 'python'}\nimport sys\nfrom coordinator.cli.main import main\n"
+        f"#!{venv / 'bin' / 'python'}\nimport sys\nfrom dsx.cli.main import main\n"
         "sys.exit(main())\n"
     )
     script.chmod(0o755)

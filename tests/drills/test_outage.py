@@ -1,8 +1,8 @@
 """Drill: the homeserver goes down while the coordinator runs and the outbox fills up behind
 it. Once it is back, every queued message goes out once, in its room's order, and the staff
-room hears about the outage once and about the recovery once, not in a loop (issue 9).
+room hears about the outage once and about the recovery once, not in a loop.
 
-``DRILL_OUTAGE_SECONDS`` lengthens the outage (for example to 60 for the minute of issue 9)."""
+``DRILL_OUTAGE_SECONDS`` lengthens the outage (for example to 60 for a minute-long outage)."""
 
 from __future__ import annotations
 

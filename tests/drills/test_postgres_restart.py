@@ -1,6 +1,6 @@
 """Drill: the coordinator runs on PostgreSQL, and PostgreSQL restarts mid-run, once cleanly
 and once as a crash, while requests arrive. The run completes with every request answered
-once, nothing lost and nothing posted twice (issue 9).
+once, nothing lost and nothing posted twice.
 
 The PostgreSQL is a private cluster of the drill's own; the machine's shared server is
 never restarted."""

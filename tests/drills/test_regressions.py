@@ -1,4 +1,4 @@
-"""Fast, deterministic pins for the product bugs the fault drills found (issue 9):
+"""Fast, deterministic pins for the product bugs the fault drills found:
 
 * a SIGKILL between a command's use case and its reply lost the reply (test_sigkill.py):
   the sync loop's "already handled" check must key on the reply, not on the use case;
@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from coordinator.cli.service import _RepliedInbox
 from coordinator.config import Config
 from coordinator.store.clock import utcnow
 from coordinator.store.engine import create_engine
 from coordinator.store.migrate import migrate
 from coordinator.store.outbox import DEAD, MAX_ATTEMPTS, PENDING, Outbox, enqueue
 from coordinator.usecases import Coordinator
+from dsx.service import _RepliedInbox
 from partner_bots.workflow.sink import REPLY_SUFFIX
 
 pytestmark = pytest.mark.drill

@@ -1,6 +1,6 @@
 """Drill: SIGKILL the coordinator ten times at random moments while 200 requests arrive in
 ten partner rooms. Every request ends with exactly one proposal and one reply, nothing is
-posted twice, and the audit chain verifies (issue 9)."""
+posted twice, and the audit chain verifies."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from coordinator.cli.main import COMMANDS, main
+from dsx.cli.main import COMMANDS, main
 
 
 def run_dsx(*args: str) -> subprocess.CompletedProcess[str]:
@@ -82,9 +82,9 @@ def test_no_command_prints_help(capsys):
     assert "COMMAND" in capsys.readouterr().out
 
 
-def test_python_dash_m_coordinator_is_the_dsx_command():
+def test_python_dash_m_dsx_is_the_dsx_command():
     result = subprocess.run(
-        [sys.executable, "-m", "coordinator", "--help"], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "dsx", "--help"], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
     assert "DSX coordinator" in result.stdout

@@ -29,7 +29,7 @@ COMMANDS = [
 def _dsx(cwd: Path, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DSX_")}
     return subprocess.run(
-        [sys.executable, "-m", "coordinator", *args],
+        [sys.executable, "-m", "dsx", *args],
         cwd=cwd,
         env=env,
         capture_output=True,
@@ -96,7 +96,7 @@ def test_dsx_config_environment_variable_is_used(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("DSX_")}
     env["DSX_CONFIG"] = str(conf)
     result = subprocess.run(
-        [sys.executable, "-m", "coordinator", "migrate"],
+        [sys.executable, "-m", "dsx", "migrate"],
         cwd=tmp_path,
         env=env,
         capture_output=True,

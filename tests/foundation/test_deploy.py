@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from coordinator.cli.main import COMMANDS
+from dsx.cli.main import COMMANDS
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 

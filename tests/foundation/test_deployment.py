@@ -11,10 +11,10 @@ import socket
 import pytest
 
 from coordinator import config as cfg
-from coordinator.cli.doctor import Status, check_homeserver, check_sealing_keys, check_settings
-from coordinator.cli.explain import explain
 from coordinator.deployment import Level, check_deployment
 from coordinator.sealing import write_keypair
+from dsx.cli.doctor import Status, check_homeserver, check_sealing_keys, check_settings
+from dsx.cli.explain import explain
 
 STAFF = "@ana:example.org"
 
@@ -151,7 +151,7 @@ def test_the_service_user_must_be_able_to_read_the_config(tmp_path):
 
 
 def test_config_check_and_doctor_say_the_same(tmp_path, capsys):
-    from coordinator.cli.main import main
+    from dsx.cli.main import main
 
     conf = complete(tmp_path)
     broken = conf.source.replace("dsx.toml", "broken.toml")
@@ -188,7 +188,7 @@ def test_explain_knows_the_database_drivers_errors():
 
 
 async def test_doctor_says_in_words_why_the_database_is_unreachable():
-    from coordinator.cli.doctor import check_database
+    from dsx.cli.doctor import check_database
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

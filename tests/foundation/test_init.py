@@ -7,8 +7,8 @@ import stat
 
 from coordinator import audit_key
 from coordinator import config as cfg
-from coordinator.cli.main import main
 from coordinator.sealing import Binding, load_private_key, load_public_key
+from dsx.cli.main import main
 
 STAFF = "@ana:example.org"
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from coordinator.cli.main import main
+from dsx.cli.main import main
 from trust_graph import Policy
 from trust_graph.formats import load
 

@@ -17,7 +17,7 @@ from coordinator.domain import Urgency
 from coordinator.sealing import PublicSealer, SealingKeyPair, generate_keypair
 from coordinator.store.schema import requests
 from coordinator.usecases import Coordinator
-from coordinator.web import StaffAuth, WebSettings, build_web
+from dsx.web import StaffAuth, WebSettings, build_web
 
 STAFF = "@staff:hs"
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from coordinator.web.forms import PROVIDER_FORM, REQUEST_FORM, FormSchema, Widget
+from coordinator.forms import PROVIDER_FORM, REQUEST_FORM, FormSchema, Widget
 
 CANARY = "Canary-7f3a"
 

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from coordinator.store.schema import rate_limits
-from coordinator.web.ratelimit import Scope
+from dsx.web.ratelimit import Scope
 from tests.web.conftest import CSRF_RE, Web
 
 HOST = "dsx.example.org"

@@ -6,8 +6,8 @@ import asyncio
 import contextlib
 import socket
 
-from coordinator.cli.service import Running, serve
 from coordinator.config import Config
+from dsx.service import Running, serve
 
 
 def _free_port() -> int:

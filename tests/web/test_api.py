@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from coordinator.web.app import bound_port, start_site
-from coordinator.web.openapi import document
+from dsx.web.app import bound_port, start_site
+from dsx.web.openapi import document
 from tests.harness.components import require
 from tests.web.conftest import STAFF, seed
 

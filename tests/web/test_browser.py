@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 from yarl import URL
 
-from coordinator.web.app import bound_port, start_site
+from dsx.web.app import bound_port, start_site
 from tests.harness.components import require
 from tests.web.conftest import STAFF, seed
 

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 from yarl import URL
 
-from coordinator.web.app import bound_port, start_site
+from dsx.web.app import bound_port, start_site
 from tests.harness.components import require
 from tests.web.conftest import STAFF, seed
 from tests.web.test_browser import ARGS, CHROMIUM, HAVE_CHROMIUM, _playwright

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
-from coordinator.web.app import bound_port, start_site
+from dsx.web.app import bound_port, start_site
 from tests.harness.components import require
 from tests.web.test_browser import ARGS, CHROMIUM, HAVE_CHROMIUM, _playwright
 
@@ -29,7 +29,7 @@ ENGLISH_WORDS = re.compile(
 def _english_fragments() -> list[str]:
     """Every English msgid (its text between markup and placeholders) whose Spanish
     translation differs: none of them may show on a Spanish page."""
-    with (ROOT / "coordinator/web/locale/es/LC_MESSAGES/messages.po").open("rb") as fh:
+    with (ROOT / "coordinator/locale/es/LC_MESSAGES/messages.po").open("rb") as fh:
         catalog = read_po(fh, locale="es")
     out = []
     for m in catalog:

@@ -11,9 +11,9 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from coordinator import audit
+from coordinator.forms import PROVIDER_FORM, REQUEST_FORM
 from coordinator.store.schema import audit_log, intake_queue, members, outbox, requests
-from coordinator.web.forms import PROVIDER_FORM, REQUEST_FORM
-from coordinator.web.staff import SESSION_COOKIE
+from dsx.web.staff import SESSION_COOKIE
 from tests.web.conftest import STAFF, seed
 from tests.web.forms_data import CANARY, full_form
 
@@ -226,7 +226,7 @@ async def test_a_removal_and_a_revocation_need_a_confirmation(web_both):
 
 
 async def test_counts_are_written_out_and_times_read_one_way(web):
-    from coordinator.web.render import ENV
+    from dsx.web.render import ENV
 
     plural = ENV.from_string(
         '{% from "_macros.html" import plural %}'

@@ -40,11 +40,11 @@ async def test_the_source_is_the_running_code_with_its_licence(web):
         names = tar.getnames()
         prefix = names[0].split("/")[0]
         assert f"{prefix}/LICENSE" in names
-        assert f"{prefix}/coordinator/web/views_source.py" in names
+        assert f"{prefix}/dsx/web/views_source.py" in names
         licence = tar.extractfile(f"{prefix}/LICENSE").read().decode()
-        own = tar.extractfile(f"{prefix}/coordinator/web/views_source.py").read()
+        own = tar.extractfile(f"{prefix}/dsx/web/views_source.py").read()
     assert "GNU AFFERO GENERAL PUBLIC LICENSE" in licence
-    import coordinator.web.views_source as module
+    import dsx.web.views_source as module
 
     assert own == await asyncio.to_thread(Path(module.__file__).read_bytes)
     assert not any("__pycache__" in n for n in names)
@@ -81,7 +81,7 @@ def test_config_check_warns_when_no_emergency_contact(tmp_path):
     )
     conf.write_text(base + "[staff]\nmembers = ['@staff:hs.example']\n")
     result = subprocess.run(
-        [sys.executable, "-m", "coordinator", "config", "check", "--config", str(conf)],
+        [sys.executable, "-m", "dsx", "config", "check", "--config", str(conf)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -92,7 +92,7 @@ def test_config_check_warns_when_no_emergency_contact(tmp_path):
         base + "[staff]\nmembers = ['@staff:hs.example']\n[emergency]\nsignal = '+1 555 0100'\n"
     )
     again = subprocess.run(
-        [sys.executable, "-m", "coordinator", "config", "check", "--config", str(conf)],
+        [sys.executable, "-m", "dsx", "config", "check", "--config", str(conf)],
         capture_output=True,
         text=True,
         timeout=60,

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from coordinator.forms import REQUEST_FORM, FormKind, Widget, validate
 from coordinator.sealing import Opener
 from coordinator.store.schema import sealed
 from coordinator.store.sealed import INTAKE_ROUTED_TO, binding_of
 from coordinator.text import BIDI_CONTROLS, INVISIBLES
-from coordinator.web.forms import REQUEST_FORM, FormKind, Widget, validate
 from partner_bots.workflow.intake import render
 from tests.web.forms_data import full_form
 

@@ -9,13 +9,13 @@ import json
 import pytest
 import sqlalchemy as sa
 
+from coordinator.forms import CONTACT_ERROR, CONTACT_FIELDS, REQUEST_FORM, Widget
 from coordinator.sealing import Binding, Opener, PublicSealer
 from coordinator.store.outbox import partner_address
 from coordinator.store.schema import audit_log, outbox, sealed
 from coordinator.store.sealed import INTAKE_ROUTED_TO, binding_of
-from coordinator.web.forms import CONTACT_ERROR, CONTACT_FIELDS, REQUEST_FORM, Widget
-from coordinator.web.intake import INTAKE_SCOPE, CoreIntake
-from coordinator.web.services import SERVICES
+from dsx.web.intake import INTAKE_SCOPE, CoreIntake
+from dsx.web.services import SERVICES
 from tests.harness.rawdb import sqlite_bytes
 from tests.web.conftest import make_web
 from tests.web.forms_data import CANARY, SCHEMAS, expected_text, full_form
@@ -241,7 +241,7 @@ async def test_missing_or_foreign_csrf_token_is_refused_without_losing_input(web
 
 async def test_rate_limit_keeps_input_and_stores_no_address(web):
     from coordinator.store.schema import rate_limits
-    from coordinator.web.ratelimit import Scope
+    from dsx.web.ratelimit import Scope
 
     allowed = web.settings.limits[Scope.FORMS].hits
     token = await web.csrf("/request")

@@ -13,7 +13,7 @@ from yarl import URL
 
 from coordinator.store import create_engine
 from coordinator.store.schema import staff_grants
-from coordinator.web.auth import DatabaseSecretStore, Grant, SecretKind, StaffAuth, digest
+from dsx.web.auth import DatabaseSecretStore, Grant, SecretKind, StaffAuth, digest
 from tests.web.conftest import STAFF, Web, make_web
 
 

@@ -90,7 +90,7 @@ async def test_a_dead_or_old_message_makes_the_process_not_ready(engine):
 @pytest.mark.synapse
 async def test_readyz_follows_the_homeserver_and_metrics_name_nobody(tmp_path, db_url):
     _require_synapse()
-    from coordinator.cli.service import serve
+    from dsx.service import serve
 
     hs = Homeserver(tmp_path / "hs")
     await hs.start()

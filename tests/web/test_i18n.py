@@ -11,10 +11,10 @@ import re
 import sqlalchemy as sa
 
 from coordinator.config import EmergencyConfig
+from coordinator.forms import REQUEST_FORM, FormKind
 from coordinator.sealing import Opener
 from coordinator.store.schema import sealed
 from coordinator.store.sealed import binding_of
-from coordinator.web.forms import REQUEST_FORM, FormKind
 from partner_bots.workflow.intake import render
 from tests.web.conftest import make_web
 from tests.web.forms_data import CANARY, full_form

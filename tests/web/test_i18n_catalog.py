@@ -11,13 +11,13 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
+from coordinator import i18n
+from coordinator.forms import LANGUAGE_TAGS, LANGUAGES, PROVIDER_FORM, REQUEST_FORM
 from coordinator.routing.languages import standard
 from coordinator.usecases.validate import languages as validate_languages
-from coordinator.web import i18n
-from coordinator.web.forms import LANGUAGE_TAGS, LANGUAGES, PROVIDER_FORM, REQUEST_FORM
 
 ROOT = Path(__file__).resolve().parents[2]
-LOCALE = ROOT / "coordinator" / "web" / "locale"
+LOCALE = ROOT / "coordinator" / "locale"
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]|%[sd]")
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None, "N_plural": (1, 2)}
 

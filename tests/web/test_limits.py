@@ -12,8 +12,8 @@ from yarl import URL
 
 from coordinator.config import Config, MatrixConfig
 from coordinator.store.schema import sealed
-from coordinator.web.ratelimit import Limit, Scope
-from coordinator.web.settings import WebSettings, rate_secret
+from dsx.web.ratelimit import Limit, Scope
+from dsx.web.settings import WebSettings, rate_secret
 from tests.web.conftest import STAFF, make_web
 from tests.web.forms_data import REQUEST_FORM, full_form
 

@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from coordinator import logs
-from coordinator.web.app import bound_port, start_site
-from coordinator.web.forms import PROVIDER_FORM, REQUEST_FORM, validate
+from coordinator.forms import PROVIDER_FORM, REQUEST_FORM, validate
+from dsx.web.app import bound_port, start_site
 from tests.web.conftest import CSRF_RE, STAFF
 from tests.web.forms_data import CANARY, full_form
 
@@ -72,7 +72,7 @@ async def test_logs_hold_no_address_agent_token_or_typed_text(web):
 def test_web_layer_imports_neither_matrix_nor_test_tools():
     banned = ("nio", "partner_bots", "playwright", "schemathesis")
     code = (
-        "import sys, coordinator.web; "
+        "import sys, dsx.web; "
         f"bad = [m for m in sys.modules if m.split('.')[0] in {banned!r}]; "
         "print(bad); sys.exit(1 if bad else 0)"
     )

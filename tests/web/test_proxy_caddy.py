@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from coordinator.web.ratelimit import Scope
+from dsx.web.ratelimit import Scope
 from tests.harness.components import require
 from tests.web.conftest import Web, make_web
 from tests.web.forms_data import REQUEST_FORM, full_form

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from coordinator.store import create_engine, migrate
 from coordinator.store.schema import rate_limits
-from coordinator.web.ratelimit import Limit, RateLimiter, Scope, network_of
+from dsx.web.ratelimit import Limit, RateLimiter, Scope, network_of
 
 SECRET = b"k" * 32
 LIMITS = {

@@ -13,8 +13,8 @@ from coordinator import audit_key
 from coordinator import config as cfg
 from coordinator.sealing import PublicSealer, generate_keypair
 from coordinator.usecases import Coordinator
-from coordinator.web import build_web
-from coordinator.web.security import CSP, PrivateAccessLogger
+from dsx.web import build_web
+from dsx.web.security import CSP, PrivateAccessLogger
 from tests.web.conftest import make_web
 
 PATHS = ["/", "/request", "/provider", "/static/dsx.css", "/no-such-page"]
@@ -105,7 +105,7 @@ async def test_access_log_has_no_address_agent_or_token(caplog):
     client = TestClient(server)
     await client.start_server()
     try:
-        with caplog.at_level(logging.INFO, logger="coordinator.web.access"):
+        with caplog.at_level(logging.INFO, logger="dsx.web.access"):
             resp = await client.get(
                 "/login/SECRET-TOKEN?x=1",
                 headers={"User-Agent": "CanaryBrowser/1.0", "Referer": "http://canary.example/"},
@@ -113,7 +113,7 @@ async def test_access_log_has_no_address_agent_or_token(caplog):
             assert resp.status == 200
     finally:
         await client.close()
-    records = [r for r in caplog.records if r.name == "coordinator.web.access"]
+    records = [r for r in caplog.records if r.name == "dsx.web.access"]
     assert len(records) == 1
     record = records[0]
     assert record.route == "/login/{token}" and record.status == 200
@@ -137,7 +137,7 @@ async def test_unexpected_errors_reveal_nothing(web, caplog):
         async def submit(self, submission):
             raise Boom(f"cannot store {submission.text('need')}")
 
-    from coordinator.web.services import SERVICES
+    from dsx.web.services import SERVICES
     from tests.web.forms_data import CANARY, SCHEMAS, full_form
 
     app = web.client.server.app

@@ -10,9 +10,9 @@ from yarl import URL
 
 from coordinator import audit
 from coordinator.store.schema import audit_log, outbox, requests
-from coordinator.web import svg
-from coordinator.web.auth import NotStaff, StaffAuth
-from coordinator.web.queries import Edge, Neighbourhood
+from dsx.web import svg
+from dsx.web.auth import NotStaff, StaffAuth
+from dsx.web.queries import Edge, Neighbourhood
 from tests.web.conftest import STAFF, make_web, seed
 
 PAGES = [

@@ -16,12 +16,12 @@ import sqlalchemy as sa
 from aiohttp.test_utils import TestClient, TestServer
 
 from coordinator import config as cfg
-from coordinator.cli.main import main
 from coordinator.sealing import PublicSealer, generate_keypair
 from coordinator.store.schema import audit_log, staff_grants
 from coordinator.usecases import Coordinator
-from coordinator.web import WebSettings, build_web
-from coordinator.web.auth import StaffAuth
+from dsx.cli.main import main
+from dsx.web import WebSettings, build_web
+from dsx.web.auth import StaffAuth
 from tests.web.conftest import STAFF, Web, make_config
 
 OTHER = "@other-staff:hs"

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from coordinator.store import schema
-from coordinator.web.staff import SESSION_COOKIE
+from dsx.web.staff import SESSION_COOKIE
 from tests.web.conftest import STAFF, seed
 
 PUBLIC_POSTS = {"/login", "/logout"}  # sign-in itself; /logout needs a session anyway

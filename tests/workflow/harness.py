@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from coordinator import audit_key
-from coordinator.cli.service import Running, serve
 from coordinator.config import (
     Config,
     MatrixConfig,
@@ -22,6 +21,7 @@ from coordinator.config import (
     StaffConfig,
 )
 from coordinator.sealing import write_keypair
+from dsx.service import Running, serve
 from partner_bots.homeserver.synapse import Homeserver
 from tests.harness.clients import TestClient
 

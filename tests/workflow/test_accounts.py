@@ -1,5 +1,5 @@
 """Two bot accounts, one on each federated homeserver, each serving its own partner's room
-(issue 5: "one or more bot accounts, each possibly on its own homeserver")."""
+("one or more bot accounts, each possibly on its own homeserver": docs/operator.md)."""
 
 from __future__ import annotations
 

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from aiohttp.test_utils import TestClient, TestServer
 from multidict import MultiDict
 
+from coordinator.forms import PROVIDER_FORM, REQUEST_FORM, validate
 from coordinator.sealing import (
     Binding,
     Opener,
@@ -34,9 +35,8 @@ from coordinator.store import create_engine
 from coordinator.store import sealed as sealed_store
 from coordinator.store.schema import audit_log, outbox, sealed
 from coordinator.usecases import Coordinator
-from coordinator.web import build_web
-from coordinator.web.forms import PROVIDER_FORM, REQUEST_FORM, validate
-from coordinator.web.intake import CoreIntake
+from dsx.web import build_web
+from dsx.web.intake import CoreIntake
 from partner_bots.sending import SendError, Sent
 from partner_bots.workflow.intake import (
     MISPLACED,

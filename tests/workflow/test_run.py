@@ -62,7 +62,7 @@ async def test_dsx_run_serves_and_stops_on_sigterm(homeserver, tmp_path: Path):
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "coordinator.cli.main",
+        "dsx.cli.main",
         "run",
         "--config",
         str(config),

@@ -1,5 +1,5 @@
 """The staff room on real homeservers: the vetting queue (notices and ``!dsx queue``) and the
-SLA escalation drill (DESIGN §4: urgent requests not acted on within their window are
+SLA escalation drill (docs/staff.md: urgent requests not acted on within their window are
 escalated to the staff room, once)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The partner workflow end to end on two federated homeservers (DESIGN §4, issue 6)."""
+"""The partner workflow end to end on two federated homeservers (docs/partner.md, "How a case goes")."""
 
 from __future__ import annotations
 

@@ -342,8 +342,8 @@ async def test_the_dashboard_confirms_a_changed_identity(world: Room):
     from yarl import URL
 
     from coordinator.sealing import load_public_key
-    from coordinator.web.compose import build_web
-    from coordinator.web.settings import WebSettings
+    from dsx.web.compose import build_web
+    from dsx.web.settings import WebSettings
     from partner_bots.workflow.staff_actions import WorkflowStaffActions
 
     r = world

@@ -1,0 +1,71 @@
+"""Wiring for the composition root (``dsx run``): one call builds the app and the
+sign-in service the bot hands ``!dsx login`` to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from coordinator.config import Config
+from coordinator.health import Probe
+from coordinator.sealing import PublicSealer
+from coordinator.usecases import Coordinator
+from dsx.web.actions import StaffActions
+from dsx.web.app import create_app
+from dsx.web.auth import DatabaseSecretStore, StaffAuth
+from dsx.web.intake import CoreIntake
+from dsx.web.services import WebServices
+from dsx.web.settings import WebSettings
+from dsx.web.trust import CoordinatorTrust
+
+
+@dataclass(frozen=True)
+class WebStack:
+    app: web.Application
+    auth: StaffAuth  # delivery calls ``auth.create_login_link(staff)`` for !dsx login
+    settings: WebSettings
+
+
+def routing_partner(config: Config) -> str | None:
+    """Public requests go to the first configured partner that is not the global one."""
+    return next((p.handle for p in config.partners if not p.is_global), None)
+
+
+def build_web(
+    coordinator: Coordinator,
+    config: Config,
+    sealer: PublicSealer,
+    *,
+    settings: WebSettings | None = None,
+    actions: StaffActions | None = None,
+    probe: Probe | None = None,
+) -> WebStack:
+    """The web process gets the PUBLIC sealing key only; it cannot open what it stores."""
+    settings = settings or WebSettings.from_config(config)
+    auth = StaffAuth(
+        public_url=settings.public_url,
+        staff_members=config.staff.members,
+        session_minutes=settings.session_minutes,
+        login_link_minutes=settings.login_link_minutes,
+        api_token_days=settings.api_token_days,
+        # Survives restarts, shared by every web process.
+        store=DatabaseSecretStore(coordinator.engine, coordinator.audit_key),
+    )
+    intake = CoreIntake(
+        coordinator.engine,
+        sealer,
+        staff_room=config.staff.room or "staff",
+        audit_key=coordinator.audit_key,
+        routing_partner=routing_partner(config),
+    )
+    services = WebServices(
+        engine=coordinator.engine,
+        intake=intake,
+        auth=auth,
+        actions=actions or coordinator,
+        trust=CoordinatorTrust(coordinator),
+        probe=probe,
+        audit_key=coordinator.audit_key,
+    )
+    return WebStack(create_app(settings, services), auth, settings)

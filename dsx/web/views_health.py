@@ -1,0 +1,32 @@
+"""``/healthz`` (the process answers) and ``/readyz`` (it can do its job), for probes.
+
+Both answer JSON without ids, rooms or users, so a proxy may expose them; neither
+needs a session. Metrics are served on their own loopback port (``[metrics]``), not here.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from coordinator.health import Readiness, database_check
+from dsx.web.services import SERVICES
+
+routes = web.RouteTableDef()
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"alive": True}, headers=NO_STORE)
+
+
+@routes.get("/readyz")
+async def readyz(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    if services.probe is not None:
+        readiness = await services.probe.readiness()
+    else:
+        readiness = Readiness((await database_check(services.engine),))
+    return web.json_response(
+        readiness.to_dict(), status=200 if readiness.ready else 503, headers=NO_STORE
+    )

@@ -1,0 +1,60 @@
+"""The arrows run one way (docs/architecture.md): dsx → partner_bots → coordinator → trust_graph.
+
+Read from the source with ``ast``, so an import inside a function counts as much as one
+at the top of a module.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# For each package, what it must never import (directly or inside a function).
+FORBIDDEN = {
+    "trust_graph": {"coordinator", "partner_bots", "dsx", "nio", "aiohttp", "sqlalchemy"},
+    "coordinator": {"partner_bots", "dsx", "nio", "aiohttp"},
+    "partner_bots": {"dsx"},
+}
+
+
+def imported_roots(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    roots: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            roots.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            roots.add(node.module.split(".")[0])
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "import_module"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            roots.add(node.args[0].value.split(".")[0])
+    return roots
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_package_imports_only_downwards(package: str) -> None:
+    offenders = []
+    for path in sorted((ROOT / package).rglob("*.py")):
+        bad = imported_roots(path) & FORBIDDEN[package]
+        if bad:
+            offenders.append(f"{path.relative_to(ROOT)}: {', '.join(sorted(bad))}")
+    assert offenders == []
+
+
+def test_the_check_sees_imports_inside_functions(tmp_path: Path) -> None:
+    sample = tmp_path / "m.py"
+    sample.write_text(
+        "def f():\n    from partner_bots.bot import Bot\n    import aiohttp.web\n"
+        "    importlib.import_module('dsx.cli')\n"
+    )
+    assert imported_roots(sample) == {"partner_bots", "aiohttp", "dsx"}
