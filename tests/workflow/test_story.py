@@ -1,4 +1,4 @@
-"""The partner workflow end to end on two federated homeservers (docs/partner.md, "How a case goes")."""
+"""The partner workflow end to end on two federated homeservers (docs/partner.md)."""
 
 from __future__ import annotations
 
