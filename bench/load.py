@@ -13,8 +13,16 @@ drained: requests sent versus proposals received (zero loss). The knee is the fi
 whose p50 is at least twice the p50 of the lowest step; stepping stops there. The floor is
 an echo bot's round trip (local and federated), measured in the same run, idle.
 
+The echo bot's own knee is measured first, in the same rooms with the same clients and
+steps: a separate echo process (tests/matrix/echo_bot.py: sync, inbox, outbox, encrypted
+send, no use case) answers each request in its thread with a proposal-shaped message.
+``knee_ratio`` is the coordinator's knee over the echo bot's, per room count. With
+``--soak N`` the coordinator then serves N more requests at ``--soak-rate`` over every
+room, and its RSS is read after each thousand (flat after the first thousand is the goal).
+
     .venv/bin/python bench/load.py [--rooms 20,100] [--rates 1,2,3,4,6,8,12,16,24,32]
                                    [--step-seconds 10 | --minutes M] [--senders 4]
+                                   [--no-echo-knee] [--soak 10000 --soak-rate 3]
 
 ``--minutes`` sets how long the offered load lasts in total (the step length follows);
 the defaults take about 3 to 5 minutes on a two-core machine, set-up included.
@@ -44,7 +52,9 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE.parent))
 
 from bench._harness import WARMUP, echo_floor, summary  # noqa: E402
+from coordinator import audit_key  # noqa: E402
 from coordinator import config as cfg  # noqa: E402
+from coordinator.store.migrate import migrate  # noqa: E402
 from coordinator.usecases import Coordinator  # noqa: E402
 from dsx.demo.stack import to_toml  # noqa: E402
 from partner_bots.homeserver.synapse import Homeserver, start_federation  # noqa: E402
@@ -125,11 +135,14 @@ def cpu_seconds(pid: int | None) -> float | None:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
 
 
-class CoordinatorProcess:
-    """``dsx run --config FILE`` as a child process; its log is read (and dropped) as it goes."""
+class BotProcess:
+    """A bot as a child process; its log is read (and dropped) as it goes. The default is
+    the coordinator, ``dsx run --config FILE``."""
 
-    def __init__(self, config: Path):
+    def __init__(self, config: Path, module: str = "dsx.cli.main", ready: str = "service.ready"):
         self.config = config
+        self.module = module
+        self.ready_marker = ready
         self.proc: asyncio.subprocess.Process | None = None
         self.tail: deque[str] = deque(maxlen=40)
         self.levels: dict[str, int] = {}
@@ -146,9 +159,8 @@ class CoordinatorProcess:
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "dsx.cli.main",
-            "run",
-            "--config",
+            self.module,
+            *(["run", "--config"] if self.module == "dsx.cli.main" else []),
             str(self.config),
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
@@ -161,7 +173,7 @@ class CoordinatorProcess:
         )
         if waiter not in done:
             waiter.cancel()
-            raise RuntimeError("the coordinator did not start: " + "".join(self.tail)[-2000:])
+            raise RuntimeError(f"{self.module} did not start: " + "".join(self.tail)[-2000:])
 
     async def _read(self) -> None:
         assert self.proc is not None and self.proc.stderr is not None
@@ -173,7 +185,7 @@ class CoordinatorProcess:
             except ValueError:
                 level = "text"
             self.levels[level] = self.levels.get(level, 0) + 1
-            if "service.ready" in text:
+            if self.ready_marker in text:
                 self.ready.set()
 
     def rss_kb(self) -> int | None:
@@ -214,7 +226,7 @@ class World:
     handle: dict[str, str]
     owner: dict[str, Sender]
     federated: set[str]
-    process: CoordinatorProcess
+    process: BotProcess
     sent: dict[str, tuple[float, str]] = field(default_factory=dict)  # every counted request
 
     def arrival(self, request_event: str) -> float | None:
@@ -300,6 +312,8 @@ def providers_needed(room_counts: list[int], rates: list[float], seconds: float)
 
 
 async def invite_bot(world: World, timeout: float = 300.0) -> None:
+    """Invite ``world.bot`` to every room; back when it joined all and its devices are known."""
+
     async def one(sender: Sender) -> None:
         for room in sender.rooms:
             await sender.member.client.room_invite(room, world.bot)
@@ -356,7 +370,7 @@ async def warm_up(world: World, rooms: list[str]) -> dict[str, Any]:
 class Monitor:
     """Samples the coordinator's RSS every half second while a step runs."""
 
-    def __init__(self, process: CoordinatorProcess):
+    def __init__(self, process: BotProcess):
         self.process = process
         self.max_kb = 0
         self._task: asyncio.Task[None] | None = None
@@ -379,7 +393,7 @@ async def step(world: World, rooms: list[str], rate: float, seconds: float) -> d
     count = max(MIN_SAMPLES_PER_STEP, round(rate * seconds))
     sent: dict[str, tuple[float, str]] = {}
     pids = {
-        "coordinator": world.process.pid,
+        "bot": world.process.pid,  # the coordinator, or the echo bot in echo phases
         "hs1": world.hs1.pid,
         "hs2": world.hs2.pid,
         "bench_clients": os.getpid(),  # the senders' and readers' E2EE work
@@ -426,6 +440,11 @@ async def step(world: World, rooms: list[str], rate: float, seconds: float) -> d
             summary(latencies["federated"]) if latencies["federated"] else None
         ),
         "coordinator_rss_max_mb": round(monitor.max_kb / 1024, 1),
+        "bot_cpu_ms_per_request": (
+            round(1000 * (cpu1["bot"] - cpu0["bot"]) / len(sent), 2)
+            if sent and cpu0["bot"] is not None and cpu1["bot"] is not None
+            else None
+        ),
         "cpu_percent": {
             k: round(100 * (cpu1[k] - cpu0[k]) / wall, 1)
             for k in pids
@@ -477,6 +496,92 @@ async def phase(
     }
 
 
+async def start_echo(root: Path, hs: Homeserver, rooms: list[str]) -> tuple[BotProcess, str]:
+    """The echo bot as its own process, serving every partner room (not yet invited)."""
+    folder = root / "echo-knee"
+    folder.mkdir()
+    url = f"sqlite+aiosqlite:///{folder / 'echo.sqlite3'}"
+    await migrate(url)
+    password = secrets.token_urlsafe(12)
+    user = (await hs.register(f"echoload-{secrets.token_hex(3)}", password)).user_id
+    config = folder / "echo.json"
+    config.write_text(
+        json.dumps(
+            {
+                "db_url": url,
+                "homeserver_url": hs.base_url,
+                "user_id": user,
+                "password": password,
+                "device_id": "ECHOLOAD",
+                "store_path": str(folder / "store"),
+                "pickle_key": PICKLE_KEY,
+                "rooms": rooms,
+                "proposal": True,
+                "long_poll_ms": 30_000,  # as the coordinator's sync
+            }
+        )
+    )
+    process = BotProcess(config, module="tests.matrix.echo_bot", ready="runner.started")
+    await process.start()
+    return process, user
+
+
+def knee_ratios(phases: list[dict[str, Any]], echo: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per room count: the coordinator's knee over the echo bot's. Where a bot reached the
+    highest rate without a knee, its highest clean rate stands in (a lower bound)."""
+
+    def knee(p: dict[str, Any]) -> tuple[float | None, bool]:
+        if p["knee_per_second"] is not None:
+            return p["knee_per_second"], True
+        return p["max_rate_below_knee_per_second"], False
+
+    out: dict[str, Any] = {}
+    by_rooms = {p["rooms"]: p for p in echo}
+    for p in phases:
+        e = by_rooms.get(p["rooms"])
+        if e is None:
+            continue
+        (c, c_found), (b, b_found) = knee(p), knee(e)
+        out[str(p["rooms"])] = {
+            "coordinator_per_second": c,
+            "echo_per_second": b,
+            "ratio": round(c / b, 2) if c and b else None,
+            "measured": "both knees" if c_found and b_found else "lower bounds where no knee",
+        }
+    return out
+
+
+async def soak_run(world: World, total: int, rate: float) -> dict[str, Any]:
+    """``total`` requests at ``rate`` over every room, in steps of a thousand; RSS and
+    CPU per request after each (the coordinator should stay flat after the first)."""
+    marks: list[dict[str, Any]] = []
+    done = 0
+    while done < total:
+        chunk = min(1000, total - done)
+        result = await step(world, world.rooms, rate, chunk / rate)
+        done += result["sent"]
+        marks.append(
+            {
+                "requests": done,
+                "rss_mb": round((world.process.rss_kb() or 0) / 1024, 1),
+                "missing": result["missing_after_drain"],
+                "latency_ms": result["latency_ms"],
+                "bot_cpu_ms_per_request": result["bot_cpu_ms_per_request"],
+            }
+        )
+        note(f"soak {done}/{total}: {marks[-1]}")
+        if result["send_errors"] == result["requests"]:
+            break
+    first = marks[0]["rss_mb"] if marks else None
+    return {
+        "rate_per_second": rate,
+        "marks": marks,
+        "rss_growth_after_first_thousand_mb": (
+            round(marks[-1]["rss_mb"] - first, 1) if marks and first is not None else None
+        ),
+    }
+
+
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     room_counts = [int(x) for x in args.rooms.split(",")]
     rates = [float(x) for x in args.rates.split(",")]
@@ -489,7 +594,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         root = Path(tmp)
         servers = await start_federation(root / "homeservers")
         hs1, hs2 = servers
-        process: CoordinatorProcess | None = None
+        process: BotProcess | None = None
+        echo_process: BotProcess | None = None
         stop_reading = asyncio.Event()
         clients: list[Member] = []
         try:
@@ -523,19 +629,45 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             path = root / "dsx.toml"
             path.write_text(to_toml(doc))
             config = cfg.load(path, env={})
-            (root / "coordinator").mkdir()
+            (root / "coordinator" / "keys").mkdir(parents=True)
+            audit_key.create(root / "coordinator" / "keys" / audit_key.KEY_FILE)
             note(f"{len(rooms)} partner rooms created")
             per_partner = providers_needed(room_counts, rates, seconds)
             await seed(config, list(handle.values()), per_partner, hs1)
             setup_s = time.perf_counter() - began
             note("seeded")
-            process = CoordinatorProcess(path)
+            follow = [asyncio.create_task(r.follow(stop_reading)) for r in readers]
+            echo_phases: list[dict[str, Any]] = []
+            if args.echo_knee:
+                echo_process, echo_bot = await start_echo(root, hs1, rooms)
+                for reader in readers:
+                    reader.bot = echo_bot
+                echo_world = World(
+                    hs1,
+                    hs2,
+                    echo_bot,
+                    senders,
+                    readers,
+                    rooms,
+                    handle,
+                    owner,
+                    federated,
+                    echo_process,
+                )
+                await invite_bot(echo_world)
+                note("echo bot joined every room")
+                echo_warmed: set[str] = set()
+                for n in room_counts:
+                    if n <= len(rooms):
+                        echo_phases.append(await phase(echo_world, n, rates, seconds, echo_warmed))
+                await echo_process.stop()
+                note("echo knees measured")
+            process = BotProcess(path)
             await process.start()
             note("coordinator ready")
             for reader in readers:
                 reader.bot = bot
             world = World(hs1, hs2, bot, senders, readers, rooms, handle, owner, federated, process)
-            follow = [asyncio.create_task(r.follow(stop_reading)) for r in readers]
             joined0 = time.perf_counter()
             await invite_bot(world)
             join_s = time.perf_counter() - joined0
@@ -558,6 +690,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 for n in room_counts
                 if n <= len(rooms)
             ]
+            soak = await soak_run(world, args.soak, args.soak_rate) if args.soak else None
             # Zero-loss accounting: whatever a step's drain window missed may still come.
             final_wait = await drain(world, world.sent, 120)
             arrived = sum(1 for e in world.sent if world.arrival(e) is not None)
@@ -569,6 +702,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             levels = dict(process.levels)
         finally:
             stop_reading.set()
+            if echo_process is not None:
+                await echo_process.stop()
             if process is not None:
                 await process.stop()
             for client in clients:
@@ -610,6 +745,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "step_seconds": round(seconds, 1),
         "min_requests_per_step": MIN_SAMPLES_PER_STEP,
         "phases": phases,
+        "echo_phases": echo_phases,
+        "knee_ratio": knee_ratios(phases, echo_phases),
+        "soak": soak,
         "total": {
             "requests_sent": len(world.sent),
             "proposals_received": arrived,
@@ -631,4 +769,12 @@ if __name__ == "__main__":
     parser.add_argument("--senders", type=int, default=4, help="sending partner clients")
     parser.add_argument("--floor-samples", type=int, default=20)
     parser.add_argument("--database-url", default="", help="an empty PostgreSQL database")
+    parser.add_argument(
+        "--no-echo-knee",
+        dest="echo_knee",
+        action="store_false",
+        help="skip the echo bot's knee (measured first, in the same rooms)",
+    )
+    parser.add_argument("--soak", type=int, default=0, help="requests for the RSS soak (0: none)")
+    parser.add_argument("--soak-rate", type=float, default=3.0, help="soak requests per second")
     print(json.dumps(asyncio.run(main(parser.parse_args())), indent=2))

@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -30,9 +31,19 @@ from partner_bots.session import BotAccount
 
 
 def echo_sink(
-    engine: AsyncEngine, wake: Callable[[], None], text: Callable[[str], str] = "echo: ".__add__
+    engine: AsyncEngine,
+    wake: Callable[[], None],
+    text: Callable[[str], str] = "echo: ".__add__,
+    *,
+    blocks: Mapping[str, Any] | None = None,
+    in_thread: bool = False,
 ) -> Callable[[Incoming], Awaitable[None]]:
-    """Answer each message once: the inbox claim and the reply commit together."""
+    """Answer each message once: the inbox claim and the reply commit together.
+
+    With ``in_thread`` (and ``blocks`` such as an empty proposal block) the answer has the
+    shape of a proposal: in the request's thread, so the load benchmark's readers time it
+    exactly as they time the coordinator's proposals.
+    """
 
     async def echo(event: Incoming) -> None:
         if not isinstance(event, IncomingMessage):
@@ -47,21 +58,24 @@ def echo_sink(
                 conn,
                 room=event.room_id,
                 kind="message",
-                content=notice(text(event.body)),
+                content={**notice(text(event.body)), **(blocks or {})},
                 now=now,
                 reply_to=event.event_id,
+                thread_of=event.event_id if in_thread else None,
             )
         wake()
 
     return echo
 
 
-class OneRoom:
-    def __init__(self, room: str):
-        self.room = room
+class Rooms:
+    """The rooms the echo bot serves (it joins them when invited)."""
+
+    def __init__(self, rooms: Iterable[str]):
+        self.rooms = frozenset(rooms)
 
     async def is_registered(self, room_id: str) -> bool:
-        return room_id == self.room
+        return room_id in self.rooms
 
 
 async def main(cfg: dict) -> None:
@@ -69,7 +83,14 @@ async def main(cfg: dict) -> None:
     engine = create_engine(cfg["db_url"])
     delivery_ref: list[Delivery] = []
 
-    echo = echo_sink(engine, lambda: delivery_ref[0].wake())
+    # ``proposal``: answer in the request's thread with a proposal-shaped block (bench/load.py).
+    shaped = bool(cfg.get("proposal"))
+    echo = echo_sink(
+        engine,
+        lambda: delivery_ref[0].wake(),
+        blocks={"org.dsx.proposal": {"echo": True}} if shaped else None,
+        in_thread=shaped,
+    )
 
     account = BotAccount(
         homeserver_url=cfg["homeserver_url"],
@@ -81,9 +102,9 @@ async def main(cfg: dict) -> None:
     )
     bot = Bot(
         account,
-        OneRoom(cfg["room"]),
+        Rooms(cfg.get("rooms") or [cfg["room"]]),
         echo,
-        long_poll_ms=2_000,
+        long_poll_ms=int(cfg.get("long_poll_ms", 2_000)),
         inbox=Inbox(engine),
         device_policy=DevicePolicy.TOFU,  # its partner does not cross-sign
     )
