@@ -236,19 +236,25 @@ def _write_new(path: Path, content: bytes, mode: int) -> None:
         os.close(fd)
 
 
-def write_keypair(directory: Path, keypair: SealingKeyPair | None = None) -> tuple[Path, Path]:
+def write_keypair(
+    directory: Path, keypair: SealingKeyPair | None = None, *, private_path: Path | None = None
+) -> tuple[Path, Path]:
     """Write a fresh (or given) pair as ``sealing.pub`` (0644) and ``sealing.key`` (0600).
 
+    The private key goes to ``private_path`` when given (``dsx init`` puts it in a folder
+    of its own, 0700, that only the bot role's user enters), else beside the public key.
     Refuses to overwrite either file: losing a private key loses every blob sealed to it.
     Returns ``(public_path, private_path)``.
     """
     directory = Path(directory)
     pair = keypair or generate_keypair()
-    public_path, private_path = directory / PUBLIC_FILE, directory / PRIVATE_FILE
+    public_path = directory / PUBLIC_FILE
+    private_path = Path(private_path) if private_path else directory / PRIVATE_FILE
     for path in (public_path, private_path):
         if path.exists():
             raise FileExistsError(f"{path} exists; refusing to overwrite a sealing key")
     directory.mkdir(parents=True, exist_ok=True)
+    private_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     _write_new(private_path, _encode(pair.private), 0o600)
     _write_new(public_path, _encode(pair.public), 0o644)
     log.info("sealing.keypair_written", key_id=pair.key_id)
