@@ -256,5 +256,6 @@ def next_steps(path: Path) -> list[str]:
         f"  4. dsx config check --config {path}",
         f"  5. dsx migrate --config {path}",
         f"  6. dsx doctor --config {path}  (cross-signing stays ✗ until the first `dsx run`)",
-        f"  7. dsx run --config {path}  (or start the systemd unit)",
+        f"  7. dsx run --config {path}  (one process), or in production the two roles:",
+        "     --role bot and --role web (deploy/systemd/dsx-bot.service, dsx-web.service)",
     ]
