@@ -205,13 +205,14 @@ async def _start_web(
     sealer: PublicSealer,
     probe: Probe,
     actions: WorkflowStaffActions,
+    settings: Any = None,
 ) -> tuple[Any, str]:
     """The web app on ``[web]``; returns its runner and public URL."""
     from aiohttp import web
 
     from dsx.web.compose import build_web
 
-    stack = build_web(coordinator, config, sealer, actions=actions, probe=probe)
+    stack = build_web(coordinator, config, sealer, actions=actions, probe=probe, settings=settings)
     runner = web.AppRunner(stack.app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, config.web.bind, config.web.port)
@@ -410,6 +411,18 @@ async def serve(
         log.info("service.stopped")
 
 
+def web_role(config: Config) -> tuple[Config, tuple[str, ...], Any]:
+    """The web role's configuration (``for_web_role``), the keys it dropped, and its web
+    settings. The settings are made first: the rate-limit key that every web process
+    shares is derived one-way from the pickle key (dsx/web/settings.py), and the pickle
+    key itself is then dropped with the other secrets."""
+    from dsx.web.settings import WebSettings
+
+    settings = WebSettings.from_config(config)
+    stripped, dropped = for_web_role(config)
+    return stripped, dropped, settings
+
+
 async def serve_web(
     config: Config, *, stop: asyncio.Event, ready: asyncio.Event | None = None
 ) -> None:
@@ -421,7 +434,7 @@ async def serve_web(
     logged by name and ignored). The forms seal with the public key; what staff do on the
     dashboard is queued in the outbox for the bot role to deliver.
     """
-    config, dropped = for_web_role(config)
+    config, dropped, settings = web_role(config)
     if dropped:
         log.warning("role.web_ignored", keys=",".join(dropped))
     if not config.sealing.public_key_file:
@@ -434,9 +447,8 @@ async def serve_web(
     probe = Probe(coordinator.engine, dict, role="web")
     runner: Any = None
     try:
-        runner, _url = await _start_web(
-            coordinator, config, sealer, probe, WorkflowStaffActions(coordinator, services)
-        )
+        actions = WorkflowStaffActions(coordinator, services)
+        runner, _url = await _start_web(coordinator, config, sealer, probe, actions, settings)
         log.info("service.ready", role="web")
         if ready is not None:
             ready.set()

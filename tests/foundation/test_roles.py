@@ -99,3 +99,17 @@ async def test_readiness_per_role(db_url):
         assert [c.name for c in bot.checks] == ["database", "outbox", "sync account 0"]
     finally:
         await engine.dispose()
+
+
+def test_web_processes_share_rate_limits_without_keeping_the_pickle_key():
+    """The rate-limit key is derived one-way from the pickle key before it is dropped, so
+    every web process of the deployment counts alike (dsx/web/settings.py)."""
+    from dsx.service import web_role
+    from dsx.web.settings import rate_secret
+
+    conf = _with_secrets()
+    stripped, dropped, settings = web_role(conf)
+    assert "matrix.pickle_key" in dropped and not stripped.matrix.pickle_key
+    assert settings.rate_secret == rate_secret(conf.matrix.pickle_key)
+    assert web_role(conf)[2].rate_secret == settings.rate_secret  # a second process
+    assert SECRETS["pickle_key"] not in repr(settings)
