@@ -245,6 +245,10 @@ async def test_web_and_bot_roles_in_two_processes_keep_the_keys_apart(homeserver
                 assert signed.status == 303, await signed.text()
             async with http.get(f"{base}/dashboard", allow_redirects=False) as dashboard:
                 assert dashboard.status == 200
+            # Changed identities live in the bot's device list: not on the web role.
+            async with http.get(f"{base}/dashboard/identities") as identities:
+                assert identities.status == 200
+                assert "No identity change is waiting." in await identities.text()
 
         assert await web.stop() == 0, web.tail()
         assert await bot.stop() == 0, bot.tail()
