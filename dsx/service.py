@@ -25,9 +25,9 @@ import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from coordinator.config import Config, for_web_role
+from coordinator.config import ROLES, Config, for_web_role
 from coordinator.health import Probe
 from coordinator.logs import get_logger
 from coordinator.sealing import PublicSealer, load_public_key
@@ -46,6 +46,10 @@ from partner_bots.workflow.rooms import EngagementRooms, WorkflowDelivery
 from partner_bots.workflow.services import WorkflowServices
 from partner_bots.workflow.sink import REPLY_SUFFIX, WorkflowSink
 from partner_bots.workflow.staff_actions import WorkflowStaffActions
+
+if TYPE_CHECKING:
+    from dsx.web.auth import StaffAuth
+    from dsx.web.settings import WebSettings
 
 log = get_logger(__name__)
 
@@ -191,7 +195,7 @@ async def _anchor_audit(coordinator: Coordinator, wake: Callable[[], None]) -> N
         wake()
 
 
-def _staff_auth(coordinator: Coordinator, config: Config) -> Any:
+def _staff_auth(coordinator: Coordinator, config: Config) -> StaffAuth:
     """The sign-in service the bot's ``!dsx login`` mints links with (in the database)."""
     from dsx.web.compose import staff_auth
     from dsx.web.settings import WebSettings
@@ -205,7 +209,7 @@ async def _start_web(
     sealer: PublicSealer,
     probe: Probe,
     actions: WorkflowStaffActions,
-    settings: Any = None,
+    settings: WebSettings | None = None,
 ) -> tuple[Any, str]:
     """The web app on ``[web]``; returns its runner and public URL."""
     from aiohttp import web
@@ -272,6 +276,8 @@ async def serve(
     forms need it); ``on_ready`` gets the running parts once everything is up. ``role``
     is ``all``, ``bot`` (never the web app) or ``web`` (``serve_web``; no bots).
     """
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     if role == "web":
         await serve_web(config, stop=stop, ready=ready)
         return
@@ -411,7 +417,7 @@ async def serve(
         log.info("service.stopped")
 
 
-def web_role(config: Config) -> tuple[Config, tuple[str, ...], Any]:
+def web_role(config: Config) -> tuple[Config, tuple[str, ...], WebSettings]:
     """The web role's configuration (``for_web_role``), the keys it dropped, and its web
     settings. The settings are made first: the rate-limit key that every web process
     shares is derived one-way from the pickle key (dsx/web/settings.py), and the pickle
