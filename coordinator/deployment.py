@@ -218,6 +218,16 @@ def _sealing(conf: Config) -> list[Problem]:
                 "set it on the host that runs `dsx run`",
             )
         )
+    if s.public_key_file and s.private_key_file:
+        if Path(s.public_key_file).resolve() == Path(s.private_key_file).resolve():
+            out.append(
+                error(
+                    "sealing.public_key_file",
+                    "names the private key file: the web role would hold the private key",
+                    "point it at the public key (sealing.pub)",
+                )
+            )
+            return out
     for key, value, private in (
         ("sealing.public_key_file", s.public_key_file, False),
         ("sealing.private_key_file", s.private_key_file, True),

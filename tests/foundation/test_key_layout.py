@@ -151,3 +151,33 @@ def test_no_web_user_no_warning_and_owner_only_modes(host, capsys):
     assert mode(conf_path) == 0o600 and mode(Path(conf.audit.key_file)) == 0o600
     assert mode(data) == 0o700 and mode(data / "keys") == 0o700
     assert not [p for p in check_deployment(conf) if p.key == "web.user"]
+
+
+def test_a_public_key_path_that_names_the_private_key_is_refused(host):
+    """Both halves are 32 bytes of base64; the marks init writes tell them apart, so the
+    web role never seals with (or holds) the private key by a slip of the path."""
+    from coordinator.sealing import SealingError, load_private_key, load_public_key
+
+    code, conf_path, _data = init(host)
+    assert code == 0
+    conf = cfg.load(conf_path, env={})
+    private = conf.sealing.private_key_file
+    with pytest.raises(SealingError, match="this is a private key"):
+        load_public_key(private)
+    sealer = load_public_key(conf.sealing.public_key_file)
+    assert load_private_key(private).key_ids == (sealer.key_id,)
+    same = cfg.parse(
+        {"sealing": {"public_key_file": private, "private_key_file": private}}, "<t>", env={}
+    )
+    problems = [p for p in check_deployment(same) if p.key == "sealing.public_key_file"]
+    assert problems and "names the private key file" in problems[0].text
+    # A copy elsewhere is caught by its mark: doctor's key line fails.
+    copy = host / "copy.pub"
+    copy.write_bytes(Path(private).read_bytes())
+    text = conf_path.read_text().replace(conf.sealing.public_key_file, str(copy))
+    conf_path.write_text(text)
+    from dsx.cli.doctor import check_sealing_keys
+
+    lines = check_sealing_keys(cfg.load(conf_path, env={}))
+    public_line = next(r for r in lines if r.name == "sealing public key")
+    assert public_line.status.name == "FAIL", public_line
