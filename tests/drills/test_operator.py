@@ -12,7 +12,8 @@ and ``dsx-web.service`` by a small supervisor that applies each unit's ``User=``
 ``ExecStart=``; a real Synapse, the real PostgreSQL (a role with a password and a
 database of its own), the shipped nginx example with TLS in front of the web role,
 ``/readyz`` through it, a partner member's E2EE ``!dsx help`` answered by the bot role,
-and the web role's user unable to read the private key (asked of the kernel).
+and the web role's user unable to read the private key or the crypto store (asked of
+the kernel).
 
 What is not: ``/etc``, ``/var/lib`` and ``/opt`` are moved under a temporary folder; the
 virtualenv is a real ``python3 -m venv`` of the system Python, but it borrows the test
@@ -334,6 +335,9 @@ async def test_the_operator_guide_on_a_fresh_host(own_homeserver, tmp_path: Path
             assert (done.returncode == 0) == readable, (path, done.stderr)
             if not readable:
                 assert "Permission denied" in done.stderr, done.stderr
+        store_listing = "runuser -u dsx-web -- ls /var/lib/dsx/nio-store"
+        store = await asyncio.to_thread(host.bash, store_listing)
+        assert store.returncode != 0 and "Permission denied" in store.stderr, store.stderr
 
         log, web_log = tmp_path / "bot.log", tmp_path / "web.log"
         await bot_service.start(log)
