@@ -195,6 +195,13 @@ async def _anchor_audit(coordinator: Coordinator, wake: Callable[[], None]) -> N
         wake()
 
 
+async def _open_coordinator(config: Config, sealer: PublicSealer | None) -> Coordinator:
+    """The core, opened the same way by every role: it migrates and loads trust."""
+    if config.database_url.startswith("sqlite"):
+        await asyncio.to_thread(Path(config.data_dir).mkdir, parents=True, exist_ok=True)
+    return await Coordinator.open(config, sealer=sealer)
+
+
 def _staff_auth(coordinator: Coordinator, config: Config) -> StaffAuth:
     """The sign-in service the bot's ``!dsx login`` mints links with (in the database)."""
     from dsx.web.compose import staff_auth
@@ -281,11 +288,9 @@ async def serve(
     if role == "web":
         await serve_web(config, stop=stop, ready=ready)
         return
-    if config.database_url.startswith("sqlite"):
-        await asyncio.to_thread(Path(config.data_dir).mkdir, parents=True, exist_ok=True)
     sealer = _sealer(config)
     with_web = role == "all" and sealer is not None and web is not False
-    coordinator = await Coordinator.open(config, sealer=sealer)  # migrates, loads trust
+    coordinator = await _open_coordinator(config, sealer)
     directory = Directory(coordinator.engine, config)
     # The bot answers !dsx login when a web app redeems the links: this process's, or the
     # web role's on the same database. Delivery mints each link as it sends (never stored).
@@ -445,10 +450,8 @@ async def serve_web(
         log.warning("role.web_ignored", keys=",".join(dropped))
     if not config.sealing.public_key_file:
         raise RoleError("the web role serves the request forms: set [sealing] public_key_file")
-    if config.database_url.startswith("sqlite"):
-        await asyncio.to_thread(Path(config.data_dir).mkdir, parents=True, exist_ok=True)
     sealer = load_public_key(config.sealing.public_key_file)
-    coordinator = await Coordinator.open(config, sealer=sealer)  # migrates, loads trust
+    coordinator = await _open_coordinator(config, sealer)
     services = WorkflowServices(coordinator, Directory(coordinator.engine, config))
     probe = Probe(coordinator.engine, dict, role="web")
     runner: Any = None
