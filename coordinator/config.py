@@ -123,6 +123,9 @@ class WebConfig:
     # Where people who use the forms and dashboard get this program's source (the AGPL
     # asks for it). Empty: the app serves its own running code at /source.
     source_url: str = ""
+    # The system user that runs `dsx run --role web` in the split layout (dsx-web in
+    # deploy/systemd/): `dsx doctor` warns when that user can read the private key.
+    user: str = ""
 
 
 @dataclass(frozen=True)
@@ -150,7 +153,8 @@ class MetricsConfig:
 
 @dataclass(frozen=True)
 class SealingConfig:
-    # Paths to the sealing key pair; the web process only needs the public key.
+    # Paths to the sealing key pair. The web role reads the public key only; the private
+    # key belongs in a folder only the bot role's user reads (`dsx init`: private/).
     public_key_file: str = ""
     private_key_file: str = ""
 
@@ -486,6 +490,37 @@ def check_staff(config: Config) -> None:
             "is empty: list at least one staff member (@name:server); only listed members "
             "are staff",
         )
+
+
+ROLES = ("all", "web", "bot")
+# What only the bot role may hold: the web role drops these before it builds anything.
+_BOT_SECRETS = ("password", "access_token", "pickle_key")
+
+
+def for_web_role(config: Config) -> tuple[Config, tuple[str, ...]]:
+    """This configuration as the web role gets it, and the keys it dropped.
+
+    The web role (public forms, dashboard, API) must hold nothing that opens what it
+    stores or speaks for the bot: every account's password, access token and pickle key
+    and ``[sealing] private_key_file`` are emptied, so no part of that process can read
+    the private key file or log in (docs/operator.md, "Two roles"). Set ones are named
+    (never their values) so the operator can take them out of the web role's files.
+    """
+    dropped: list[str] = []
+    accounts = []
+    for n, account in enumerate((config.matrix, *config.matrix_accounts)):
+        prefix = "matrix" if n == 0 else f"{_ACCOUNTS}[{n - 1}]"
+        dropped += [f"{prefix}.{k}" for k in _BOT_SECRETS if getattr(account, k)]
+        accounts.append(dataclasses.replace(account, password="", access_token="", pickle_key=""))
+    if config.sealing.private_key_file:
+        dropped.append("sealing.private_key_file")
+    stripped = dataclasses.replace(
+        config,
+        matrix=accounts[0],
+        matrix_accounts=tuple(accounts[1:]),
+        sealing=dataclasses.replace(config.sealing, private_key_file=""),
+    )
+    return stripped, tuple(dropped)
 
 
 def looks_like_user_id(value: str) -> bool:

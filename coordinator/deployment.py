@@ -15,6 +15,7 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from coordinator.config import Config, ConfigError, check_staff
 
@@ -217,13 +218,69 @@ def _sealing(conf: Config) -> list[Problem]:
                 "set it on the host that runs `dsx run`",
             )
         )
+    if s.public_key_file and s.private_key_file:
+        if Path(s.public_key_file).resolve() == Path(s.private_key_file).resolve():
+            out.append(
+                error(
+                    "sealing.public_key_file",
+                    "names the private key file: the web role would hold the private key",
+                    "point it at the public key (sealing.pub)",
+                )
+            )
+            return out
     for key, value, private in (
         ("sealing.public_key_file", s.public_key_file, False),
         ("sealing.private_key_file", s.private_key_file, True),
     ):
         if value:
             out += _key_file(key, Path(value), private)
-    return out
+    return out + _web_user(conf)
+
+
+def _web_user(conf: Config) -> list[Problem]:
+    """The web role's user (``[web] user``) must not be able to read the private key: a
+    stolen web server would then open everything sealed (docs/operator.md, "Two roles")."""
+    name, private = conf.web.user, conf.sealing.private_key_file
+    if not name:
+        return []
+    try:
+        import pwd
+
+        entry = pwd.getpwnam(name)
+    except (KeyError, ImportError):
+        return [warning("web.user", f"{name!r} is not a user here", "create it or fix [web] user")]
+    if private and Path(private).is_file() and readable_by(Path(private), entry):
+        return [
+            warning(
+                "web.user",
+                f"the web role's user {name} can read the private key {private}",
+                f"keep it in a folder only the bot's user enters: chmod 700 "
+                f"{Path(private).parent} (`dsx init` puts it in private/)",
+            )
+        ]
+    return []
+
+
+def readable_by(path: Path, user: Any) -> bool:
+    """Could ``user`` (a ``pwd`` entry) open ``path`` for reading, by its mode bits?
+
+    Every folder on the way must let it through and the file let it read, as owner, as
+    a member of the file's group or as anyone. Root reads everything. ACLs are not read.
+    """
+    if user.pw_uid == 0:
+        return True
+    groups = set(os.getgrouplist(user.pw_name, user.pw_gid))
+
+    def allows(item: Path, bit: int) -> bool:
+        info = item.stat()
+        if info.st_uid == user.pw_uid:
+            return bool(info.st_mode & (bit << 6))
+        if info.st_gid in groups:
+            return bool(info.st_mode & (bit << 3))
+        return bool(info.st_mode & bit)
+
+    resolved = path.resolve()
+    return all(allows(folder, 0o1) for folder in resolved.parents) and allows(resolved, 0o4)
 
 
 def _key_file(key: str, path: Path, private: bool) -> list[Problem]:

@@ -2,8 +2,11 @@
 
 Liveness is the process answering at all. Readiness is what a partner needs: the
 database answers, every bot account is syncing, and the outbox is moving (nothing dead,
-nothing waiting longer than ``stuck_after``). The answer names checks, never an id, a
-room or a user, so it can be shown to a load balancer or a monitoring system.
+nothing waiting longer than ``stuck_after``). Each role of ``dsx run`` answers for its
+own job: the web role (forms, dashboard) for the database only, since it only queues
+and a stuck outbox must not take the forms away; the bot role for all three. The answer
+names checks, never an id, a room or a user, so it can be shown to a load balancer or
+a monitoring system.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ class Check:
 @dataclass(frozen=True)
 class Readiness:
     checks: tuple[Check, ...]
+    role: str = "all"  # which role of `dsx run` answers (coordinator.config.ROLES)
 
     @property
     def ready(self) -> bool:
@@ -50,6 +54,7 @@ class Readiness:
     def to_dict(self) -> dict[str, object]:
         return {
             "ready": self.ready,
+            "role": self.role,
             "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in self.checks],
         }
 
@@ -71,7 +76,7 @@ async def database_check(engine: AsyncEngine) -> Check:
 class Probe:
     """Readiness and metrics for one process; ``sync_states`` is read at each call and
     maps an account's position in the configuration (``"0"`` is ``[matrix]``) to its
-    loop's state. A process without bots (the web role) passes an empty mapping."""
+    loop's state. The web role's probe (``role="web"``) checks the database alone."""
 
     def __init__(
         self,
@@ -81,8 +86,10 @@ class Probe:
         stuck_after_s: float = 300.0,
         stale_after_s: float = 120.0,
         now: Callable[[], datetime] = utcnow,
+        role: str = "all",
     ):
         self.engine = engine
+        self.role = role
         self.sync_states = sync_states
         self.stuck_after_s = stuck_after_s
         self.stale_after_s = stale_after_s
@@ -90,10 +97,12 @@ class Probe:
 
     async def readiness(self) -> Readiness:
         checks = [await database_check(self.engine)]
-        if checks[0].ok:
-            checks.append(await self._outbox())
-        checks += [self._sync(name, state) for name, state in sorted(self.sync_states().items())]
-        return Readiness(tuple(checks))
+        if self.role != "web":
+            if checks[0].ok:
+                checks.append(await self._outbox())
+            states = sorted(self.sync_states().items())
+            checks += [self._sync(name, state) for name, state in states]
+        return Readiness(tuple(checks), self.role)
 
     async def metrics(self) -> bytes:
         ages = {

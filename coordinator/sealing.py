@@ -63,6 +63,11 @@ _HEADER = 1 + KEY_ID_BYTES
 SEAL_OVERHEAD = 48  # ephemeral public key (32) + MAC (16)
 PUBLIC_FILE = "sealing.pub"
 PRIVATE_FILE = "sealing.key"
+# The first line of each file `write_keypair` writes (comments: the keys are unchanged).
+# Both halves are 32 bytes of base64, so only this says which is which: a public-key
+# path that names a private key file is refused, never used to seal.
+PUBLIC_MARK = "# dsx sealing public key"
+PRIVATE_MARK = "# dsx sealing private key: the bot role's alone, never the web role's"
 
 
 class SealingError(Exception):
@@ -236,21 +241,27 @@ def _write_new(path: Path, content: bytes, mode: int) -> None:
         os.close(fd)
 
 
-def write_keypair(directory: Path, keypair: SealingKeyPair | None = None) -> tuple[Path, Path]:
+def write_keypair(
+    directory: Path, keypair: SealingKeyPair | None = None, *, private_path: Path | None = None
+) -> tuple[Path, Path]:
     """Write a fresh (or given) pair as ``sealing.pub`` (0644) and ``sealing.key`` (0600).
 
+    The private key goes to ``private_path`` when given (``dsx init`` puts it in a folder
+    of its own, 0700, that only the bot role's user enters), else beside the public key.
     Refuses to overwrite either file: losing a private key loses every blob sealed to it.
     Returns ``(public_path, private_path)``.
     """
     directory = Path(directory)
     pair = keypair or generate_keypair()
-    public_path, private_path = directory / PUBLIC_FILE, directory / PRIVATE_FILE
+    public_path = directory / PUBLIC_FILE
+    private_path = Path(private_path) if private_path else directory / PRIVATE_FILE
     for path in (public_path, private_path):
         if path.exists():
             raise FileExistsError(f"{path} exists; refusing to overwrite a sealing key")
     directory.mkdir(parents=True, exist_ok=True)
-    _write_new(private_path, _encode(pair.private), 0o600)
-    _write_new(public_path, _encode(pair.public), 0o644)
+    private_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _write_new(private_path, PRIVATE_MARK.encode() + b"\n" + _encode(pair.private), 0o600)
+    _write_new(public_path, PUBLIC_MARK.encode() + b"\n" + _encode(pair.public), 0o644)
     log.info("sealing.keypair_written", key_id=pair.key_id)
     return public_path, private_path
 
@@ -274,6 +285,9 @@ def _read_keys(path: Path) -> list[bytes]:
 
 
 def load_public_key(path: Path | str) -> PublicSealer:
+    """The sealer of a public key file; a file marked as a private key is refused."""
+    if PRIVATE_MARK in Path(path).read_text("ascii").splitlines():
+        raise SealingError(f"{path}: this is a private key; give the public key (sealing.pub)")
     keys = _read_keys(Path(path))
     if len(keys) != 1:
         raise SealingError(f"{path}: a public key file holds exactly one key")

@@ -5,6 +5,13 @@
 outbox delivery, the SLA checker and the web app, sets ``ready``, and on ``stop`` shuts
 down in reverse order: the event in hand finishes, delivery stops between messages, and
 every bot session closes without logging out.
+
+It runs as one of three roles (docs/operator.md, "Two roles"): ``all`` is everything in
+one process (the embedded default); ``bot`` is the above without the web app, holding
+the private sealing key, the pickle keys and the Matrix tokens; ``web`` (``serve_web``)
+is the web app alone, which gets the public key only and a configuration without the
+bot's secrets (``config.for_web_role``), and only queues: the bot role's delivery picks
+up what it writes from the shared database.
 """
 
 from __future__ import annotations
@@ -18,9 +25,9 @@ import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from coordinator.config import Config
+from coordinator.config import ROLES, Config, for_web_role
 from coordinator.health import Probe
 from coordinator.logs import get_logger
 from coordinator.sealing import PublicSealer, load_public_key
@@ -39,6 +46,10 @@ from partner_bots.workflow.rooms import EngagementRooms, WorkflowDelivery
 from partner_bots.workflow.services import WorkflowServices
 from partner_bots.workflow.sink import REPLY_SUFFIX, WorkflowSink
 from partner_bots.workflow.staff_actions import WorkflowStaffActions
+
+if TYPE_CHECKING:
+    from dsx.web.auth import StaffAuth
+    from dsx.web.settings import WebSettings
 
 log = get_logger(__name__)
 
@@ -184,33 +195,52 @@ async def _anchor_audit(coordinator: Coordinator, wake: Callable[[], None]) -> N
         wake()
 
 
-async def _start_web(running: Running, sealer: PublicSealer, probe: Probe) -> Any:
+async def _open_coordinator(config: Config, sealer: PublicSealer | None) -> Coordinator:
+    """The core, opened the same way by every role: it migrates and loads trust."""
+    if config.database_url.startswith("sqlite"):
+        await asyncio.to_thread(Path(config.data_dir).mkdir, parents=True, exist_ok=True)
+    return await Coordinator.open(config, sealer=sealer)
+
+
+def _staff_auth(coordinator: Coordinator, config: Config) -> StaffAuth:
+    """The sign-in service the bot's ``!dsx login`` mints links with (in the database)."""
+    from dsx.web.compose import staff_auth
+    from dsx.web.settings import WebSettings
+
+    return staff_auth(coordinator, config, WebSettings.from_config(config))
+
+
+async def _start_web(
+    coordinator: Coordinator,
+    config: Config,
+    sealer: PublicSealer,
+    probe: Probe,
+    actions: WorkflowStaffActions,
+    settings: WebSettings | None = None,
+) -> tuple[Any, str]:
+    """The web app on ``[web]``; returns its runner and public URL."""
     from aiohttp import web
 
     from dsx.web.compose import build_web
 
-    actions = WorkflowStaffActions(running.coordinator, running.sink.services)
-    stack = build_web(running.coordinator, running.config, sealer, actions=actions, probe=probe)
-    # The bot answers !dsx login; delivery mints the link as it sends (never stored).
-    running.sink.services.login = running.delivery.login = stack.auth.create_login_link
-    # Links go to each staff member's direct room, opened by the staff room's account.
-    running.delivery.direct = DirectRooms(running.bot.session, running.coordinator.engine)
+    stack = build_web(coordinator, config, sealer, actions=actions, probe=probe, settings=settings)
     runner = web.AppRunner(stack.app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, running.config.web.bind, running.config.web.port)
+    site = web.TCPSite(runner, config.web.bind, config.web.port)
     await site.start()
-    running.web_url = stack.settings.public_url
     log.info("web.started")
-    return runner
+    return runner, stack.settings.public_url
 
 
-async def _start_metrics(config: Config, probe: Probe) -> Any:
-    """Prometheus metrics on their own port (loopback by default; ``port = 0``: off)."""
+async def _start_metrics(config: Config, probe: Probe, *, health: bool = False) -> Any:
+    """Prometheus metrics on their own port (loopback by default; ``port = 0``: off);
+    with ``health``, also ``/healthz`` and ``/readyz`` (the bot role has no web app)."""
     if not config.metrics.port:
         return None
     from aiohttp import web
 
     from coordinator import metrics
+    from dsx.web.views_health import probe_routes
 
     async def scrape(request: web.Request) -> web.Response:
         return web.Response(
@@ -219,6 +249,8 @@ async def _start_metrics(config: Config, probe: Probe) -> Any:
 
     app = web.Application()
     app.router.add_get("/metrics", scrape)
+    if health:
+        app.add_routes(probe_routes(probe))
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, config.metrics.bind, config.metrics.port).start()
@@ -243,18 +275,29 @@ async def serve(
     web: bool | None = None,
     sla_period: float | None = None,
     on_ready: Callable[[Running], None] | None = None,
+    role: str = "all",
 ) -> None:
     """Run the coordinator until ``stop`` is set.
 
     ``web=None`` starts the dashboard when a sealing public key is configured (the public
-    forms need it); ``on_ready`` gets the running parts once everything is up.
+    forms need it); ``on_ready`` gets the running parts once everything is up. ``role``
+    is ``all``, ``bot`` (never the web app) or ``web`` (``serve_web``; no bots).
     """
-    if config.database_url.startswith("sqlite"):
-        await asyncio.to_thread(Path(config.data_dir).mkdir, parents=True, exist_ok=True)
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    if role == "web":
+        await serve_web(config, stop=stop, ready=ready)
+        return
     sealer = _sealer(config)
-    coordinator = await Coordinator.open(config, sealer=sealer)  # migrates, loads trust
+    with_web = role == "all" and sealer is not None and web is not False
+    coordinator = await _open_coordinator(config, sealer)
     directory = Directory(coordinator.engine, config)
-    services = WorkflowServices(coordinator, directory)
+    # The bot answers !dsx login when a web app redeems the links: this process's, or the
+    # web role's on the same database. Delivery mints each link as it sends (never stored).
+    auth = _staff_auth(coordinator, config) if with_web or role == "bot" else None
+    services = WorkflowServices(
+        coordinator, directory, login=auth.create_login_link if auth else None
+    )
     # One bot per account ([matrix] first); each room is served by exactly one of them.
     accounts = AccountRouter(config, directory, coordinator.engine)
     sinks: dict[str, WorkflowSink] = {}
@@ -275,7 +318,9 @@ async def serve(
             ),
         )
         heartbeat.loop = accounts.bots[account.user_id].sync
-    probe = Probe(coordinator.engine, lambda: {k: h.state() for k, h in heartbeats.items()})
+    probe = Probe(
+        coordinator.engine, lambda: {k: h.state() for k, h in heartbeats.items()}, role=role
+    )
     bot, sink = accounts.primary_bot, sinks[config.matrix.user_id]
     # Whose words count: each sink asks its own account's device trust about the device
     # behind a command, and staff confirm changed identities in every account's pins.
@@ -293,20 +338,23 @@ async def serve(
     directory.power = power
     worker, worker_lock = await asyncio.to_thread(_outbox_worker, config)
     # One delivery for every account: the outbox claims rows of all rooms at once, and
-    # each row goes out through the account serving its room.
+    # each row goes out through the account serving its room. Only delivery holds the
+    # private sealing key: it opens intake details for E2EE rooms.
     delivery = WorkflowDelivery(
         RoutedSender(accounts),
         coordinator.outbox,
         worker,
         engagement_rooms=engagement_rooms,
+        intake=IntakeDetails.from_key_file(
+            coordinator.engine, config.sealing.private_key_file, audit_key=coordinator.audit_key
+        ),
         partners=directory,
         engine=coordinator.engine,
     )
-    # Only delivery holds the private sealing key: it opens intake details for E2EE rooms.
-    private_key = config.sealing.private_key_file
-    delivery.intake = IntakeDetails.from_key_file(
-        coordinator.engine, private_key, audit_key=coordinator.audit_key
-    )
+    if auth is not None:
+        delivery.login = auth.create_login_link
+        # Links go to each staff member's direct room, opened by the staff room's account.
+        delivery.direct = DirectRooms(bot.session, coordinator.engine)
     for each in sinks.values():
         each.wake = delivery.wake
     running = Running(
@@ -343,9 +391,12 @@ async def serve(
                 ),
             }
             tasks += [asyncio.create_task(job, name=name) for name, job in periodic.items()]
-            if (web if web is not None else sealer is not None) and sealer is not None:
-                web_runner = await _start_web(running, sealer, probe)
-            metrics_runner = await _start_metrics(config, probe)
+            if with_web and sealer is not None:  # (sealer: for mypy)
+                actions = WorkflowStaffActions(coordinator, services)
+                web_runner, running.web_url = await _start_web(
+                    coordinator, config, sealer, probe, actions
+                )
+            metrics_runner = await _start_metrics(config, probe, health=role == "bot")
             log.info("service.ready")
             if on_ready is not None:
                 on_ready(running)
@@ -369,3 +420,55 @@ async def serve(
         if worker_lock is not None:
             worker_lock.close()
         log.info("service.stopped")
+
+
+def web_role(config: Config) -> tuple[Config, tuple[str, ...], WebSettings]:
+    """The web role's configuration (``for_web_role``), the keys it dropped, and its web
+    settings. The settings are made first: the rate-limit key that every web process
+    shares is derived one-way from the pickle key (dsx/web/settings.py), and the pickle
+    key itself is then dropped with the other secrets."""
+    from dsx.web.settings import WebSettings
+
+    settings = WebSettings.from_config(config)
+    stripped, dropped = for_web_role(config)
+    return stripped, dropped, settings
+
+
+async def serve_web(
+    config: Config, *, stop: asyncio.Event, ready: asyncio.Event | None = None
+) -> None:
+    """The web role until ``stop``: public forms, dashboard and API, nothing else.
+
+    It starts from ``for_web_role(config)``, so the private key's path, the pickle keys and
+    the Matrix passwords and tokens are gone before anything is built: the process cannot
+    open the private key file or log in, whatever its configuration says (set ones are
+    logged by name and ignored). The forms seal with the public key; what staff do on the
+    dashboard is queued in the outbox for the bot role to deliver.
+    """
+    config, dropped, settings = web_role(config)
+    if dropped:
+        log.warning("role.web_ignored", keys=",".join(dropped))
+    if not config.sealing.public_key_file:
+        raise RoleError("the web role serves the request forms: set [sealing] public_key_file")
+    sealer = load_public_key(config.sealing.public_key_file)
+    coordinator = await _open_coordinator(config, sealer)
+    services = WorkflowServices(coordinator, Directory(coordinator.engine, config))
+    probe = Probe(coordinator.engine, dict, role="web")
+    runner: Any = None
+    try:
+        actions = WorkflowStaffActions(coordinator, services)
+        runner, _url = await _start_web(coordinator, config, sealer, probe, actions, settings)
+        log.info("service.ready", role="web")
+        if ready is not None:
+            ready.set()
+        await stop.wait()
+    finally:
+        log.info("service.stopping")
+        if runner is not None:
+            await runner.cleanup()
+        await coordinator.aclose()
+        log.info("service.stopped")
+
+
+class RoleError(RuntimeError):
+    """A role cannot start with this configuration (said in one line by ``dsx run``)."""

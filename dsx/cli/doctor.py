@@ -189,10 +189,6 @@ def check_settings(problems: list[deployment.Problem]) -> list[Result]:
     ]
 
 
-def _group_or_world(path: Path) -> bool:
-    return bool(path.stat().st_mode & 0o077)
-
-
 def check_store(conf: cfg.Config) -> Result:
     name = "crypto store"
     store = conf.store_path
@@ -274,14 +270,17 @@ def check_audit_key(conf: cfg.Config) -> Result:
             f"restore it from the backup; for a database from before the audit key, run "
             f"`dsx audit keygen --config {conf.source}` once",
         )
-    if _group_or_world(path):
-        mode = oct(path.stat().st_mode & 0o777)
-        return fail(name, f"{path} has mode {mode}", f"chmod 600 {path}")
+    mode = path.stat().st_mode & 0o777
+    # Two roles: the web role signs its audit entries too, reading the key by group.
+    allowed = 0o640 if conf.web.user else 0o600
+    if mode & ~allowed:
+        fix = f"chmod {oct(allowed)[2:].zfill(4)} {path}"
+        return fail(name, f"{path} has mode {oct(mode)}", fix)
     try:
         audit_key.read(path)
     except audit_key.AuditKeyError as exc:
         return fail(name, str(exc), "restore it from the backup")
-    return ok(name, f"{path} (0600)")
+    return ok(name, f"{path} ({oct(mode)[2:].zfill(4)})")
 
 
 def _load_key(path: Path, private: bool) -> None:

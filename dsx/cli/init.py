@@ -5,6 +5,12 @@ bot's crypto store, the sealing key pair for organizations' personal data and th
 key that signs the audit log. Files are created with owner-only permissions and never
 overwritten, because replacing any key loses history (messages the bot can no longer
 decrypt, sealed data nobody can open, an audit log nobody can verify).
+
+The two halves of the sealing pair live apart: the public key in ``keys/`` beside the
+audit key (what the web role reads), the private key in ``private/``, a folder only the
+owner (the bot role's user) can enter. With ``--web-user`` the web role's user gets read
+access, through the owner's group, to exactly the file, ``keys/`` and the audit key
+(docs/operator.md, "Two roles").
 """
 
 from __future__ import annotations
@@ -21,6 +27,9 @@ from pathlib import Path
 from coordinator import audit_key as audit_keys
 from coordinator import config as cfg
 from coordinator.sealing import PRIVATE_FILE, PUBLIC_FILE, write_keypair
+
+# Where the private sealing key goes, in the data folder: owner-only, apart from keys/.
+PRIVATE_DIR = "private"
 
 TEMPLATE = """\
 # dsx.toml, written by `dsx init`. Every key: see deploy/dsx.example.toml.
@@ -52,6 +61,7 @@ global_partner = ""
 bind = "127.0.0.1"
 port = 8080
 public_url = "http://127.0.0.1:8080"
+user = "{web_user}"  # who runs `dsx run --role web` (two roles); empty: one process
 
 [sealing]
 public_key_file = "{public_key}"
@@ -83,6 +93,13 @@ def register(sub) -> None:
         help="the service user (e.g. dsx) that will own the file, data and keys; "
         "needed when init runs as root",
     )
+    p.add_argument(
+        "--web-user",
+        default="",
+        metavar="USER",
+        help="the user of `dsx run --role web` (e.g. dsx-web, a member of the owner's group): "
+        "it may read the file, the public key and the audit key, never the private key",
+    )
     p.set_defaults(func=run)
 
 
@@ -104,6 +121,23 @@ def _owner(name: str) -> tuple[int, int] | None:
 
     entry = pwd.getpwnam(name)
     return entry.pw_uid, entry.pw_gid
+
+
+def _web_user_problem(name: str, owner: tuple[int, int] | None) -> str | None:
+    """Why ``name`` cannot be the web role's user here, or None: it must exist, be
+    someone other than the owner, and belong to the owner's group (how it reads)."""
+    import pwd
+
+    try:
+        entry = pwd.getpwnam(name)
+    except KeyError:
+        return f"--web-user {name!r} is not a user here (useradd --system first)"
+    uid, gid = owner if owner is not None else (os.getuid(), os.getgid())
+    if entry.pw_uid == uid:
+        return f"--web-user {name!r} is the owner: the web role needs a user of its own"
+    if gid not in os.getgrouplist(name, entry.pw_gid):
+        return f"--web-user {name!r} is not in the owner's group (usermod -aG GROUP {name})"
+    return None
 
 
 def _fail(message: str) -> int:
@@ -132,9 +166,13 @@ def run(args: argparse.Namespace) -> int:
             owner = _owner(args.owner)
         except KeyError:
             return _fail(f"--owner {args.owner!r} is not a user here (useradd --system first)")
+    if args.web_user:
+        problem = _web_user_problem(args.web_user, owner)
+        if problem:
+            return _fail(problem)
     data_dir = Path(args.data_dir).resolve()
-    keys = data_dir / "keys"
-    public_key, private_key = keys / PUBLIC_FILE, keys / PRIVATE_FILE
+    keys, private = data_dir / "keys", data_dir / PRIVATE_DIR
+    public_key, private_key = keys / PUBLIC_FILE, private / PRIVATE_FILE
     audit_key = keys / audit_keys.KEY_FILE
     existing = [k for k in (public_key, private_key, audit_key) if k.exists()]
     if existing:
@@ -154,29 +192,35 @@ def run(args: argparse.Namespace) -> int:
         private_key=private_key,
         staff=", ".join(json.dumps(s) for s in staff),
         audit_key=audit_key,
+        web_user=args.web_user,
     )
     try:  # a bad --homeserver or --user value: said before anything exists
         cfg.parse(tomllib.loads(text), str(path), env={})
     except cfg.ConfigError as exc:
         return _fail(str(exc))
+    # With a web user, its group (the owner's) reads what the web role needs; else nobody.
+    shared = 0o750 if args.web_user else 0o700
+    readable = 0o640 if args.web_user else 0o600
     created: list[Path] = []
     try:
-        for folder in (data_dir, keys, data_dir / "nio-store"):
+        folders = {data_dir: shared, keys: shared, private: 0o700, data_dir / "nio-store": 0o700}
+        for folder, mode in folders.items():
             if not folder.exists():
                 folder.mkdir(parents=True)
                 created.append(folder)
-            folder.chmod(0o700)
-        write_keypair(keys)
+            folder.chmod(mode)
+        write_keypair(keys, private_path=private_key)
         created += [private_key, public_key]
         audit_keys.create(audit_key)  # a new deployment: nothing before the key to pin
         created.append(audit_key)
+        audit_key.chmod(readable)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         created.append(path)
         with os.fdopen(fd, "w") as f:
             f.write(text)
+        path.chmod(readable)
         if owner is not None:
-            made = (data_dir, keys, data_dir / "nio-store", public_key, private_key, audit_key)
-            for item in (*made, path):
+            for item in (*folders, public_key, private_key, audit_key, path):
                 os.chown(item, *owner)
     except OSError as exc:
         for item in reversed(created):
@@ -184,7 +228,12 @@ def run(args: argparse.Namespace) -> int:
                 item.rmdir() if item.is_dir() else item.unlink()
         return _fail(f"cannot write {exc.filename or path}: {exc.strerror}; nothing was kept")
     owned = f", owned by {args.owner}" if owner else ""
-    print(f"wrote {path} (0600{owned}), the sealing key pair and the audit key in {keys}")
+    print(
+        f"wrote {path} ({oct(readable)[2:].zfill(4)}{owned}), the public sealing key and the "
+        f"audit key in {keys}, the private sealing key in {private} (0700, owner only)"
+    )
+    if args.web_user:
+        print(f"the web role's user {args.web_user} reads {path}, {keys}; never {private}")
     print(f"staff: {', '.join(staff)} (only listed [staff] members are staff)")
     for line in next_steps(path):
         print(line)
@@ -207,5 +256,6 @@ def next_steps(path: Path) -> list[str]:
         f"  4. dsx config check --config {path}",
         f"  5. dsx migrate --config {path}",
         f"  6. dsx doctor --config {path}  (cross-signing stays ✗ until the first `dsx run`)",
-        f"  7. dsx run --config {path}  (or start the systemd unit)",
+        f"  7. dsx run --config {path}  (one process), or in production the two roles:",
+        "     --role bot and --role web (deploy/systemd/dsx-bot.service, dsx-web.service)",
     ]

@@ -32,6 +32,20 @@ def routing_partner(config: Config) -> str | None:
     return next((p.handle for p in config.partners if not p.is_global), None)
 
 
+def staff_auth(coordinator: Coordinator, config: Config, settings: WebSettings) -> StaffAuth:
+    """Sign-in links and sessions, kept in the database: the bot role mints the links of
+    ``!dsx login`` with it and the web role redeems them, in two processes."""
+    return StaffAuth(
+        public_url=settings.public_url,
+        staff_members=config.staff.members,
+        session_minutes=settings.session_minutes,
+        login_link_minutes=settings.login_link_minutes,
+        api_token_days=settings.api_token_days,
+        # Survives restarts, shared by every web process.
+        store=DatabaseSecretStore(coordinator.engine, coordinator.audit_key),
+    )
+
+
 def build_web(
     coordinator: Coordinator,
     config: Config,
@@ -43,15 +57,7 @@ def build_web(
 ) -> WebStack:
     """The web process gets the PUBLIC sealing key only; it cannot open what it stores."""
     settings = settings or WebSettings.from_config(config)
-    auth = StaffAuth(
-        public_url=settings.public_url,
-        staff_members=config.staff.members,
-        session_minutes=settings.session_minutes,
-        login_link_minutes=settings.login_link_minutes,
-        api_token_days=settings.api_token_days,
-        # Survives restarts, shared by every web process.
-        store=DatabaseSecretStore(coordinator.engine, coordinator.audit_key),
-    )
+    auth = staff_auth(coordinator, config, settings)
     intake = CoreIntake(
         coordinator.engine,
         sealer,

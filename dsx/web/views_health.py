@@ -2,13 +2,15 @@
 
 Both answer JSON without ids, rooms or users, so a proxy may expose them; neither
 needs a session. Metrics are served on their own loopback port (``[metrics]``), not here.
+The bot role of ``dsx run`` has no web app: it answers the same two paths beside
+``/metrics`` on that port (:func:`probe_routes`).
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from coordinator.health import Readiness, database_check
+from coordinator.health import Probe, Readiness, database_check
 from dsx.web.services import SERVICES
 
 routes = web.RouteTableDef()
@@ -27,6 +29,19 @@ async def readyz(request: web.Request) -> web.Response:
         readiness = await services.probe.readiness()
     else:
         readiness = Readiness((await database_check(services.engine),))
+    return _answer(readiness)
+
+
+def _answer(readiness: Readiness) -> web.Response:
     return web.json_response(
         readiness.to_dict(), status=200 if readiness.ready else 503, headers=NO_STORE
     )
+
+
+def probe_routes(probe: Probe) -> list[web.RouteDef]:
+    """``/healthz`` and ``/readyz`` of a process without the web app (the bot role)."""
+
+    async def ready(request: web.Request) -> web.Response:
+        return _answer(await probe.readiness())
+
+    return [web.get("/healthz", healthz), web.get("/readyz", ready)]

@@ -2,14 +2,18 @@
 partner's request answered through the shipped nginx example.
 
 What is exercised, for real: the guide's shell blocks marked ``<!-- drill: ... -->`` run
-as written by bash as root (``useradd --system dsx``, the folders with their owners and
-modes, ``dsx init --owner dsx``, the secrets file), then ``dsx config check``, ``dsx
-migrate`` and ``dsx doctor`` as the ``dsx`` user with that file's environment; the
-service is started from ``deploy/systemd/dsx.service`` by a small supervisor that applies
-its ``User=``, ``Group=``, ``EnvironmentFile=``, ``StateDirectory=``/``StateDirectoryMode=``,
-``UMask=``, ``ExecStartPre=`` and ``ExecStart=``; a real Synapse, the real PostgreSQL
-(a role with a password and a database of its own), the shipped nginx example with TLS
-in front, ``/readyz`` through it, and a partner member's E2EE ``!dsx help`` answered.
+as written by bash as root (``useradd --system`` for ``dsx`` and ``dsx-web``, the folders
+with their owners and modes, ``dsx init --owner dsx --web-user dsx-web``, the secrets
+files), then ``dsx config check``, ``dsx migrate`` and ``dsx doctor`` as the ``dsx`` user
+with that file's environment; both roles are started from ``deploy/systemd/dsx-bot.service``
+and ``dsx-web.service`` by a small supervisor that applies each unit's ``User=``,
+``Group=``, ``SupplementaryGroups=``, ``EnvironmentFile=``,
+``StateDirectory=``/``StateDirectoryMode=``, ``UMask=``, ``ExecStartPre=`` and
+``ExecStart=``; a real Synapse, the real PostgreSQL (a role with a password and a
+database of its own), the shipped nginx example with TLS in front of the web role,
+``/readyz`` through it, a partner member's E2EE ``!dsx help`` answered by the bot role,
+and the web role's user unable to read the private key or the crypto store (asked of
+the kernel).
 
 What is not: ``/etc``, ``/var/lib`` and ``/opt`` are moved under a temporary folder; the
 virtualenv is a real ``python3 -m venv`` of the system Python, but it borrows the test
@@ -21,6 +25,7 @@ systemd's sandboxing (``ProtectSystem=``, ``NoNewPrivileges=`` ...) is not appli
 from __future__ import annotations
 
 import asyncio
+import grp
 import os
 import pwd
 import re
@@ -48,7 +53,8 @@ pytestmark = [pytest.mark.synapse, pytest.mark.drill]
 
 ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "docs" / "operator.md"
-UNIT = ROOT / "deploy" / "systemd" / "dsx.service"
+BOT_UNIT = ROOT / "deploy" / "systemd" / "dsx-bot.service"
+WEB_UNIT = ROOT / "deploy" / "systemd" / "dsx-web.service"
 SYSTEM_PYTHON = Path("/usr/bin/python3")
 HAVE_SYSTEM_PYTHON = SYSTEM_PYTHON.exists()
 BLOCK = re.compile(r"<!-- drill: ([a-z ]+) -->\s*```sh\n(.*?)```", re.S)
@@ -106,9 +112,9 @@ def install_venv(host: Host) -> None:
     script.chmod(0o755)
 
 
-def read_unit() -> dict[str, list[str]]:
+def read_unit(unit: Path) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
-    for line in UNIT.read_text().splitlines():
+    for line in unit.read_text().splitlines():
         line = line.strip()
         if line and not line.startswith(("#", "[")) and "=" in line:
             key, value = line.split("=", 1)
@@ -119,15 +125,20 @@ def read_unit() -> dict[str, list[str]]:
 class Supervisor:
     """The shipped unit's settings applied to its commands, as systemd would start them."""
 
-    def __init__(self, host: Host):
+    def __init__(self, host: Host, unit: Path):
         self.host = host
-        self.unit = read_unit()
+        self.unit = read_unit(unit)
         self.proc: asyncio.subprocess.Process | None = None
 
-    def _settings(self) -> tuple[pwd.struct_passwd, dict[str, str], Path, int]:
+    def _settings(self) -> tuple[pwd.struct_passwd, dict[str, str], list[int], int]:
         (user,), (group,) = self.unit["User"], self.unit["Group"]
         entry = pwd.getpwnam(user)
-        assert entry.pw_gid == __import__("grp").getgrnam(group).gr_gid
+        assert entry.pw_gid == grp.getgrnam(group).gr_gid
+        extra = [
+            grp.getgrnam(name).gr_gid
+            for value in self.unit.get("SupplementaryGroups", [])
+            for name in value.split()
+        ]
         env = {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
             "LANG": "C.UTF-8",
@@ -143,22 +154,22 @@ class Supervisor:
                 if line.strip() and not line.startswith("#"):
                     key, val = line.split("=", 1)
                     env[key.strip()] = val.strip()
-        (state,) = self.unit["StateDirectory"]
-        state_dir = self.host.path(f"/var/lib/{state}")
-        state_dir.mkdir(parents=True, exist_ok=True)
-        os.chown(state_dir, entry.pw_uid, entry.pw_gid)
-        state_dir.chmod(int(self.unit["StateDirectoryMode"][0], 8))
-        env["STATE_DIRECTORY"] = str(state_dir)
-        return entry, env, state_dir, int(self.unit["UMask"][0], 8)
+        for state in self.unit.get("StateDirectory", []):  # the bot's; the web unit has none
+            state_dir = self.host.path(f"/var/lib/{state}")
+            state_dir.mkdir(parents=True, exist_ok=True)
+            os.chown(state_dir, entry.pw_uid, entry.pw_gid)
+            state_dir.chmod(int(self.unit["StateDirectoryMode"][0], 8))
+            env["STATE_DIRECTORY"] = str(state_dir)
+        return entry, env, extra, int(self.unit["UMask"][0], 8)
 
     async def _exec(self, command: str, **kw) -> asyncio.subprocess.Process:
-        entry, env, _state, umask = self._settings()
+        entry, env, extra, umask = self._settings()
         argv = self.host.rewrite(command).split()
         return await asyncio.create_subprocess_exec(
             *argv,
             user=entry.pw_uid,
             group=entry.pw_gid,
-            extra_groups=[],
+            extra_groups=extra,
             umask=umask,
             env=env,
             cwd="/",  # the unit sets no WorkingDirectory=: systemd starts in /
@@ -254,13 +265,13 @@ async def test_the_operator_guide_on_a_fresh_host(own_homeserver, tmp_path: Path
             "@you:example.org": net.staff.user_id,
         },
     )
-    service = Supervisor(host)
+    bot_service, web_service = Supervisor(host, BOT_UNIT), Supervisor(host, WEB_UNIT)
     try:
         (_, first), (_, second), (_, checks) = guide_blocks()
         for folder in ("/etc", "/var/lib", "/opt/dsx"):
             host.path(folder).mkdir(parents=True, exist_ok=True)
         for line in first:
-            if line.startswith("useradd") and _user_exists("dsx"):
+            if line.startswith("useradd") and _user_exists(line.split()[-1]):
                 continue  # an earlier drill on this host made it
             done = await asyncio.to_thread(host.bash, line)
             assert done.returncode == 0, (line, done.stderr)
@@ -272,14 +283,18 @@ async def test_the_operator_guide_on_a_fresh_host(own_homeserver, tmp_path: Path
                 assert "dsx migrate" in done.stdout and "dsx doctor" in done.stdout
         dsx = pwd.getpwnam("dsx")
         config = host.path("/etc/dsx/dsx.toml")
-        assert config.stat().st_uid == dsx.pw_uid and (config.stat().st_mode & 0o777) == 0o600
-        assert host.path("/etc/dsx/dsx.env").stat().st_mode & 0o777 == 0o600
-        env_file = host.path("/etc/dsx/dsx.env")
-        env_file.write_text(
-            f"DSX_MATRIX_PASSWORD={net.password}\n"
+        assert config.stat().st_uid == dsx.pw_uid and (config.stat().st_mode & 0o777) == 0o640
+        assert config.stat().st_gid == grp.getgrnam("dsx").gr_gid
+        for secrets_file in ("dsx.env", "web.env"):
+            assert host.path(f"/etc/dsx/{secrets_file}").stat().st_mode & 0o777 == 0o600
+        database_url = (
             f"DSX_DATABASE_URL=postgresql+asyncpg://{db_name}:{db_password}"
             f"@127.0.0.1:5432/{db_name}\n"
         )
+        host.path("/etc/dsx/dsx.env").write_text(
+            f"DSX_MATRIX_PASSWORD={net.password}\n{database_url}"
+        )
+        host.path("/etc/dsx/web.env").write_text(database_url)  # the web role's only secret
         app_port = free_port()
         edit_config(
             config,
@@ -306,8 +321,27 @@ async def test_the_operator_guide_on_a_fresh_host(own_homeserver, tmp_path: Path
         assert "✓ settings: the configuration fits together" in doctor.stdout, doctor.stdout
         assert "warning" not in check.stderr, check.stderr
 
-        log = tmp_path / "service.log"
-        await service.start(log)
+        # The web role's user cannot read the private key; it reads what it needs.
+        for path, readable in (
+            ("/var/lib/dsx/private/sealing.key", False),
+            ("/var/lib/dsx/keys/sealing.pub", True),
+            ("/var/lib/dsx/keys/audit.key", True),
+            ("/etc/dsx/dsx.toml", True),
+        ):
+            assert host.path(path).is_file(), path
+            done = await asyncio.to_thread(
+                host.bash, f"runuser -u dsx-web -- head -c 1 {path} > /dev/null"
+            )
+            assert (done.returncode == 0) == readable, (path, done.stderr)
+            if not readable:
+                assert "Permission denied" in done.stderr, done.stderr
+        store_listing = "runuser -u dsx-web -- ls /var/lib/dsx/nio-store"
+        store = await asyncio.to_thread(host.bash, store_listing)
+        assert store.returncode != 0 and "Permission denied" in store.stderr, store.stderr
+
+        log, web_log = tmp_path / "bot.log", tmp_path / "web.log"
+        await bot_service.start(log)
+        await web_service.start(web_log)
         prefix_nginx = tmp_path / "nginx"
         prefix_nginx.mkdir()
         async with nginx_in_front(app_port, prefix_nginx) as (https_port, _http, cert):
@@ -324,17 +358,28 @@ async def test_the_operator_guide_on_a_fresh_host(own_homeserver, tmp_path: Path
                 assert resp.status == 200, await resp.text()
         again = await as_dsx(as_service[-1])
         assert again.returncode == 0, again.stdout
-        assert service.proc is not None and service.proc.returncode is None, log.read_text()
-        assert await service.stop() == 0, log.read_text()[-3000:]
+        assert bot_service.proc is not None and bot_service.proc.returncode is None, log.read_text()
+        assert web_service.proc is not None and web_service.proc.returncode is None, (
+            web_log.read_text()
+        )
+        # The web role got none of the bot's secrets, and said what it ignored in the file.
+        environ = await asyncio.to_thread(Path(f"/proc/{web_service.proc.pid}/environ").read_bytes)
+        assert b"DSX_MATRIX_PASSWORD" not in environ and b"DSX_DATABASE_URL" in environ
+        ignored = [line for line in web_log.read_text().splitlines() if "role.web_ignored" in line]
+        assert ignored and "matrix.pickle_key" in ignored[0], web_log.read_text()[-2000:]
+        assert "sealing.private_key_file" in ignored[0]
+        assert await web_service.stop() == 0, web_log.read_text()[-3000:]
+        assert await bot_service.stop() == 0, log.read_text()[-3000:]
         state = host.path("/var/lib/dsx")
         for item in state.rglob("*"):  # UMask=0077 and --owner: nothing for anyone else
             assert item.stat().st_uid == dsx.pw_uid, item
             if item.name != "sealing.pub":  # public by design (0644), in a 0700 folder
                 assert not item.stat().st_mode & 0o007, item
     finally:
-        if service.proc is not None and service.proc.returncode is None:
-            service.proc.kill()
-            await service.proc.wait()
+        for service in (web_service, bot_service):
+            if service.proc is not None and service.proc.returncode is None:
+                service.proc.kill()
+                await service.proc.wait()
         await net.close()
         await drop_database(db_name)
         shutil.rmtree(prefix, ignore_errors=True)

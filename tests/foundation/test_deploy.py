@@ -20,11 +20,15 @@ def compose() -> dict:
 def test_compose_has_the_services_wired_together():
     doc = compose()
     services = doc["services"]
-    assert set(services) == {"postgres", "synapse-init", "synapse", "dsx-init", "coordinator"}
-    coord = services["coordinator"]
+    roles = {"dsx-bot", "dsx-web"}
+    assert set(services) == {"postgres", "synapse-init", "synapse", "dsx-init", *roles}
+    coord = services["dsx-bot"]
     assert coord["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert coord["depends_on"]["synapse"]["condition"] == "service_healthy"
-    assert coord["depends_on"]["dsx-init"]["condition"] == "service_completed_successfully"
+    for role in ("dsx-bot", "dsx-web"):
+        assert services[role]["depends_on"]["dsx-init"]["condition"] == (
+            "service_completed_successfully"
+        )
     assert services["synapse"]["depends_on"]["synapse-init"]["condition"] == (
         "service_completed_successfully"
     )
@@ -37,10 +41,11 @@ def test_compose_has_the_services_wired_together():
             if not source.startswith("."):
                 assert source in declared, source
     assert any(m.startswith("dsx-data:") for m in coord["volumes"])
-    for name in ("postgres", "synapse", "coordinator"):
+    for name in ("postgres", "synapse", "dsx-bot", "dsx-web"):
         assert services[name]["healthcheck"]["test"], name
-    probe = " ".join(coord["healthcheck"]["test"])
-    assert "/healthz" in probe or "/readyz" in probe
+    for name in ("dsx-bot", "dsx-web"):
+        probe = " ".join(services[name]["healthcheck"]["test"])
+        assert "/healthz" in probe or "/readyz" in probe
 
 
 VARIABLE = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)(?::?[-?][^}]*)?\}")
@@ -112,17 +117,46 @@ def test_the_coordinator_database_url_and_overrides_are_valid():
     from coordinator import config as cfg
 
     services = compose()["services"]
-    coord = services["coordinator"]
+    coord = services["dsx-bot"]
     env = {k: VARIABLE.sub("secret", str(v)) for k, v in coord["environment"].items()}
     url = env["DSX_DATABASE_URL"]
     assert url == "postgresql+asyncpg://dsx:secret@postgres:5432/dsx"
     sql = (DEPLOY / "compose" / "postgres-init.sh").read_text()
     assert "CREATE ROLE dsx LOGIN PASSWORD" in sql and "CREATE DATABASE dsx OWNER dsx" in sql
     conf = cfg.parse({}, "compose", env)  # an unknown DSX_ key would raise here
-    assert conf.web.bind == "0.0.0.0" and conf.matrix.password == "secret"
+    assert conf.matrix.password == "secret" and conf.metrics.port == 9464
+    web_env = {
+        k: VARIABLE.sub("secret", str(v)) for k, v in services["dsx-web"]["environment"].items()
+    }
+    assert web_env["DSX_DATABASE_URL"] == url
+    assert cfg.parse({}, "compose", web_env).web.bind == "0.0.0.0"
     init = " ".join(services["dsx-init"]["entrypoint"])
     assert "test -f /etc/dsx/dsx.toml ||" in init and "dsx init --owner dsx" in init
-    assert "./config:/etc/dsx:ro" in coord["volumes"]
+    for role in ("dsx-bot", "dsx-web"):
+        assert "./config:/etc/dsx:ro" in services[role]["volumes"]
+
+
+def test_compose_keeps_the_keys_apart():
+    """The web service gets the public key and the audit key (dsx-keys, read-only), never
+    the volume with the private key and the crypto store, nor the bot's password; its
+    user is dsx-web, whom init (--web-user) lets read exactly those."""
+    services = compose()["services"]
+    bot, web, init = services["dsx-bot"], services["dsx-web"], services["dsx-init"]
+    assert "--role bot" in " ".join(bot["command"])
+    assert web["command"][:4] == ["dsx", "run", "--role", "web"]
+    assert web["user"] == "dsx-web" and "--web-user dsx-web" in " ".join(init["entrypoint"])
+    assert web["volumes"] == ["./config:/etc/dsx:ro", "dsx-keys:/var/lib/dsx/keys:ro"]
+    assert (
+        "dsx-data:/var/lib/dsx" in bot["volumes"]
+        and "dsx-keys:/var/lib/dsx/keys" in (bot["volumes"])
+    )
+    # init writes the public and audit keys under the keys mount, the private key outside.
+    assert "--data-dir /var/lib/dsx" in " ".join(init["entrypoint"])
+    assert "dsx-keys:/var/lib/dsx/keys" in init["volumes"]
+    assert not any(k.startswith("DSX_MATRIX") for k in web["environment"])
+    assert "ports" not in bot and web["ports"] == ["127.0.0.1:8080:8080"]
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    assert "useradd --system --groups=dsx --no-create-home dsx-web" in dockerfile
 
 
 def test_compose_publishes_ports_on_loopback_only():
@@ -139,15 +173,63 @@ def test_dockerfile_copies_what_exists_and_runs_known_commands():
         assert command in COMMANDS
 
 
-def test_systemd_unit_is_hardened_and_stops_gracefully():
-    unit = configparser.ConfigParser(strict=False, interpolation=None)
-    unit.optionxform = str
-    unit.read(DEPLOY / "systemd" / "dsx.service")
-    service = unit["Service"]
-    assert "dsx run" in service["ExecStart"] and "dsx migrate" in service["ExecStartPre"]
-    assert service["KillSignal"] == "SIGTERM"
-    assert service["NoNewPrivileges"] == "yes" and service["ProtectSystem"] == "strict"
-    assert service["UMask"] == "0077"
+def unit(name: str) -> configparser.SectionProxy:
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    parser.read(DEPLOY / "systemd" / name)
+    return parser["Service"]
+
+
+def test_systemd_units_are_hardened_and_stop_gracefully():
+    bot, web = unit("dsx-bot.service"), unit("dsx-web.service")
+    assert "dsx run --role bot" in bot["ExecStart"] and "dsx migrate" in bot["ExecStartPre"]
+    assert "dsx run --role web" in web["ExecStart"]
+    for service in (bot, web):
+        assert service["KillSignal"] == "SIGTERM"
+        assert service["NoNewPrivileges"] == "yes" and service["ProtectSystem"] == "strict"
+        assert service["UMask"] == "0077"
+
+
+def test_the_web_unit_cannot_reach_the_bots_secrets():
+    """Another user, none of the bot's environment, and the private key's folder, the
+    crypto store and the secrets file hidden from its view of the file system."""
+    import tomllib
+
+    bot, web = unit("dsx-bot.service"), unit("dsx-web.service")
+    assert web["User"] != bot["User"] and web["Group"] != bot["Group"]
+    assert web["SupplementaryGroups"] == bot["Group"]  # reads keys/ and dsx.toml by group
+    assert bot["EnvironmentFile"].lstrip("-") == "/etc/dsx/dsx.env"
+    assert web["EnvironmentFile"].lstrip("-") != bot["EnvironmentFile"].lstrip("-")
+    hidden = [p.lstrip("-") for p in web["InaccessiblePaths"].split()]
+    example = tomllib.loads((DEPLOY / "dsx.example.toml").read_text())
+    private = Path(example["sealing"]["private_key_file"])
+    state = Path("/var/lib") / bot["StateDirectory"]
+    assert private.parent in {Path(h) for h in hidden}, hidden
+    assert private.parent == state / "private"  # where `dsx init` puts it
+    assert str(state / "nio-store") in hidden and "/etc/dsx/dsx.env" in hidden
+    assert web["ReadOnlyPaths"] == str(state) and "StateDirectory" not in web
+    assert "ReadWritePaths" not in web
+    assert example["web"]["user"] == web["User"]
+
+
+def test_systemd_reads_both_units_without_complaint(tmp_path):
+    """systemd's own parser: every key known, every value accepted."""
+    import shutil
+    import subprocess
+
+    analyze = shutil.which("systemd-analyze")
+    assert analyze, "systemd-analyze is not installed"
+    names = ("dsx-bot.service", "dsx-web.service")
+    for name in names:  # the binary must exist for verify; the rest is as shipped
+        text = (DEPLOY / "systemd" / name).read_text()
+        (tmp_path / name).write_text(text.replace("/opt/dsx/.venv/bin/dsx", "/bin/true"))
+    done = subprocess.run(
+        [analyze, "verify", *(str(tmp_path / n) for n in names)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0 and not done.stderr.strip(), done.stderr
 
 
 def test_homeserver_example_keeps_privacy_settings():

@@ -28,8 +28,12 @@ def test_init_writes_a_loadable_config_and_working_keys(tmp_path, capsys):
     assert mode(conf_path) == 0o600
     assert len(conf.matrix.pickle_key) >= 32
     assert mode(data / "keys") == 0o700
-    private = data / "keys" / "sealing.key"
-    assert mode(private) == 0o600
+    # The private half lives apart from the public one, in an owner-only folder.
+    private = data / "private" / "sealing.key"
+    assert mode(private) == 0o600 and mode(private.parent) == 0o700
+    assert not (data / "keys" / "sealing.key").exists()
+    assert conf.sealing.public_key_file == str(data / "keys" / "sealing.pub")
+    assert conf.web.user == ""
     assert conf.sealing.private_key_file == str(private)
     # The generated pair works: seal with the public file, open with the private one.
     sealer = load_public_key(conf.sealing.public_key_file)
@@ -106,7 +110,8 @@ def test_init_owner_gives_the_service_user_its_files(tmp_path, capsys):
     assert main([*args, "--owner", "no-such-user-here"]) == 2
     assert "useradd" in capsys.readouterr().err and not data.exists()
     assert main([*args, "--owner", "nobody"]) == 0
-    for item in (conf_path, data, data / "keys", data / "nio-store", data / "keys" / "sealing.key"):
+    private = data / "private" / "sealing.key"
+    for item in (conf_path, data, data / "keys", data / "nio-store", private.parent, private):
         assert item.stat().st_uid == nobody.pw_uid, item
     assert mode(conf_path) == 0o600
 
