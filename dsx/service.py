@@ -34,6 +34,7 @@ from partner_bots.rooms import power_of
 from partner_bots.sync import Trouble
 from partner_bots.workflow.direct import DirectRooms
 from partner_bots.workflow.directory import Directory
+from partner_bots.workflow.edits import MatrixOriginals
 from partner_bots.workflow.intake import IntakeDetails
 from partner_bots.workflow.rooms import EngagementRooms, WorkflowDelivery
 from partner_bots.workflow.services import WorkflowServices
@@ -281,6 +282,7 @@ async def serve(
     # behind a command, and staff confirm changed identities in every account's pins.
     for user_id, each_bot in accounts.bots.items():
         sinks[user_id].devices = each_bot.trust
+        sinks[user_id].originals = MatrixOriginals(each_bot.session)  # edited commands
     services.identities = IdentityConfirmations(b.trust for b in accounts.bots.values())
     engagement_rooms = RoutedEngagementRooms(
         accounts, {uid: EngagementRooms(b.session) for uid, b in accounts.bots.items()}
