@@ -106,6 +106,9 @@ async def diagnose(
     add(database)
     if database.status is Status.OK:
         add(await _guarded("outbox", lambda: check_outbox(conf)))
+        from dsx.cli.doctor_rooms import NAME, check_upgraded_rooms
+
+        add(await _guarded(NAME, lambda: check_upgraded_rooms(conf)))
     await _check_account(conf, add)
     for account in conf.accounts[1:]:
         label = f" ({account.user_id})"
