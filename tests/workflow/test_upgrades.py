@@ -209,3 +209,36 @@ async def test_doctor_names_the_setting_that_still_names_the_old_room(coord, db_
         ),
     )
     assert (await check_upgraded_rooms(fixed)).status is Status.OK
+
+
+async def test_an_engagement_room_upgraded_by_the_partner_is_followed(coord):
+    """An engagement room belongs to its routing partner (``Directory.partner_of_room``);
+    its replacement is still the engagement's room, and nobody else may move it."""
+    from partner_bots.upgrades import FollowMoved
+    from tests.coordinator.test_ownership import open_engagement
+
+    c = coord
+    await network(c)
+    engagement = await open_engagement(c)
+    follower, directory, moved = follower_for(c)
+
+    class Rooms:  # the bot's engagement rooms, recognised by their alias
+        async def resolve(self, room: str) -> str | None:
+            return "!eng:hs" if room == f"engagement:{engagement}" else None
+
+        async def create(self, logical: str, content: dict[str, Any]) -> str:
+            raise AssertionError("not created here")
+
+        def engagement_of_room(self, room_id: str) -> str | None:
+            return engagement if room_id == "!eng:hs" else None
+
+    rooms = FollowMoved(Rooms(), moved)
+    directory.engagement_of_room = rooms.engagement_of_room
+    assert not await follower(upgrade("!eng:hs", "!eng-v2:hs", BOB, n=2))  # beta's member
+    assert not moved.moved
+    assert await follower(upgrade("!eng:hs", "!eng-v2:hs", ANN))
+    assert rooms.engagement_of_room("!eng-v2:hs") == engagement
+    assert (await directory.partner_of_room("!eng-v2:hs")).handle == "alpha"
+    assert await rooms.resolve(f"engagement:{engagement}") == "!eng-v2:hs"
+    (recorded,) = await rows(c, schema.room_upgrades)
+    assert recorded.kind == "engagement"
