@@ -274,8 +274,9 @@ def check_audit_key(conf: cfg.Config) -> Result:
         return fail(
             name,
             f"{path} is missing",
-            f"restore it from the backup; for a database from before the audit key, run "
-            f"`dsx audit keygen --config {conf.source}` once",
+            f"on a new install `dsx init` generates it; else restore it from the backup "
+            f"(for a database from before the audit key: `dsx audit keygen --config "
+            f"{conf.source}`, once)",
         )
     if _group_or_world(path):
         mode = oct(path.stat().st_mode & 0o777)
