@@ -188,3 +188,15 @@ async def test_a_plaintext_edit_is_not_a_command(coord):
     await room.sink(clear)
     assert (await room.replies())[-1][REPLY_KEY]["error"]["code"] == "unencrypted_command"
     assert "edit-org-9" not in await orgs(c)
+
+
+async def test_an_edit_that_fails_too_can_be_edited_again(coord):
+    c = coord
+    await network(c)
+    room = Room(c)
+    typo = await room.send("!dsx org ad edit-org-10 region=US-CA")
+    await room.edit(typo, "!dsx org add edit-org-10 region=NOWHERE-99")
+    assert not (await room.replies())[-1][REPLY_KEY]["ok"]
+    await room.edit(typo, "!dsx org add edit-org-10 region=US-CA")
+    assert (await room.replies())[-1][REPLY_KEY]["ok"]
+    assert "edit-org-10" in await orgs(c)
