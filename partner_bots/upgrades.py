@@ -133,7 +133,13 @@ class UpgradeFollower:
         kind = PARTNER if up.old_room in partner.rooms else ENGAGEMENT
         return kind, partner.handle, await self.rooms.may_act_for_partner(up.old_room, up.sender)
 
-    async def _taken(self, room: str) -> bool:
+    async def _taken(self, room: str, partner: str | None) -> bool:
+        """Already another registered room (a room of the same partner is not another
+        one: the operator may have listed the replacement first)."""
+        if partner is not None:
+            owner = await self.rooms.partner_of_room(room)
+            if owner is not None and owner.handle == partner and room in owner.rooms:
+                return False
         return (
             await self.rooms.is_registered(room)
             or self.rooms.engagement_of_room(room) is not None
@@ -151,7 +157,7 @@ class UpgradeFollower:
         if judged is None:
             return False  # not a room the bot works in
         kind, partner, allowed = judged
-        if not allowed or await self._taken(up.new_room):
+        if not allowed or await self._taken(up.new_room, partner):
             await self._refuse(up, kind, "not_allowed" if not allowed else "replacement_taken")
             return False
         ctx = self.coordinator.ctx

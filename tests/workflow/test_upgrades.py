@@ -242,3 +242,16 @@ async def test_an_engagement_room_upgraded_by_the_partner_is_followed(coord):
     assert await rooms.resolve(f"engagement:{engagement}") == "!eng-v2:hs"
     (recorded,) = await rows(c, schema.room_upgrades)
     assert recorded.kind == "engagement"
+
+
+async def test_a_replacement_the_operator_listed_first_is_still_followed(coord):
+    """dsx.toml already names both rooms of alpha: the old one is dropped, once."""
+    c = coord
+    await network(c)
+    await c.register_partner("alpha", [ALPHA, NEW_ALPHA], [ANN])
+    follower, directory, _moved = follower_for(c)
+    assert await follower(upgrade(ALPHA, NEW_ALPHA, ANN))
+    (alpha,) = await rows(c, schema.partners, schema.partners.c.handle == "alpha")
+    assert list(alpha.rooms) == [NEW_ALPHA]
+    # Beta's room cannot be moved onto alpha's new room.
+    assert not await follower(upgrade(BETA, NEW_ALPHA, BOB))
