@@ -249,7 +249,7 @@ async def test_a_replacement_the_operator_listed_first_is_still_followed(coord):
     c = coord
     await network(c)
     await c.register_partner("alpha", [ALPHA, NEW_ALPHA], [ANN])
-    follower, directory, _moved = follower_for(c)
+    follower, _directory, _moved = follower_for(c)
     assert await follower(upgrade(ALPHA, NEW_ALPHA, ANN))
     (alpha,) = await rows(c, schema.partners, schema.partners.c.handle == "alpha")
     assert list(alpha.rooms) == [NEW_ALPHA]
