@@ -4,4 +4,6 @@ The core (domain, use cases, store, routing) imports neither ``partner_bots`` no
 web layer; only the composition root in ``dsx.cli`` knows every part.
 """
 
-__version__ = "0.1.0"
+from coordinator.version import current as _current
+
+__version__ = _current()

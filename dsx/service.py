@@ -39,8 +39,10 @@ from partner_bots.device_trust import IdentityConfirmations
 from partner_bots.heartbeat import SyncHeartbeat
 from partner_bots.rooms import power_of
 from partner_bots.sync import Trouble
+from partner_bots.upgrades import FollowMoved, MovedRooms, RoomUpgrades, UpgradeFollower
 from partner_bots.workflow.direct import DirectRooms
 from partner_bots.workflow.directory import Directory
+from partner_bots.workflow.edits import MatrixOriginals
 from partner_bots.workflow.intake import IntakeDetails
 from partner_bots.workflow.rooms import EngagementRooms, WorkflowDelivery
 from partner_bots.workflow.services import WorkflowServices
@@ -300,10 +302,15 @@ async def serve(
     )
     # One bot per account ([matrix] first); each room is served by exactly one of them.
     accounts = AccountRouter(config, directory, coordinator.engine)
+    # Rooms followed through an upgrade (partner_bots/upgrades.py).
+    moved = await MovedRooms.load(coordinator.engine)
+    directory.moved = moved.moved
+    follower = UpgradeFollower(coordinator, directory, moved)
     sinks: dict[str, WorkflowSink] = {}
     heartbeats: dict[str, SyncHeartbeat] = {}
     for position, account in enumerate(config.accounts):
         heartbeats[str(position)] = heartbeat = SyncHeartbeat()
+        upgrades = RoomUpgrades(follower)
         # Same services and inbox; each sink knows its own account's name for mentions.
         sinks[account.user_id] = WorkflowSink(coordinator, directory, services, account.user_id)
         accounts.add(
@@ -314,10 +321,13 @@ async def serve(
                 sinks[account.user_id],
                 inbox=_RepliedInbox(coordinator.inbox),
                 extra_observers=(heartbeat,),
+                first_observers=(upgrades,),
                 **_trouble_reports(coordinator, account.user_id),
             ),
         )
         heartbeat.loop = accounts.bots[account.user_id].sync
+        upgrades.policy = accounts.bots[account.user_id].rooms
+        accounts.bots[account.user_id].sender.closed = moved
     probe = Probe(
         coordinator.engine, lambda: {k: h.state() for k, h in heartbeats.items()}, role=role
     )
@@ -326,9 +336,13 @@ async def serve(
     # behind a command, and staff confirm changed identities in every account's pins.
     for user_id, each_bot in accounts.bots.items():
         sinks[user_id].devices = each_bot.trust
+        sinks[user_id].originals = MatrixOriginals(each_bot.session)  # edited commands
     services.identities = IdentityConfirmations(b.trust for b in accounts.bots.values())
-    engagement_rooms = RoutedEngagementRooms(
-        accounts, {uid: EngagementRooms(b.session) for uid, b in accounts.bots.items()}
+    engagement_rooms = FollowMoved(
+        RoutedEngagementRooms(
+            accounts, {uid: EngagementRooms(b.session) for uid, b in accounts.bots.items()}
+        ),
+        moved,
     )
     directory.engagement_of_room = engagement_rooms.engagement_of_room
 

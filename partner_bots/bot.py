@@ -36,6 +36,7 @@ class Bot:
         on_recovered: Callable[[], Awaitable[None]] | None = None,
         on_departure: DepartureCallback | None = None,
         extra_observers: tuple[SyncObserver, ...] = (),
+        first_observers: tuple[SyncObserver, ...] = (),
         undecryptable_grace_seconds: float = 60.0,
         device_policy: DevicePolicy = DevicePolicy.CROSS_SIGNED,
         long_poll_ms: int = 30_000,
@@ -53,7 +54,8 @@ class Bot:
         self.sync = SyncLoop(
             self.session,
             sink,
-            observers=(self.rooms, self.trust, *extra_observers),
+            # First ones see a sync before the room policy (an upgrade before its invite).
+            observers=(*first_observers, self.rooms, self.trust, *extra_observers),
             on_trouble=on_trouble,
             on_recovered=on_recovered,
             long_poll_ms=long_poll_ms,

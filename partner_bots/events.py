@@ -1,7 +1,10 @@
 """Typed incoming events: what the rest of the bot may act on, stripped of nio's classes.
 
 Conversion is where the "never answer" rules live: our own events and ``m.notice``
-messages are never turned into something a command handler could answer. A decrypted event
+messages are never turned into something a command handler could answer. An edit
+(``m.replace``) comes through as the message it now reads, with ``replaces`` naming the
+original; whether it runs is the workflow's decision (``partner_bots.workflow.edits``).
+A decrypted event
 keeps its ``Origin`` (the megolm session it came in), from which the bot finds the device
 that sent it; a plaintext event has none.
 """
@@ -36,6 +39,7 @@ class IncomingMessage:
     server_ts: int
     content: dict[str, Any]
     origin: Origin | None = None
+    replaces: str | None = None  # an edit: the original event's id
 
 
 @dataclass(frozen=True)
@@ -101,9 +105,18 @@ def to_incoming(room_id: str, event: Event, own_user: str) -> Incoming | None:
             return None
         return IncomingRedaction(room_id, event_id, sender, redacts, ts)
     if etype == "m.room.message":
+        replaces = None
+        if "m.new_content" in content or relates.get("rel_type") == "m.replace":
+            new = content.get("m.new_content")
+            target = relates.get("event_id")
+            if relates.get("rel_type") != "m.replace" or not isinstance(target, str):
+                return None
+            if not isinstance(new, dict):
+                return None
+            replaces, content, relates = target, new, {}
         msgtype = content.get("msgtype", "")
-        if msgtype == "m.notice" or "m.new_content" in content:
-            return None  # never answer notices; edits are not new commands
+        if msgtype == "m.notice":
+            return None  # never answer notices
         body = content.get("body")
         if not isinstance(body, str):
             return None
@@ -125,5 +138,6 @@ def to_incoming(room_id: str, event: Event, own_user: str) -> Incoming | None:
             server_ts=ts,
             content=content,
             origin=_origin(event),
+            replaces=replaces,
         )
     return None

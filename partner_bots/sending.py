@@ -10,7 +10,7 @@ with the original event id, so a retry never posts twice.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -123,6 +123,8 @@ class Sender:
     def __init__(self, session: BotSession, trust: RoomKeyGate | None = None):
         self.session = session
         self.trust = trust
+        # Rooms replaced by an upgrade (``partner_bots.upgrades.MovedRooms``): never again.
+        self.closed: Container[str] = frozenset()
 
     async def room(self, room_id: str) -> MatrixRoom | None:
         """This account's view of a room (its encryption, its members); None if unknown."""
@@ -136,6 +138,8 @@ class Sender:
         tx_id: str | None = None,
         allow_unencrypted: bool = False,
     ) -> Sent:
+        if room_id in self.closed:
+            raise SendError("DSX_ROOM_UPGRADED", None)
         client = self.session.client
         room = client.rooms.get(room_id)
         if room is None:

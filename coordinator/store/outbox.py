@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from coordinator.store import upgrades
 from coordinator.store.clock import aware, utcnow
 from coordinator.store.locks import OUTBOX_CLAIM_LOCK, advisory_xact_lock
 from coordinator.store.schema import outbox
@@ -75,6 +76,10 @@ async def enqueue(
     edits: str | None = None,
 ) -> str:
     message_id = new_message_id()
+    target = await upgrades.current_room(conn, room)
+    if target != room:  # the room was upgraded: its replacement gets it, detached
+        room, content = target, upgrades.detached(content)
+        thread_of = reply_to = edits = None
     await conn.execute(
         outbox.insert().values(
             id=message_id,

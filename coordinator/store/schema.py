@@ -294,3 +294,15 @@ intake_queue = sa.Table(
     sa.Column("acknowledged_at", TS, nullable=True),
     sa.Column("acknowledged_by", sa.String(255), nullable=True),
 )
+
+# Rooms followed to their replacement after a Matrix room upgrade (m.room.tombstone):
+# messages for ``old_room`` go to ``new_room`` (``coordinator.store.upgrades``). ``kind``
+# says what the room was (partner, staff, engagement); no user id, no name.
+room_upgrades = sa.Table(
+    "room_upgrades",
+    metadata,
+    sa.Column("old_room", sa.String(255), primary_key=True),
+    sa.Column("new_room", sa.String(255), nullable=False, index=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("upgraded_at", TS, nullable=False),
+)

@@ -19,6 +19,7 @@ from coordinator.domain import (
 from coordinator.store.schema import members, organizations, partners, providers, vouches
 from coordinator.store.sealed import ORG_SCOPE
 from coordinator.store.sealed import store as store_sealed
+from coordinator.store.upgrades import current_room
 from coordinator.usecases import ownership, rows, validate, vetting
 from coordinator.usecases.acting import Acting
 from coordinator.usecases.context import Context
@@ -59,7 +60,8 @@ async def register_partner(
 ) -> MemberResult:
     """Register a formal partner (a seed of the trust graph), or update its rooms."""
     handle = validate.handle("partner", handle)
-    rooms = sorted(set(rooms))
+    # The configuration may still name a room that was upgraded: its replacement counts.
+    rooms = sorted({await current_room(tx.conn, r) for r in rooms})
     people = sorted({validate.mxid("members", m) for m in members_})
     found = (await tx.conn.execute(sa.select(partners).where(partners.c.handle == handle))).first()
     unchanged = found is not None and (

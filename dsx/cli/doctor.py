@@ -106,6 +106,9 @@ async def diagnose(
     add(database)
     if database.status is Status.OK:
         add(await _guarded("outbox", lambda: check_outbox(conf)))
+        from dsx.cli.doctor_rooms import NAME, check_upgraded_rooms
+
+        add(await _guarded(NAME, lambda: check_upgraded_rooms(conf)))
     await _check_account(conf, add)
     for account in conf.accounts[1:]:
         label = f" ({account.user_id})"
@@ -267,8 +270,9 @@ def check_audit_key(conf: cfg.Config) -> Result:
         return fail(
             name,
             f"{path} is missing",
-            f"restore it from the backup; for a database from before the audit key, run "
-            f"`dsx audit keygen --config {conf.source}` once",
+            f"on a new install `dsx init` generates it; else restore it from the backup "
+            f"(for a database from before the audit key: `dsx audit keygen --config "
+            f"{conf.source}`, once)",
         )
     mode = path.stat().st_mode & 0o777
     # Two roles: the web role signs its audit entries too, reading the key by group.

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from coordinator import __version__
-from dsx.cli import failure
+from dsx.cli import failure, usage
 
 # Module names under dsx.cli, in the order `dsx --help` lists them.
 COMMANDS: tuple[str, ...] = (
@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"dsx.cli.{name}").register(sub)
+    usage.apply(parser)  # every command's description and examples
     return parser
 
 

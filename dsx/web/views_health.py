@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from coordinator import __version__
 from coordinator.health import Probe, Readiness, database_check
 from dsx.web.services import SERVICES
 
@@ -19,7 +20,8 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 @routes.get("/healthz")
 async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"alive": True}, headers=NO_STORE)
+    """Alive, and which release (the same as ``dsx --version`` and ``/source``)."""
+    return web.json_response({"alive": True, "version": __version__}, headers=NO_STORE)
 
 
 @routes.get("/readyz")

@@ -61,7 +61,17 @@ def build_archive() -> bytes:
             info.mtime = 0
             with path.open("rb") as fh:
                 tar.addfile(info, fh)
+        # The version of what runs, for a build from the unpacked archive (no git history
+        # there): setuptools-scm reads it from PKG-INFO.
+        pkg_info = _pkg_info().encode()
+        info = tarfile.TarInfo(f"{prefix}/PKG-INFO")
+        info.size, info.mode = len(pkg_info), 0o644
+        tar.addfile(info, io.BytesIO(pkg_info))
     return buffer.getvalue()
+
+
+def _pkg_info() -> str:
+    return f"Metadata-Version: 2.1\nName: dsx-coordinator\nVersion: {__version__}\n"
 
 
 @routes.get("/source")

@@ -1,12 +1,13 @@
 """Who is who in a room: the partner a room belongs to, its listed members, the staff room.
 
 Read from the database on each call (partners registered by `!dsx partner add` count at once);
-the table is small and the query indexed by primary key order.
+the table is small and the query indexed by primary key order. An upgraded staff room is
+read through ``moved`` (``partner_bots.upgrades``): the configuration names the old one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from coordinator.config import Config
 from coordinator.domain import MembershipStatus
 from coordinator.store.schema import engagements, members, partners
+from coordinator.store.upgrades import follow
 
 PowerLookup = Callable[[str, str], Awaitable[float]]  # (room id, user id) -> power level
 
@@ -32,10 +34,11 @@ class Directory:
         self.config = config
         self.power: PowerLookup | None = None  # set once the bot session exists
         self.engagement_of_room: Callable[[str], str | None] = lambda _room: None
+        self.moved: Mapping[str, str] = {}  # room upgrades followed: old room -> new room
 
     @property
     def staff_room(self) -> str:
-        return self.config.staff.room
+        return follow(self.moved, self.config.staff.room) if self.config.staff.room else ""
 
     def is_staff_room(self, room_id: str) -> bool:
         return bool(self.staff_room) and room_id == self.staff_room

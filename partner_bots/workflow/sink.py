@@ -13,10 +13,13 @@ every answer goes out through the outbox (exactly once, in the request's thread)
   does not meet the device policy.
 * The reply is written in its own transaction keyed ``<event id>:reply``: a redelivered
   event gets the stored use-case result back and its reply is not queued twice.
+* An edited command runs once if nothing was carried out for the original yet, else it is
+  answered that edits do not change a recorded command (``partner_bots.workflow.edits``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -44,7 +47,7 @@ from partner_bots.events import (
 from partner_bots.render.relations import Vote, reply_to_command, vote_of
 from partner_bots.render.reply import reply_content, reply_event
 from partner_bots.standing import NO_DEVICE, SenderDevice
-from partner_bots.workflow import posted, present
+from partner_bots.workflow import edits, posted, present
 from partner_bots.workflow.directory import Directory
 from partner_bots.workflow.services import WorkflowServices
 
@@ -66,6 +69,12 @@ PLAINTEXT_TEXT = (
 class ReplyQueued:
     message: str
     refused: bool
+    ok: bool = False  # carried out (an edit of it is then not run: ``workflow.edits``)
+
+
+@dataclass(frozen=True)
+class EditIgnored:
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -97,6 +106,9 @@ class WorkflowSink:
         # Set by the composition root to the account's DeviceTrust; without one no device
         # counts, so nothing changes state.
         self.devices: DeviceJudge | None = None
+        # Set by the composition root (``edits.MatrixOriginals``); without one an edit
+        # cannot be judged and is ignored.
+        self.originals: edits.OriginalLookup | None = None
 
     async def __call__(self, event: Incoming) -> None:
         if isinstance(event, IncomingMessage):
@@ -140,6 +152,9 @@ class WorkflowSink:
         text = command_text(ev.body, self.bot, ev.formatted_body)
         if text is None:
             return
+        if ev.replaces is not None:
+            await self._edit(ev, ev.replaces, text)
+            return
         if not ev.encrypted:
             content = reply_event(
                 _plaintext_reply(),
@@ -149,14 +164,64 @@ class WorkflowSink:
             )
             await self._plaintext(ev.room_id, ev.sender, ev.event_id, "message", content)
             return
+        async with self.coordinator.engine.connect() as conn:
+            if await edits.replaced_by_edit(conn, ev.event_id):
+                return  # decrypted late: its edit already ran in its place
+        await self._command(ev, text, anchor=ev.event_id)
+
+    async def _command(
+        self, ev: IncomingMessage, text: str, *, anchor: str, edit_of: str | None = None
+    ) -> None:
+        """Run ``text`` for ``ev`` and answer it at ``anchor`` (the event the room shows)."""
         ctx = await self._context(ev.room_id, ev.sender, ev.event_id, ev.thread_root, ev.origin)
         reply = await run_text(text, ctx)
         self.wake()  # what the use case queued (a proposal) need not wait for the reply
         thread = ev.thread_root
         if reply.ok and reply.command == "request" and thread is None:
-            thread = ev.event_id  # each request opens its own thread
-        content = reply_event(reply, sender=ev.sender, event_id=ev.event_id, thread_root=thread)
+            thread = anchor  # each request opens its own thread
+        content = reply_event(reply, sender=ev.sender, event_id=anchor, thread_root=thread)
+        await self._queue_reply(ev.room_id, ev.sender, ev.event_id, reply, content, edit_of)
+
+    async def _edit(self, ev: IncomingMessage, original_id: str, text: str) -> None:
+        """An edit that reads as a command: run once, answered as not run, or ignored."""
+        original = None
+        if self.originals is not None:
+            original = await self.originals.original(ev.room_id, original_id)
+        async with self.coordinator.engine.connect() as conn:
+            prior = await edits.prior_of(conn, original_id)
+        verdict = edits.verdict(ev.sender, original, prior)
+        if verdict is edits.Verdict.IGNORED or original is None:
+            await self._edit_ignored(ev, original_id)
+            return
+        # Everything about an edit sits in the original's thread (or starts one on it).
+        thread = original.thread_root or original_id
+        placed = dataclasses.replace(ev, thread_root=thread)
+        if not ev.encrypted:
+            content = reply_event(
+                _plaintext_reply(), sender=ev.sender, event_id=original_id, thread_root=thread
+            )
+            await self._plaintext(ev.room_id, ev.sender, ev.event_id, "edit", content)
+            return
+        if verdict is edits.Verdict.RUN:
+            await self._command(placed, text, anchor=original_id, edit_of=original_id)
+            return
+        reply = edits.not_run_reply(text.split(maxsplit=1)[0].lower() if text.split() else "")
+        content = reply_event(reply, sender=ev.sender, event_id=original_id, thread_root=thread)
         await self._queue_reply(ev.room_id, ev.sender, ev.event_id, reply, content)
+        log.info("command.edit_not_run")
+
+    async def _edit_ignored(self, ev: IncomingMessage, original_id: str) -> None:
+        """Someone else's edit, an edit of an edit, or of an event the bot cannot see: not
+        an edit the room shows, so no answer; audited, and nothing changes."""
+
+        async def body(tx: Tx) -> EditIgnored:
+            tx.audit("command.edit_ignored", ev.room_id)
+            return EditIgnored("not_an_edit")
+
+        await self.coordinator.transaction(
+            "edit_ignored", body, EditIgnored, ev.sender, ev.event_id + REPLY_SUFFIX
+        )
+        log.info("command.edit_ignored")
 
     # -- reactions -----------------------------------------------------------------------
 
@@ -266,14 +331,22 @@ class WorkflowSink:
     # -- replies -------------------------------------------------------------------------
 
     async def _queue_reply(
-        self, room_id: str, sender: str, event_id: str, reply: Reply, content: dict[str, Any]
+        self,
+        room_id: str,
+        sender: str,
+        event_id: str,
+        reply: Reply,
+        content: dict[str, Any],
+        edit_of: str | None = None,
     ) -> None:
         async def body(tx: Tx) -> ReplyQueued:
             message = await tx.send(room_id, content)
             if reply.refused:
                 code = reply.error.code if reply.error else ""
                 tx.audit("command.refused", reply.command, code=code)
-            return ReplyQueued(message, reply.refused)
+            if edit_of is not None:
+                await edits.record_run(tx.conn, edit_of, reply.ok, tx.now)
+            return ReplyQueued(message, reply.refused, reply.ok)
 
         await self.coordinator.transaction(
             "reply", body, ReplyQueued, sender, event_id + REPLY_SUFFIX

@@ -87,6 +87,7 @@ async def test_healthy(homeserver, tmp_path, capsys):
         "audit key",
         "database",
         "outbox",
+        "upgraded rooms",
         "homeserver",
         "bot login",
         "cross-signing",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import configparser
 import re
+import tomllib
 from pathlib import Path
 
 import yaml
@@ -171,6 +172,12 @@ def test_dockerfile_copies_what_exists_and_runs_known_commands():
         assert (DEPLOY.parent / source).exists(), source
     for command in re.findall(r"dsx (\w+)", text):
         assert command in COMMANDS
+    # Every package the project installs is in the image (the CLI lives in dsx/).
+    project = tomllib.loads((DEPLOY.parent / "pyproject.toml").read_text())
+    for pattern in project["tool"]["setuptools"]["packages"]["find"]["include"]:
+        assert f"COPY {pattern.rstrip('*')} " in text, pattern
+    # The version is passed in (no git history in the build context's copy).
+    assert "SETUPTOOLS_SCM_PRETEND_VERSION" in text and "ARG DSX_VERSION" in text
 
 
 def unit(name: str) -> configparser.SectionProxy:

@@ -57,12 +57,22 @@ def test_commands_are_handed_on_with_thread_and_reply():
     [
         ("m.room.message", {"msgtype": "m.notice", "body": "a bot talking"}, YOU),
         ("m.room.message", {"msgtype": "m.text", "body": "myself"}, ME),
+        (  # an "edit" with no new content, or new content without the relation
+            "m.room.message",
+            {"msgtype": "m.text", "body": "* x", "m.relates_to": {"rel_type": "m.replace"}},
+            YOU,
+        ),
         (
+            "m.room.message",
+            {"msgtype": "m.text", "body": "* x", "m.new_content": {"body": "x"}},
+            YOU,
+        ),
+        (  # an edit into a notice is still a notice
             "m.room.message",
             {
                 "msgtype": "m.text",
-                "body": "* edited",
-                "m.new_content": {"msgtype": "m.text", "body": "edited"},
+                "body": "* x",
+                "m.new_content": {"msgtype": "m.notice", "body": "x"},
                 "m.relates_to": {"rel_type": "m.replace", "event_id": "$o"},
             },
             YOU,
@@ -72,6 +82,26 @@ def test_commands_are_handed_on_with_thread_and_reply():
 )
 def test_never_answered(etype, content, sender):
     assert to_incoming(ROOM, _event(etype, content, sender), ME) is None
+
+
+def test_an_edit_reads_as_its_new_content_and_names_the_original():
+    """Whether it runs is the workflow's decision (tests/workflow/test_edits.py)."""
+    msg = to_incoming(
+        ROOM,
+        _event(
+            "m.room.message",
+            {
+                "msgtype": "m.text",
+                "body": "* !dsx status R-1",
+                "m.new_content": {"msgtype": "m.text", "body": "!dsx status R-1"},
+                "m.relates_to": {"rel_type": "m.replace", "event_id": "$o"},
+            },
+        ),
+        ME,
+    )
+    assert isinstance(msg, IncomingMessage)
+    assert (msg.body, msg.replaces, msg.thread_root) == ("!dsx status R-1", "$o", None)
+    assert "m.new_content" not in msg.content
 
 
 def test_reactions_and_redactions():

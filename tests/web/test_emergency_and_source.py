@@ -98,3 +98,18 @@ def test_config_check_warns_when_no_emergency_contact(tmp_path):
         timeout=60,
     )
     assert again.returncode == 0 and "warning: emergency" not in again.stderr
+
+
+async def test_healthz_and_source_name_the_running_version(web):
+    """The same version as ``dsx --version`` (tests/foundation/test_version.py), and the
+    archive carries it in PKG-INFO so a build from it keeps it."""
+    from coordinator import __version__
+
+    health = await web.client.get("/healthz")
+    assert (await health.json())["version"] == __version__
+    resp = await web.client.get("/source")
+    assert f"dsx-coordinator-{__version__}-source.tar.gz" in resp.headers["Content-Disposition"]
+    with tarfile.open(fileobj=io.BytesIO(await resp.read())) as tar:
+        prefix = f"dsx-coordinator-{__version__}"
+        pkg_info = tar.extractfile(f"{prefix}/PKG-INFO").read().decode()
+    assert f"\nVersion: {__version__}\n" in pkg_info

@@ -15,6 +15,7 @@ import aiohttp
 import pytest
 import sqlalchemy as sa
 
+from coordinator import __version__
 from coordinator.config import MetricsConfig, WebConfig
 from coordinator.health import Probe, SyncState
 from coordinator.store import create_engine, migrate
@@ -129,7 +130,8 @@ async def test_readyz_follows_the_homeserver_and_metrics_name_nobody(tmp_path, d
         base = f"http://127.0.0.1:{web_port}"
         async with aiohttp.ClientSession() as http:
             async with http.get(f"{base}/healthz") as resp:
-                assert resp.status == 200 and (await resp.json()) == {"alive": True}
+                assert resp.status == 200
+                assert (await resp.json()) == {"alive": True, "version": __version__}
             assert (await _ready(http, base, want=200))["ready"] is True
 
             await hs.stop()

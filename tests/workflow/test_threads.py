@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from coordinator.store import create_engine, migrate
-from coordinator.store.outbox import enqueue, ref
+from coordinator.store.outbox import new_message_id, ref
 from coordinator.store.schema import outbox
 from partner_bots.workflow import posted
 
@@ -34,9 +34,23 @@ async def put(conn: AsyncConnection, room: str, *, proposal=None, request=None, 
     content = {"msgtype": "m.notice", "body": "x"}
     if proposal:
         content["org.dsx.proposal"] = {"id": proposal, "request": request}
-    return await enqueue(
-        conn, room=room, kind="message", content=content, now=NOW, thread_of=thread
+    # A plain insert, as every version wrote the row: some tests write at an old revision,
+    # before ``enqueue`` looked rooms up in ``room_upgrades``.
+    message_id = new_message_id()
+    await conn.execute(
+        outbox.insert().values(
+            id=message_id,
+            room=room,
+            kind="message",
+            content=content,
+            thread_of=thread,
+            created_at=NOW,
+            state="pending",
+            attempts=0,
+            available_at=NOW,
+        )
     )
+    return message_id
 
 
 async def thread_of(conn: AsyncConnection, row: str) -> str | None:
