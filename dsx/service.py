@@ -31,6 +31,7 @@ from partner_bots.bot import Bot, bot_from_config
 from partner_bots.device_trust import IdentityConfirmations
 from partner_bots.heartbeat import SyncHeartbeat
 from partner_bots.rooms import power_of
+from partner_bots.session import BotSession
 from partner_bots.sync import Trouble
 from partner_bots.workflow.direct import DirectRooms
 from partner_bots.workflow.directory import Directory
@@ -307,6 +308,11 @@ async def serve(
     delivery.intake = IntakeDetails.from_key_file(
         coordinator.engine, private_key, audit_key=coordinator.audit_key
     )
+
+    async def session_of(room: str) -> BotSession:
+        return (await accounts.bot_of(room)).session
+
+    delivery.forgetting.sessions = session_of  # redactions, removals, leaving
     for each in sinks.values():
         each.wake = delivery.wake
     running = Running(
