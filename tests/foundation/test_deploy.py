@@ -167,6 +167,9 @@ def test_homeserver_example_honours_retention_and_erases_redactions():
     assert hs["retention"]["enabled"] is True
     assert int(hs["retention"]["allowed_lifetime_max"].removesuffix("d")) >= HISTORY_DAYS
     assert hs["redaction_retention_period"] == "1d"
+    security = (DEPLOY.parent / "docs" / "security.md").read_text("utf-8")
+    assert f"(`m.room.retention`, {HISTORY_DAYS} days)" in security
+    assert "`redaction_retention_period` (a day in the example configuration)" in security
 
 
 def test_proxies_keep_no_access_log_and_force_tls():
