@@ -46,7 +46,9 @@ WAIT_S = 2.0
 NO_SESSIONS = "cleanup_no_session"
 KICK_REASON = "The engagement has ended."
 PAGE = 100
-DONE = "done"  # the event id kept for a row that had nothing to act on
+# What a done row keeps as its "event id": a row that acted on no event names its room.
+CLEANED = "cleaned:"
+NOTHING = "nothing:"
 
 SessionOf = Callable[[str], Awaitable[BotSession]]
 
@@ -200,12 +202,12 @@ class Forgetting:
             if address and await self.outbox.pending(address):
                 raise SendError(WAITING + "room_messages", WAIT_S)
         if room_id is None:
-            return DONE  # the room was never created: nothing to forget
+            return NOTHING + message.id  # the room was never created: nothing to forget
         janitor = RoomJanitor(await self._session(cleanup.room))
         if not await janitor.joined(room_id):
             if cleanup.leave:  # a restart after leaving: forget, drop the keys (idempotent)
                 await janitor.leave_and_forget(room_id)
-            return room_id
+            return CLEANED + room_id
         if cleanup.redact:
             keep = {await self.outbox.event_id_of(k) for k in cleanup.keep}
             redacted = 0
@@ -219,13 +221,13 @@ class Forgetting:
         if cleanup.leave:
             await janitor.leave_and_forget(room_id)
             log.info("forgetting.left_room")
-        return room_id
+        return CLEANED + room_id
 
     async def _redact(self, message: Outgoing) -> str:
         target = str(message.content.get("target", ""))
         event_id = await self.outbox.event_id_of(target)
         room_id = await self.rooms.resolve(message.room)
         if event_id is None or room_id is None:
-            return DONE  # never delivered (or its room is gone): nothing shows it
+            return NOTHING + message.id  # never delivered (or no room): nothing shows it
         janitor = RoomJanitor(await self._session(room_id))
         return await janitor.redact(room_id, event_id, message.id)

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from coordinator.domain import DomainError
-from coordinator.store.outbox import ref
+from coordinator.store.outbox import MAX_ATTEMPTS, WAITING, ref
 from coordinator.store.schema import outbox
 from coordinator.store.sealed import INTAKE_DETAILS
 from coordinator.usecases.acting import Acting
@@ -106,3 +106,22 @@ async def test_delivered_intake_details_are_redacted_once_after_their_window(coo
     (row,) = await _rows(c, REDACT_EVENT)  # once; an undelivered row has nothing to redact
     assert row.id == redaction_id("d1") and row.room == "intake:!alpha:hs"
     assert row.content == {"target": ref("d1")}
+
+
+async def test_a_row_that_waits_for_other_work_spends_no_attempt(coord):
+    """A cleanup waits for the room's messages (``wait:…``) as long as they take; a real
+    failure still counts."""
+    c = coord
+    engagement = await _engaged(c)
+    await c.close(engagement)
+    (row,) = await _rows(c, ROOM_CLEANUP)
+    for _ in range(MAX_ATTEMPTS + 3):
+        claimed = [m for m in await c.outbox.claim("w", limit=50) if m.id == row.id]
+        assert claimed, "the waiting row is handed out again"
+        await c.outbox.mark_failed(row.id, WAITING + "room_messages", 0)
+    (row,) = await _rows(c, ROOM_CLEANUP)
+    assert (row.state, row.attempts) == ("pending", 0)
+    await c.outbox.claim("w", limit=50)
+    await c.outbox.mark_failed(row.id, "M_FORBIDDEN", 0)
+    (row,) = await _rows(c, ROOM_CLEANUP)
+    assert row.attempts == 1
