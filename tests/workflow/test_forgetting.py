@@ -394,10 +394,12 @@ async def test_intake_details_are_redacted_after_their_window_and_never_readable
 # -- Synapse's own database -------------------------------------------------------------------
 
 
+@pytest.mark.timeout(600)
 async def test_redacted_content_is_erased_from_synapses_database(seeded: World):
-    """With ``redaction_retention_period: 0`` Synapse rewrites a redacted event with its
-    pruned form at its next censoring pass (every five minutes): the admin API, which
-    returns events as stored, then shows no ciphertext."""
+    """With ``redaction_retention_period: 0`` Synapse rewrites each redacted event in its
+    database with its pruned form at its next censoring pass (every five minutes). Read
+    from Synapse's own database file: its admin API serves events from a cache that the
+    censoring pass does not clear, so only the file tells what a seized server holds."""
     w, bot = seeded, seeded.bot
     hs = w.ann.hs
     redacted_ids = []
@@ -406,26 +408,24 @@ async def test_redacted_content_is_erased_from_synapses_database(seeded: World):
             if event["sender"] == bot and redacted(event):
                 redacted_ids.append(event["event_id"])
     assert redacted_ids, "the close above redacted the bot's messages"
-    admin = await hs.register(f"admin{tag()}", admin=True)
+    path = hs.directory / "homeserver.db"
 
-    async def stored(event_id: str) -> dict[str, Any]:
-        status, body = await get(
-            hs, admin.access_token, f"/_synapse/admin/v1/fetch_event/{q(event_id)}"
-        )
-        assert status == 200, body
-        return body["event"]
+    def stored() -> dict[str, dict[str, Any]]:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+            marks = ",".join("?" * len(redacted_ids))
+            rows = db.execute(
+                f"SELECT event_id, json FROM event_json WHERE event_id IN ({marks})",
+                redacted_ids,
+            ).fetchall()
+        return {event_id: json.loads(raw) for event_id, raw in rows}
+
+    before = stored()
+    assert set(before) == set(redacted_ids)  # the events themselves stay (the DAG needs them)
 
     async def censored() -> bool:
-        for event_id in redacted_ids:
-            if (await stored(event_id)).get("content"):
-                return False
-        return True
+        now = await asyncio.to_thread(stored)
+        return all("ciphertext" not in e.get("content", {}) for e in now.values())
 
-    await until(censored, 420, "Synapse's censoring pass", every=5)
-    path = hs.directory / "homeserver.db"
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
-        for event_id in redacted_ids:
-            (raw,) = db.execute(
-                "SELECT json FROM event_json WHERE event_id = ?", (event_id,)
-            ).fetchone()
-            assert "ciphertext" not in json.loads(raw).get("content", {}), event_id
+    await until(censored, 540, "Synapse's censoring pass", every=5)
+    for event in stored().values():
+        assert event["content"] == {}, event["event_id"]
