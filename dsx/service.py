@@ -38,6 +38,7 @@ from partner_bots.bot import Bot, bot_from_config
 from partner_bots.device_trust import IdentityConfirmations
 from partner_bots.heartbeat import SyncHeartbeat
 from partner_bots.rooms import power_of
+from partner_bots.session import BotSession
 from partner_bots.sync import Trouble
 from partner_bots.upgrades import FollowMoved, MovedRooms, RoomUpgrades, UpgradeFollower
 from partner_bots.workflow.direct import DirectRooms
@@ -369,6 +370,11 @@ async def serve(
         delivery.login = auth.create_login_link
         # Links go to each staff member's direct room, opened by the staff room's account.
         delivery.direct = DirectRooms(bot.session, coordinator.engine)
+
+    async def session_of(room: str) -> BotSession:
+        return (await accounts.bot_of(room)).session
+
+    delivery.forgetting.sessions = session_of  # redactions, removals, leaving
     for each in sinks.values():
         each.wake = delivery.wake
     running = Running(

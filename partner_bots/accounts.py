@@ -172,10 +172,16 @@ class RoutedSender:
         content: dict[str, Any],
         tx_id: str | None = None,
         allow_unencrypted: bool = False,
+        single_use_session: bool = False,
     ) -> Sent:
         bot = await self.router.bot_of(room_id)
         return await bot.sender.send(
-            room_id, event_type, content, tx_id=tx_id, allow_unencrypted=allow_unencrypted
+            room_id,
+            event_type,
+            content,
+            tx_id=tx_id,
+            allow_unencrypted=allow_unencrypted,
+            single_use_session=single_use_session,
         )
 
 

@@ -171,6 +171,11 @@ class Delivery:
         """The references a row waits for; a subclass may add some from its content."""
         return references(message)
 
+    def _send_options(self, message: Outgoing) -> dict[str, Any]:
+        """Extra ``Sender.send`` options for a row; a subclass may set some (a single-use
+        megolm session for intake details: workflow/rooms.py)."""
+        return {}
+
     async def _delivered(
         self, message: Outgoing, room_id: str, event_id: str, content: dict[str, Any]
     ) -> None:
@@ -193,7 +198,9 @@ class Delivery:
             return False
         try:
             event_type, content = await self._build(message)
-            sent = await self.sender.send(room, event_type, content, tx_id=message.id)
+            sent = await self.sender.send(
+                room, event_type, content, tx_id=message.id, **self._send_options(message)
+            )
             await self._delivered(message, room, sent.event_id, content)
         except _Unresolved:
             await self.outbox.mark_failed(message.id, "waiting_reference", WAIT_FOR_REFERENCE_S)

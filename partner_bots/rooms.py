@@ -29,6 +29,7 @@ import aiohttp
 from nio import MegolmEvent, SyncResponse
 
 from coordinator.logs import get_logger
+from partner_bots import room_keys
 from partner_bots.backoff import Backoff
 from partner_bots.sending import Sender, SendError, notice
 from partner_bots.session import BotSession
@@ -210,6 +211,10 @@ class RoomPolicy:
 
     async def _on_leave(self, room_id: str, info: object) -> None:
         own = self.session.user_id
+        # Out of the room, however it happened: keep no key to its history
+        # (docs/security.md, "What the Matrix side keeps").
+        async with self.session.crypto_lock:
+            room_keys.drop_room_sessions(self.session.client, room_id)
         kind, by = Departure.LEFT, None
         for event in getattr(getattr(info, "timeline", None), "events", []):
             if getattr(event, "state_key", None) != own:

@@ -18,6 +18,7 @@ from aiohttp import ClientError
 from nio import Api, EncryptionError, LocalProtocolError, MatrixRoom, RoomSendResponse
 
 from coordinator.logs import get_logger
+from partner_bots import room_keys
 from partner_bots.client import is_rate_limited, retry_after_of
 from partner_bots.session import BotSession
 
@@ -137,7 +138,10 @@ class Sender:
         content: dict[str, Any],
         tx_id: str | None = None,
         allow_unencrypted: bool = False,
+        single_use_session: bool = False,
     ) -> Sent:
+        """``single_use_session``: encrypt with a megolm session of its own, whose inbound
+        copy is not kept (partner_bots/room_keys.py): the bot cannot read it back."""
         if room_id in self.closed:
             raise SendError("DSX_ROOM_UPGRADED", None)
         client = self.session.client
@@ -154,7 +158,9 @@ class Sender:
         tx = tx_id or uuid.uuid4().hex
         try:
             if encrypted:
-                event_type, content = await self._encrypt(room_id, event_type, content)
+                event_type, content = await self._encrypt(
+                    room_id, event_type, content, single_use_session
+                )
             method, path, data = Api.room_send(
                 client.access_token, room_id, event_type, content, tx
             )
@@ -175,10 +181,12 @@ class Sender:
         raise SendError(code, retry)
 
     async def _encrypt(
-        self, room_id: str, event_type: str, content: dict[str, Any]
+        self, room_id: str, event_type: str, content: dict[str, Any], single_use: bool = False
     ) -> tuple[str, dict[str, Any]]:
         client = self.session.client
         async with self.session.crypto_lock:
+            if single_use:
+                room_keys.discard_outbound(client, room_id)
             room = client.rooms[room_id]
             if not room.members_synced:
                 await client.joined_members(room_id)
@@ -189,7 +197,10 @@ class Sender:
             assert client.olm is not None
             if client.olm.should_share_group_session(room_id):
                 await client.share_group_session(room_id, ignore_unverified_devices=True)
-            return client.encrypt(room_id, event_type, content)
+            encrypted = client.encrypt(room_id, event_type, content)
+            if single_use:
+                room_keys.forget_used_session(client, room_id, encrypted[1])
+            return encrypted
 
     async def react(self, room_id: str, target: str, key: str, tx_id: str | None = None) -> Sent:
         return await self.send(room_id, "m.reaction", reaction(target, key), tx_id)

@@ -40,9 +40,13 @@ class OutgoingMessage:
     attempts: int
 
 
+# A row that waits for other work to finish first (``wait:<what>``) spends no attempt.
+WAITING = "wait:"
+
+
 def is_transient(error_code: str) -> bool:
-    """Failures of the way there (network, rate limit), which a retry outlasts."""
-    return error_code.startswith("network:") or error_code == "M_LIMIT_EXCEEDED"
+    """Failures of the way there (network, rate limit), which a retry outlasts, and waits."""
+    return error_code.startswith(("network:", WAITING)) or error_code == "M_LIMIT_EXCEEDED"
 
 
 def new_message_id() -> str:

@@ -28,7 +28,7 @@ from coordinator.domain import (
     advance,
 )
 from coordinator.store.schema import engagements, proposals, requests, sealed, vouches
-from coordinator.usecases import cases, matching, messages, rows, validate
+from coordinator.usecases import cases, forgetting, matching, messages, rows, validate
 from coordinator.usecases.context import Context
 from coordinator.usecases.results import RemovalResult
 from coordinator.usecases.unit import Tx
@@ -90,6 +90,8 @@ async def remove_member(
             .where(engagements.c.id == engagement_id)
             .values(state=EngagementState.REROUTED.value, closed_at=tx.now)
         )
+        # The removed provider leaves the room; the partner keeps it (docs/security.md).
+        await forgetting.remove_from_room(tx, engagement_id, member_id)
         to_reroute.append(request_id)
 
     rerouted = []
@@ -244,26 +246,27 @@ async def _purge_request(tx: Tx, request_id: str) -> int:
 async def _close_engagements(ctx: Context, tx: Tx, request_id: str) -> list[str]:
     open_ = (
         await tx.conn.execute(
-            sa.select(engagements.c.id).where(
+            sa.select(engagements.c.id, engagements.c.provider).where(
                 engagements.c.request == request_id,
                 engagements.c.state == EngagementState.OPEN.value,
             )
         )
-    ).scalars()
+    ).all()
     closed = []
-    for engagement_id in open_:
+    for engagement_id, provider in open_:
         await tx.conn.execute(
             engagements.update()
             .where(engagements.c.id == engagement_id)
             .values(state=EngagementState.CLOSED.value, closed_at=tx.now)
         )
-        await tx.send(
+        notice = await tx.send(
             f"engagement:{engagement_id}",
             messages.notice(
                 f"Engagement {engagement_id} is closed: the organization is no longer part "
-                "of the network. Thank you; no review is needed."
+                f"of the network. Thank you; no review is needed. {forgetting.CLOSING}"
             ),
         )
+        await forgetting.close_room(tx, engagement_id, provider, notice)
         tx.audit("engagement.closed", engagement_id, request=request_id, cause=ORG_REMOVED)
         closed.append(engagement_id)
     return closed

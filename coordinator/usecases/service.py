@@ -38,6 +38,7 @@ from coordinator.usecases import (
     batch,
     cases,
     engagements,
+    forgetting,
     matching,
     members,
     messages,
@@ -652,6 +653,9 @@ class Coordinator:
             purged = await retention.purge_delivered_intake(tx.conn, cutoff)
             for reference in purged:
                 tx.audit("intake.purged", reference)
+            # Their details message in the partner's room goes too (docs/security.md).
+            for row in await forgetting.redact_delivered_intake(tx, cutoff):
+                tx.audit("intake.redaction_queued", row)
             return IntakePurge(tuple(purged))
 
         result = await self.transaction("purge_intake", body, IntakePurge, actor, None)

@@ -196,6 +196,10 @@ class Homeserver:
             "presence": {"enabled": False},
             "allow_public_rooms_over_federation": False,
             "require_auth_for_profile_requests": False,
+            # Forgetting as in production (deploy/homeserver.example.yaml), and a redacted
+            # event's content erased from the database at the next censoring pass.
+            "retention": {"enabled": True},
+            "redaction_retention_period": 0,
             **limits,
         }
 

@@ -25,7 +25,8 @@ from coordinator.store.outbox import OUTBOX_REF, PARTNER_ROOM
 from partner_bots.delivery import Delivery, Outgoing, RoomResolver, references
 from partner_bots.sending import SendError
 from partner_bots.session import BotSession
-from partner_bots.workflow import login, posted
+from partner_bots.workflow import forgetting, login, posted
+from partner_bots.workflow.forgetting import Forgetting
 from partner_bots.workflow.intake import (
     INTAKE_DETAILS,
     INTAKE_ROOM,
@@ -51,6 +52,15 @@ HISTORY_FROM_INVITE = {
     "type": "m.room.history_visibility",
     "state_key": "",
     "content": {"history_visibility": "invited"},
+}
+# Engagement rooms keep their history for a bounded time: Synapse with retention enabled
+# (deploy/homeserver.example.yaml) purges older events from its database
+# (docs/security.md, "What the Matrix side keeps").
+HISTORY_DAYS = 180
+RETENTION = {
+    "type": "m.room.retention",
+    "state_key": "",
+    "content": {"max_lifetime": HISTORY_DAYS * 24 * 3600 * 1000},
 }
 CREATE_ROOM = "create_room"
 ENGAGEMENT_KEY = "org.dsx.engagement"
@@ -155,7 +165,7 @@ class EngagementRooms:
                 alias=self._local(logical),
                 name=str(content.get("name", "DSX engagement")),
                 invite=invite,
-                initial_state=[ENCRYPTION, HISTORY_FROM_INVITE],
+                initial_state=[ENCRYPTION, HISTORY_FROM_INVITE, RETENTION],
             )
             if isinstance(resp, RoomCreateResponse):
                 existing = self._remember(logical, resp.room_id)
@@ -229,6 +239,9 @@ class WorkflowDelivery(Delivery):
         self.login: login.MintLink | None = None
         # Each staff member's direct room, where the link goes (workflow/direct.py).
         self.direct: DirectRoomsPort | None = None
+        # Redactions, removals and leaving (workflow/forgetting.py); its ``sessions`` is
+        # set by the composition root (the account serving each room).
+        self.forgetting = Forgetting(outbox, self.rooms)
 
     async def _intake_refusal(self, message: Outgoing) -> Refusal | None:
         if self.intake is None:
@@ -278,7 +291,13 @@ class WorkflowDelivery(Delivery):
         )
         return login.with_link(content, login.SENT)
 
+    def _send_options(self, message: Outgoing) -> dict[str, Any]:
+        # Intake details get a megolm session of their own that the bot does not keep.
+        return {"single_use_session": True} if message.kind == INTAKE_DETAILS else {}
+
     async def _deliver(self, message: Outgoing) -> bool:
+        if message.kind in forgetting.KINDS:
+            return await self.forgetting.deliver(message)
         target = message.room
         if target.startswith(INTAKE_ROOM):
             target = target[len(INTAKE_ROOM) :]

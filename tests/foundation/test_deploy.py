@@ -247,6 +247,20 @@ def test_homeserver_example_keeps_privacy_settings():
     assert hs["report_stats"] is False
 
 
+def test_homeserver_example_honours_retention_and_erases_redactions():
+    """docs/security.md: Synapse purges engagement rooms' history past their policy and
+    erases a redacted event's content within a day."""
+    from partner_bots.workflow.rooms import HISTORY_DAYS
+
+    hs = yaml.safe_load((DEPLOY / "homeserver.example.yaml").read_text())
+    assert hs["retention"]["enabled"] is True
+    assert int(hs["retention"]["allowed_lifetime_max"].removesuffix("d")) >= HISTORY_DAYS
+    assert hs["redaction_retention_period"] == "1d"
+    security = (DEPLOY.parent / "docs" / "security.md").read_text("utf-8")
+    assert f"(`m.room.retention`, {HISTORY_DAYS} days)" in security
+    assert "`redaction_retention_period` (a day in the example configuration)" in security
+
+
 def test_proxies_keep_no_access_log_and_force_tls():
     nginx = (DEPLOY / "proxy" / "nginx.conf").read_text()
     assert "access_log off;" in nginx and "return 301 https://" in nginx

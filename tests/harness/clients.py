@@ -115,9 +115,11 @@ class TestClient:
         resp = await self._sync_request(timeout_ms)
         if not isinstance(resp, SyncResponse):
             raise RuntimeError(f"sync failed: {resp}")
-        for room_id, info in resp.rooms.join.items():
-            for event in info.timeline.events:
-                self._record(room_id, event)
+        # A room we were removed from still shows what was sent before the removal.
+        for rooms in (resp.rooms.join, resp.rooms.leave):
+            for room_id, info in rooms.items():
+                for event in info.timeline.events:
+                    self._record(room_id, event)
         # Room keys may arrive after the message they unlock: retry what we held.
         still: list[tuple[str, MegolmEvent]] = []
         for room_id, event in self.undecrypted:

@@ -124,9 +124,42 @@ async def test_kick_and_ban_are_reported(homeserver, running_bots, partners):
     partner = await partners(homeserver)
     kicked_from = await bot_room(partner, bot, registry)
     banned_from = await bot_room(partner, bot, registry)
+    # The bot speaks in the room first: its store then holds that room's megolm session.
+    await _send_when_ready(bot, kicked_from)
+    assert _sessions(bot, kicked_from) == (1, 1)
     await partner.client.room_kick(kicked_from, bot.session.user_id, "bye")
     await partner.client.room_ban(banned_from, bot.session.user_id, "go")
     await asyncio.wait_for(_until(lambda: len(departures) >= 2), 30)
     kinds = {d.room_id: (d.kind, d.by) for d in departures}
     assert kinds[kicked_from] == (Departure.KICKED, partner.user_id)
     assert kinds[banned_from] == (Departure.BANNED, partner.user_id)
+    # Out of the room, it keeps no key to its history: not in memory, not in the store
+    # (docs/security.md, "What the Matrix side keeps").
+    assert _sessions(bot, kicked_from) == (0, 0)
+
+
+async def _send_when_ready(bot, room_id: str) -> None:
+    from partner_bots.sending import SendError
+
+    for _ in range(100):
+        try:
+            await bot.sender.send(room_id, "m.room.message", {"msgtype": "m.notice", "body": "hi"})
+            return
+        except SendError as exc:
+            if exc.permanent:
+                raise
+            await asyncio.sleep(0.2)
+    raise TimeoutError("the bot could not send")
+
+
+def _sessions(bot, room_id: str) -> tuple[int, int]:
+    """The room's inbound megolm sessions: in nio's memory, and as rows of its store."""
+    from nio.store.models import MegolmInboundSessions
+
+    client = bot.session.client
+    in_memory = sum(len(s) for s in client.olm.inbound_group_store[room_id].values())
+    with client.store.database.bind_ctx(client.store.models):
+        stored = (
+            MegolmInboundSessions.select().where(MegolmInboundSessions.room_id == room_id).count()
+        )
+    return in_memory, stored

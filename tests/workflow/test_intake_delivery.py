@@ -85,6 +85,7 @@ class RecordingSender:
     session: FakeSession
     sent: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     fail: SendError | None = None  # every send fails with this (a rate limit, say)
+    single_use: list[bool] = field(default_factory=list)  # asked per send (room_keys.py)
 
     async def room(self, room_id: str) -> Any:
         return self.session.client.rooms.get(room_id)
@@ -96,10 +97,12 @@ class RecordingSender:
         content: dict[str, Any],
         tx_id: str | None = None,
         allow_unencrypted: bool = False,
+        single_use_session: bool = False,
     ) -> Sent:
         if self.fail is not None:
             raise self.fail
         self.sent.append((room_id, content))
+        self.single_use.append(single_use_session)
         return Sent(f"$ev{len(self.sent)}-{tx_id}", encrypted=True)
 
 
@@ -199,6 +202,8 @@ async def test_details_are_opened_into_the_notice_thread_and_stored_nowhere(setu
     await _drain(delivery)
     sent = delivery.sender.sent
     assert [room for room, _ in sent] == [ROOM, ROOM]
+    # Only the details go out on a megolm session the bot keeps no copy of.
+    assert delivery.sender.single_use == [False, True]
     notice, details = sent[0][1], sent[1][1]
     assert CANARY not in json.dumps(notice)
     assert details[DETAILS] == {"reference": receipt.reference, "form": "request"}
