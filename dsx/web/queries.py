@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from coordinator import audit
+from coordinator import audit, listing
 from coordinator.domain import RequestState, Urgency
 from coordinator.retention import REASON_SCOPE, REMOVAL_FIELD
 from coordinator.store.clock import aware
@@ -63,6 +63,7 @@ class OpenRequest:
     minutes_left: int | None  # negative when overdue
     acknowledged: bool
     escalated: bool
+    owner: str | None = None  # the staff member who took it (coordinator/case_owners.py)
 
     @property
     def overdue(self) -> bool:
@@ -204,6 +205,27 @@ class IncomingRow:
 
 def _minutes(delta: timedelta) -> int:
     return int(delta.total_seconds() // 60)
+
+
+def with_sla(item: listing.RequestItem, now: datetime, sla: SlaPolicy) -> OpenRequest:
+    """A row of the desk's request list with its escalation clock."""
+    urgency = Urgency[item.urgency.upper()]
+    window = sla.window(urgency)
+    due = item.filed_at + window if window else None
+    return OpenRequest(
+        id=item.id,
+        partner=item.partner,
+        region=item.region,
+        urgency=item.urgency,
+        state=item.state,
+        filed_at=item.filed_at,
+        age_minutes=_minutes(now - item.filed_at),
+        due_at=due,
+        minutes_left=_minutes(due - now) if due else None,
+        acknowledged=item.acknowledged_at is not None,
+        escalated=item.escalated_at is not None,
+        owner=item.owner,
+    )
 
 
 async def open_requests(engine: AsyncEngine, now: datetime, sla: SlaPolicy) -> list[OpenRequest]:
