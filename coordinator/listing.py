@@ -58,7 +58,7 @@ MAX_LIMIT = 200
 MAX_SEARCH = 100
 MAX_CURSOR = 600
 OPEN_REQUESTS = (RequestState.OPEN, RequestState.PROPOSED, RequestState.UNMATCHED)
-_AGE = re.compile(r"^(\d{1,5})([mhdw])$")
+_AGE = re.compile(r"^([0-9]{1,5})([mhdw])$")
 _AGE_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _ACTION = re.compile(r"^[a-z][a-z0-9_.]{0,79}$")
 
@@ -223,9 +223,20 @@ def _one_tag(name: str, text: str) -> str:
     return tag
 
 
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
+
+
 def _one_language(name: str, text: str) -> str:
-    (code,) = validate.languages(name, [text], required=True)
-    return code
+    """A language code in its canonical spelling (``ES-mx`` → ``es-MX``); a well-formed
+    code no request uses simply matches nothing."""
+    try:
+        (code,) = validate.languages(name, [text], required=True)
+        return code
+    except InvalidInput:
+        if not _LANGUAGE.match(text):
+            raise InvalidInput(name, "a language code such as en, es or es-MX") from None
+        base, _, rest = text.partition("-")
+        return f"{base.lower()}-{rest.upper()}" if rest else base.lower()
 
 
 def _region(name: str, text: str) -> str:
@@ -255,7 +266,10 @@ def _age(text: str) -> timedelta:
 def _owner(text: str) -> str:
     if text in ("mine", "unowned"):
         return text
-    return validate.mxid("owner", text)
+    try:
+        return validate.mxid("owner", text)
+    except InvalidInput:
+        raise ValueError("owner is mine, unowned or a staff member's Matrix id") from None
 
 
 def _contains(column: sa.ColumnElement[Any], token: str) -> Clause:
@@ -269,15 +283,24 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def parse(listing: Listing, params: Params, cursors: Cursors) -> ListQuery:
+def parse(listing: Listing, params: Params, cursors: Cursors, *, strict: bool = False) -> ListQuery:
     """What ``params`` ask of ``listing``; a bad cursor raises ``BadCursor``, any other bad
-    value is a ``Problem`` and is left out."""
+    value is a ``Problem`` and is left out. ``strict`` (the API): an empty value, or one
+    with spaces around it, is a problem too, where a form's unused field is no filter."""
     problems: list[Problem] = []
     kept: list[tuple[str, str]] = []
     chosen: list[tuple[str, tuple[Any, ...]]] = []
 
     def values(name: str) -> list[str]:
-        got = [v.strip() for v in params.get(name, ()) if v and v.strip()]
+        given = list(params.get(name, ()))
+        if strict and name != "q":
+            if any(v != v.strip() or not v for v in given):
+                problems.append(Problem(name, f"{name}: an empty value or spaces around it."))
+            got = [v for v in given if v and v == v.strip()]
+        elif strict:
+            got = [v for v in given if v]
+        else:
+            got = [v.strip() for v in given if v and v.strip()]
         if not got and name in listing.defaults:
             return [listing.defaults[name]]
         return got
@@ -286,7 +309,7 @@ def parse(listing: Listing, params: Params, cursors: Cursors) -> ListQuery:
         raw = values(name)
         if not spec.multi:
             raw = raw[-1:]
-        if raw == ["all"]:
+        if "all" in raw:
             if params.get(name):
                 kept.append((name, "all"))
             continue
@@ -320,7 +343,9 @@ def parse(listing: Listing, params: Params, cursors: Cursors) -> ListQuery:
     search = ""
     raw_q = values("q")[-1:]
     if raw_q:
-        if len(raw_q[0]) > MAX_SEARCH:
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in raw_q[0]):
+            problems.append(Problem("q", "search has control characters; not applied."))
+        elif len(raw_q[0]) > MAX_SEARCH:
             problems.append(Problem("q", f"search at most {MAX_SEARCH} characters; not applied."))
         else:
             search = raw_q[0]
