@@ -623,5 +623,6 @@ async def act_owner(request: web.Request) -> web.StreamResponse:
         code=result.code,
         message=result.message,
         result=[("subject", result.subject), ("owner", result.owner or "nobody")],
+        back="/dashboard/vetting" if result.kind == case_owners.Subject.MEMBER else "/dashboard",
         status=200 if result.changed else 409,
     )
