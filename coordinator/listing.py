@@ -269,7 +269,7 @@ def _owner(text: str) -> str:
     try:
         return validate.mxid("owner", text)
     except InvalidInput:
-        raise ValueError("owner is mine, unowned or a staff member's Matrix id") from None
+        raise ValueError("mine, unowned or a staff member's Matrix id") from None
 
 
 def _contains(column: sa.ColumnElement[Any], token: str) -> Clause:
@@ -332,7 +332,8 @@ def parse(listing: Listing, params: Params, cursors: Cursors, *, strict: bool = 
         try:
             value = conv(raw[0])
         except ValueError as bad:
-            problems.append(Problem(name, f"{bad} (got {raw[0][:40]!r}); not applied."))
+            label = name.replace("_", " ")
+            problems.append(Problem(name, f"{label}: {bad} (got {raw[0][:40]!r}); not applied."))
             return None
         kept.append((name, raw[0]))
         return value

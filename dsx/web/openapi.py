@@ -247,9 +247,9 @@ def document(server_url: str = "/") -> Schema:
         "info": {
             "title": "DSX coordinator staff API",
             "version": "1",
-            "description": "Read-only views of routing for staff tools. Ids, states, times "
-            "and counts only: no organization's personal data. Get a token on the "
-            "dashboard's API token page.",
+            "description": "Views of routing for staff tools, and case ownership. Ids, "
+            "states, times and counts only: no organization's personal data. Get a token "
+            "on the dashboard's API token page.",
         },
         "servers": [{"url": server_url}],
         "security": [{"bearer": []}],
