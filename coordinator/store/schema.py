@@ -308,7 +308,13 @@ case_owners = sa.Table(
 
 # The desk's sort keys (coordinator/listing.py): keyset paging reads these in order.
 sa.Index("ix_requests_filed_at_id", requests.c.filed_at, requests.c.id)
-sa.Index("ix_requests_urgency_filed_at_id", requests.c.urgency, requests.c.filed_at, requests.c.id)
+# Most urgent first, then oldest: the index runs the way the default sort does.
+sa.Index(
+    "ix_requests_urgency_filed_at_id",
+    requests.c.urgency.desc(),
+    requests.c.filed_at,
+    requests.c.id,
+)
 sa.Index("ix_proposals_created_at_id", proposals.c.created_at, proposals.c.id)
 sa.Index("ix_engagements_opened_at_id", engagements.c.opened_at, engagements.c.id)
 sa.Index("ix_members_created_at_id", members.c.created_at, members.c.id)

@@ -8,6 +8,8 @@ Create Date: 2026-12-06 21:30:00
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -16,9 +18,9 @@ down_revision = "0006_intake_ack"
 branch_labels = None
 depends_on = None
 
-INDEXES = (
+INDEXES: tuple[tuple[str, str, list[Any]], ...] = (
     ("ix_requests_filed_at_id", "requests", ["filed_at", "id"]),
-    ("ix_requests_urgency_filed_at_id", "requests", ["urgency", "filed_at", "id"]),
+    ("ix_requests_urgency_filed_at_id", "requests", [sa.text("urgency DESC"), "filed_at", "id"]),
     ("ix_proposals_created_at_id", "proposals", ["created_at", "id"]),
     ("ix_engagements_opened_at_id", "engagements", ["opened_at", "id"]),
     ("ix_members_created_at_id", "members", ["created_at", "id"]),
