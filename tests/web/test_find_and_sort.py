@@ -484,6 +484,13 @@ async def test_the_other_lists_filter_sort_and_page(web_both):
     assert (await api("/api/audit", action="trust.vet", sort="seq"))["entries"][0]["seq"] == min(
         vets
     )
+    # Age on the audit log (its times are text): everything here is from the last hour.
+    recent = await api("/api/audit", newer_than="1h", limit="200")
+    assert (
+        len(recent["entries"]) == len((await api("/api/audit", limit="200"))["entries"])
+        and recent["entries"]
+    )
+    assert (await api("/api/audit", older_than="1h"))["entries"] == []
     # The dashboard pages take the same filters.
     await web.sign_in()
     for path, marker in (
