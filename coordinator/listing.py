@@ -133,6 +133,8 @@ def _typed(kind: str, value: Any) -> Any:
 
 @dataclass(frozen=True)
 class Key:
+    """One column of a sort: a list is read in the order of its keys."""
+
     column: sa.ColumnElement[Any]
     descending: bool
     kind: str  # "time" | "int" | "str": how the cursor carries it
@@ -150,6 +152,9 @@ class Filter:
 
 @dataclass(frozen=True)
 class Listing:
+    """What a list is: its table, its sorts (the first is the default), the id columns a
+    search looks in, and the filters it takes."""
+
     name: str
     table: sa.Table
     id: sa.ColumnElement[Any]
@@ -189,6 +194,8 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Page(Generic[T]):
+    """One page of a list, and where the next one starts."""
+
     rows: tuple[T, ...]
     next: str | None  # the cursor of the following page; None on the last one
     query: ListQuery

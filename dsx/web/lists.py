@@ -156,7 +156,7 @@ def view(
 ) -> ListView:
     raw = params(request)
     controls = [
-        Control(name, label, (raw.get(name) or [""])[-1], options, hint)
+        Control(name, label, (raw.get(name) or [which.defaults.get(name, "")])[-1], options, hint)
         for name, label, options, hint in FORMS[which.name]
     ]
     controls.append(

@@ -120,7 +120,9 @@ async def dashboard(request: web.Request, session: staff.StaffSession) -> web.St
         session,
         "dash_requests.html",
         requests=[queries.with_sla(r, now, sla) for r in found.rows],
-        heading="Requests" if "state" in dict(found.query.kept) else "Open requests",
+        heading=(
+            "Open requests" if dict(found.query.kept).get("state", "open") == "open" else "Requests"
+        ),
         lv=lv,
         staff_members=_others(request, session),
         status=status,

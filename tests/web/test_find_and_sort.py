@@ -505,5 +505,9 @@ async def test_the_other_lists_filter_sort_and_page(web_both):
     ):
         resp = await web.client.get(path)
         assert resp.status == 200 and marker in await resp.text(), path
+    # The form shows the default filter it applies (pending proposals), not "any state".
+    form = await (await web.client.get("/dashboard/proposals")).text()
+    assert '<option value="pending" selected>' in form
+    assert '<option value="all" selected>' not in form
     empty = await (await web.client.get("/dashboard/vetting?kind=organization")).text()
     assert 'data-member="@p3:hs"' not in empty
