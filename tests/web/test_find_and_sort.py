@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from coordinator.listing import Cursors
 from coordinator.store.schema import audit_log, members, requests, vouches
+from dsx.web.lists import FORMS
 from dsx.web.ratelimit import DEFAULT_LIMITS, Limit, Scope
 from dsx.web.staff import SESSION_COOKIE
 from tests.web.conftest import STAFF, Web, make_web, seed
@@ -511,3 +512,27 @@ async def test_the_other_lists_filter_sort_and_page(web_both):
     assert '<option value="all" selected>' not in form
     empty = await (await web.client.get("/dashboard/vetting?kind=organization")).text()
     assert 'data-member="@p3:hs"' not in empty
+
+
+NASTY = ("", " ", "\x00", "' OR '1'='1", "%_\\", "é" * 300, "-1", "99999w", "all")
+
+
+async def test_no_filter_value_breaks_a_list_page(web_both):
+    """Whatever a URL carries, a list page answers 200 (a bad page link: 400), never 500."""
+    web = web_both
+    await seed(web.coord)
+    await web.sign_in()
+    for path, which in (
+        ("/dashboard", "requests"),
+        ("/dashboard/proposals", "proposals"),
+        ("/dashboard/engagements", "engagements"),
+        ("/dashboard/vetting", "vetting"),
+        ("/dashboard/members", "members"),
+        ("/dashboard/audit", "audit"),
+    ):
+        names = [name for name, *_ in FORMS[which]] + ["sort", "limit", "after"]
+        for name in names:
+            for value in NASTY:
+                resp = await web.client.get(path, params={name: value})
+                expected = (200, 400) if name == "after" else (200,)
+                assert resp.status in expected, (path, name, value, resp.status)
