@@ -306,7 +306,7 @@ case_owners = sa.Table(
     sa.Column("since", TS, nullable=False),
 )
 
-# The desk's sort keys (coordinator/listing.py): keyset paging reads these in order.
+# The desk's sort keys (coordinator/listing/): keyset paging reads these in order.
 sa.Index("ix_requests_filed_at_id", requests.c.filed_at, requests.c.id)
 # Most urgent first, then oldest: the index runs the way the default sort does.
 sa.Index(

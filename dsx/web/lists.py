@@ -1,4 +1,4 @@
-"""The dashboard's and the API's side of find and sort (``coordinator/listing.py``): the
+"""The dashboard's and the API's side of find and sort (``coordinator/listing/``): the
 query string in, the filter form and the page links out.
 
 The URL carries the whole filter, so a view can be bookmarked; the form is a plain GET

@@ -152,7 +152,7 @@ ERRORS = {
 }
 BAD = {"400": _json(ref("Error"), "A filter value not understood, or a forged page cursor")}
 
-# The list filters (coordinator/listing.py): the same names and values as the dashboard's.
+# The list filters (coordinator/listing/): the same names and values as the dashboard's.
 _HANDLE = r"^([a-z0-9][a-z0-9._-]{1,62}|@[a-z0-9._=/+-]+:[A-Za-z0-9.-]+(:[0-9]+)?)$"
 _MXID = r"^@[a-z0-9._=/+-]+:[A-Za-z0-9.-]+(:[0-9]+)?$"
 _AGE = {"type": "string", "pattern": "^[0-9]{1,5}[mhdw]$", "description": "30m, 6h, 2d, 1w"}
