@@ -30,9 +30,10 @@ from coordinator.listing.desk import (
     RequestItem,
     audit_page,
     engagement_page,
-    member_page,
+    members_page,
     proposal_page,
     request_page,
+    vetting_page,
 )
 from coordinator.listing.query import (
     DEFAULT_LIMIT,
@@ -67,9 +68,10 @@ __all__ = [
     "RequestItem",
     "audit_page",
     "engagement_page",
-    "member_page",
+    "members_page",
     "parse",
     "proposal_page",
     "request_page",
     "unknown_partner",
+    "vetting_page",
 ]

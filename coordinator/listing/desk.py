@@ -368,7 +368,7 @@ async def engagement_page(
     return Page(items, cursor, query)
 
 
-async def member_page(
+async def _member_page(
     conn: AsyncConnection,
     listing: Listing,
     query: ListQuery,
@@ -377,7 +377,7 @@ async def member_page(
     me: str,
     now: datetime,
 ) -> Page[MemberItem]:
-    """The vetting queue or the member list, with each member's vouch and reference counts."""
+    """Members with their vouch and reference counts."""
     found, cursor = await rows(conn, listing, query, cursors, me=me, now=now)
     counts = (
         await conn.execute(
@@ -400,6 +400,18 @@ async def member_page(
         for r in found
     )
     return Page(items, cursor, query)
+
+
+async def vetting_page(
+    conn: AsyncConnection, query: ListQuery, cursors: Cursors, *, me: str, now: datetime
+) -> Page[MemberItem]:
+    return await _member_page(conn, VETTING, query, cursors, me=me, now=now)
+
+
+async def members_page(
+    conn: AsyncConnection, query: ListQuery, cursors: Cursors, *, me: str, now: datetime
+) -> Page[MemberItem]:
+    return await _member_page(conn, MEMBERS, query, cursors, me=me, now=now)
 
 
 async def audit_page(

@@ -98,14 +98,6 @@ async def _page(
         return await fetch(conn, wanted, cursors, me=request[API_STAFF], now=datetime.now(UTC))
 
 
-def _members_of(which: listing.Listing) -> Fetch:
-    async def fetch(conn: Any, wanted: listing.ListQuery, cursors: listing.Cursors,
-                    *, me: str, now: datetime) -> listing.Page[Any]:  # fmt: skip
-        return await listing.member_page(conn, which, wanted, cursors, me=me, now=now)
-
-    return fetch
-
-
 @routes.get("/api/requests", name="api_requests")
 @api
 async def api_requests(request: web.Request) -> Any:
@@ -145,7 +137,7 @@ async def api_engagements(request: web.Request) -> Any:
 @api
 async def api_vetting(request: web.Request) -> Any:
     services = request.app[SERVICES]
-    found = await _page(request, listing.VETTING, _members_of(listing.VETTING))
+    found = await _page(request, listing.VETTING, listing.vetting_page)
     if isinstance(found, web.Response):
         return found
     last = await queries.last_vet_decisions(services.engine, [a.id for a in found.rows])
@@ -162,7 +154,7 @@ async def api_vetting(request: web.Request) -> Any:
 @routes.get("/api/members", name="api_members")
 @api
 async def api_members(request: web.Request) -> Any:
-    found = await _page(request, listing.MEMBERS, _members_of(listing.MEMBERS))
+    found = await _page(request, listing.MEMBERS, listing.members_page)
     if isinstance(found, web.Response):
         return found
     return {"members": found.rows, "next": found.next}

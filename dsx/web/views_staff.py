@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from coordinator import case_owners, listing
 from coordinator.domain import DomainError
@@ -66,11 +65,11 @@ async def render(
     )
 
 
+PageOf = Callable[..., Awaitable[listing.Page[Any]]]
+
+
 async def _listed(
-    request: web.Request,
-    session: staff.StaffSession,
-    which: listing.Listing,
-    fetch: Callable[[AsyncConnection, listing.ListQuery], Awaitable[listing.Page[Any]]],
+    request: web.Request, session: staff.StaffSession, which: listing.Listing, page_of: PageOf
 ) -> tuple[listing.Page[Any], lists.ListView, int]:
     """One page of a desk list as the URL asks for it; a forged page link shows the first
     page with a message (status 400), never an error page."""
@@ -80,40 +79,17 @@ async def _listed(
     except listing.BadCursor as bad:
         wanted, status = lists.first_page(which, bad), 400
     async with request.app[SERVICES].engine.connect() as conn:
-        found = await fetch(conn, wanted)
+        found = await page_of(
+            conn, wanted, lists.cursors(request), me=session.staff, now=datetime.now(UTC)
+        )
         unknown = await listing.unknown_partner(conn, wanted)
     return found, lists.view(request, which, found, (unknown,) if unknown else ()), status
-
-
-def _fetcher(
-    page_of: Callable[..., Awaitable[listing.Page[Any]]],
-    request: web.Request,
-    session: staff.StaffSession,
-) -> Callable[[AsyncConnection, listing.ListQuery], Awaitable[listing.Page[Any]]]:
-    cursors = lists.cursors(request)
-
-    async def fetch(conn: AsyncConnection, wanted: listing.ListQuery) -> listing.Page[Any]:
-        return await page_of(conn, wanted, cursors, me=session.staff, now=datetime.now(UTC))
-
-    return fetch
-
-
-def _members_fetcher(
-    which: listing.Listing, request: web.Request, session: staff.StaffSession
-) -> Callable[[AsyncConnection, listing.ListQuery], Awaitable[listing.Page[Any]]]:
-    async def page_of(conn: AsyncConnection, wanted: listing.ListQuery, cursors: listing.Cursors,
-                      *, me: str, now: datetime) -> listing.Page[Any]:  # fmt: skip
-        return await listing.member_page(conn, which, wanted, cursors, me=me, now=now)
-
-    return _fetcher(page_of, request, session)
 
 
 @routes.get("/dashboard", name="dashboard")
 @staff_page
 async def dashboard(request: web.Request, session: staff.StaffSession) -> web.StreamResponse:
-    found, lv, status = await _listed(
-        request, session, listing.REQUESTS, _fetcher(listing.request_page, request, session)
-    )
+    found, lv, status = await _listed(request, session, listing.REQUESTS, listing.request_page)
     now, sla = datetime.now(UTC), sla_policy(request)
     return await render(
         request,
@@ -132,9 +108,7 @@ async def dashboard(request: web.Request, session: staff.StaffSession) -> web.St
 @routes.get("/dashboard/proposals", name="proposals")
 @staff_page
 async def proposals(request: web.Request, session: staff.StaffSession) -> web.StreamResponse:
-    found, lv, status = await _listed(
-        request, session, listing.PROPOSALS, _fetcher(listing.proposal_page, request, session)
-    )
+    found, lv, status = await _listed(request, session, listing.PROPOSALS, listing.proposal_page)
     return await render(
         request, session, "dash_proposals.html", proposals=found.rows, lv=lv, status=status
     )
@@ -144,7 +118,7 @@ async def proposals(request: web.Request, session: staff.StaffSession) -> web.St
 @staff_page
 async def engagements(request: web.Request, session: staff.StaffSession) -> web.StreamResponse:
     found, lv, status = await _listed(
-        request, session, listing.ENGAGEMENTS, _fetcher(listing.engagement_page, request, session)
+        request, session, listing.ENGAGEMENTS, listing.engagement_page
     )
     return await render(
         request, session, "dash_engagements.html", engagements=found.rows, lv=lv, status=status
@@ -155,9 +129,7 @@ async def engagements(request: web.Request, session: staff.StaffSession) -> web.
 @staff_page
 async def vetting(request: web.Request, session: staff.StaffSession) -> web.StreamResponse:
     engine = request.app[SERVICES].engine
-    found, lv, status = await _listed(
-        request, session, listing.VETTING, _members_fetcher(listing.VETTING, request, session)
-    )
+    found, lv, status = await _listed(request, session, listing.VETTING, listing.vetting_page)
     queue = found.rows
     explainer = request.app[SERVICES].trust
     explained = {a.id: await explainer.explain(a.id) for a in queue}
@@ -179,9 +151,7 @@ async def vetting(request: web.Request, session: staff.StaffSession) -> web.Stre
 @routes.get("/dashboard/members", name="members")
 @staff_page
 async def members(request: web.Request, session: staff.StaffSession) -> web.StreamResponse:
-    found, lv, status = await _listed(
-        request, session, listing.MEMBERS, _members_fetcher(listing.MEMBERS, request, session)
-    )
+    found, lv, status = await _listed(request, session, listing.MEMBERS, listing.members_page)
     return await render(
         request, session, "dash_members.html", members=found.rows, lv=lv, status=status
     )
@@ -229,9 +199,7 @@ async def identities(request: web.Request, session: staff.StaffSession) -> web.S
 @staff_page
 async def audit_log(request: web.Request, session: staff.StaffSession) -> web.StreamResponse:
     services = request.app[SERVICES]
-    found, lv, status = await _listed(
-        request, session, listing.AUDIT, _fetcher(listing.audit_page, request, session)
-    )
+    found, lv, status = await _listed(request, session, listing.AUDIT, listing.audit_page)
     return await render(
         request,
         session,

@@ -8,7 +8,6 @@ from __future__ import annotations
 import html
 import random
 import re
-import statistics
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -234,8 +233,13 @@ async def test_page_50_costs_what_page_1_costs_without_offset(desk):
             assert resp.status == 200
             return time.perf_counter() - start
 
-        first = statistics.median([await timed(page_1) for _ in range(7)])
-        fiftieth = statistics.median([await timed(page_50) for _ in range(7)])
+        # Alternating, so both pages meet the same load on a shared machine; the fastest
+        # of each is what the query costs, without the machine's noise.
+        firsts, fiftieths = [], []
+        for _ in range(9):
+            firsts.append(await timed(page_1))
+            fiftieths.append(await timed(page_50))
+        first, fiftieth = min(firsts), min(fiftieths)
     finally:
         sa.event.remove(web.coord.engine.sync_engine, "before_cursor_execute", record)
     listing = [(s, p) for s, p in statements if "FROM requests" in s and "LIMIT" in s]
