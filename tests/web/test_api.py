@@ -83,7 +83,7 @@ async def test_api_views_match_the_dashboard(web_both):
     ]["edges"]
     missing = await web.client.get("/api/members/nobody", headers=headers)
     assert missing.status == 404 and (await missing.json())["error"]["code"] == "unknown_member"
-    for limit in ("0", "501", "x", "-1"):
+    for limit in ("0", "201", "501", "x", "-1"):
         bad = await web.client.get(f"/api/audit?limit={limit}", headers=headers)
         assert bad.status == 400
     two = await (await web.client.get("/api/audit?limit=2", headers=headers)).json()
