@@ -306,3 +306,27 @@ room_upgrades = sa.Table(
     sa.Column("kind", sa.String(20), nullable=False),
     sa.Column("upgraded_at", TS, nullable=False),
 )
+
+# Who on staff owns a request or an applicant (coordinator/case_owners.py): one row per
+# owned subject, gone when it is released. ``kind`` is "request" or "member".
+case_owners = sa.Table(
+    "case_owners",
+    metadata,
+    sa.Column("subject", sa.String(200), primary_key=True),
+    sa.Column("kind", sa.String(20), primary_key=True),
+    sa.Column("owner", sa.String(255), nullable=False, index=True),
+    sa.Column("since", TS, nullable=False),
+)
+
+# The desk's sort keys (coordinator/listing/): keyset paging reads these in order.
+sa.Index("ix_requests_filed_at_id", requests.c.filed_at, requests.c.id)
+# Most urgent first, then oldest: the index runs the way the default sort does.
+sa.Index(
+    "ix_requests_urgency_filed_at_id",
+    requests.c.urgency.desc(),
+    requests.c.filed_at,
+    requests.c.id,
+)
+sa.Index("ix_proposals_created_at_id", proposals.c.created_at, proposals.c.id)
+sa.Index("ix_engagements_opened_at_id", engagements.c.opened_at, engagements.c.id)
+sa.Index("ix_members_created_at_id", members.c.created_at, members.c.id)

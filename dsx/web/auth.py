@@ -272,6 +272,11 @@ class StaffAuth:
         self._store: SecretStore = store if store is not None else MemorySecretStore()
         self._clock = clock
 
+    @property
+    def staff_members(self) -> frozenset[str]:
+        """The configured staff members (whom a case can be handed over to)."""
+        return self._staff
+
     def _check_staff(self, staff_user_id: str) -> None:
         if staff_user_id not in self._staff:
             raise NotStaff(f"{staff_user_id} is not a configured staff member")

@@ -14,8 +14,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from coordinator import audit
-from coordinator.domain import RequestState, Urgency
+from coordinator import audit, listing
+from coordinator.domain import Urgency
 from coordinator.retention import REASON_SCOPE, REMOVAL_FIELD
 from coordinator.store.clock import aware
 from coordinator.store.schema import (
@@ -33,8 +33,6 @@ from coordinator.store.schema import (
 )
 from coordinator.store.sealed import INTAKE_DETAILS, INTAKE_SCOPE
 from coordinator.usecases import validate
-
-OPEN_STATES = (RequestState.OPEN.value, RequestState.PROPOSED.value, RequestState.UNMATCHED.value)
 
 
 @dataclass(frozen=True)
@@ -63,6 +61,7 @@ class OpenRequest:
     minutes_left: int | None  # negative when overdue
     acknowledged: bool
     escalated: bool
+    owner: str | None = None  # the staff member who took it (coordinator/case_owners.py)
 
     @property
     def overdue(self) -> bool:
@@ -72,43 +71,6 @@ class OpenRequest:
     def outside_us(self) -> bool:
         """Only these can be referred to the global partner."""
         return not validate.is_us(self.region)
-
-
-@dataclass(frozen=True)
-class PendingProposal:
-    id: str
-    request: str
-    provider: str
-    created_at: datetime
-    path: tuple[str, ...]
-    approvals_needed: tuple[str, ...]
-    approvals: tuple[str, ...]
-
-    @property
-    def waiting_for(self) -> tuple[str, ...]:
-        return tuple(p for p in self.approvals_needed if p not in self.approvals)
-
-
-@dataclass(frozen=True)
-class EngagementRow:
-    id: str
-    request: str
-    provider: str
-    partner: str
-    state: str
-    opened_at: datetime
-    closed_at: datetime | None
-    archive: bool
-
-
-@dataclass(frozen=True)
-class Applicant:
-    id: str
-    kind: str
-    status: str
-    joined_at: datetime
-    vouches: int
-    references: int
 
 
 @dataclass(frozen=True)
@@ -206,115 +168,25 @@ def _minutes(delta: timedelta) -> int:
     return int(delta.total_seconds() // 60)
 
 
-async def open_requests(engine: AsyncEngine, now: datetime, sla: SlaPolicy) -> list[OpenRequest]:
-    async with engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                sa.select(requests)
-                .where(requests.c.state.in_(OPEN_STATES))
-                .order_by(requests.c.filed_at)
-            )
-        ).all()
-    out = []
-    for r in rows:
-        urgency = Urgency(r.urgency)
-        filed = aware(r.filed_at)
-        window = sla.window(urgency)
-        due = filed + window if window else None
-        out.append(
-            OpenRequest(
-                id=r.id,
-                partner=r.partner,
-                region=r.region,
-                urgency=urgency.name.lower(),
-                state=r.state,
-                filed_at=filed,
-                age_minutes=_minutes(now - filed),
-                due_at=due,
-                minutes_left=_minutes(due - now) if due else None,
-                acknowledged=r.acknowledged_at is not None,
-                escalated=r.escalated_at is not None,
-            )
-        )
-    out.sort(key=lambda o: (not o.overdue, o.minutes_left is None, o.minutes_left or 0))
-    return out
-
-
-async def pending_proposals(engine: AsyncEngine) -> list[PendingProposal]:
-    async with engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                sa.select(proposals)
-                .where(proposals.c.state == "pending")
-                .order_by(proposals.c.created_at)
-            )
-        ).all()
-    return [
-        PendingProposal(
-            r.id,
-            r.request,
-            r.provider,
-            aware(r.created_at),
-            tuple(r.path),
-            tuple(r.approvals_needed),
-            tuple(r.approvals),
-        )
-        for r in rows
-    ]
-
-
-async def engagement_rows(engine: AsyncEngine, limit: int = 200) -> list[EngagementRow]:
-    async with engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                sa.select(engagements).order_by(engagements.c.opened_at.desc()).limit(limit)
-            )
-        ).all()
-    return [
-        EngagementRow(
-            r.id,
-            r.request,
-            r.provider,
-            r.partner,
-            r.state,
-            aware(r.opened_at),
-            aware(r.closed_at) if r.closed_at else None,
-            bool(r.archive),
-        )
-        for r in rows
-    ]
-
-
-async def applicants(engine: AsyncEngine, limit: int = 100) -> list[Applicant]:
-    """Members waiting for a vetting decision, oldest first."""
-    async with engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                sa.select(members)
-                .where(members.c.status == "applicant")
-                .order_by(members.c.created_at)
-                .limit(limit)
-            )
-        ).all()
-        counts = (
-            await conn.execute(
-                sa.select(vouches.c.target, vouches.c.kind, sa.func.count())
-                .where(vouches.c.target.in_([r.id for r in rows]))
-                .group_by(vouches.c.target, vouches.c.kind)
-            )
-        ).all()
-    tally = {(t, k): n for t, k, n in counts}
-    return [
-        Applicant(
-            r.id,
-            r.kind,
-            r.status,
-            aware(r.created_at),
-            tally.get((r.id, "vouch"), 0),
-            tally.get((r.id, "reference"), 0),
-        )
-        for r in rows
-    ]
+def with_sla(item: listing.RequestItem, now: datetime, sla: SlaPolicy) -> OpenRequest:
+    """A row of the desk's request list with its escalation clock."""
+    urgency = Urgency[item.urgency.upper()]
+    window = sla.window(urgency)
+    due = item.filed_at + window if window else None
+    return OpenRequest(
+        id=item.id,
+        partner=item.partner,
+        region=item.region,
+        urgency=item.urgency,
+        state=item.state,
+        filed_at=item.filed_at,
+        age_minutes=_minutes(now - item.filed_at),
+        due_at=due,
+        minutes_left=_minutes(due - now) if due else None,
+        acknowledged=item.acknowledged_at is not None,
+        escalated=item.escalated_at is not None,
+        owner=item.owner,
+    )
 
 
 async def member(engine: AsyncEngine, member_id: str) -> MemberRow | None:
@@ -393,14 +265,6 @@ async def neighbourhood(
     return Neighbourhood(
         center, nodes, distance, tuple(Edge(a, t, k) for a, t, k in edges), seed_set
     )
-
-
-async def audit_rows(engine: AsyncEngine, limit: int = 100) -> list[AuditRow]:
-    async with engine.connect() as conn:
-        rows = (
-            await conn.execute(sa.select(audit_log).order_by(audit_log.c.seq.desc()).limit(limit))
-        ).all()
-    return [AuditRow(r.seq, r.at, r.actor, r.action, r.subject, dict(r.data)) for r in rows]
 
 
 async def audit_status(engine: AsyncEngine, key: audit.AuditKey) -> AuditStatus:

@@ -15,10 +15,11 @@ from typing import Any
 
 from aiohttp import web
 
+from coordinator import case_owners, listing
 from coordinator.domain import DomainError
 from coordinator.logs import get_logger
 from coordinator.usecases.acting import Acting
-from dsx.web import confirm, queries, staff, svg
+from dsx.web import confirm, lists, queries, staff, svg
 from dsx.web.actions import staff_caller
 from dsx.web.incoming import acknowledge
 from dsx.web.render import page
@@ -64,37 +65,72 @@ async def render(
     )
 
 
+PageOf = Callable[..., Awaitable[listing.Page[Any]]]
+
+
+async def _listed(
+    request: web.Request, session: staff.StaffSession, which: listing.Listing, page_of: PageOf
+) -> tuple[listing.Page[Any], lists.ListView, int]:
+    """One page of a desk list as the URL asks for it; a forged page link shows the first
+    page with a message (status 400), never an error page."""
+    status = 200
+    try:
+        wanted = lists.query(request, which)
+    except listing.BadCursor as bad:
+        wanted, status = lists.first_page(which, bad), 400
+    async with request.app[SERVICES].engine.connect() as conn:
+        found = await page_of(
+            conn, wanted, lists.cursors(request), me=session.staff, now=datetime.now(UTC)
+        )
+        unknown = await listing.unknown_partner(conn, wanted)
+    return found, lists.view(request, which, found, (unknown,) if unknown else ()), status
+
+
 @routes.get("/dashboard", name="dashboard")
 @staff_page
 async def dashboard(request: web.Request, session: staff.StaffSession) -> web.StreamResponse:
-    engine = request.app[SERVICES].engine
+    found, lv, status = await _listed(request, session, listing.REQUESTS, listing.request_page)
+    now, sla = datetime.now(UTC), sla_policy(request)
     return await render(
         request,
         session,
         "dash_requests.html",
-        requests=await queries.open_requests(engine, datetime.now(UTC), sla_policy(request)),
+        requests=[queries.with_sla(r, now, sla) for r in found.rows],
+        heading=(
+            "Open requests" if dict(found.query.kept).get("state", "open") == "open" else "Requests"
+        ),
+        lv=lv,
+        staff_members=_others(request, session),
+        status=status,
     )
 
 
 @routes.get("/dashboard/proposals", name="proposals")
 @staff_page
 async def proposals(request: web.Request, session: staff.StaffSession) -> web.StreamResponse:
-    rows = await queries.pending_proposals(request.app[SERVICES].engine)
-    return await render(request, session, "dash_proposals.html", proposals=rows)
+    found, lv, status = await _listed(request, session, listing.PROPOSALS, listing.proposal_page)
+    return await render(
+        request, session, "dash_proposals.html", proposals=found.rows, lv=lv, status=status
+    )
 
 
 @routes.get("/dashboard/engagements", name="engagements")
 @staff_page
 async def engagements(request: web.Request, session: staff.StaffSession) -> web.StreamResponse:
-    rows = await queries.engagement_rows(request.app[SERVICES].engine)
-    return await render(request, session, "dash_engagements.html", engagements=rows)
+    found, lv, status = await _listed(
+        request, session, listing.ENGAGEMENTS, listing.engagement_page
+    )
+    return await render(
+        request, session, "dash_engagements.html", engagements=found.rows, lv=lv, status=status
+    )
 
 
 @routes.get("/dashboard/vetting", name="vetting")
 @staff_page
 async def vetting(request: web.Request, session: staff.StaffSession) -> web.StreamResponse:
     engine = request.app[SERVICES].engine
-    queue = await queries.applicants(engine)
+    found, lv, status = await _listed(request, session, listing.VETTING, listing.vetting_page)
+    queue = found.rows
     explainer = request.app[SERVICES].trust
     explained = {a.id: await explainer.explain(a.id) for a in queue}
     last = await queries.last_vet_decisions(engine, [a.id for a in queue])
@@ -106,7 +142,24 @@ async def vetting(request: web.Request, session: staff.StaffSession) -> web.Stre
         explained=explained,
         last=last,
         applications=await queries.unacknowledged(engine, form="provider"),
+        lv=lv,
+        staff_members=_others(request, session),
+        status=status,
     )
+
+
+@routes.get("/dashboard/members", name="members")
+@staff_page
+async def members(request: web.Request, session: staff.StaffSession) -> web.StreamResponse:
+    found, lv, status = await _listed(request, session, listing.MEMBERS, listing.members_page)
+    return await render(
+        request, session, "dash_members.html", members=found.rows, lv=lv, status=status
+    )
+
+
+def _others(request: web.Request, session: staff.StaffSession) -> list[str]:
+    """Whom a case can be handed over to: the other configured staff members."""
+    return sorted(m for m in request.app[SERVICES].auth.staff_members if m != session.staff)
 
 
 @routes.get("/dashboard/members/{member_id}", name="member")
@@ -146,13 +199,15 @@ async def identities(request: web.Request, session: staff.StaffSession) -> web.S
 @staff_page
 async def audit_log(request: web.Request, session: staff.StaffSession) -> web.StreamResponse:
     services = request.app[SERVICES]
-    engine = services.engine
+    found, lv, status = await _listed(request, session, listing.AUDIT, listing.audit_page)
     return await render(
         request,
         session,
         "dash_audit.html",
-        chain=await queries.audit_status(engine, services.audit_key),
-        entries=await queries.audit_rows(engine),
+        chain=await queries.audit_status(services.engine, services.audit_key),
+        entries=found.rows,
+        lv=lv,
+        status=status,
     )
 
 
@@ -498,4 +553,47 @@ async def act_confirm_identity(request: web.Request) -> web.StreamResponse:
         request,
         "confirm identity",
         lambda f, who: actions.confirm_identity(f.get("user", ""), actor=who.user),
+    )
+
+
+# -- ownership -----------------------------------------------------------------------
+
+OWNER_CHANGES = {
+    "take": case_owners.Change.TAKE,
+    "hand_over": case_owners.Change.HAND_OVER,
+    "release": case_owners.Change.RELEASE,
+}
+
+
+@routes.post("/dashboard/actions/owner", name="act_owner")
+async def act_owner(request: web.Request) -> web.StreamResponse:
+    """Take a request or an applicant, hand it over or release it
+    (``coordinator/case_owners.py``); a refusal changes nothing and is audited."""
+    session, form = await staff.check_post(request)
+    if session is None:
+        return await staff.signed_out()
+    change = OWNER_CHANGES.get(form.get("change", ""), case_owners.Change.TAKE)
+    services = request.app[SERVICES]
+    result = await case_owners.change(
+        services.engine,
+        staff_caller(session.staff),
+        change,
+        form.get("subject", ""),
+        staff=services.auth.staff_members,
+        now=datetime.now(UTC),
+        audit_key=services.audit_key,
+        to=form.get("to") or None,
+    )
+    log.info("web.owner" if result.changed else "web.owner_refused", change=change.value)
+    return await render(
+        request,
+        session,
+        "dash_result.html",
+        what=change.value.replace("_", " "),
+        ok=result.changed,
+        code=result.code,
+        message=result.message,
+        result=[("subject", result.subject), ("owner", result.owner or "nobody")],
+        back="/dashboard/vetting" if result.kind == case_owners.Subject.MEMBER else "/dashboard",
+        status=200 if result.changed else 409,
     )

@@ -214,7 +214,7 @@ class Homeserver:
             self._process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "synapse.app.homeserver",
+                "partner_bots.homeserver.launch",
                 "--config-path",
                 str(config_path),
                 stdin=asyncio.subprocess.DEVNULL,

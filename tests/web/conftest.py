@@ -23,10 +23,10 @@ STAFF = "@staff:hs"
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
-def make_config(tmp_path: Path) -> Config:
+def make_config(tmp_path: Path, staff: tuple[str, ...] = (STAFF,)) -> Config:
     return Config(
         data_dir=str(tmp_path),
-        staff=StaffConfig(room="!staff:hs", members=(STAFF,)),
+        staff=StaffConfig(room="!staff:hs", members=staff),
         partners=(
             PartnerConfig("alpha", rooms=("!alpha:hs",), members=("@ann:hs",)),
             PartnerConfig("beta", rooms=("!beta:hs",), members=("@bob:hs",)),
@@ -65,9 +65,11 @@ class Web:
         assert resp.status == 303 and resp.headers["Location"] == "/dashboard"
 
 
-async def make_web(db_url: str, tmp_path: Path, **overrides: object) -> AsyncIterator[Web]:
+async def make_web(
+    db_url: str, tmp_path: Path, staff: tuple[str, ...] = (STAFF,), **overrides: object
+) -> AsyncIterator[Web]:
     keys = generate_keypair()
-    config = make_config(tmp_path)
+    config = make_config(tmp_path, staff)
     coord = await Coordinator.open(config, url=db_url, sealer=PublicSealer(keys.public))
     settings = WebSettings.from_config(config, **{"secure_cookies": False, **overrides})
     stack = build_web(coord, config, PublicSealer(keys.public), settings=settings)

@@ -32,6 +32,7 @@ PAGES = [
     "/dashboard/proposals",
     "/dashboard/engagements",
     "/dashboard/vetting",
+    "/dashboard/members",
     "/dashboard/members/@p1:hs",
     "/dashboard/identities",
     "/dashboard/audit",

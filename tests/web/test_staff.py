@@ -20,6 +20,7 @@ PAGES = [
     "/dashboard/proposals",
     "/dashboard/engagements",
     "/dashboard/vetting",
+    "/dashboard/members",
     "/dashboard/members/alpha",
     "/dashboard/audit",
     "/dashboard/retention",
