@@ -28,6 +28,7 @@ from coordinator.store import Inbox
 from coordinator.usecases import Coordinator, messages
 from partner_bots.accounts import AccountRouter, RoutedEngagementRooms, RoutedSender
 from partner_bots.bot import Bot, bot_from_config
+from partner_bots.commands import BotTools
 from partner_bots.device_trust import IdentityConfirmations
 from partner_bots.heartbeat import SyncHeartbeat
 from partner_bots.rooms import power_of
@@ -35,8 +36,8 @@ from partner_bots.sync import Trouble
 from partner_bots.workflow.direct import DirectRooms
 from partner_bots.workflow.directory import Directory
 from partner_bots.workflow.intake import IntakeDetails
+from partner_bots.workflow.presenting import RoomPresenter
 from partner_bots.workflow.rooms import EngagementRooms, WorkflowDelivery
-from partner_bots.workflow.services import WorkflowServices
 from partner_bots.workflow.sink import REPLY_SUFFIX, WorkflowSink
 from partner_bots.workflow.staff_actions import WorkflowStaffActions
 
@@ -189,10 +190,10 @@ async def _start_web(running: Running, sealer: PublicSealer, probe: Probe) -> An
 
     from dsx.web.compose import build_web
 
-    actions = WorkflowStaffActions(running.coordinator, running.sink.services)
+    actions = WorkflowStaffActions(running.coordinator, running.sink.tools)
     stack = build_web(running.coordinator, running.config, sealer, actions=actions, probe=probe)
     # The bot answers !dsx login; delivery mints the link as it sends (never stored).
-    running.sink.services.login = running.delivery.login = stack.auth.create_login_link
+    running.sink.tools.login = running.delivery.login = stack.auth.create_login_link
     # Links go to each staff member's direct room, opened by the staff room's account.
     running.delivery.direct = DirectRooms(running.bot.session, running.coordinator.engine)
     runner = web.AppRunner(stack.app, access_log=None)
@@ -252,17 +253,19 @@ async def serve(
     if config.database_url.startswith("sqlite"):
         await asyncio.to_thread(Path(config.data_dir).mkdir, parents=True, exist_ok=True)
     sealer = _sealer(config)
-    coordinator = await Coordinator.open(config, sealer=sealer)  # migrates, loads trust
+    # Migrates, loads trust; what use cases queue is rendered and threaded for the rooms.
+    presenter = RoomPresenter(config.staff.room or "staff")
+    coordinator = await Coordinator.open(config, sealer=sealer, presenter=presenter)
     directory = Directory(coordinator.engine, config)
-    services = WorkflowServices(coordinator, directory)
+    tools = BotTools()
     # One bot per account ([matrix] first); each room is served by exactly one of them.
     accounts = AccountRouter(config, directory, coordinator.engine)
     sinks: dict[str, WorkflowSink] = {}
     heartbeats: dict[str, SyncHeartbeat] = {}
     for position, account in enumerate(config.accounts):
         heartbeats[str(position)] = heartbeat = SyncHeartbeat()
-        # Same services and inbox; each sink knows its own account's name for mentions.
-        sinks[account.user_id] = WorkflowSink(coordinator, directory, services, account.user_id)
+        # Same tools and inbox; each sink knows its own account's name for mentions.
+        sinks[account.user_id] = WorkflowSink(coordinator, directory, tools, account.user_id)
         accounts.add(
             account.user_id,
             bot_from_config(
@@ -281,7 +284,7 @@ async def serve(
     # behind a command, and staff confirm changed identities in every account's pins.
     for user_id, each_bot in accounts.bots.items():
         sinks[user_id].devices = each_bot.trust
-    services.identities = IdentityConfirmations(b.trust for b in accounts.bots.values())
+    tools.identities = IdentityConfirmations(b.trust for b in accounts.bots.values())
     engagement_rooms = RoutedEngagementRooms(
         accounts, {uid: EngagementRooms(b.session) for uid, b in accounts.bots.items()}
     )

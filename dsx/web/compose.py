@@ -27,11 +27,6 @@ class WebStack:
     settings: WebSettings
 
 
-def routing_partner(config: Config) -> str | None:
-    """Public requests go to the first configured partner that is not the global one."""
-    return next((p.handle for p in config.partners if not p.is_global), None)
-
-
 def build_web(
     coordinator: Coordinator,
     config: Config,
@@ -52,13 +47,11 @@ def build_web(
         # Survives restarts, shared by every web process.
         store=DatabaseSecretStore(coordinator.engine, coordinator.audit_key),
     )
-    intake = CoreIntake(
-        coordinator.engine,
-        sealer,
-        staff_room=config.staff.room or "staff",
-        audit_key=coordinator.audit_key,
-        routing_partner=routing_partner(config),
-    )
+    if not isinstance(sealer, PublicSealer):
+        # Anything that can open blobs must never reach the web process; the submissions
+        # themselves are sealed by the core with its own public key (usecases/intake.py).
+        raise TypeError("the web process takes a PublicSealer (public key) only")
+    intake = CoreIntake(coordinator)
     services = WebServices(
         engine=coordinator.engine,
         intake=intake,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from dsx.cli.main import build_parser
 from dsx.demo.reference import block_of, render
-from partner_bots.commands.catalog import REGISTRY
+from partner_bots.commands import REGISTRY
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
