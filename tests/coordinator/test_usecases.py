@@ -380,3 +380,45 @@ async def test_a_regional_language_tag_finds_a_provider_of_that_language(coord):
     await c.vet("@p4:hs")
     other = await c.file_request("alpha", "o1", ["forensics"], ["zh-Hant"])
     assert other.provider is None
+
+
+async def test_filing_routes_in_the_same_use_case(coord):
+    """One API: filing answers with the proposal; there is no separate ``route`` for an
+    adapter to call, and a redelivered filing gets the same answer, nothing new."""
+    from coordinator.store.schema import inbox, proposals
+    from coordinator.usecases import Coordinator
+
+    assert not hasattr(Coordinator, "route")
+    c = coord
+    await network(c)
+    filed = await c.file_request("alpha", "o1", ["forensics"], ["en"], event_id="$file")
+    assert (filed.state, filed.provider, filed.created) == ("proposed", "@p1:hs", True)
+    again = await c.file_request("alpha", "o1", ["forensics"], ["en"], event_id="$file")
+    assert again == filed
+    assert await _count(c, proposals) == 1 and await _count(c, requests) == 1
+    async with c.engine.connect() as conn:
+        used = (await conn.execute(sa.select(inbox.c.use_case))).scalars().all()
+    assert list(used) == ["file_request"]
+
+
+async def test_the_public_form_waits_for_the_core_like_every_use_case(coord):
+    """A submission runs under the core's lock (the trust graph is never read half
+    changed by another use case)."""
+    import asyncio
+
+    from multidict import MultiDict
+
+    from coordinator.forms import REQUEST_FORM, validate
+    from tests.web.forms_data import full_form
+
+    c = coord
+    submission = validate(REQUEST_FORM, MultiDict(full_form(REQUEST_FORM))).submission
+    async with c._lock:
+        pending = asyncio.ensure_future(c.receive_intake(submission))
+        await asyncio.sleep(0.3)
+        assert not pending.done()
+    receipt = await pending
+    assert receipt.reference.startswith("c-")
+    async with c.engine.connect() as conn:
+        actions = (await conn.execute(sa.select(audit_log.c.action))).scalars().all()
+    assert "intake.received" in actions
