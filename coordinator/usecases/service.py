@@ -87,6 +87,10 @@ from coordinator.usecases.unit import Tx
 
 R = TypeVar("R")
 SYSTEM = "system"
+UNTRUSTED_DEVICE = "untrusted_device"
+UNTRUSTED_TEXT = (
+    "I only act on this from a verified device, and this one is not; nothing was changed."
+)
 
 
 class Coordinator:
@@ -241,6 +245,15 @@ class Coordinator:
 
         return shown
 
+    async def _may_change(self, name: str, by: Acting) -> None:
+        """A state change counts only from a device that meets the device policy
+        (docs/security.md, "Whose words count"): the room's dispatcher refuses first, and
+        the core refuses too, audited, whatever adapter passed the caller on."""
+        if by.device_trusted is False:
+            refused = Refused(UNTRUSTED_DEVICE, UNTRUSTED_TEXT, UNTRUSTED_DEVICE)
+            await self._audit_refusal(name, by.user, refused)
+            raise refused
+
     async def _audit_refusal(self, name: str, actor: str, refused: Forbidden | Refused) -> None:
         """A refused attempt on something not the caller's leaves a trace for staff (the
         use case itself rolled back, so this is its own small transaction)."""
@@ -355,6 +368,7 @@ class Coordinator:
     ) -> VouchResult:
         """A vouch or reference from a caller: the author is the caller's partner, or an
         organization that partner speaks for (``members.author_for``), never anyone else."""
+        await self._may_change("vouch", by)
         return await self.transaction(
             "vouch",
             lambda tx: members.record_edge(self.ctx, tx, by, target, kind, on_behalf_of),
@@ -383,6 +397,7 @@ class Coordinator:
         on_behalf_of: str | None = None,
         event_id: str | None = None,
     ) -> VouchResult:
+        await self._may_change("unvouch", by)
         return await self.transaction(
             "unvouch",
             lambda tx: members.remove_edge(self.ctx, tx, by, target, on_behalf_of),
@@ -413,6 +428,7 @@ class Coordinator:
         """Vet a member as ``by`` may see it (``ownership.member``); a bare handle is the
         trusted shorthand for the system asking on that partner's behalf."""
         caller = as_caller(by)
+        await self._may_change("vet", caller)
         return await self.transaction(
             "vet",
             lambda tx: members.vet(self.ctx, tx, caller, member_id),
@@ -447,6 +463,7 @@ class Coordinator:
         """Remove a member (staff or the system only); ``reason`` (free text from
         staff) is stored sealed."""
         caller = as_caller(by)
+        await self._may_change("remove_member", caller)
 
         async def body(tx: Tx) -> RemovalResult:
             ownership.staff(caller, "member", member_id)
@@ -488,6 +505,7 @@ class Coordinator:
         ``thread`` the event its thread starts at."""
         skills, languages = tuple(skills), tuple(languages)
         caller = as_caller(partner)
+        await self._may_change("file_request", caller)
 
         async def body(tx: Tx) -> Filed:
             return await filing.file_and_route(
@@ -512,6 +530,7 @@ class Coordinator:
         partner's name); only a partner whose approval the proposal needs may. ``room``
         and ``thread``: where the approval was given (the answer stays there)."""
         caller = as_caller(by)
+        await self._may_change("approve", caller)
         return await self._presented(
             "approve",
             lambda tx: matching.approve(self.ctx, tx, caller, proposal_id),
@@ -533,6 +552,7 @@ class Coordinator:
         """``by``'s partner takes back its own approval while the proposal is pending (in
         a room: it redacted its ✅); every posted copy shows the change."""
         caller = as_caller(by)
+        await self._may_change("withdraw_approval", caller)
         return await self._presented(
             "withdraw_approval",
             lambda tx: matching.withdraw_approval(self.ctx, tx, caller, proposal_id),
@@ -557,6 +577,7 @@ class Coordinator:
         bare handle is the system declining for that partner or provider. The next
         candidate's proposal joins the request's thread."""
         caller = as_caller(by)
+        await self._may_change("decline", caller)
         return await self._presented(
             "decline",
             lambda tx: matching.decline(self.ctx, tx, caller, proposal_id, reason_code, reason),
@@ -588,6 +609,7 @@ class Coordinator:
     ) -> CloseResult:
         """The routing partner closes its engagement (staff: any) and the case is purged."""
         caller = as_caller(by)
+        await self._may_change("close", caller)
         result = await self.transaction(
             "close",
             lambda tx: engagements.close(self.ctx, tx, caller, engagement_id, archive),
@@ -612,6 +634,7 @@ class Coordinator:
     ) -> ReviewResult:
         """The routing partner reviews its engagement; staff do not review in its name."""
         caller = as_caller(by)
+        await self._may_change("review", caller)
         return await self.transaction(
             "review",
             lambda tx: engagements.review(
@@ -639,6 +662,7 @@ class Coordinator:
     ) -> CaseOutcome:
         """The filing partner refers its own request (staff: any)."""
         caller = as_caller(by)
+        await self._may_change("refer", caller)
         return await self.transaction(
             "refer",
             lambda tx: cases.refer(self.ctx, tx, caller, request_id, to),
@@ -657,6 +681,7 @@ class Coordinator:
     ) -> CaseOutcome:
         """Staff refuse a request out of mandate; to anyone else it reads as unknown."""
         caller = as_caller(by)
+        await self._may_change("refuse", caller)
         return await self.transaction(
             "refuse",
             lambda tx: cases.refuse(self.ctx, tx, caller, request_id, reason_code),

@@ -103,16 +103,17 @@ class CommandContext:
     registry: Registry | None = None  # the table the command was found in (help lists it)
 
     def for_partner(self) -> Acting:
-        """The caller speaking in this room's partner's name, never one named in input."""
+        """The caller speaking in this room's partner's name, never one named in input,
+        with the standing of the device the command came from (the core checks it too)."""
         if self.partner is None:
             raise DomainError(
                 NOT_A_PARTNER_ROOM, "This command works only in a registered partner room."
             )
-        return Acting(self.sender, self.partner, staff=False)
+        return Acting(self.sender, self.partner, staff=False, device_trusted=self.device.counts)
 
     def acting(self) -> Acting:
         """Staff in the staff room, else this room's partner. What the caller may touch
         is the core's decision (coordinator/usecases/ownership.py), not this adapter's."""
         if self.is_staff_room:
-            return Acting(self.sender, None, staff=True)
+            return Acting(self.sender, None, staff=True, device_trusted=self.device.counts)
         return self.for_partner()

@@ -422,3 +422,43 @@ async def test_the_public_form_waits_for_the_core_like_every_use_case(coord):
     async with c.engine.connect() as conn:
         actions = (await conn.execute(sa.select(audit_log.c.action))).scalars().all()
     assert "intake.received" in actions
+
+
+async def test_the_core_changes_nothing_for_an_untrusted_device(coord):
+    """Whose words count, in the core too: a caller whose device does not meet the
+    policy is refused every state change, audited, and nothing changes; reading is
+    still answered."""
+    from coordinator.domain import Refused
+    from coordinator.usecases.acting import Acting
+
+    c = coord
+    await network(c)
+    filed = await c.file_request("alpha", "o1", ["forensics"], ["en"])
+    ann = Acting("@ann:hs", "alpha", device_trusted=False)
+    staff = Acting("@staff:hs", None, staff=True, device_trusted=False)
+    attempts = {
+        "file_request": lambda: c.file_request(ann, "o1", ["forensics"], ["en"]),
+        "approve": lambda: c.approve(filed.proposal, ann),
+        "decline": lambda: c.decline(filed.proposal, ann),
+        "withdraw_approval": lambda: c.withdraw_approval(filed.proposal, ann),
+        "refer": lambda: c.refer(filed.request, by=ann),
+        "refuse": lambda: c.refuse(filed.request, "hate_agenda", by=staff),
+        "vouch": lambda: c.record_vouch(ann, "@p2:hs"),
+        "unvouch": lambda: c.withdraw_vouch(ann, "@p1:hs"),
+        "vet": lambda: c.vet("@p1:hs", ann),
+        "remove_member": lambda: c.remove_member("@p1:hs", "conduct", by=staff),
+        # Checked before anything is looked up: the answer is the same for any id.
+        "close": lambda: c.close("e-00000000", by=ann),
+        "review": lambda: c.review("e-00000000", 5, 5, 5, by=ann),
+    }
+    rows_before = (await _count(c, requests), await _count(c, sealed))
+    audit_before = await _count(c, audit_log)
+    for name, attempt in attempts.items():
+        with pytest.raises(Refused) as refused:
+            await attempt()
+        assert refused.value.code == "untrusted_device", name
+    assert (await _count(c, requests), await _count(c, sealed)) == rows_before
+    assert await _count(c, audit_log) == audit_before + len(attempts)  # each one "refused"
+    assert (await c.status(filed.request, ann)).proposal == filed.proposal
+    trusted = Acting("@ann:hs", "alpha", device_trusted=True)
+    assert (await c.approve(filed.proposal, trusted)).proposal == filed.proposal

@@ -13,7 +13,7 @@ async def test_approves_as_the_rooms_partner_in_its_thread():
     assert (await say("!dsx approve P-DB065BBC", context(core, thread_root="$t"))).ok
     (call,) = core.calls
     assert call.name == "approve"
-    assert call.args == ("p-db065bbc", Acting(SENDER, "alpha"))
+    assert call.args == ("p-db065bbc", Acting(SENDER, "alpha", device_trusted=True))
     assert call.kwargs == {"room": ROOM, "thread": "$t", "event_id": "$ev"}
 
 

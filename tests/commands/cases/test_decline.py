@@ -12,7 +12,12 @@ async def test_declines_as_the_rooms_partner_with_the_reason():
     core = FakeCore()
     assert (await say('!dsx decline p-db065bbc reason="away"', context(core))).ok
     (call,) = core.calls
-    assert call.args == ("p-db065bbc", Acting(SENDER, "alpha"), "declined", "away")
+    assert call.args == (
+        "p-db065bbc",
+        Acting(SENDER, "alpha", device_trusted=True),
+        "declined",
+        "away",
+    )
     assert call.kwargs == {"room": ROOM, "thread": None, "event_id": "$ev"}
 
 

@@ -12,4 +12,4 @@ async def test_refers_as_the_caller():
     assert result.summary == "Request r-1a2b3c4d referred to accessnow (referred)."
     (call,) = core.calls
     assert call.args == ("r-1a2b3c4d", "accessnow")
-    assert call.kwargs == {"by": Acting(SENDER, "alpha"), "event_id": "$ev"}
+    assert call.kwargs == {"by": Acting(SENDER, "alpha", device_trusted=True), "event_id": "$ev"}

@@ -12,7 +12,10 @@ async def test_staff_refuse_with_a_code():
     assert result.summary.startswith("Request r-1a2b3c4d refused (hatred)")
     (call,) = core.calls
     assert call.args == ("r-1a2b3c4d", "hatred")
-    assert call.kwargs == {"by": Acting(SENDER, None, staff=True), "event_id": "$ev"}
+    assert call.kwargs == {
+        "by": Acting(SENDER, None, staff=True, device_trusted=True),
+        "event_id": "$ev",
+    }
     partner = FakeCore()
     refused = await say("!dsx refuse r-1a2b3c4d reason=hatred", context(partner))
     assert refused.error.code == "staff_only" and partner.calls == []

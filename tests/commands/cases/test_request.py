@@ -18,7 +18,7 @@ async def test_files_for_the_rooms_partner_in_this_room_and_thread():
     (call,) = core.calls
     assert call.name == "file_request"
     assert call.args == (
-        Acting(SENDER, "alpha"),
+        Acting(SENDER, "alpha", device_trusted=True),
         "Legal Aid Society",
         ("phishing",),
         ("es",),

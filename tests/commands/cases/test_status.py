@@ -17,10 +17,10 @@ async def test_one_id_is_asked_as_the_caller_in_lower_case():
     core = FakeCore(answers={"status": SEEN})
     result = await say("!dsx status R-1A2B3C4D", context(core))
     assert result.ok and result.summary == line(SEEN)
-    assert core.calls[0].args == ("r-1a2b3c4d", Acting(SENDER, "alpha"))
+    assert core.calls[0].args == ("r-1a2b3c4d", Acting(SENDER, "alpha", device_trusted=True))
     staff = FakeCore(answers={"status": SEEN})
     await say("!dsx status r-1a2b3c4d", context(staff, staff=True))
-    assert staff.calls[0].args[1] == Acting(SENDER, None, staff=True)
+    assert staff.calls[0].args[1] == Acting(SENDER, None, staff=True, device_trusted=True)
 
 
 async def test_without_an_id_the_partners_open_requests():

@@ -13,7 +13,7 @@ async def test_closes_as_the_caller_with_the_archive_choice():
     assert (await say("!dsx close E-4F1C2A9D archive=yes", context(core))).ok
     (call,) = core.calls
     assert call.args == ("e-4f1c2a9d", True)
-    assert call.kwargs == {"by": Acting(SENDER, "alpha"), "event_id": "$ev"}
+    assert call.kwargs == {"by": Acting(SENDER, "alpha", device_trusted=True), "event_id": "$ev"}
 
 
 def test_reply_counts_the_purge():

@@ -16,7 +16,7 @@ async def test_reviews_as_the_rooms_partner():
     assert call.args == ("e-4f1c2a9d", 1, 4, 5)
     assert call.kwargs == {
         "code_of_conduct_violation": True,
-        "by": Acting(SENDER, "alpha"),
+        "by": Acting(SENDER, "alpha", device_trusted=True),
         "event_id": "$ev",
     }
 

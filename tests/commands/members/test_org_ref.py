@@ -11,5 +11,5 @@ async def test_references_as_the_rooms_partner():
     result = await say('!dsx org ref "Legal Aid" from="Tenants Union"', context(core))
     assert result.summary == "Reference for legal-aid from tenants recorded."
     (call,) = core.calls
-    assert call.args == (Acting(SENDER, "alpha"), "Legal Aid")
+    assert call.args == (Acting(SENDER, "alpha", device_trusted=True), "Legal Aid")
     assert call.kwargs == {"on_behalf_of": "Tenants Union", "event_id": "$ev"}

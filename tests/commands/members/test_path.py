@@ -14,7 +14,7 @@ async def test_asks_for_the_path_as_the_caller():
     assert result.summary == "Vouching path: alpha → @maria:example.org"
     (call,) = core.calls
     assert call.args == ("@maria:example.org", "@ana:example.net")
-    assert call.kwargs == {"by": Acting(SENDER, "alpha")}
+    assert call.kwargs == {"by": Acting(SENDER, "alpha", device_trusted=True)}
 
 
 def test_reply_without_a_path():

@@ -17,7 +17,7 @@ async def test_staff_remove_with_a_reason():
     assert call.args == ("@mallory:example.org", "staff_removal")
     assert call.kwargs == {
         "reason": "shared case files",
-        "by": Acting(SENDER, None, staff=True),
+        "by": Acting(SENDER, None, staff=True, device_trusted=True),
         "event_id": "$ev",
     }
     assert "kept sealed" in result.details[-1]

@@ -11,4 +11,4 @@ async def test_withdraws_as_the_rooms_partner():
     result = await say("!dsx unvouch @maria:example.org", context(core))
     assert result.summary == "alpha no longer vouches for @maria:example.org."
     (call,) = core.calls
-    assert call.args == (Acting(SENDER, "alpha"), "@maria:example.org")
+    assert call.args == (Acting(SENDER, "alpha", device_trusted=True), "@maria:example.org")

@@ -12,7 +12,7 @@ async def test_vets_as_the_caller():
     core = FakeCore()
     assert (await say("!dsx vet @maria:example.org", context(core))).ok
     (call,) = core.calls
-    assert call.args == ("@maria:example.org", Acting(SENDER, "alpha"))
+    assert call.args == ("@maria:example.org", Acting(SENDER, "alpha", device_trusted=True))
 
 
 def test_reply_gives_verdict_path_and_reasons():

@@ -12,5 +12,9 @@ async def test_vouches_or_references_as_the_rooms_partner():
     result = await say("!dsx vouch @maria:example.org as=reference", context(core))
     assert result.summary == "alpha vouch: @maria:example.org recorded."
     (call,) = core.calls
-    assert call.args == (Acting(SENDER, "alpha"), "@maria:example.org", VouchKind.REFERENCE)
+    assert call.args == (
+        Acting(SENDER, "alpha", device_trusted=True),
+        "@maria:example.org",
+        VouchKind.REFERENCE,
+    )
     assert call.kwargs == {"event_id": "$ev"}
