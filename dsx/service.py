@@ -35,6 +35,7 @@ from coordinator.store import Inbox
 from coordinator.usecases import Coordinator, messages
 from partner_bots.accounts import AccountRouter, RoutedEngagementRooms, RoutedSender
 from partner_bots.bot import Bot, bot_from_config
+from partner_bots.commands import BotTools
 from partner_bots.device_trust import IdentityConfirmations
 from partner_bots.heartbeat import SyncHeartbeat
 from partner_bots.rooms import power_of
@@ -45,8 +46,8 @@ from partner_bots.workflow.direct import DirectRooms
 from partner_bots.workflow.directory import Directory
 from partner_bots.workflow.edits import MatrixOriginals
 from partner_bots.workflow.intake import IntakeDetails
+from partner_bots.workflow.presenting import RoomPresenter
 from partner_bots.workflow.rooms import EngagementRooms, WorkflowDelivery
-from partner_bots.workflow.services import WorkflowServices
 from partner_bots.workflow.sink import REPLY_SUFFIX, WorkflowSink
 from partner_bots.workflow.staff_actions import WorkflowStaffActions
 
@@ -199,10 +200,12 @@ async def _anchor_audit(coordinator: Coordinator, wake: Callable[[], None]) -> N
 
 
 async def _open_coordinator(config: Config, sealer: PublicSealer | None) -> Coordinator:
-    """The core, opened the same way by every role: it migrates and loads trust."""
+    """The core, opened the same way by every role: it migrates and loads trust; what its
+    use cases queue is rendered and threaded for the rooms (whichever role delivers it)."""
     if config.database_url.startswith("sqlite"):
         await asyncio.to_thread(Path(config.data_dir).mkdir, parents=True, exist_ok=True)
-    return await Coordinator.open(config, sealer=sealer)
+    presenter = RoomPresenter(config.staff.room or "staff")
+    return await Coordinator.open(config, sealer=sealer, presenter=presenter)
 
 
 def _staff_auth(coordinator: Coordinator, config: Config) -> StaffAuth:
@@ -293,14 +296,13 @@ async def serve(
         return
     sealer = _sealer(config)
     with_web = role == "all" and sealer is not None and web is not False
+    # Migrates, loads trust; what use cases queue is rendered and threaded for the rooms.
     coordinator = await _open_coordinator(config, sealer)
     directory = Directory(coordinator.engine, config)
     # The bot answers !dsx login when a web app redeems the links: this process's, or the
     # web role's on the same database. Delivery mints each link as it sends (never stored).
     auth = _staff_auth(coordinator, config) if with_web or role == "bot" else None
-    services = WorkflowServices(
-        coordinator, directory, login=auth.create_login_link if auth else None
-    )
+    tools = BotTools(login=auth.create_login_link if auth else None)
     # One bot per account ([matrix] first); each room is served by exactly one of them.
     accounts = AccountRouter(config, directory, coordinator.engine)
     # Rooms followed through an upgrade (partner_bots/upgrades.py).
@@ -312,8 +314,8 @@ async def serve(
     for position, account in enumerate(config.accounts):
         heartbeats[str(position)] = heartbeat = SyncHeartbeat()
         upgrades = RoomUpgrades(follower)
-        # Same services and inbox; each sink knows its own account's name for mentions.
-        sinks[account.user_id] = WorkflowSink(coordinator, directory, services, account.user_id)
+        # Same tools and inbox; each sink knows its own account's name for mentions.
+        sinks[account.user_id] = WorkflowSink(coordinator, directory, tools, account.user_id)
         accounts.add(
             account.user_id,
             bot_from_config(
@@ -338,7 +340,7 @@ async def serve(
     for user_id, each_bot in accounts.bots.items():
         sinks[user_id].devices = each_bot.trust
         sinks[user_id].originals = MatrixOriginals(each_bot.session)  # edited commands
-    services.identities = IdentityConfirmations(b.trust for b in accounts.bots.values())
+    tools.identities = IdentityConfirmations(b.trust for b in accounts.bots.values())
     engagement_rooms = FollowMoved(
         RoutedEngagementRooms(
             accounts, {uid: EngagementRooms(b.session) for uid, b in accounts.bots.items()}
@@ -412,7 +414,7 @@ async def serve(
             }
             tasks += [asyncio.create_task(job, name=name) for name, job in periodic.items()]
             if with_web and sealer is not None:  # (sealer: for mypy)
-                actions = WorkflowStaffActions(coordinator, services)
+                actions = WorkflowStaffActions(coordinator, tools)
                 web_runner, running.web_url = await _start_web(
                     coordinator, config, sealer, probe, actions
                 )
@@ -472,11 +474,10 @@ async def serve_web(
         raise RoleError("the web role serves the request forms: set [sealing] public_key_file")
     sealer = load_public_key(config.sealing.public_key_file)
     coordinator = await _open_coordinator(config, sealer)
-    services = WorkflowServices(coordinator, Directory(coordinator.engine, config))
     probe = Probe(coordinator.engine, dict, role="web")
     runner: Any = None
     try:
-        actions = WorkflowStaffActions(coordinator, services)
+        actions = WorkflowStaffActions(coordinator, BotTools())
         runner, _url = await _start_web(coordinator, config, sealer, probe, actions, settings)
         log.info("service.ready", role="web")
         if ready is not None:

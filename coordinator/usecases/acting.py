@@ -19,12 +19,17 @@ class Acting:
 
     ``partner`` is the formal partner the caller speaks for in this call (the partner
     whose room the command came from), or ``None``; ``staff`` is true only for a listed
-    staff member acting as staff (the staff room, a dashboard session, an API token).
+    staff member acting as staff (the staff room, a dashboard session, an API token);
+    ``device_trusted`` is the standing of the device a room command came from.
     """
 
     user: str
     partner: str | None = None
     staff: bool = False
+    # Whose words count (docs/security.md): for a command from a Matrix device, whether
+    # that device meets the device policy; None when no device is involved (a dashboard
+    # session, an API token, the CLI, the system). The core changes nothing for False.
+    device_trusted: bool | None = None
 
     @classmethod
     def system(cls, partner: str | None = None) -> Acting:

@@ -39,6 +39,20 @@ class RequestResult:
 
 
 @dataclass(frozen=True)
+class Filed:
+    """A request filed and routed in one transaction (``usecases.filing``)."""
+
+    request: str
+    state: str  # "proposed", "unmatched", or "open" when it is to be referred
+    referral_to: str | None = None  # the global partner, for a non-U.S. case
+    proposal: str | None = None
+    provider: str | None = None
+    path: tuple[str, ...] = ()
+    approvals_needed: tuple[str, ...] = ()
+    created: bool = False  # a proposal was created by this filing
+
+
+@dataclass(frozen=True)
 class RouteResult:
     request: str
     state: str
@@ -134,6 +148,14 @@ class CaseOutcome:
 @dataclass(frozen=True)
 class SlaResult:
     escalated: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class IntakeReceipt:
+    """A public-form submission received (``usecases.intake``)."""
+
+    reference: str
+    referral: bool  # outside the U.S.: marked for the global partner
 
 
 @dataclass(frozen=True)

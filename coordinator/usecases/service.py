@@ -12,8 +12,13 @@ Who may do what (docs/security.md, "Who may do what"): a method that takes ``by`
 one. There a bare handle, or nothing, is the trusted shorthand for the core's own
 callers (the SLA loop, demo seeding, benchmarks, tests): the system, in that partner's
 name. Methods without ``by`` (registering partners, adding members, ``vouch``/``unvouch``,
-``route``, ``open_engagement``, the batch, SLA and purge jobs) are trusted: only the core,
-seeding and tests call them, or an adapter with the partner of the room it serves.
+``open_engagement``, the batch, SLA and purge jobs) are trusted: only the core, seeding
+and tests call them, or an adapter with the partner of the room it serves.
+
+This is the one use-case API: room commands, dashboard actions, the public form, the
+CLI and the tests all call these methods. What rooms show of a change (rendered
+proposals, threads, edits) is the ``presenter``'s, run inside the same transaction
+(``coordinator/usecases/presenting.py``).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from coordinator import audit_key as audit_keys
 from coordinator.audit_key import AuditKey
 from coordinator.config import Config
 from coordinator.domain import DomainError, Forbidden, Refused, Tier, Urgency, VouchKind
+from coordinator.forms import Submission
 from coordinator.sealing import PublicSealer
 from coordinator.store import Inbox, Outbox, create_engine, migrate
 from coordinator.store.clock import utcnow
@@ -38,13 +44,16 @@ from coordinator.usecases import (
     batch,
     cases,
     engagements,
+    filing,
     forgetting,
+    intake,
     matching,
     members,
     messages,
     ownership,
     queries,
     removal,
+    rows,
     unit,
     vetting,
 )
@@ -52,6 +61,7 @@ from coordinator.usecases.acting import Acting
 from coordinator.usecases.acting import caller as as_caller
 from coordinator.usecases.batch import BatchRouteResult
 from coordinator.usecases.context import Context
+from coordinator.usecases.presenting import Plain, Presenter, Shown
 from coordinator.usecases.queries import RequestStatus
 from coordinator.usecases.results import (
     AnchorResult,
@@ -60,14 +70,14 @@ from coordinator.usecases.results import (
     CloseResult,
     DeclineResult,
     EngagementResult,
+    Filed,
     IdentityConfirmation,
     IntakePurge,
+    IntakeReceipt,
     MemberResult,
     PathResult,
     RemovalResult,
-    RequestResult,
     ReviewResult,
-    RouteResult,
     SlaResult,
     VetResult,
     VouchResult,
@@ -78,6 +88,10 @@ from coordinator.usecases.unit import Tx
 
 R = TypeVar("R")
 SYSTEM = "system"
+UNTRUSTED_DEVICE = "untrusted_device"
+UNTRUSTED_TEXT = (
+    "I only act on this from a verified device, and this one is not; nothing was changed."
+)
 
 
 class Coordinator:
@@ -89,8 +103,11 @@ class Coordinator:
         clock: Callable[[], datetime] = utcnow,
         *,
         audit_key: AuditKey,
+        presenter: Presenter | None = None,
     ):
         self.engine = engine
+        # How rooms show a change (the Matrix side's); without one, the core's plain rows.
+        self.presenter: Presenter = presenter or Plain()
         self.config = config
         # Every audit entry is keyed with it (coordinator/audit_key.py); there is no default.
         self.audit_key = audit_key
@@ -119,6 +136,7 @@ class Coordinator:
         url: str | None = None,
         sealer: PublicSealer | None = None,
         clock: Callable[[], datetime] = utcnow,
+        presenter: Presenter | None = None,
     ) -> Coordinator:
         """Migrate, connect, load the audit key, rebuild the trust graph and register
         configured partners. A configuration file without its audit key fails here
@@ -132,7 +150,7 @@ class Coordinator:
         except BaseException:
             await engine.dispose()
             raise
-        coordinator = cls(engine, config, sealer, clock, audit_key=key)
+        coordinator = cls(engine, config, sealer, clock, audit_key=key, presenter=presenter)
         await coordinator.start()
         return coordinator
 
@@ -196,6 +214,46 @@ class Coordinator:
                 raise
             trust.dirty = False
             return result
+
+    async def _presented(
+        self,
+        name: str,
+        body: Callable[[Tx], Awaitable[R]],
+        result_type: type[R],
+        actor: str,
+        event_id: str | None,
+        shown: Callable[[Tx, R], Awaitable[Shown]],
+    ) -> R:
+        """``transaction``, with what rooms show of the change (``shown``) presented in it."""
+
+        async def wrapped(tx: Tx) -> R:
+            mark = await self.presenter.mark(tx)
+            result = await body(tx)
+            await self.presenter.show(tx, mark, await shown(tx, result))
+            return result
+
+        return await self.transaction(name, wrapped, result_type, actor, event_id)
+
+    @staticmethod
+    def _answer_shown(
+        proposal_id: str, room: str | None, thread: str | None
+    ) -> Callable[[Tx, object], Awaitable[Shown]]:
+        """An answer to a proposal: its copies edited, the answer in its thread in ``room``."""
+
+        async def shown(tx: Tx, _result: object) -> Shown:
+            request = (await rows.proposal(tx.conn, proposal_id)).request
+            return Shown(room, thread, request, proposal_id, (proposal_id,))
+
+        return shown
+
+    async def _may_change(self, name: str, by: Acting) -> None:
+        """A state change counts only from a device that meets the device policy
+        (docs/security.md, "Whose words count"): the room's dispatcher refuses first, and
+        the core refuses too, audited, whatever adapter passed the caller on."""
+        if by.device_trusted is False:
+            refused = Refused(UNTRUSTED_DEVICE, UNTRUSTED_TEXT, UNTRUSTED_DEVICE)
+            await self._audit_refusal(name, by.user, refused)
+            raise refused
 
     async def _audit_refusal(self, name: str, actor: str, refused: Forbidden | Refused) -> None:
         """A refused attempt on something not the caller's leaves a trace for staff (the
@@ -311,6 +369,7 @@ class Coordinator:
     ) -> VouchResult:
         """A vouch or reference from a caller: the author is the caller's partner, or an
         organization that partner speaks for (``members.author_for``), never anyone else."""
+        await self._may_change("vouch", by)
         return await self.transaction(
             "vouch",
             lambda tx: members.record_edge(self.ctx, tx, by, target, kind, on_behalf_of),
@@ -339,6 +398,7 @@ class Coordinator:
         on_behalf_of: str | None = None,
         event_id: str | None = None,
     ) -> VouchResult:
+        await self._may_change("unvouch", by)
         return await self.transaction(
             "unvouch",
             lambda tx: members.remove_edge(self.ctx, tx, by, target, on_behalf_of),
@@ -369,6 +429,7 @@ class Coordinator:
         """Vet a member as ``by`` may see it (``ownership.member``); a bare handle is the
         trusted shorthand for the system asking on that partner's behalf."""
         caller = as_caller(by)
+        await self._may_change("vet", caller)
         return await self.transaction(
             "vet",
             lambda tx: members.vet(self.ctx, tx, caller, member_id),
@@ -403,6 +464,7 @@ class Coordinator:
         """Remove a member (staff or the system only); ``reason`` (free text from
         staff) is stored sealed."""
         caller = as_caller(by)
+        await self._may_change("remove_member", caller)
 
         async def body(tx: Tx) -> RemovalResult:
             ownership.staff(caller, "member", member_id)
@@ -410,7 +472,13 @@ class Coordinator:
                 self.ctx, tx, member_id, reason_code, code_of_conduct, reason
             )
 
-        result = await self.transaction("remove_member", body, RemovalResult, caller.user, event_id)
+        async def shown(_tx: Tx, result: RemovalResult) -> Shown:
+            # Cancelled proposals edited; next candidates join their requests' threads.
+            return Shown(edited=result.cancelled_proposals)
+
+        result = await self._presented(
+            "remove_member", body, RemovalResult, caller.user, event_id, shown
+        )
         if result.purged_rows:
             await retention.vacuum(self.engine)
         return result
@@ -428,68 +496,71 @@ class Coordinator:
         note: str | None = None,
         *,
         room: str | None = None,
+        thread: str | None = None,
         event_id: str | None = None,
-    ) -> RequestResult:
-        """File for one of the caller's partner's own organizations (a bare handle: the
-        system filing in that partner's name, still only for its own organizations)."""
+    ) -> Filed:
+        """File a request and route it, one transaction (``usecases.filing``): for one of
+        the caller's partner's own organizations (a bare handle: the system filing in that
+        partner's name, still only for its own organizations). ``room`` is the partner
+        room it was filed in (the reply, the proposal and what follows go there) and
+        ``thread`` the event its thread starts at."""
         skills, languages = tuple(skills), tuple(languages)
         caller = as_caller(partner)
-        return await self.transaction(
-            "file_request",
-            lambda tx: cases.file_request(
-                self.ctx,
-                tx,
-                caller,
-                organization,
-                skills,
-                languages,
-                region,
-                urgency,
-                note,
-                room,
-            ),
-            RequestResult,
-            caller.user,
-            event_id,
-        )
+        await self._may_change("file_request", caller)
 
-    async def route(
-        self, request_id: str, *, actor: str = SYSTEM, event_id: str | None = None
-    ) -> RouteResult:
-        """Trusted: the core routes after filing and declines; no adapter calls it."""
-        return await self.transaction(
-            "route",
-            lambda tx: matching.route(self.ctx, tx, request_id),
-            RouteResult,
-            actor,
-            event_id,
-        )
+        async def body(tx: Tx) -> Filed:
+            return await filing.file_and_route(
+                self.ctx, tx, caller, organization, skills, languages, region, urgency, note, room
+            )
+
+        async def shown(_tx: Tx, filed: Filed) -> Shown:
+            return Shown(room, thread, filed.request, opens_thread=thread is not None)
+
+        return await self._presented("file_request", body, Filed, caller.user, event_id, shown)
 
     async def approve(
-        self, proposal_id: str, by: Acting | str, *, event_id: str | None = None
+        self,
+        proposal_id: str,
+        by: Acting | str,
+        *,
+        room: str | None = None,
+        thread: str | None = None,
+        event_id: str | None = None,
     ) -> ApprovalResult:
         """``by``'s partner approves (a bare handle: the system approving in that
-        partner's name); only a partner whose approval the proposal needs may."""
+        partner's name); only a partner whose approval the proposal needs may. ``room``
+        and ``thread``: where the approval was given (the answer stays there)."""
         caller = as_caller(by)
-        return await self.transaction(
+        await self._may_change("approve", caller)
+        return await self._presented(
             "approve",
             lambda tx: matching.approve(self.ctx, tx, caller, proposal_id),
             ApprovalResult,
             caller.user,
             event_id,
+            self._answer_shown(proposal_id, room, thread),
         )
 
     async def withdraw_approval(
-        self, proposal_id: str, by: Acting | str, *, event_id: str | None = None
+        self,
+        proposal_id: str,
+        by: Acting | str,
+        *,
+        room: str | None = None,
+        thread: str | None = None,
+        event_id: str | None = None,
     ) -> Withdrawn:
-        """``by``'s partner takes back its own approval while the proposal is pending."""
+        """``by``'s partner takes back its own approval while the proposal is pending (in
+        a room: it redacted its ✅); every posted copy shows the change."""
         caller = as_caller(by)
-        return await self.transaction(
+        await self._may_change("withdraw_approval", caller)
+        return await self._presented(
             "withdraw_approval",
             lambda tx: matching.withdraw_approval(self.ctx, tx, caller, proposal_id),
             Withdrawn,
             caller.user,
             event_id,
+            self._answer_shown(proposal_id, room, thread),
         )
 
     async def decline(
@@ -499,17 +570,22 @@ class Coordinator:
         reason_code: str = "declined",
         reason: str | None = None,
         *,
+        room: str | None = None,
+        thread: str | None = None,
         event_id: str | None = None,
     ) -> DeclineResult:
         """Decline a proposal; ``reason`` (free text) is stored sealed with the case. A
-        bare handle is the system declining for that partner or provider."""
+        bare handle is the system declining for that partner or provider. The next
+        candidate's proposal joins the request's thread."""
         caller = as_caller(by)
-        return await self.transaction(
+        await self._may_change("decline", caller)
+        return await self._presented(
             "decline",
             lambda tx: matching.decline(self.ctx, tx, caller, proposal_id, reason_code, reason),
             DeclineResult,
             caller.user,
             event_id,
+            self._answer_shown(proposal_id, room, thread),
         )
 
     async def open_engagement(
@@ -534,6 +610,7 @@ class Coordinator:
     ) -> CloseResult:
         """The routing partner closes its engagement (staff: any) and the case is purged."""
         caller = as_caller(by)
+        await self._may_change("close", caller)
         result = await self.transaction(
             "close",
             lambda tx: engagements.close(self.ctx, tx, caller, engagement_id, archive),
@@ -558,6 +635,7 @@ class Coordinator:
     ) -> ReviewResult:
         """The routing partner reviews its engagement; staff do not review in its name."""
         caller = as_caller(by)
+        await self._may_change("review", caller)
         return await self.transaction(
             "review",
             lambda tx: engagements.review(
@@ -585,6 +663,7 @@ class Coordinator:
     ) -> CaseOutcome:
         """The filing partner refers its own request (staff: any)."""
         caller = as_caller(by)
+        await self._may_change("refer", caller)
         return await self.transaction(
             "refer",
             lambda tx: cases.refer(self.ctx, tx, caller, request_id, to),
@@ -603,6 +682,7 @@ class Coordinator:
     ) -> CaseOutcome:
         """Staff refuse a request out of mandate; to anyone else it reads as unknown."""
         caller = as_caller(by)
+        await self._may_change("refuse", caller)
         return await self.transaction(
             "refuse",
             lambda tx: cases.refuse(self.ctx, tx, caller, request_id, reason_code),
@@ -642,6 +722,19 @@ class Coordinator:
         async with self._lock, self.engine.connect() as conn:
             await self.ctx.trust.refresh(conn)
             return await vetting.queue(self.ctx, conn, limit)
+
+    async def receive_intake(self, submission: Submission) -> IntakeReceipt:
+        """A public-form submission (``usecases.intake``): sealed before the transaction
+        opens, queued for its room and listed for staff in one use case."""
+        reference = intake.new_reference(submission.kind)
+        blobs = intake.seal_fields(intake.public_sealer(self.ctx), reference, submission)
+        return await self.transaction(
+            "intake.submit",
+            lambda tx: intake.receive(self.ctx, tx, submission, reference, blobs),
+            IntakeReceipt,
+            intake.ACTOR,
+            None,
+        )
 
     async def purge_delivered_intake(self, *, actor: str = SYSTEM) -> IntakePurge:
         """Purge public-form submissions delivered more than ``intake_retention_days``

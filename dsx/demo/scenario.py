@@ -13,10 +13,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from coordinator.store.schema import sealed
-from dsx.demo.actors import Actor, Seen
 from dsx.demo.network import DemoOrganization
 from dsx.demo.stack import Stack
 from dsx.demo.transcript import Milestone, Transcript
+from partner_bots.homeserver.user_client import Seen, UserClient
 
 REPLY = "org.dsx.reply"
 PROPOSAL = "org.dsx.proposal"
@@ -31,7 +31,7 @@ def first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else ""
 
 
-def reply_to(actor: Actor, room_id: str, bot: str, event_id: str) -> Seen | None:
+def reply_to(actor: UserClient, room_id: str, bot: str, event_id: str) -> Seen | None:
     for seen in actor.seen:
         if seen.room_id != room_id or seen.sender != bot or REPLY not in seen.content:
             continue
@@ -41,10 +41,10 @@ def reply_to(actor: Actor, room_id: str, bot: str, event_id: str) -> Seen | None
     return None
 
 
-async def ask(actor: Actor, room_id: str, bot: str, body: str, t: Transcript) -> Seen:
+async def ask(actor: UserClient, room_id: str, bot: str, body: str, t: Transcript) -> Seen:
     """Send a command, wait for the bot's reply, and insist it succeeded."""
     t.say(actor.label, body)
-    event_id = await actor.say(room_id, body)
+    event_id = await actor.send_text(room_id, body)
     reply: Seen = await actor.wait_for(
         lambda: reply_to(actor, room_id, bot, event_id), f"the reply to {body.split()[1]}"
     )
@@ -55,9 +55,9 @@ async def ask(actor: Actor, room_id: str, bot: str, body: str, t: Transcript) ->
     return reply
 
 
-async def invite_bot(owner: Actor, room_id: str, bot: str) -> None:
+async def invite_bot(owner: UserClient, room_id: str, bot: str) -> None:
     await owner.client.room_invite(room_id, bot)
-    await owner.wait_for_member(room_id, bot, timeout=90)
+    await owner.wait_for_member(room_id, bot, timeout=90, joined=True)
 
 
 async def play(stack: Stack, org: DemoOrganization, engine: Any, t: Transcript) -> None:
@@ -171,7 +171,7 @@ async def cross_partner_case(stack: Stack, org: DemoOrganization, t: Transcript)
     t.milestone(Milestone.FEDERATED, f"{engagement}, left open for you to explore")
 
 
-async def proposal_in(actor: Actor, room_id: str, bot: str, skip: int = 0) -> Seen:
+async def proposal_in(actor: UserClient, room_id: str, bot: str, skip: int = 0) -> Seen:
     """The ``skip``-th original proposal the bot posted in the room (edits are not counted)."""
 
     def found() -> Seen | None:

@@ -16,8 +16,8 @@ from typing import Any
 from coordinator import audit_key
 from coordinator import config as cfg
 from coordinator.sealing import write_keypair
-from dsx.demo.actors import Actor
 from partner_bots.homeserver.synapse import Homeserver, free_port
+from partner_bots.homeserver.user_client import UserClient
 
 BOT_DEVICE = "DSXDEMOBOT"
 
@@ -63,18 +63,18 @@ class Stack:
     servers: list[Homeserver]
     bot_user: str
     bot_password: str
-    partners: dict[str, Actor]
+    partners: dict[str, UserClient]
     partner_rooms: dict[str, str]
-    staff: Actor
+    staff: UserClient
     staff_room: str
-    providers: dict[str, Actor]
+    providers: dict[str, UserClient]
     logins: list[Login]
     config_path: Path | None = None
     web_port: int = 0
     web_url: str = ""
 
     @property
-    def actors(self) -> list[Actor]:
+    def actors(self) -> list[UserClient]:
         return [*self.partners.values(), self.staff, *self.providers.values()]
 
     async def close_actors(self) -> None:
@@ -100,10 +100,10 @@ async def build(root: Path, servers: list[Homeserver]) -> Stack:
     password = {p: demo_password() for p in ("bot", *[x.localpart for x in _people()])}
     bot = await servers[0].register("dsx", password["bot"])
 
-    async def actor(person: Person) -> Actor:
+    async def actor(person: Person) -> UserClient:
         hs = servers[person.server]
         user = await hs.register(person.localpart, password[person.localpart])
-        a = Actor(hs, user, root / "people" / person.localpart, person.label)
+        a = UserClient(hs, user, root / "people" / person.localpart, label=person.label)
         await a.start()
         return a
 
@@ -115,11 +115,11 @@ async def build(root: Path, servers: list[Homeserver]) -> Stack:
 
     rooms = await asyncio.gather(
         *(
-            partners[s.handle].create_encrypted_room(f"DSX · {s.name}", [bot.user_id])
+            partners[s.handle].create_encrypted_room([bot.user_id], f"DSX · {s.name}")
             for s in PARTNERS
         )
     )
-    staff_room = await staff.create_encrypted_room("DSX · staff", [bot.user_id])
+    staff_room = await staff.create_encrypted_room([bot.user_id], "DSX · staff")
     logins = [Login("bot", bot.user_id, password["bot"], servers[0].base_url)] + [
         Login(
             p.label,

@@ -27,11 +27,6 @@ class WebStack:
     settings: WebSettings
 
 
-def routing_partner(config: Config) -> str | None:
-    """Public requests go to the first configured partner that is not the global one."""
-    return next((p.handle for p in config.partners if not p.is_global), None)
-
-
 def staff_auth(coordinator: Coordinator, config: Config, settings: WebSettings) -> StaffAuth:
     """Sign-in links and sessions, kept in the database: the bot role mints the links of
     ``!dsx login`` with it and the web role redeems them, in two processes."""
@@ -58,13 +53,11 @@ def build_web(
     """The web process gets the PUBLIC sealing key only; it cannot open what it stores."""
     settings = settings or WebSettings.from_config(config)
     auth = staff_auth(coordinator, config, settings)
-    intake = CoreIntake(
-        coordinator.engine,
-        sealer,
-        staff_room=config.staff.room or "staff",
-        audit_key=coordinator.audit_key,
-        routing_partner=routing_partner(config),
-    )
+    if not isinstance(sealer, PublicSealer):
+        # Anything that can open blobs must never reach the web process; the submissions
+        # themselves are sealed by the core with its own public key (usecases/intake.py).
+        raise TypeError("the web process takes a PublicSealer (public key) only")
+    intake = CoreIntake(coordinator)
     services = WebServices(
         engine=coordinator.engine,
         intake=intake,

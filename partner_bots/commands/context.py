@@ -1,33 +1,40 @@
-"""What a handler receives and returns, and the use cases it may call.
+"""What a command receives and returns: who sent it, where, and the core it calls.
 
-The coordinator's use cases sit behind ``Services`` so this package stays free of storage and
-network code; the composition root provides an adapter. Refusals from a use case are
-exceptions with ``code`` and ``message`` (the coordinator's DomainError has both).
+A command calls the coordinator's use cases itself (``ctx.core``: the
+``coordinator.usecases.Coordinator``; a fake in the commands' unit tests) with the
+caller as the core sees it (``ctx.acting()``); the core checks what that caller may
+touch. Refusals from a use case are exceptions with ``code`` and ``message`` (the
+coordinator's DomainError has both).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
+from coordinator.domain import DomainError
+from coordinator.usecases.acting import Acting
 from partner_bots.commands.errors import CommandError, ErrorCode
 from partner_bots.standing import NO_DEVICE, SenderDevice
 
 if TYPE_CHECKING:
-    from partner_bots.commands import catalog as c
-    from partner_bots.commands.registry import CommandSpec
+    from coordinator.usecases import Coordinator
+    from partner_bots.commands.registry import CommandSpec, Registry
+    from partner_bots.workflow.identities import Identities
+    from partner_bots.workflow.login import MintLink
 
 # Refusals for who the caller is (not for what they named); the reply to each is
 # audited. ``not_a_partner_room``: staff, or anyone outside a partner room, using a
 # command that speaks in a partner's name (docs/security.md, "Who may do what").
+NOT_A_PARTNER_ROOM = "not_a_partner_room"
 REFUSAL_CODES = frozenset(
-    {ErrorCode.NOT_ALLOWED, ErrorCode.STAFF_ONLY, "not_a_partner_room", ErrorCode.UNTRUSTED_DEVICE}
+    {ErrorCode.NOT_ALLOWED, ErrorCode.STAFF_ONLY, NOT_A_PARTNER_ROOM, ErrorCode.UNTRUSTED_DEVICE}
 )
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a use case reports back; every string is treated as untrusted when rendered."""
+    """What a command reports back; every string is treated as untrusted when rendered."""
 
     summary: str
     details: tuple[str, ...] = ()
@@ -59,40 +66,22 @@ class Reply:
         return cls(command, False, error.message, (), error)
 
 
-class Services(Protocol):
-    """One async method per use case the room commands call."""
+@dataclass
+class BotTools:
+    """What a few staff commands need from the running bot besides the core: the sign-in
+    link minter (``!dsx login``; None: no dashboard) and every account's identity pins
+    (``!dsx identity confirm``; None: no bot)."""
 
-    async def file_request(self, ctx: CommandContext, cmd: c.RequestCommand) -> Outcome: ...
-    async def approve(self, ctx: CommandContext, cmd: c.ApproveCommand) -> Outcome: ...
-    async def decline(self, ctx: CommandContext, cmd: c.DeclineCommand) -> Outcome: ...
-    async def status(self, ctx: CommandContext, cmd: c.StatusCommand) -> Outcome: ...
-    async def add_org(self, ctx: CommandContext, cmd: c.OrgAddCommand) -> Outcome: ...
-    async def ref_org(self, ctx: CommandContext, cmd: c.OrgRefCommand) -> Outcome: ...
-    async def add_provider(self, ctx: CommandContext, cmd: c.ProviderAddCommand) -> Outcome: ...
-    async def vouch(self, ctx: CommandContext, cmd: c.VouchCommand) -> Outcome: ...
-    async def unvouch(self, ctx: CommandContext, cmd: c.UnvouchCommand) -> Outcome: ...
-    async def vet(self, ctx: CommandContext, cmd: c.VetCommand) -> Outcome: ...
-    async def path(self, ctx: CommandContext, cmd: c.PathCommand) -> Outcome: ...
-    async def close(self, ctx: CommandContext, cmd: c.CloseCommand) -> Outcome: ...
-    async def review(self, ctx: CommandContext, cmd: c.ReviewCommand) -> Outcome: ...
-    async def remove(self, ctx: CommandContext, cmd: c.RemoveCommand) -> Outcome: ...
-    async def refer(self, ctx: CommandContext, cmd: c.ReferCommand) -> Outcome: ...
-    async def refuse(self, ctx: CommandContext, cmd: c.RefuseCommand) -> Outcome: ...
-    async def add_partner(self, ctx: CommandContext, cmd: c.PartnerAddCommand) -> Outcome: ...
-    async def vetting_queue(self, ctx: CommandContext, cmd: c.QueueCommand) -> Outcome: ...
-    async def login_link(self, ctx: CommandContext, cmd: c.LoginCommand) -> Outcome: ...
-    async def confirm_identity(
-        self, ctx: CommandContext, cmd: c.IdentityConfirmCommand
-    ) -> Outcome: ...
-    async def audit_anchor(self, ctx: CommandContext, cmd: c.AuditAnchorCommand) -> Outcome: ...
+    login: MintLink | None = None
+    identities: Identities | None = None
 
 
 class Command(Protocol):
-    """Any parsed command: a frozen dataclass declared in the catalog."""
+    """Any parsed command: a frozen dataclass declared with ``registry.command``."""
 
     spec: ClassVar[CommandSpec]
 
-    async def run(self, services: Services, ctx: CommandContext) -> Outcome: ...
+    async def run(self, ctx: CommandContext) -> Outcome: ...
 
 
 @dataclass(frozen=True)
@@ -101,7 +90,8 @@ class CommandContext:
 
     sender: str
     room_id: str
-    services: Services
+    core: Coordinator
+    partner: str | None = None  # the partner whose room this is (None: staff room, other)
     is_staff_room: bool = False
     is_partner_member: bool = False  # listed member or holds the configured power level
     event_id: str | None = None
@@ -109,3 +99,21 @@ class CommandContext:
     # The device that sent the command, decided by the bot from the event's megolm
     # session; unknown (nothing counts) unless the caller says otherwise.
     device: SenderDevice = NO_DEVICE
+    tools: BotTools = field(default_factory=BotTools)
+    registry: Registry | None = None  # the table the command was found in (help lists it)
+
+    def for_partner(self) -> Acting:
+        """The caller speaking in this room's partner's name, never one named in input,
+        with the standing of the device the command came from (the core checks it too)."""
+        if self.partner is None:
+            raise DomainError(
+                NOT_A_PARTNER_ROOM, "This command works only in a registered partner room."
+            )
+        return Acting(self.sender, self.partner, staff=False, device_trusted=self.device.counts)
+
+    def acting(self) -> Acting:
+        """Staff in the staff room, else this room's partner. What the caller may touch
+        is the core's decision (coordinator/usecases/ownership.py), not this adapter's."""
+        if self.is_staff_room:
+            return Acting(self.sender, None, staff=True, device_trusted=self.device.counts)
+        return self.for_partner()

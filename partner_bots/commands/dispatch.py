@@ -6,11 +6,11 @@ nothing is logged about the message's content.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 from partner_bots.commands.address import BotIdentity, command_text
-from partner_bots.commands.catalog import REGISTRY
-from partner_bots.commands.context import CommandContext, Reply
+from partner_bots.commands.context import NOT_A_PARTNER_ROOM, CommandContext, Reply
 from partner_bots.commands.errors import CommandError, ErrorCode
 from partner_bots.commands.parse import bind, resolve
 from partner_bots.commands.registry import CommandSpec, Registry
@@ -24,8 +24,9 @@ _MAX_ERROR_TEXT = 500
 
 
 def authorize(spec: CommandSpec, ctx: CommandContext) -> CommandError | None:
-    """Staff commands only in the staff room; partner commands only for authorized senders;
-    a command that changes state only from a device that meets the device policy.
+    """Staff commands only in the staff room; partner commands only for authorized senders
+    in a partner room (staff do not speak in a partner's name); a command that changes
+    state only from a device that meets the device policy.
 
     Who may use a command is checked first, so a non-member learns nothing about devices.
     """
@@ -33,7 +34,15 @@ def authorize(spec: CommandSpec, ctx: CommandContext) -> CommandError | None:
         return CommandError(
             ErrorCode.STAFF_ONLY, f"“{spec.name}” can only be used in the staff room.", None
         )
-    if spec.audience is Audience.PARTNER and not (ctx.is_partner_member or ctx.is_staff_room):
+    if spec.audience is Audience.PARTNER and ctx.is_staff_room:
+        return CommandError(
+            NOT_A_PARTNER_ROOM,
+            f"“{spec.name}” speaks in a partner's name: use it in your partner's room.",
+            None,
+        )
+    if spec.audience in (Audience.PARTNER, Audience.CASEWORK) and not (
+        ctx.is_partner_member or ctx.is_staff_room
+    ):
         return CommandError(
             ErrorCode.NOT_ALLOWED,
             "Only listed members of this partner room may use this command.",
@@ -53,8 +62,9 @@ def _domain_error(error: Exception) -> CommandError | None:
     return None
 
 
-async def run_text(text: str, ctx: CommandContext, registry: Registry = REGISTRY) -> Reply:
-    """Handle the command part of a message (after the prefix or mention)."""
+async def run_text(text: str, ctx: CommandContext, registry: Registry) -> Reply:
+    """Handle the command part of a message (after the prefix or mention), with the
+    commands of ``registry``."""
     resolved = resolve(text, registry)
     if isinstance(resolved, CommandError):
         return Reply.failure(UNKNOWN, resolved)
@@ -66,7 +76,7 @@ async def run_text(text: str, ctx: CommandContext, registry: Registry = REGISTRY
     if isinstance(command, CommandError):
         return Reply.failure(spec.name, command)
     try:
-        outcome = await command.run(ctx.services, ctx)
+        outcome = await command.run(dataclasses.replace(ctx, registry=registry))
     except CommandError as error:
         return Reply.failure(spec.name, error)
     except Exception as error:
@@ -92,7 +102,7 @@ async def dispatch(
     *,
     bot: BotIdentity | None = None,
     formatted_body: str | None = None,
-    registry: Registry = REGISTRY,
+    registry: Registry,
 ) -> Reply | None:
     """The reply to a message, or None when the message is not addressed to the bot.
 

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from partner_bots.commands.address import BotIdentity, command_text
-from partner_bots.commands.catalog import REGISTRY
 from partner_bots.commands.context import Command
 from partner_bots.commands.errors import CommandError, ErrorCode
 from partner_bots.commands.lexer import Token, tokenize
@@ -36,7 +35,7 @@ def _suggest(words: list[str], registry: Registry) -> str:
     return f"!dsx help {close[0]}" if close else HELP_EXAMPLE
 
 
-def resolve(text: str, registry: Registry = REGISTRY) -> Resolved | CommandError:
+def resolve(text: str, registry: Registry) -> Resolved | CommandError:
     """Find which command the text names; an empty text asks for help."""
     try:
         tokens = tokenize(text)
@@ -128,7 +127,7 @@ def _bind(spec: CommandSpec, tokens: tuple[Token, ...]) -> Command:
     return spec.model(**values)
 
 
-def parse(text: str, registry: Registry = REGISTRY) -> Command | CommandError:
+def parse(text: str, registry: Registry) -> Command | CommandError:
     """The typed command for text that follows the prefix, or a CommandError (returned)."""
     resolved = resolve(text, registry)
     if isinstance(resolved, CommandError):
@@ -137,7 +136,7 @@ def parse(text: str, registry: Registry = REGISTRY) -> Command | CommandError:
 
 
 def parse_message(
-    body: str, bot: BotIdentity, formatted_body: str | None = None, registry: Registry = REGISTRY
+    body: str, bot: BotIdentity, formatted_body: str | None = None, *, registry: Registry
 ) -> Command | CommandError | None:
     """A whole message: None if not addressed to the bot, else a command or a CommandError."""
     text = command_text(body, bot, formatted_body)

@@ -1,9 +1,12 @@
-"""The command table: one declaration per command carries its parser, its handler, and its
-help, so ``!dsx help`` is generated and cannot disagree with what the parser accepts."""
+"""The command table: each command module declares its command (``@command``: typed
+arguments, help, body and reply), and a ``Registry`` collects them, so ``!dsx help`` is
+generated and cannot disagree with what the parser accepts."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import importlib
+import pkgutil
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,37 +42,63 @@ class CommandSpec:
         return tuple(p for p in self.params if p.positional)
 
 
+def command(
+    name: str,
+    audience: Audience,
+    *,
+    summary: str,
+    example: str,
+    changes_state: bool = True,
+) -> Callable[[type], type]:
+    """Class decorator for a command: a frozen dataclass of typed arguments (``spec.arg``,
+    ``spec.opt``) with an async ``run(ctx)``. It declares; a ``Registry`` collects."""
+
+    def declare(model: type) -> type:
+        key = " ".join(name.lower().split())
+        if not callable(getattr(model, "run", None)):
+            raise TypeError(f"command {key!r} has no run method")
+        model.spec = CommandSpec(  # type: ignore[attr-defined]
+            key, audience, summary, example, model, params_of(model), changes_state
+        )
+        return model
+
+    return declare
+
+
 class Registry:
     """Commands by name. Lookup is by the longest matching run of leading words."""
 
-    def __init__(self) -> None:
+    def __init__(self, models: Iterable[type] = ()) -> None:
         self._specs: dict[str, CommandSpec] = {}
+        for model in models:
+            self.add(model)
 
-    def command(
-        self,
-        name: str,
-        audience: Audience,
-        *,
-        summary: str,
-        example: str,
-        changes_state: bool = True,
-    ) -> Callable[[type], type]:
-        """Class decorator for a frozen dataclass with an async ``run(services, ctx)``."""
+    def add(self, model: type) -> CommandSpec:
+        spec = getattr(model, "spec", None)
+        if not isinstance(spec, CommandSpec) or spec.model is not model:
+            raise TypeError(f"{model.__name__} is not declared with @command")
+        if spec.name in self._specs:
+            raise ValueError(f"command {spec.name!r} declared twice")
+        self._specs[spec.name] = spec
+        return spec
 
-        def register(model: type) -> type:
-            key = " ".join(name.lower().split())
-            if key in self._specs:
-                raise ValueError(f"command {key!r} declared twice")
-            if not callable(getattr(model, "run", None)):
-                raise TypeError(f"command {key!r} has no run method")
-            spec = CommandSpec(
-                key, audience, summary, example, model, params_of(model), changes_state
-            )
-            self._specs[key] = spec
-            model.spec = spec  # type: ignore[attr-defined]
-            return model
-
-        return register
+    @classmethod
+    def discover(cls, *packages: str) -> Registry:
+        """Every command declared in the modules of ``packages``, package by package and
+        module by module in name order: a new command is a new module, nothing else."""
+        models = []
+        for package in packages:
+            found = importlib.import_module(package)
+            for info in sorted(pkgutil.iter_modules(found.__path__), key=lambda m: m.name):
+                module = importlib.import_module(f"{package}.{info.name}")
+                models += [
+                    value
+                    for value in vars(module).values()
+                    if isinstance(value, type)
+                    and value.__module__ == module.__name__
+                    and isinstance(getattr(value, "spec", None), CommandSpec)
+                ]
+        return cls(models)
 
     def __iter__(self) -> Iterator[CommandSpec]:
         return iter(self._specs.values())

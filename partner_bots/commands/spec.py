@@ -12,18 +12,24 @@ from partner_bots.commands.values import Kind
 
 _META = "dsx.param"
 
+# A command's arguments: a frozen, keyword-only dataclass.
+frozen = dataclass(frozen=True, kw_only=True)
+
 
 class Audience(StrEnum):
-    """Who may run a command. The caller decides membership; dispatch enforces the rule."""
+    """Who may run a command. The caller decides membership; dispatch enforces the rule
+    before any argument is parsed."""
 
-    PARTNER = "partner"  # authorized members of a partner room (or staff in the staff room)
+    PARTNER = "partner"  # authorized members of a partner room: speaks in its partner's name
+    CASEWORK = "casework"  # the same, or staff in the staff room (about any case)
     STAFF = "staff"  # the staff room only
     ANYONE = "anyone"
 
     @property
     def description(self) -> str:
         return {
-            Audience.PARTNER: "members of a partner room and staff",
+            Audience.PARTNER: "members of a partner room, in their partner's name",
+            Audience.CASEWORK: "members of a partner room, and staff in the staff room",
             Audience.STAFF: "staff, in the staff room only",
             Audience.ANYONE: "anyone",
         }[self]

@@ -198,7 +198,8 @@ class YesNo:
 
 USER = Pattern(_USER_ID, "<@user:server>", "a Matrix id like @name:server", limit=255)
 ROOM = Pattern(_ROOM, "<!room:server|#alias:server>", "a room id or alias", limit=255)
-REF = Pattern(_REF, "<id>", "an id made of letters, digits, - _ . : /", limit=64)
+# Ids are read case-insensitively: the core's ids are lower case (``r-1a2b3c4d``).
+REF = Pattern(_REF, "<id>", "an id made of letters, digits, - _ . : /", limit=64, fold=True)
 HANDLE = Pattern(_HANDLE, "<handle>", "a handle made of letters, digits, - _ .", limit=64)
 CODE = Pattern(_TAG, "<code>", "a short code like hatred", limit=40, fold=True)
 TAG = Pattern(_TAG, "<tag>", "short words like phishing or devices", limit=40, fold=True)

@@ -30,11 +30,19 @@ from coordinator.domain import DomainError
 from coordinator.logs import get_logger
 from coordinator.store import inbox as inbox_store
 from coordinator.store.schema import inbox
-from coordinator.usecases import Coordinator, matching
+from coordinator.usecases import Coordinator
 from coordinator.usecases.acting import Acting
-from coordinator.usecases.results import Withdrawn
 from coordinator.usecases.unit import Tx
-from partner_bots.commands import BotIdentity, CommandContext, Outcome, Reply, command_text
+from partner_bots.commands import (
+    REGISTRY,
+    BotIdentity,
+    BotTools,
+    CommandContext,
+    Outcome,
+    Registry,
+    Reply,
+    command_text,
+)
 from partner_bots.commands.dispatch import run_text
 from partner_bots.commands.errors import CommandError, ErrorCode
 from partner_bots.events import (
@@ -47,9 +55,8 @@ from partner_bots.events import (
 from partner_bots.render.relations import Vote, reply_to_command, vote_of
 from partner_bots.render.reply import reply_content, reply_event
 from partner_bots.standing import NO_DEVICE, SenderDevice
-from partner_bots.workflow import edits, posted, present
+from partner_bots.workflow import edits, posted
 from partner_bots.workflow.directory import Directory
-from partner_bots.workflow.services import WorkflowServices
 
 log = get_logger(__name__)
 
@@ -93,14 +100,16 @@ class WorkflowSink:
         self,
         coordinator: Coordinator,
         directory: Directory,
-        services: WorkflowServices,
+        tools: BotTools,
         bot_user_id: str,
         *,
+        registry: Registry = REGISTRY,
         wake: Callable[[], None] | None = None,
     ):
         self.coordinator = coordinator
         self.directory = directory
-        self.services = services
+        self.tools = tools
+        self.registry = registry
         self.bot = BotIdentity(bot_user_id)
         self.wake = wake or (lambda: None)
         # Set by the composition root to the account's DeviceTrust; without one no device
@@ -133,15 +142,18 @@ class WorkflowSink:
         thread_root: str | None,
         origin: Origin | None,
     ) -> CommandContext:
+        partner = await self.directory.partner_of_room(room_id)
         return CommandContext(
             sender=sender,
             room_id=room_id,
-            services=self.services,
+            core=self.coordinator,
+            partner=partner.handle if partner is not None else None,
             is_staff_room=await self.directory.may_act_as_staff(room_id, sender),
             is_partner_member=await self.directory.may_act_for_partner(room_id, sender),
             event_id=event_id,
             thread_root=thread_root,
             device=await self._device(room_id, sender, origin),
+            tools=self.tools,
         )
 
     # -- messages ----------------------------------------------------------------------
@@ -174,7 +186,7 @@ class WorkflowSink:
     ) -> None:
         """Run ``text`` for ``ev`` and answer it at ``anchor`` (the event the room shows)."""
         ctx = await self._context(ev.room_id, ev.sender, ev.event_id, ev.thread_root, ev.origin)
-        reply = await run_text(text, ctx)
+        reply = await run_text(text, ctx, self.registry)
         self.wake()  # what the use case queued (a proposal) need not wait for the reply
         thread = ev.thread_root
         if reply.ok and reply.command == "request" and thread is None:
@@ -243,7 +255,7 @@ class WorkflowSink:
             return
         ctx = await self._context(ev.room_id, ev.sender, ev.event_id, thread, ev.origin)
         verb = "approve" if vote is Vote.APPROVE else "decline"
-        reply = await run_text(f"{verb} {post.proposal}", ctx)
+        reply = await run_text(f"{verb} {post.proposal}", ctx, self.registry)
         self.wake()
         content = reply_to_command(reply_content(reply, mention=[ev.sender]), ev.reacts_to, thread)
         await self._queue_reply(ev.room_id, ev.sender, ev.event_id, reply, content)
@@ -285,16 +297,9 @@ class WorkflowSink:
     async def _withdraw(self, ev: IncomingRedaction, proposal_id: str, partner: str) -> Reply:
         """The core decides whether this room's partner may withdraw (its own approval of a
         proposal that needs it); anything else reads as a proposal that does not exist."""
-        by = Acting(ev.sender, partner)
-
-        async def body(tx: Tx) -> Withdrawn:
-            result = await matching.withdraw_approval(self.coordinator.ctx, tx, by, proposal_id)
-            await present.edit_proposal(tx, proposal_id)
-            return result
-
         try:
-            result = await self.coordinator.transaction(
-                "withdraw_approval", body, Withdrawn, ev.sender, ev.event_id
+            result = await self.coordinator.withdraw_approval(
+                proposal_id, Acting(ev.sender, partner), room=ev.room_id, event_id=ev.event_id
             )
         except DomainError as error:
             return Reply.failure("approve", CommandError(error.code, error.message))

@@ -1,9 +1,12 @@
-"""The dashboard's staff actions, run the way the room commands run them.
+"""The dashboard's staff actions inside ``dsx run``: the core's use cases, plus the
+identity pins only the running bot holds.
 
-The web app only knows the ``StaffActions`` protocol. Inside ``dsx run`` it gets this
-adapter, so removing a member from the dashboard edits the cancelled proposals and posts
-the next candidates in the rooms' threads, exactly as ``!dsx remove`` in the staff room.
-The caller is passed through untouched: the core checks what it may do.
+The web app only knows the ``StaffActions`` protocol. Alone it gets the coordinator
+itself; inside ``dsx run`` it gets this adapter, whose vet, refuse, refer and removal
+are the coordinator's own (a removal from the dashboard edits the cancelled proposals
+and posts the next candidates in the rooms' threads through the core's presenter,
+exactly as ``!dsx remove`` does) and whose identity confirmations reach the bot. The
+caller is passed through untouched: the core checks what it may do.
 """
 
 from __future__ import annotations
@@ -16,14 +19,14 @@ from coordinator.usecases.results import (
     RemovalResult,
     VetResult,
 )
+from partner_bots.commands import BotTools
 from partner_bots.workflow.identities import confirm_identity
-from partner_bots.workflow.services import WorkflowServices
 
 
 class WorkflowStaffActions:
-    def __init__(self, coordinator: Coordinator, services: WorkflowServices):
+    def __init__(self, coordinator: Coordinator, tools: BotTools):
         self._coordinator = coordinator
-        self._services = services
+        self._tools = tools
 
     async def vet(
         self, member_id: str, by: Acting | str | None = None, *, event_id: str | None = None
@@ -49,17 +52,17 @@ class WorkflowStaffActions:
         by: Acting,
         event_id: str | None = None,
     ) -> RemovalResult:
-        return await self._services.remove_member(
-            member_id, reason_code, reason, by=by, event_id=event_id
+        return await self._coordinator.remove_member(
+            member_id, reason_code, reason=reason, by=by, event_id=event_id
         )
 
     def pending_identities(self) -> dict[str, str]:
-        identities = self._services.identities
+        identities = self._tools.identities
         return identities.pending() if identities is not None else {}
 
     async def confirm_identity(
         self, user_id: str, *, actor: str, event_id: str | None = None
     ) -> IdentityConfirmation:
         return await confirm_identity(
-            self._coordinator, self._services.identities, user_id, actor=actor, event_id=event_id
+            self._coordinator, self._tools.identities, user_id, actor=actor, event_id=event_id
         )

@@ -7,10 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from partner_bots.commands import ErrorCode, run_text
+from partner_bots.commands import REGISTRY, ErrorCode
+from partner_bots.commands import run_text as run_text_in
 from partner_bots.device_trust import DevicePolicy, KnownDevices, MasterKeyPins, standing_of
 from partner_bots.standing import REFUSALS, DeviceStanding, SenderDevice
-from tests.commands.fakes import RecordingServices, context
+from tests.commands.fakes import FakeCore, context
+
+
+async def run_text(text, ctx):
+    return await run_text_in(text, ctx, REGISTRY)
+
 
 CS, TOFU = DevicePolicy.CROSS_SIGNED, DevicePolicy.TOFU
 SIGNED = {"D1": "ed-key-1"}
@@ -47,47 +53,47 @@ UNTRUSTED = [
 
 @pytest.mark.parametrize("device", UNTRUSTED, ids=lambda d: d.standing.value)
 async def test_a_state_change_from_an_untrusted_device_is_refused(device):
-    services = RecordingServices()
-    reply = await run_text("approve P-1", context(services, device=device))
+    core = FakeCore()
+    reply = await run_text("approve p-db065bbc", context(core, device=device))
     assert not reply.ok and reply.refused  # refused: the sink audits it
     assert reply.error is not None and reply.error.code == ErrorCode.UNTRUSTED_DEVICE
     assert reply.summary == REFUSALS[device.standing]
     assert "Nothing was changed" in reply.summary
-    assert services.calls == []  # no use case ran
+    assert core.calls == []  # no use case ran
 
 
 @pytest.mark.parametrize("device", UNTRUSTED, ids=lambda d: d.standing.value)
 async def test_reading_is_answered_from_any_device(device):
-    services = RecordingServices()
-    reply = await run_text("status", context(services, device=device))
-    assert reply.ok and [name for name, _ in services.calls] == ["status"]
-    assert (await run_text("help", context(services, device=device))).ok
+    core = FakeCore()
+    reply = await run_text("status", context(core, device=device))
+    assert reply.ok and core.names == ["open_requests"]
+    assert (await run_text("help", context(core, device=device))).ok
 
 
 async def test_staff_commands_need_a_trusted_device_too():
-    services = RecordingServices()
+    core = FakeCore()
     untrusted = SenderDevice(DeviceStanding.NOT_CROSS_SIGNED, "D2")
     refused = await run_text(
-        "identity confirm @a:example.org", context(services, staff=True, device=untrusted)
+        "identity confirm @a:example.org", context(core, staff=True, device=untrusted)
     )
     assert refused.error is not None and refused.error.code == ErrorCode.UNTRUSTED_DEVICE
-    assert (await run_text("queue", context(services, staff=True, device=untrusted))).ok
-    assert [name for name, _ in services.calls] == ["vetting_queue"]
+    assert (await run_text("queue", context(core, staff=True, device=untrusted))).ok
+    assert core.names == ["vetting_queue"]
 
 
 async def test_who_may_use_a_command_is_checked_before_the_device():
     """A non-member hears the same as from a trusted device: nothing about devices."""
-    services = RecordingServices()
-    reply = await run_text("approve P-1", context(services, member=False, device=UNTRUSTED[0]))
+    core = FakeCore()
+    reply = await run_text("approve p-db065bbc", context(core, member=False, device=UNTRUSTED[0]))
     assert reply.error is not None and reply.error.code == ErrorCode.NOT_ALLOWED
 
 
 async def test_the_default_context_counts_nothing():
     from partner_bots.commands import CommandContext
 
-    ctx = CommandContext("@a:x", "!r:x", RecordingServices(), is_partner_member=True)
+    ctx = CommandContext("@a:x", "!r:x", FakeCore(), is_partner_member=True)
     assert not ctx.device.counts
-    assert (await run_text("approve P-1", ctx)).error.code == ErrorCode.UNTRUSTED_DEVICE
+    assert (await run_text("approve p-db065bbc", ctx)).error.code == ErrorCode.UNTRUSTED_DEVICE
 
 
 def test_known_devices_announce_only_later_ones(tmp_path: Path):

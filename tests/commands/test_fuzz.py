@@ -6,10 +6,21 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from partner_bots.commands import REGISTRY, BotIdentity, CommandError, Reply, dispatch, parse
+from partner_bots.commands import REGISTRY, BotIdentity, CommandError, Reply
+from partner_bots.commands import dispatch as dispatch_in
+from partner_bots.commands import parse as parse_in
 from partner_bots.commands.address import command_text
 from partner_bots.render import reply_content
-from tests.commands.fakes import RecordingServices, context
+from tests.commands.fakes import FakeCore, context
+
+
+def parse(text: str):
+    return parse_in(text, REGISTRY)
+
+
+async def dispatch(text, ctx, **kwargs):
+    return await dispatch_in(text, ctx, registry=REGISTRY, **kwargs)
+
 
 BOT = BotIdentity("@dsx:example.org", "DSX")
 NAMES = [spec.name for spec in REGISTRY]
@@ -72,7 +83,7 @@ def test_addressing_never_raises(body, formatted):
     st.booleans(),
 )
 async def test_dispatch_always_replies(text, staff, member, failing):
-    services = RecordingServices(fail_with=ValueError("boom") if failing else None)
+    services = FakeCore(fail_with=ValueError("boom") if failing else None)
     reply = await dispatch("!dsx " + text, context(services, staff=staff, member=member))
     assert isinstance(reply, Reply)
     assert reply.ok == (reply.error is None)

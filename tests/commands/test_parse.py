@@ -5,13 +5,28 @@ from __future__ import annotations
 import pytest
 
 from coordinator.routing.models import Urgency
-from partner_bots.commands import REGISTRY, BotIdentity, CommandError, parse, parse_message
-from partner_bots.commands import catalog as c
+from partner_bots.commands import REGISTRY, BotIdentity, CommandError
+from partner_bots.commands import parse as parse_in
+from partner_bots.commands import parse_message as parse_message_in
 from partner_bots.commands.address import command_text
+from partner_bots.commands.cases.request import RequestCommand
+from partner_bots.commands.cases.status import StatusCommand
 from partner_bots.commands.lexer import MAX_BODY, Token, tokenize
+from partner_bots.commands.members.org_add import OrgAddCommand
+from partner_bots.commands.members.org_ref import OrgRefCommand
+from partner_bots.commands.members.vet import VetCommand
+from partner_bots.commands.members.vouch import VouchKind
 
 BOT = BotIdentity("@dsx:example.org", "DSX Bot")
 SPECS = list(REGISTRY)
+
+
+def parse(text: str):
+    return parse_in(text, REGISTRY)
+
+
+def parse_message(body: str, bot: BotIdentity, formatted: str | None = None):
+    return parse_message_in(body, bot, formatted, registry=REGISTRY)
 
 
 def strip_prefix(example: str) -> str:
@@ -42,7 +57,7 @@ def test_request_fields_are_typed():
         "REQUEST 'Legal Aid' Skills=Phishing,devices,phishing langs=EN,es "
         'region=us-ca URGENCY=Critical note="needs help with phones"'
     )
-    assert cmd == c.RequestCommand(
+    assert cmd == RequestCommand(
         org="Legal Aid",
         skills=("phishing", "devices"),
         langs=("en", "es"),
@@ -59,17 +74,17 @@ def test_request_defaults():
 
 
 def test_multi_word_commands_and_keyword_positionals():
-    assert parse("Org Ref Acme from='Other Org'") == c.OrgRefCommand(org="Acme", from_="Other Org")
-    assert parse("org add org=Acme") == c.OrgAddCommand(org="Acme")
+    assert parse("Org Ref Acme from='Other Org'") == OrgRefCommand(org="Acme", from_="Other Org")
+    assert parse("org add org=Acme") == OrgAddCommand(org="Acme")
     assert parse("partner add p1 #room:example.org").room == "#room:example.org"
 
 
 def test_options_and_flags():
-    assert parse("vouch @a:b.org").as_ is c.VouchKind.VOUCH
-    assert parse("vouch @a:b.org AS=Reference").as_ is c.VouchKind.REFERENCE
+    assert parse("vouch @a:b.org").as_ is VouchKind.VOUCH
+    assert parse("vouch @a:b.org AS=Reference").as_ is VouchKind.REFERENCE
     assert parse("close E-1 archive=yes").archive is True
     assert parse("close E-1").archive is False
-    assert parse("status") == c.StatusCommand(id=None)
+    assert parse("status") == StatusCommand(id=None)
     assert parse("help").topic is None
     assert parse("help ORG add").topic == "org add"
     assert parse("path alice from=@b:c.org").from_ == "@b:c.org"
@@ -140,7 +155,6 @@ MALFORMED = [
     ("partner add p1 room", "bad_value"),
     ("login now", "extra_argument"),
     ("queue all", "extra_argument"),
-    ("help frobnicate", "unknown_command"),
     ("x" * (MAX_BODY + 1), "too_long"),
 ]
 
@@ -223,7 +237,7 @@ def test_html_pill_mention():
     other = '<a href="https://matrix.to/#/@eve:example.org">Coordinator</a>: vet @m:x.org'
     assert command_text("Coordinator: vet @m:x.org", BOT, other) is None
     parsed = parse_message("Coordinator: vet @m:x.org", BOT, formatted)
-    assert parsed == c.VetCommand(member="@m:x.org")
+    assert parsed == VetCommand(member="@m:x.org")
 
 
 def test_reply_fallbacks_from_older_clients_are_ignored():
@@ -236,3 +250,27 @@ def test_reply_fallbacks_from_older_clients_are_ignored():
     )
     assert command_text("> quoted\n\nDSX Bot: approve P-1", BOT, formatted) == "approve P-1"
     assert command_text("> !dsx approve P-1", BOT) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "expected"),
+    [
+        ("status R-1A2B3C4D", "id", "r-1a2b3c4d"),
+        ("approve P-DB065BBC", "proposal", "p-db065bbc"),
+        ("close E-4F1C2A9D", "engagement", "e-4f1c2a9d"),
+        ("refer R-1A2B3C4D to=globe", "request", "r-1a2b3c4d"),
+    ],
+)
+def test_ids_are_read_case_insensitively(text, field, expected):
+    """The core's ids are lower case; one typed in capitals names the same case."""
+    assert getattr(parse(text), field) == expected
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda s: s.name)
+def test_examples_show_real_id_shapes(spec):
+    """Help examples use ids as the core makes them (``p-db065bbc``), never ``P-12``."""
+    import re
+
+    for word in spec.example.split():
+        if re.fullmatch(r"[A-Za-z]-\w+", word):
+            assert re.fullmatch(r"[rpe]-[0-9a-f]{8}", word), (spec.name, word)

@@ -12,7 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from coordinator.config import Config, PartnerConfig, PolicyConfig, StaffConfig
 from coordinator.sealing import PublicSealer, generate_keypair
 from coordinator.store import create_engine, migrate
-from coordinator.usecases import Coordinator
+from coordinator.usecases import Coordinator, matching
+from coordinator.usecases.presenting import Presenter
+from coordinator.usecases.results import RouteResult
 
 
 @pytest.fixture
@@ -54,13 +56,26 @@ def clock() -> Clock:
     return Clock()
 
 
-@pytest.fixture
-async def coord(db_url: str, tmp_path, clock: Clock) -> AsyncIterator[Coordinator]:
+async def opened(
+    db_url: str, tmp_path, clock: Clock, presenter: Presenter | None = None
+) -> Coordinator:
+    """The coordinator of these tests, with a sealing key and the fake clock; with
+    ``presenter``, what its use cases queue is presented for rooms (the bot's one)."""
     keys = generate_keypair()
     c = await Coordinator.open(
-        make_config(tmp_path), url=db_url, sealer=PublicSealer(keys.public), clock=clock
+        make_config(tmp_path),
+        url=db_url,
+        sealer=PublicSealer(keys.public),
+        clock=clock,
+        presenter=presenter,
     )
     c.test_keys = keys  # type: ignore[attr-defined]
+    return c
+
+
+@pytest.fixture
+async def coord(db_url: str, tmp_path, clock: Clock) -> AsyncIterator[Coordinator]:
+    c = await opened(db_url, tmp_path, clock)
     try:
         yield c
     finally:
@@ -79,3 +94,15 @@ async def network(c: Coordinator) -> None:
     await c.vouch("alpha", "o1")
     for member in ("@p1:hs", "@p2:hs", "o1"):
         await c.vet(member)
+
+
+async def route(c: Coordinator, request_id: str, *, event_id: str | None = None) -> RouteResult:
+    """Route one request again, as the core does after a decline or a removal
+    (``matching.route``): adapters only ever file (``file_request`` routes) and answer."""
+    return await c.transaction(
+        "route",
+        lambda tx: matching.route(c.ctx, tx, request_id),
+        RouteResult,
+        "system",
+        event_id,
+    )

@@ -1,4 +1,4 @@
-"""One coordinator process of the two-process test: route every open request, then
+"""One coordinator process of the two-process test: route every unmatched request, then
 deliver the outbox, and print what it did as JSON. Started by test_two_processes."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from coordinator.store.schema import requests
 from coordinator.usecases import Coordinator
-from tests.coordinator.conftest import make_config
+from tests.coordinator.conftest import make_config, route
 
 
 async def main(url: str, data_dir: str, name: str) -> None:
@@ -23,7 +23,7 @@ async def main(url: str, data_dir: str, name: str) -> None:
                 (
                     await conn.execute(
                         sa.select(requests.c.id)
-                        .where(requests.c.state == "open")
+                        .where(requests.c.state == "unmatched")
                         .order_by(requests.c.id)
                     )
                 ).scalars()
@@ -33,7 +33,7 @@ async def main(url: str, data_dir: str, name: str) -> None:
         await asyncio.to_thread(sys.stdin.readline)
         routed = []
         for request_id in ids:
-            result = await c.route(request_id)
+            result = await route(c, request_id)
             if result.created:
                 routed.append(result.proposal)
         claimed = []

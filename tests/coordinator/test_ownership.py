@@ -118,7 +118,7 @@ async def abroad_request(c: Coordinator) -> str:
 
 
 async def own_proposal(c: Coordinator) -> str:
-    routed = await c.route(await own_request(c))
+    routed = await c.file_request("alpha", "o1", ["forensics"], ["en"])
     assert routed.approvals_needed == ("alpha",), routed
     return routed.proposal
 
@@ -126,7 +126,7 @@ async def own_proposal(c: Coordinator) -> str:
 async def shared_proposal_approved_by_alpha(c: Coordinator) -> str:
     """A two-partner proposal (beta's provider for alpha's request) alpha approved."""
     filed = await c.file_request("alpha", "o1", ["training"], ["es"])
-    routed = await c.route(filed.request)
+    routed = filed
     assert routed.approvals_needed == ("alpha", "beta"), routed
     await c.approve(routed.proposal, "alpha")
     return routed.proposal

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from coordinator import audit
 from coordinator.domain import DomainError, Urgency
 from coordinator.store.schema import engagements, members, proposals, providers, requests
-from tests.coordinator.conftest import network
+from tests.coordinator.conftest import network, route
 
 SKILLS = ["forensics", "training", "malware", "audit"]
 STEPS = 45
@@ -95,7 +95,7 @@ async def test_random_sequences_keep_invariants(coord, clock, seed):
                     event_id=f"$f{rnd.randint(0, 30)}",  # some duplicates
                 )
             elif op == "route":
-                await c.route(await pick(sa.select(requests.c.id), "r-missing"))
+                await route(c, await pick(sa.select(requests.c.id), "r-missing"))
             elif op in ("approve", "decline"):
                 proposal = await pick(sa.select(proposals.c.id), "p-missing")
                 who = rnd.choice(["alpha", "beta", "globe"])

@@ -57,7 +57,7 @@ async def test_reasons_are_sealed_and_decline_reasons_go_with_the_case(coord):
     c = coord
     await network(c)
     filed = await c.file_request("alpha", "o1", ["forensics"], ["en"])
-    first = await c.route(filed.request)
+    first = filed
     declined = await c.decline(first.proposal, "alpha", reason=DECLINE_TEXT)
     await c.remove_member("@p2:hs", "staff_removal", reason=REMOVAL_TEXT)
 
@@ -86,7 +86,7 @@ async def test_closing_a_case_purges_its_decline_reasons(coord):
     c = coord
     await network(c)
     filed = await c.file_request("alpha", "o1", ["forensics"], ["en"])
-    first = await c.route(filed.request)
+    first = filed
     second = await c.decline(first.proposal, "alpha", reason=DECLINE_TEXT)
     approved = await c.approve(second.next_proposal, "alpha")
     if approved.waiting_for:
@@ -106,10 +106,11 @@ async def test_removing_an_organization_ends_its_cases(coord):
     await c.vouch("alpha", "@p5:hs")
     await c.vet("@p5:hs")
     proposed = await c.file_request("alpha", "o1", ["forensics"], ["en"], note="secret note")
-    routed = await c.route(proposed.request)
-    waiting = await c.file_request("alpha", "o1", ["forensics"], ["en"])  # stays open
+    routed = proposed
+    # Nobody has this skill: it waits, unmatched, with no proposal.
+    waiting = await c.file_request("alpha", "o1", ["cryptanalysis"], ["en"])
     engaged = await c.file_request("alpha", "o1", ["training"], ["en"])
-    match = await c.route(engaged.request)
+    match = engaged
     approval = await c.approve(match.proposal, "alpha")
     assert approval.engagement and routed.proposal
 

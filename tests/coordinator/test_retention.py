@@ -63,7 +63,7 @@ async def test_close_purges_sealed_data_from_files(coord, db_url):
     assert CANARY.encode() not in before  # sealed at rest from the start
     assert any(form in before for b in blobs for form in _forms(b))  # the probe can see them
 
-    routed = await c.route(filed.request)
+    routed = filed
     engagement = (await c.approve(routed.proposal, "alpha")).engagement
     closed = await c.close(engagement)
     assert closed.purged_rows == 3
@@ -80,7 +80,7 @@ async def test_archive_needs_consent(coord, tmp_path):
     c = coord
     await network(c)
     filed = await c.file_request("alpha", "o1", ["training"], note="note")
-    routed = await c.route(filed.request)
+    routed = filed
     engagement = (await c.approve(routed.proposal, "alpha")).engagement
     from coordinator.domain import DomainError
 
@@ -95,7 +95,7 @@ async def test_archive_needs_consent(coord, tmp_path):
     await c.vouch("alpha", "@p9:hs")
     await c.vet("@p9:hs")
     filed = await c.file_request("alpha", "o9", ["audit"], note="kept sealed")
-    routed = await c.route(filed.request)
+    routed = filed
     engagement = (await c.approve(routed.proposal, "alpha")).engagement
     closed = await c.close(engagement, archive=True)
     assert closed.archived and closed.purged_rows == 2

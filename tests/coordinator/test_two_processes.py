@@ -26,13 +26,15 @@ async def _setup(url: str, tmp_path) -> None:
     c = await Coordinator.open(make_config(tmp_path), url=url, sealer=sealer)
     try:
         await network(c)
+        # Filed before the providers join, so each is unmatched: both processes then
+        # contend to route every one of them.
+        for _ in range(REQUESTS):
+            await c.file_request("alpha", "o1", ["malware"], ["en"])
         for i in range(PROVIDERS):
             provider = f"@r{i}:hs"
             await c.add_provider(provider, ["malware"], ["en"], ["US-CA"], capacity=CAPACITY)
             await c.vouch("alpha", provider)
             await c.vet(provider)
-        for _ in range(REQUESTS):
-            await c.file_request("alpha", "o1", ["malware"], ["en"])
     finally:
         await c.aclose()
 

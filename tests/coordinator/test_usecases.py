@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from coordinator import audit
 from coordinator.domain import DomainError, IllegalTransition, Urgency
 from coordinator.store.schema import audit_log, notations, requests, sealed
-from tests.coordinator.conftest import network
+from tests.coordinator.conftest import network, route
 
 
 async def _count(c, table) -> int:
@@ -60,12 +60,12 @@ async def test_full_lifecycle_with_audit(coord):
         note="canary note",
         room="!alpha:hs",
     )
-    routed = await c.route(filed.request)
+    routed = filed
     assert routed.provider == "@p1:hs"
     assert routed.approvals_needed == ("alpha",)
     assert routed.path == ("alpha", "@p1:hs")
-    # Routing again is a no-op that names the same proposal.
-    again = await c.route(filed.request)
+    # Routing again (as the core does after a decline) names the same proposal.
+    again = await route(c, filed.request)
     assert (again.proposal, again.created) == (routed.proposal, False)
 
     # The proposal goes to the room the request was filed in.
@@ -97,7 +97,7 @@ async def test_cross_partner_needs_both_and_hides_organization(coord):
     c = coord
     await network(c)
     filed = await c.file_request("alpha", "o1", ["forensics"], ["es"])
-    routed = await c.route(filed.request)
+    routed = filed
     assert routed.provider == "@p2:hs"
     assert routed.approvals_needed == ("alpha", "beta")
     # Beta's copy goes to beta's default room (resolved at delivery to an encrypted one).
@@ -119,7 +119,7 @@ async def test_decline_proposes_next_then_tells_staff(coord):
     c = coord
     await network(c)
     filed = await c.file_request("alpha", "o1", ["forensics"], ["en"])
-    first = await c.route(filed.request)
+    first = filed
     assert first.provider == "@p1:hs"  # community first: alpha's own provider
     declined = await c.decline(first.proposal, "@p1:hs", "no_time")
     assert declined.next_provider == "@p2:hs"
@@ -151,7 +151,7 @@ async def test_errors_write_nothing(coord):
         await c.file_request("alpha", "o1", ["forensics"], note="secret", room="!beta:hs")
     assert info.value.code == "not_a_partner_room"
     with pytest.raises(DomainError) as info:
-        await c.route("r-nothere")
+        await route(c, "r-nothere")
     assert info.value.code == "unknown_request"
     after = (await _count(c, audit_log), await _count(c, requests), await _count(c, sealed))
     # Only the refusal of beta's attempt on alpha's organization is recorded.
@@ -168,8 +168,8 @@ async def test_event_id_makes_a_use_case_idempotent(coord):
     assert await _count(c, requests) == 1
     assert await _count(c, audit_log) == audit_rows
     assert await c.inbox.already_handled("$ev1")
-    routed = await c.route(first.request, event_id="$ev2")
-    assert await c.route(first.request, event_id="$ev2") == routed
+    routed = await route(c, first.request, event_id="$ev2")
+    assert await route(c, first.request, event_id="$ev2") == routed
 
 
 async def test_non_us_is_referred_not_routed(coord):
@@ -178,7 +178,7 @@ async def test_non_us_is_referred_not_routed(coord):
     filed = await c.file_request("alpha", "o1", ["forensics"], region="MX")
     assert filed.referral_to == "globe"
     with pytest.raises(DomainError) as info:
-        await c.route(filed.request)
+        await route(c, filed.request)
     assert info.value.code == "outside_mandate"
     outcome = await c.refer(filed.request)
     assert (outcome.state, outcome.to) == ("referred", "globe")
@@ -204,7 +204,7 @@ async def test_refusal_keeps_only_code_and_date(coord):
     )
     assert row.skills == [] and row.filed_at is not None and notes == 0
     with pytest.raises(IllegalTransition):
-        await c.route(filed.request)
+        await route(c, filed.request)
 
 
 async def test_sla_escalates_once(coord, clock):
@@ -229,13 +229,13 @@ async def test_removal_reroutes_and_names_orphans(coord):
     await c.vouch("alpha", "@p3:hs")
     await c.vet("@p3:hs")
     filed = await c.file_request("alpha", "o1", ["training"], ["en"])
-    routed = await c.route(filed.request)
+    routed = filed
     engagement = (await c.approve(routed.proposal, "alpha")).engagement
     # beta is removed: @p2 (vouched only by beta) needs new vouches.
     impact = await c.remove_member("beta", "partner_left", code_of_conduct=True)
     assert "@p2:hs" in impact.needs_revouching
     filed2 = await c.file_request("alpha", "o1", ["forensics"], ["es"])
-    assert (await c.route(filed2.request)).state == "unmatched"  # @p2 no longer accepted
+    assert filed2.state == "unmatched"  # @p2 no longer accepted
     # The provider of the open engagement is removed: the request is routed again.
     removal = await c.remove_member("@p1:hs", "code_of_conduct")
     assert removal.rerouted_requests == (filed.request,)
@@ -252,7 +252,7 @@ async def test_violation_in_review_removes_provider(coord):
     c = coord
     await network(c)
     filed = await c.file_request("alpha", "o1", ["training"])
-    routed = await c.route(filed.request)
+    routed = filed
     engagement = (await c.approve(routed.proposal, "alpha")).engagement
     await c.close(engagement)
     result = await c.review(engagement, 1, 3, 3, code_of_conduct_violation=True)
@@ -304,7 +304,7 @@ async def test_status_is_need_to_know(coord):
     c = coord
     await network(c)
     filed = await c.file_request("alpha", "o1", ["forensics"], ["es"])
-    routed = await c.route(filed.request)
+    routed = filed
     mine = await c.status(filed.request, "alpha")
     assert (mine.organization, mine.proposal, mine.approvals_needed) == (
         "o1",
@@ -321,20 +321,43 @@ async def test_status_is_need_to_know(coord):
     assert await c.open_requests("beta") == []
 
 
+async def _open_request(c, skills, languages=(), urgency=Urgency.NORMAL) -> str:
+    """An open, not yet routed request of alpha's for o1, as a bulk import leaves it
+    (filing routes at once, so the batch is fed rows, as bench/coordinator.py does)."""
+    from coordinator.usecases import rows
+
+    request_id = rows.new_id("r")
+    async with c.engine.begin() as conn:
+        await conn.execute(
+            requests.insert().values(
+                id=request_id,
+                organization="o1",
+                partner="alpha",
+                skills=sorted(skills),
+                languages=sorted(languages),
+                region="US-CA",
+                urgency=int(urgency),
+                state="open",
+                filed_at=c.ctx.clock(),
+            )
+        )
+    return request_id
+
+
 async def test_batch_routing_serves_urgent_first(coord):
     c = coord
     await network(c)
     # Only @p1 (capacity 1) knows training: the critical request must get it.
-    low = await c.file_request("alpha", "o1", ["training"], urgency=Urgency.LOW)
-    critical = await c.file_request("alpha", "o1", ["training"], urgency=Urgency.CRITICAL)
-    both = await c.file_request("alpha", "o1", ["forensics"], ["es"])
-    nobody = await c.file_request("alpha", "o1", ["cryptanalysis"])
+    low = await _open_request(c, ["training"], urgency=Urgency.LOW)
+    critical = await _open_request(c, ["training"], urgency=Urgency.CRITICAL)
+    both = await _open_request(c, ["forensics"], ["es"])
+    nobody = await _open_request(c, ["cryptanalysis"])
     result = await c.route_open()
     assert len(result.proposals) == 2
-    assert result.waiting == (low.request,)
-    assert result.unmatched == (nobody.request,)
-    assert (await c.status(critical.request, "alpha")).provider == "@p1:hs"
-    assert (await c.status(both.request, "alpha")).provider == "@p2:hs"
+    assert result.waiting == (low,)
+    assert result.unmatched == (nobody,)
+    assert (await c.status(critical, "alpha")).provider == "@p1:hs"
+    assert (await c.status(both, "alpha")).provider == "@p2:hs"
     assert (await c.route_open()).proposals == ()  # nothing left that can be served
 
 
@@ -343,7 +366,7 @@ async def test_a_regional_language_tag_finds_a_provider_of_that_language(coord):
     c = coord
     await network(c)
     filed = await c.file_request("alpha", "o1", ["forensics"], ["ES-mx"])
-    routed = await c.route(filed.request)
+    routed = filed
     assert routed.provider == "@p2:hs"  # the only provider who speaks es
     async with c.engine.connect() as conn:
         stored = (
@@ -356,4 +379,86 @@ async def test_a_regional_language_tag_finds_a_provider_of_that_language(coord):
     await c.vouch("alpha", "@p4:hs")
     await c.vet("@p4:hs")
     other = await c.file_request("alpha", "o1", ["forensics"], ["zh-Hant"])
-    assert (await c.route(other.request)).provider is None
+    assert other.provider is None
+
+
+async def test_filing_routes_in_the_same_use_case(coord):
+    """One API: filing answers with the proposal; there is no separate ``route`` for an
+    adapter to call, and a redelivered filing gets the same answer, nothing new."""
+    from coordinator.store.schema import inbox, proposals
+    from coordinator.usecases import Coordinator
+
+    assert not hasattr(Coordinator, "route")
+    c = coord
+    await network(c)
+    filed = await c.file_request("alpha", "o1", ["forensics"], ["en"], event_id="$file")
+    assert (filed.state, filed.provider, filed.created) == ("proposed", "@p1:hs", True)
+    again = await c.file_request("alpha", "o1", ["forensics"], ["en"], event_id="$file")
+    assert again == filed
+    assert await _count(c, proposals) == 1 and await _count(c, requests) == 1
+    async with c.engine.connect() as conn:
+        used = (await conn.execute(sa.select(inbox.c.use_case))).scalars().all()
+    assert list(used) == ["file_request"]
+
+
+async def test_the_public_form_waits_for_the_core_like_every_use_case(coord):
+    """A submission runs under the core's lock (the trust graph is never read half
+    changed by another use case)."""
+    import asyncio
+
+    from multidict import MultiDict
+
+    from coordinator.forms import REQUEST_FORM, validate
+    from tests.web.forms_data import full_form
+
+    c = coord
+    submission = validate(REQUEST_FORM, MultiDict(full_form(REQUEST_FORM))).submission
+    async with c._lock:
+        pending = asyncio.ensure_future(c.receive_intake(submission))
+        await asyncio.sleep(0.3)
+        assert not pending.done()
+    receipt = await pending
+    assert receipt.reference.startswith("c-")
+    async with c.engine.connect() as conn:
+        actions = (await conn.execute(sa.select(audit_log.c.action))).scalars().all()
+    assert "intake.received" in actions
+
+
+async def test_the_core_changes_nothing_for_an_untrusted_device(coord):
+    """Whose words count, in the core too: a caller whose device does not meet the
+    policy is refused every state change, audited, and nothing changes; reading is
+    still answered."""
+    from coordinator.domain import Refused
+    from coordinator.usecases.acting import Acting
+
+    c = coord
+    await network(c)
+    filed = await c.file_request("alpha", "o1", ["forensics"], ["en"])
+    ann = Acting("@ann:hs", "alpha", device_trusted=False)
+    staff = Acting("@staff:hs", None, staff=True, device_trusted=False)
+    attempts = {
+        "file_request": lambda: c.file_request(ann, "o1", ["forensics"], ["en"]),
+        "approve": lambda: c.approve(filed.proposal, ann),
+        "decline": lambda: c.decline(filed.proposal, ann),
+        "withdraw_approval": lambda: c.withdraw_approval(filed.proposal, ann),
+        "refer": lambda: c.refer(filed.request, by=ann),
+        "refuse": lambda: c.refuse(filed.request, "hate_agenda", by=staff),
+        "vouch": lambda: c.record_vouch(ann, "@p2:hs"),
+        "unvouch": lambda: c.withdraw_vouch(ann, "@p1:hs"),
+        "vet": lambda: c.vet("@p1:hs", ann),
+        "remove_member": lambda: c.remove_member("@p1:hs", "conduct", by=staff),
+        # Checked before anything is looked up: the answer is the same for any id.
+        "close": lambda: c.close("e-00000000", by=ann),
+        "review": lambda: c.review("e-00000000", 5, 5, 5, by=ann),
+    }
+    rows_before = (await _count(c, requests), await _count(c, sealed))
+    audit_before = await _count(c, audit_log)
+    for name, attempt in attempts.items():
+        with pytest.raises(Refused) as refused:
+            await attempt()
+        assert refused.value.code == "untrusted_device", name
+    assert (await _count(c, requests), await _count(c, sealed)) == rows_before
+    assert await _count(c, audit_log) == audit_before + len(attempts)  # each one "refused"
+    assert (await c.status(filed.request, ann)).proposal == filed.proposal
+    trusted = Acting("@ann:hs", "alpha", device_trusted=True)
+    assert (await c.approve(filed.proposal, trusted)).proposal == filed.proposal

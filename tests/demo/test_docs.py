@@ -7,7 +7,7 @@ from pathlib import Path
 
 from dsx.cli.main import build_parser
 from dsx.demo.reference import block_of, render
-from partner_bots.commands.catalog import REGISTRY
+from partner_bots.commands import REGISTRY
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
@@ -53,3 +53,18 @@ def test_room_commands_in_the_guides_exist():
         for match in re.finditer(r"!dsx ([a-z]+(?: [a-z]+)?)", text):
             words = match.group(1).split()
             assert REGISTRY.match(words) is not None, f"{guide}: !dsx {match.group(1)}"
+
+
+def test_partner_guide_says_staff_do_not_speak_in_a_partners_name():
+    """The commands the core refuses staff (they speak in a partner's name) are not
+    offered to staff in the guide; the others say staff may use them."""
+    from partner_bots.commands import Audience
+
+    text = (DOCS / "partner.md").read_text("utf-8")
+    for spec in REGISTRY:
+        section = text.split(f"#### `!dsx {spec.name}`", 1)[1].split("####", 1)[0]
+        who = next(line for line in section.splitlines() if line.startswith("Who may use it"))
+        if spec.audience is Audience.PARTNER:
+            assert "staff" not in who, spec.name
+        elif spec.audience is Audience.CASEWORK:
+            assert "staff" in who, spec.name

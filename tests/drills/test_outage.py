@@ -77,7 +77,7 @@ async def test_homeserver_outage_backlog_goes_out_in_order_once(own_homeserver, 
                 request = await core.file_request(
                     p.handle, p.org, (SKILLS,), ("en",), REGION, Urgency.NORMAL
                 )
-                routed = await core.route(request.request)
+                routed = request
                 assert routed.proposal, routed
                 filed.append(request.request)
                 await asyncio.sleep(0.2 * OUTAGE_S / 20)  # ~70 requests, whatever the length

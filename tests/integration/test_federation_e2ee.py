@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.clients import TestClient
+from partner_bots.homeserver.user_client import UserClient
 
 pytestmark = pytest.mark.synapse
 
@@ -21,8 +21,8 @@ async def test_homeservers_federate_over_tls_on_loopback(federation):
 
 async def test_e2ee_messages_cross_the_federation_both_ways(federation, tmp_path: Path):
     hs1, hs2 = federation
-    alice = await TestClient.create(hs1, tmp_path, "alice")
-    bob = await TestClient.create(hs2, tmp_path, "bob")
+    alice = await UserClient.create(hs1, tmp_path, "alice")
+    bob = await UserClient.create(hs2, tmp_path, "bob")
     try:
         room_id = await alice.create_encrypted_room(invite=[bob.user_id])
         await bob.accept_invite(room_id)

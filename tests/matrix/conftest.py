@@ -57,7 +57,7 @@ from typing import Any  # noqa: E402
 from partner_bots.bot import Bot  # noqa: E402
 from partner_bots.device_trust import DevicePolicy  # noqa: E402
 from partner_bots.events import Incoming  # noqa: E402
-from tests.harness.clients import TestClient  # noqa: E402
+from partner_bots.homeserver.user_client import UserClient  # noqa: E402
 
 
 class MemoryRegistry:
@@ -91,7 +91,7 @@ class RecordingSink:
             raise TimeoutError(f"bot did not see {what}; saw {len(self.events)} events") from None
 
 
-class Partner(TestClient):
+class Partner(UserClient):
     """A plain nio partner client that keeps every timeline event it decrypts."""
 
     def __init__(self, *a: Any, **kw: Any) -> None:

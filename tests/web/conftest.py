@@ -110,9 +110,9 @@ async def seed(c: Coordinator) -> dict[str, str]:
     for member in ("@p1:hs", "@p2:hs", "o1"):
         await c.vet(member)
     pending = await c.file_request("alpha", "o1", ["training"], ["en"], urgency=Urgency.HIGH)
-    proposal = await c.route(pending.request)
+    proposal = pending
     engaged = await c.file_request("alpha", "o1", ["forensics"], ["en"])
-    routed = await c.route(engaged.request)
+    routed = engaged
     for partner in routed.approvals_needed:
         approval = await c.approve(routed.proposal, partner)
     overdue = await c.file_request("alpha", "o1", ["training"], urgency=Urgency.CRITICAL)

@@ -14,6 +14,7 @@ from coordinator.sealing import Binding, Opener, PublicSealer
 from coordinator.store.outbox import partner_address
 from coordinator.store.schema import audit_log, outbox, sealed
 from coordinator.store.sealed import INTAKE_ROUTED_TO, binding_of
+from dsx.web.compose import build_web
 from dsx.web.intake import INTAKE_SCOPE, CoreIntake
 from dsx.web.services import SERVICES
 from tests.harness.rawdb import sqlite_bytes
@@ -144,16 +145,44 @@ async def test_us_or_remote_is_not_referred(web, country):
     assert 'id="referral"' not in await resp.text()
 
 
-def test_intake_refuses_anything_but_a_public_sealer(web):
+def _valid_submission():
+    from multidict import MultiDict
+
+    from coordinator.forms import validate
+
+    result = validate(REQUEST_FORM, MultiDict(full_form(REQUEST_FORM)))
+    assert result.ok, result.errors
+    return result.submission
+
+
+async def _count_rows(web) -> tuple[int, int, int]:
+    async with web.coord.engine.connect() as conn:
+        counts = [
+            (await conn.execute(sa.select(sa.func.count()).select_from(t))).scalar_one()
+            for t in (sealed, outbox, audit_log)
+        ]
+    return counts[0], counts[1], counts[2]
+
+
+async def test_intake_refuses_anything_but_a_public_sealer(web):
+    """The core seals a submission with the public key only: a coordinator holding
+    anything that can open blobs refuses to take one, and writes nothing."""
+    from coordinator.usecases import Coordinator
+
+    opener = Coordinator(
+        web.coord.engine,
+        web.coord.config,
+        Opener([web.keys]),  # type: ignore[arg-type]
+        audit_key=web.coord.audit_key,
+    )
+    before = await _count_rows(web)
     with pytest.raises(TypeError):
-        CoreIntake(
-            web.coord.engine,
-            Opener([web.keys]),  # type: ignore[arg-type]
-            staff_room="!staff:hs",
-            audit_key=web.coord.audit_key,
-        )
+        await opener.receive_intake(_valid_submission())
+    assert await _count_rows(web) == before
+    with pytest.raises(TypeError):
+        build_web(web.coord, web.coord.config, Opener([web.keys]))  # type: ignore[arg-type]
     assert isinstance(web.client.server.app[SERVICES].intake, CoreIntake)
-    assert type(web.client.server.app[SERVICES].intake._sealer) is PublicSealer
+    assert type(web.coord.ctx.sealer) is PublicSealer
 
 
 def _error_for(page: str, name: str) -> str | None:

@@ -23,7 +23,7 @@ from coordinator.config import (
 from coordinator.sealing import write_keypair
 from dsx.service import Running, serve
 from partner_bots.homeserver.synapse import Homeserver
-from tests.harness.clients import TestClient
+from partner_bots.homeserver.user_client import UserClient
 
 REPLY = "org.dsx.reply"
 PROPOSAL = "org.dsx.proposal"
@@ -32,7 +32,7 @@ PICKLE_KEY = "workflow-test-pickle-key-0123"
 TIMELINE_FILTER = {"room": {"timeline": {"limit": 500}}}
 
 
-class Member(TestClient):
+class Member(UserClient):
     """A partner member's (or provider's) client that keeps every event it decrypts."""
 
     def __init__(self, *a: Any, **kw: Any) -> None:

@@ -151,13 +151,7 @@ async def setup(db_url: str, tmp_path: Path) -> AsyncIterator[Setup]:
     keys = generate_keypair()
     sealer = PublicSealer(keys.public)
     coord = await Coordinator.open(web_config(tmp_path), url=db_url, sealer=sealer)
-    intake = CoreIntake(
-        coord.engine,
-        sealer,
-        staff_room="!staff:hs",
-        audit_key=coord.audit_key,
-        routing_partner="alpha",
-    )
+    intake = CoreIntake(coord)  # public requests go to alpha, the first local partner
     try:
         yield Setup(coord, keys, intake)
     finally:

@@ -17,17 +17,17 @@ import pytest
 import sqlalchemy as sa
 
 from coordinator.store import schema
-from partner_bots.commands import REGISTRY, Audience
+from partner_bots.commands import REGISTRY, Audience, BotTools
 from partner_bots.events import IncomingMessage, IncomingReaction, IncomingRedaction, Origin
 from partner_bots.render.reply import REPLY_KEY
 from partner_bots.standing import DeviceStanding, SenderDevice
 from partner_bots.workflow import posted
 from partner_bots.workflow.directory import Directory
-from partner_bots.workflow.services import WorkflowServices
+from partner_bots.workflow.presenting import RoomPresenter
 from partner_bots.workflow.sink import WorkflowSink
 from tests.coordinator import conftest as core
 
-clock, coord, network = core.clock, core.coord, core.network
+clock, network = core.clock, core.network
 
 ALPHA, BETA, GLOBE, STAFF_ROOM = "!alpha:hs", "!beta:hs", "!globe:hs", "!staff:hs"
 ANN, BOB, GIL, STAFF = "@ann:hs", "@bob:hs", "@gil:hs", "@staff:hs"
@@ -59,6 +59,16 @@ CHANGING = (
 )
 
 
+@pytest.fixture
+async def coord(db_url, tmp_path, clock):
+    """The coordinator as ``dsx run`` builds it: its changes presented for the rooms."""
+    c = await core.opened(db_url, tmp_path, clock, RoomPresenter("!staff:hs"))
+    try:
+        yield c
+    finally:
+        await c.aclose()
+
+
 def new_id() -> str:
     return f"${secrets.token_hex(8)}"
 
@@ -81,7 +91,7 @@ PARTNER_ROOMS = {
 
 def sink_for(c) -> WorkflowSink:
     directory = Directory(c.engine, c.config)
-    sink = WorkflowSink(c, directory, WorkflowServices(c, directory), "@bot:hs")
+    sink = WorkflowSink(c, directory, BotTools(), "@bot:hs")
     sink.devices = EveryDeviceTrusted()
     return sink
 

@@ -6,17 +6,29 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import sqlalchemy as sa
 
 from coordinator.store.schema import outbox
 from coordinator.usecases.acting import Acting
-from partner_bots.workflow.directory import Directory
-from partner_bots.workflow.services import WorkflowServices
+from partner_bots.commands import BotTools
+from partner_bots.workflow.presenting import RoomPresenter
 from partner_bots.workflow.staff_actions import WorkflowStaffActions
 from tests.coordinator import conftest as core
 
 # The core's fixtures: a Coordinator on each database with a sealing key and a fake clock.
 clock, coord, network = core.clock, core.coord, core.network
+
+
+@pytest.fixture
+async def rooms_coord(db_url, tmp_path, clock):
+    """The coordinator as ``dsx run`` builds it: its changes presented for the rooms."""
+    c = await core.opened(db_url, tmp_path, clock, RoomPresenter("!staff:hs"))
+    try:
+        yield c
+    finally:
+        await c.aclose()
+
 
 STAFF = Acting("@staff:hs", None, staff=True)
 REASON = "repeatedly shared case files outside the engagement"
@@ -30,16 +42,15 @@ async def _edits(c) -> list[tuple[str, str]]:
         return [(room, json.dumps(content)) for room, content in rows]
 
 
-async def test_a_removal_from_the_dashboard_edits_the_posted_proposal(coord):
-    c = coord
+async def test_a_removal_from_the_dashboard_edits_the_posted_proposal(rooms_coord):
+    c = rooms_coord
     await network(c)
     filed = await c.file_request("alpha", "o1", ["forensics"], ["en"], room="!alpha:hs")
-    routed = await c.route(filed.request)
+    routed = filed
     assert routed.proposal and routed.provider
-    services = WorkflowServices(c, Directory(c.engine, c.config))
     before = await _edits(c)
 
-    actions = WorkflowStaffActions(c, services)
+    actions = WorkflowStaffActions(c, BotTools())
     removed = await actions.remove_member(routed.provider, "conduct", reason=REASON, by=STAFF)
 
     assert routed.proposal in removed.cancelled_proposals
@@ -56,11 +67,12 @@ async def test_a_removal_from_the_dashboard_edits_the_posted_proposal(coord):
     assert REASON not in text
 
 
-async def test_the_bare_use_case_leaves_the_posts_alone(coord):
-    """Why the dashboard needs the adapter: the core alone edits nothing in the rooms."""
+async def test_without_a_presenter_the_core_leaves_the_posts_alone(coord):
+    """Why ``dsx run`` gives the core the rooms' presenter: without one (the web app
+    alone) a removal edits nothing in the rooms."""
     c = coord
     await network(c)
-    routed = await c.route((await c.file_request("alpha", "o1", ["forensics"], ["en"])).request)
+    routed = await c.file_request("alpha", "o1", ["forensics"], ["en"])
     before = await _edits(c)
     removed = await c.remove_member(routed.provider, "conduct", by=STAFF)
     assert routed.proposal in removed.cancelled_proposals

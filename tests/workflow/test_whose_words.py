@@ -355,7 +355,7 @@ async def test_the_dashboard_confirms_a_changed_identity(world: Room):
     config = running.config
     sealer = load_public_key(config.sealing.public_key_file)
     settings = WebSettings.from_config(config, secure_cookies=False)
-    actions = WorkflowStaffActions(running.coordinator, running.sink.services)
+    actions = WorkflowStaffActions(running.coordinator, running.sink.tools)
     stack = build_web(running.coordinator, config, sealer, settings=settings, actions=actions)
     client = TestClient(TestServer(stack.app))
     await client.start_server()

@@ -1,0 +1,1 @@
+"""Commands about requests and their proposals: one module per command."""

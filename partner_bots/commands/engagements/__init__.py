@@ -1,0 +1,1 @@
+"""Commands about engagements: one module per command."""

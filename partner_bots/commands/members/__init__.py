@@ -1,0 +1,1 @@
+"""Commands about members and trust: one module per command."""

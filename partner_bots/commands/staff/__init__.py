@@ -1,0 +1,1 @@
+"""Commands for the staff room only: one module per command."""
