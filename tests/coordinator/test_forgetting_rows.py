@@ -32,9 +32,9 @@ async def _rows(c, kind: str) -> list:
 
 async def _engaged(c, skill: str = "training") -> str:
     await network(c)
-    filed = await c.file_request("alpha", "o1", [skill], ["en"])
-    routed = await c.route(filed.request)
-    approval = await c.approve(routed.proposal, "alpha")
+    filed = await c.file_request("alpha", "o1", [skill], ["en"])  # filing routes too
+    assert filed.proposal
+    approval = await c.approve(filed.proposal, "alpha")
     assert approval.engagement
     return approval.engagement
 
