@@ -448,7 +448,10 @@ def read(schema: FormSchema, form: Mapping[str, object]) -> Submission:
                 items: list[object] = [raw]
             else:
                 items = list(raw) if isinstance(raw, Iterable) else []
-            values[spec.name] = tuple(dict.fromkeys(str(v) for v in items if isinstance(v, str)))
+            posted = dict.fromkeys(str(v) for v in items if isinstance(v, str))
+            # In the list's order whatever the post's, so the same choices store the same.
+            listed = [c.value for c in spec.choices if c.value in posted]
+            values[spec.name] = (*listed, *(v for v in posted if v not in set(listed)))
         else:
             value = form.get(spec.name, "")
             text = value if isinstance(value, str) else ""
