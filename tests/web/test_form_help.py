@@ -53,13 +53,16 @@ def _reference(page: str) -> str:
     return re.search(r'id="case-ref">([^<]+)<', page).group(1)
 
 
-def _summary_links(page: str) -> list[tuple[str, str]]:
+def _summary_links(page: str) -> list[tuple[str, str, str]]:
     block = page[
         page.index('id="error-summary"') : page.index("</div>", page.index("error-summary"))
     ]
+    # (where the link leads, what it names, what is wrong)
     return [
-        (anchor, html.unescape(text))
-        for anchor, text in re.findall(r'<a href="#([^"]+)">([^<]+)</a>', block)
+        (anchor, html.unescape(what), html.unescape(problem))
+        for anchor, what, problem in re.findall(
+            r'<a href="#([^"]+)"><span class="what">([^<]+)</span> ([^<]+)</a>', block
+        )
     ]
 
 
@@ -101,10 +104,11 @@ async def test_error_summary_lists_each_problem_once_with_a_link_to_its_field(we
     page = await resp.text()
     assert resp.status == 400
     links = _summary_links(page)
-    anchors = [a for a, _ in links]
+    anchors = [a for a, _, _ in links]
     # In the form's order; the contact rule once (to the first contact field), not four times.
     assert anchors == ["f-need", "f-languages-0", "f-phone", "f-name"]
-    assert [t for a, t in links if a == "f-phone"] == [f"How to reach you: {CONTACT_ERROR}"]
+    assert [(w, p) for a, w, p in links if a == "f-phone"] == [("How to reach you", CONTACT_ERROR)]
+    assert ("f-need", "What is happening, and what would help?", "This is required.") in links
     for anchor in anchors:
         assert page.count(f'id="{anchor}"') == 1, anchor
     # Above the intro and the form, focused on load, and the title says there is an error.
@@ -206,10 +210,8 @@ async def test_an_unknown_country_says_how_to_find_it_and_keeps_what_was_typed(w
     assert "No encontramos ningún país llamado «Narnia»" in page
     assert "código de dos letras" in page and "elíjalo de la lista" in page
     assert 'value="Narnia"' in page
-    assert (
-        "f-country",
-        "País: " + html.unescape(re.search(r'id="f-country-error">([^<]+)<', page).group(1)),
-    ) in _summary_links(page)
+    error = html.unescape(re.search(r'id="f-country-error">([^<]+)<', page).group(1))
+    assert ("f-country", "País", error) in _summary_links(page)
     assert await _count_sealed(web) == 0
 
 
