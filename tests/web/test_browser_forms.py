@@ -1,7 +1,8 @@
 """Both public forms in a real Chromium without JavaScript, at 1280 and 390 px wide: the
 need comes first, the error summary is at the top and focused, each of its links leads to
 its field, every field in error is outlined (computed style), nothing scrolls sideways;
-a country typed by name in English or Spanish is taken and delivered as its code.
+a country typed by name in English or Spanish is taken and stored as its code; in Arabic
+the summary and the bars mirror.
 
 Screenshots go to the test's tmp dir (``DSX_SCREENSHOTS=dir`` keeps them elsewhere).
 """
@@ -216,6 +217,16 @@ async def _walk(web, tmp_path):
                 await page.click("button[type=submit]")
                 ref = await page.inner_text("#case-ref")
                 assert await _stored_country(web, ref) == "DE"
+
+                # -- right to left: the summary and the bars mirror, nothing overflows ---
+                await page.goto(origin + "/request?lang=ar")
+                await page.click("button[type=submit]")
+                assert await _focused(page) == "error-summary"
+                bar = "e => getComputedStyle(e.closest('.field')).borderRightColor"
+                assert await page.locator("#f-need").evaluate(bar) == BAD
+                await page.screenshot(path=str(shots / f"{width}-request-ar.png"), full_page=True)
+                scroll, inner = await _fits(page)
+                assert scroll <= inner, f"Arabic request at {width}px: {scroll} > {inner}"
             await browser.close()
     finally:
         await runner.cleanup()
