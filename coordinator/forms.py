@@ -9,13 +9,17 @@ their own way (``service1handle`` vs ``serviceHandle``). Here the template rende
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
 from types import MappingProxyType
 
+from babel import Locale
+
 from coordinator.domain import Urgency
-from coordinator.i18n import N_, N_plural, language_name, region_name
+from coordinator.i18n import N_, SUPPORTED, N_plural, language_name, region_name, translations
 from coordinator.text import tidy
 
 
@@ -63,6 +67,13 @@ class FieldSpec:
     hint: str = ""
     group: str = ""  # fieldset legend the field is shown under
 
+    @property
+    def anchor(self) -> str:
+        """The id of the element an error link leads to: the input, or a choice's first."""
+        if self.widget in (Widget.CHECKBOXES, Widget.RADIO):
+            return f"f-{self.name}-0"
+        return f"f-{self.name}"
+
 
 @dataclass(frozen=True)
 class FormSchema:
@@ -70,6 +81,8 @@ class FormSchema:
     title: str
     intro: str
     fields: tuple[FieldSpec, ...]
+    # A group's rule, shown under its heading before anyone gets it wrong.
+    notes: tuple[tuple[str, str], ...] = ()
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -77,6 +90,9 @@ class FormSchema:
 
     def field(self, name: str) -> FieldSpec:
         return next(f for f in self.fields if f.name == name)
+
+    def note(self, group: str) -> str:
+        return dict(self.notes).get(group, "")
 
 
 class Problem(str):
@@ -102,6 +118,12 @@ CONTACT_FIELDS = ("phone", "email", "signal", "matrix")
 CONTACT_ERROR = Problem(
     N_("Give at least one way to reach you: phone, email, Signal or Matrix ID.")
 )
+REACH = N_("How to reach you")
+CONTACT_RULE = N_(
+    "Give at least one of phone, email, Signal or Matrix ID: whichever is safest for you. "
+    "The rest is optional."
+)
+DUPLICATED = N_("This field arrived more than once with different values. Check it and send again.")
 
 # The languages most spoken at home in the U.S. (after English), as canonical BCP 47
 # tags that ``coordinator.routing.languages`` accepts; ``mis`` is "another language".
@@ -113,15 +135,32 @@ LANGUAGES = (
     *(Choice(t, language_name(t, "en"), Shown.LANGUAGE) for t in LANGUAGE_TAGS),
     Choice("mis", N_("Another language (tell us which below)")),
 )
-_COUNTRY_CODES = (
-    "US", "CA", "MX", "GT", "HN", "SV", "PR", "BR", "CO", "GB", "DE", "NL", "FR", "IN", "PH",
-    "NG", "KE", "ZA",
-)  # fmt: skip
+# CLDR's two-letter territories that are countries (ISO 3166-1, and Kosovo): not the
+# groupings (EU, UN), the unknown or pseudo regions, nor the parts CLDR lists apart.
+_NOT_COUNTRIES = frozenset(
+    {"EU", "EZ", "UN", "ZZ", "QO", "XA", "XB", "AC", "CP", "DG", "EA", "IC", "TA"}
+)
+COUNTRY_CODES: tuple[str, ...] = tuple(
+    sorted(
+        c
+        for c in map(str, Locale.parse("en").territories)
+        if len(c) == 2 and c.isalpha() and c not in _NOT_COUNTRIES
+    )
+)
+REMOTE = "REMOTE"
+REMOTE_LABEL = N_("Remote, no single location")
 COUNTRIES = (
     Choice("US", region_name("US", "en"), Shown.REGION),
-    Choice("REMOTE", N_("Remote, no single location")),
-    *(Choice(c, region_name(c, "en"), Shown.REGION) for c in _COUNTRY_CODES[1:]),
+    Choice(REMOTE, REMOTE_LABEL),
+    *(Choice(c, region_name(c, "en"), Shown.REGION) for c in COUNTRY_CODES if c != "US"),
 )
+# Names people type that CLDR does not give (folded as ``_fold`` does).
+_COUNTRY_ALIASES = {
+    "usa": "US", "us": "US", "u s": "US", "u s a": "US", "united states of america": "US",
+    "eeuu": "US", "ee uu": "US", "estados unidos de america": "US", "uk": "GB",
+    "great britain": "GB", "england": "GB", "remote": REMOTE, "remoto": REMOTE,
+    "online": REMOTE, "en linea": REMOTE,
+}  # fmt: skip
 URGENCIES = (
     Choice("low", N_("Low: no deadline")),
     Choice("normal", N_("Normal: within a week or two")),
@@ -164,18 +203,20 @@ SKILLS = (
     Choice("development", N_("Development")),
 )
 
+COUNTRY_MAX = 80  # the longest CLDR name is under 50 characters
+
 _CONTACTS = (
-    FieldSpec("phone", N_("Phone"), Widget.TEL, max_len=40, group=N_("How to reach you")),
-    FieldSpec("email", N_("Email"), Widget.EMAIL, max_len=200, group=N_("How to reach you")),
-    FieldSpec("signal", N_("Signal number or username"), max_len=80, group=N_("How to reach you")),
+    FieldSpec("phone", N_("Phone"), Widget.TEL, max_len=40, group=REACH),
+    FieldSpec("email", N_("Email"), Widget.EMAIL, max_len=200, group=REACH),
+    FieldSpec("signal", N_("Signal number or username"), max_len=80, group=REACH),
     FieldSpec(
         "matrix",
         N_("Matrix ID"),
         max_len=200,
         hint=N_("like @name:server"),
-        group=N_("How to reach you"),
+        group=REACH,
     ),
-    FieldSpec("pgp", N_("PGP fingerprint (optional)"), max_len=120, group=N_("How to reach you")),
+    FieldSpec("pgp", N_("PGP fingerprint (optional)"), max_len=120, group=REACH),
 )
 
 REQUEST_FORM = FormSchema(
@@ -185,27 +226,15 @@ REQUEST_FORM = FormSchema(
         "Tell us what you need. Everything you type is encrypted the moment it arrives; a "
         "partner who works with your community will contact you through the channel you choose."
     ),
+    # What is happening comes first: someone in trouble should not have to get through nine
+    # identity fields before saying why they came (docs/es/formulario.md).
     (
-        FieldSpec("name", N_("Your name or an alias"), required=True, group=N_("About you")),
-        FieldSpec("title", N_("Your role"), group=N_("About you")),
-        FieldSpec("organization", N_("Organization"), group=N_("About you")),
-        FieldSpec("website", N_("Website"), Widget.URL, group=N_("About you")),
-        *_CONTACTS,
         FieldSpec(
-            "country",
-            N_("Country"),
-            Widget.COUNTRY,
+            "need",
+            N_("What is happening, and what would help?"),
+            Widget.TEXTAREA,
             required=True,
-            choices=COUNTRIES,
-            hint=N_("Outside the U.S.? We refer you to a global partner."),
-            group=N_("Your need"),
-        ),
-        FieldSpec(
-            "languages",
-            N_("Languages you work in"),
-            Widget.CHECKBOXES,
-            required=True,
-            choices=LANGUAGES,
+            max_len=4000,
             group=N_("Your need"),
         ),
         FieldSpec(
@@ -228,17 +257,36 @@ REQUEST_FORM = FormSchema(
             "duration", N_("Kind of help"), Widget.RADIO, choices=DURATIONS, group=N_("Your need")
         ),
         FieldSpec(
-            "need",
-            N_("What is happening, and what would help?"),
-            Widget.TEXTAREA,
+            "country",
+            N_("Country"),
+            Widget.COUNTRY,
             required=True,
-            max_len=4000,
+            choices=COUNTRIES,
+            max_len=COUNTRY_MAX,
+            hint=N_(
+                "Type its name or pick it from the list. Outside the U.S.? We refer you to a "
+                "global partner."
+            ),
             group=N_("Your need"),
         ),
         FieldSpec(
-            "heard", N_("How did you hear about us? (optional)"), max_len=300, group=N_("Your need")
+            "languages",
+            N_("Languages you work in"),
+            Widget.CHECKBOXES,
+            required=True,
+            choices=LANGUAGES,
+            group=N_("Your need"),
+        ),
+        *_CONTACTS,
+        FieldSpec("name", N_("Your name or an alias"), required=True, group=N_("About you")),
+        FieldSpec("title", N_("Your role"), group=N_("About you")),
+        FieldSpec("organization", N_("Organization"), group=N_("About you")),
+        FieldSpec("website", N_("Website"), Widget.URL, group=N_("About you")),
+        FieldSpec(
+            "heard", N_("How did you hear about us? (optional)"), max_len=300, group=N_("About you")
         ),
     ),
+    notes=((REACH, CONTACT_RULE),),
 )
 
 PROVIDER_FORM = FormSchema(
@@ -248,34 +296,8 @@ PROVIDER_FORM = FormSchema(
         "Volunteer your security skills. You join after an existing member vouches for you or "
         "two organizations you served give references, and you start in a probation pod."
     ),
+    # What you offer first, then how to reach you, then who you are (as the request form).
     (
-        FieldSpec("name", N_("Your name"), required=True, group=N_("About you")),
-        FieldSpec("organization", N_("Organization or company (optional)"), group=N_("About you")),
-        FieldSpec("website", N_("Website"), Widget.URL, group=N_("About you")),
-        *_CONTACTS,
-        FieldSpec(
-            "country",
-            N_("Country"),
-            Widget.COUNTRY,
-            required=True,
-            choices=COUNTRIES,
-            group=N_("Your work"),
-        ),
-        FieldSpec(
-            "languages",
-            N_("Languages you work in"),
-            Widget.CHECKBOXES,
-            required=True,
-            choices=LANGUAGES,
-            group=N_("Your work"),
-        ),
-        FieldSpec(
-            "background",
-            N_("Background"),
-            Widget.CHECKBOXES,
-            choices=BACKGROUNDS,
-            group=N_("Your work"),
-        ),
         FieldSpec(
             "skills",
             N_("Skills"),
@@ -293,13 +315,43 @@ PROVIDER_FORM = FormSchema(
             group=N_("Your work"),
         ),
         FieldSpec(
+            "background",
+            N_("Background"),
+            Widget.CHECKBOXES,
+            choices=BACKGROUNDS,
+            group=N_("Your work"),
+        ),
+        FieldSpec(
+            "languages",
+            N_("Languages you work in"),
+            Widget.CHECKBOXES,
+            required=True,
+            choices=LANGUAGES,
+            group=N_("Your work"),
+        ),
+        FieldSpec(
+            "country",
+            N_("Country"),
+            Widget.COUNTRY,
+            required=True,
+            choices=COUNTRIES,
+            max_len=COUNTRY_MAX,
+            hint=N_("Type its name or pick it from the list."),
+            group=N_("Your work"),
+        ),
+        FieldSpec(
             "references",
             N_("Who can vouch for you, or two references"),
             Widget.TEXTAREA,
             max_len=2000,
             group=N_("Your work"),
         ),
+        *_CONTACTS,
+        FieldSpec("name", N_("Your name"), required=True, group=N_("About you")),
+        FieldSpec("organization", N_("Organization or company (optional)"), group=N_("About you")),
+        FieldSpec("website", N_("Website"), Widget.URL, group=N_("About you")),
     ),
+    notes=((REACH, CONTACT_RULE),),
 )
 
 SCHEMAS: Mapping[FormKind, FormSchema] = MappingProxyType(
@@ -310,7 +362,35 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?[0-9 ().-]{6,30}$")
 _MXID = re.compile(r"^@[A-Za-z0-9._=/+-]+:[A-Za-z0-9.-]+(:\d+)?$")
 _URL = re.compile(r"^https?://[^\s]+$")
-_COUNTRY = re.compile(r"^([A-Z]{2}|REMOTE)$")
+
+
+def _fold(text: str) -> str:
+    """A name as people type it: any case, accents or none, punctuation ignored."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    kept = "".join(c if c.isalnum() else " " for c in decomposed if not unicodedata.combining(c))
+    return " ".join(kept.split())
+
+
+@cache
+def _country_index() -> Mapping[str, str]:
+    """Every way of naming a country the form accepts: its code, its CLDR name in each
+    supported language, and a few common short forms."""
+    index: dict[str, str] = {}
+    for tag in SUPPORTED:
+        names = Locale.parse(tag).territories
+        for code in COUNTRY_CODES:
+            if code in names:
+                index.setdefault(_fold(str(names[code])), code)
+        index.setdefault(_fold(translations(tag).gettext(REMOTE_LABEL)), REMOTE)
+    index.update(_COUNTRY_ALIASES)
+    for code in (*COUNTRY_CODES, REMOTE):
+        index[_fold(code)] = code
+    return MappingProxyType(index)
+
+
+def country_code(typed: str) -> str | None:
+    """The code for a country typed by name (English, Spanish, Arabic) or code, or None."""
+    return _country_index().get(_fold(typed))
 
 
 @dataclass(frozen=True)
@@ -368,7 +448,10 @@ def read(schema: FormSchema, form: Mapping[str, object]) -> Submission:
                 items: list[object] = [raw]
             else:
                 items = list(raw) if isinstance(raw, Iterable) else []
-            values[spec.name] = tuple(dict.fromkeys(str(v) for v in items if isinstance(v, str)))
+            posted = dict.fromkeys(str(v) for v in items if isinstance(v, str))
+            # In the list's order whatever the post's, so the same choices store the same.
+            listed = [c.value for c in spec.choices if c.value in posted]
+            values[spec.name] = (*listed, *(v for v in posted if v not in set(listed)))
         else:
             value = form.get(spec.name, "")
             text = value if isinstance(value, str) else ""
@@ -403,9 +486,14 @@ def _check_field(spec: FieldSpec, sub: Submission) -> Problem | None:
         )
     if spec.widget is Widget.RADIO and value not in {c.value for c in spec.choices}:
         return Problem(N_("Pick one of the listed options."))
-    if spec.widget is Widget.COUNTRY and not _COUNTRY.match(value):
+    if spec.widget is Widget.COUNTRY and country_code(value) is None:
         return Problem(
-            N_("Pick a country from the list, or type its two-letter code (like US or MX).")
+            N_(
+                "We could not find a country called “%(typed)s”. Type its name in English, "
+                "Spanish or Arabic (like Mexico or México), pick it from the list, or type its "
+                "two-letter code (like MX). Working from many places? Type Remote."
+            ),
+            typed=value[:60],
         )
     if spec.widget is Widget.EMAIL and not _EMAIL.match(value):
         return Problem(N_("This does not look like an email address (name@example.org)."))
@@ -418,16 +506,58 @@ def _check_field(spec: FieldSpec, sub: Submission) -> Problem | None:
     return None
 
 
+def _duplicated(schema: FormSchema, form: Mapping[str, object]) -> set[str]:
+    """One-value fields posted more than once with different values (a forged post): which
+    one was meant cannot be known, so none is taken."""
+    getall = getattr(form, "getall", None)
+    if getall is None:
+        return set()
+    return {
+        spec.name
+        for spec in schema.fields
+        if spec.widget is not Widget.CHECKBOXES and len(set(map(str, getall(spec.name, [])))) > 1
+    }
+
+
 def validate(schema: FormSchema, form: Mapping[str, object]) -> Validation:
     sub = read(schema, form)
-    if sub.text("country"):
-        sub = Submission(sub.kind, MappingProxyType({**sub.values, "country": sub.country.upper()}))
+    code = country_code(sub.country) if sub.country else None
+    if code:
+        sub = Submission(sub.kind, MappingProxyType({**sub.values, "country": code}))
     errors: dict[str, Problem] = {}
+    twice = _duplicated(schema, form)
     for spec in schema.fields:
-        problem = _check_field(spec, sub)
+        problem = Problem(DUPLICATED) if spec.name in twice else _check_field(spec, sub)
         if problem:
             errors[spec.name] = problem
     if not any(sub.text(name) for name in CONTACT_FIELDS):
         for name in CONTACT_FIELDS:
             errors.setdefault(name, CONTACT_ERROR)
     return Validation(sub, MappingProxyType(errors))
+
+
+@dataclass(frozen=True)
+class SummaryItem:
+    """One line of the error summary at the top of the form: a link to where to fix it."""
+
+    anchor: str
+    label: str  # msgid: the field's label, or the group's heading for a group's rule
+    problem: str
+
+
+def summary(schema: FormSchema, errors: Mapping[str, str]) -> tuple[SummaryItem, ...]:
+    """The errors in the form's order; the contact rule, which marks every contact field,
+    is one line (leading to the first of them), not four."""
+    items: list[SummaryItem] = []
+    contact_listed = False
+    for spec in schema.fields:
+        problem = errors.get(spec.name)
+        if problem is None:
+            continue
+        if problem == CONTACT_ERROR and spec.name in CONTACT_FIELDS:
+            if not contact_listed:
+                items.append(SummaryItem(spec.anchor, spec.group or spec.label, problem))
+                contact_listed = True
+            continue
+        items.append(SummaryItem(spec.anchor, spec.label, problem))
+    return tuple(items)

@@ -108,6 +108,28 @@ def choice_label(choice: Any) -> str:
     return translate(choice.label)
 
 
+def country_shown(value: str) -> str:
+    """A stored country code as its name in the reader's language; anything else as typed."""
+    from coordinator.forms import COUNTRY_CODES, REMOTE, REMOTE_LABEL
+
+    if value == REMOTE:
+        return translate(REMOTE_LABEL)
+    return i18n.region_name(value) if value in COUNTRY_CODES else value
+
+
+def country_options() -> list[tuple[str, str]]:
+    """(name in the reader's language, code) for the country list: the U.S. and "remote"
+    first, the rest by name."""
+    from coordinator.forms import COUNTRY_CODES, REMOTE, _fold
+
+    rest = sorted(
+        ((i18n.region_name(c), c) for c in COUNTRY_CODES if c != "US"), key=lambda p: _fold(p[0])
+    )
+    return [(i18n.region_name("US"), "US"), (country_shown(REMOTE), REMOTE), *rest]
+
+
+ENV.globals["country_shown"] = country_shown
+ENV.globals["country_options"] = country_options
 ENV.globals["site"] = site
 ENV.globals["lang"] = i18n.current
 ENV.globals["languages"] = i18n.switch_choices

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from coordinator.forms import SCHEMAS, FormKind, Submission, validate
+from coordinator.forms import SCHEMAS, FormKind, Submission, summary, validate
 from coordinator.i18n import N_, current
 from coordinator.logs import get_logger
 from dsx.web import csrf as csrf_mod
@@ -59,6 +59,7 @@ async def _render_form(
         schema=schema,
         sub=sub or Submission(kind, {}),
         errors=errors or {},
+        summary=summary(schema, errors or {}),
         notice=notice,
         action=_action(kind),
         csrf_token=request.app[CSRF].token(binding),

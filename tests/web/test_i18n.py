@@ -84,7 +84,7 @@ async def test_switch_sets_a_lax_cookie_kept_across_errors_and_the_thanks_page(w
     )
     page = await resp.text()
     assert resp.status == 400 and '<html lang="es"' in page
-    assert "Revise los 3 campos marcados abajo." in page
+    assert "Hay que revisar 3 datos." in page
     assert 'id="f-name-error">Este dato es obligatorio.</p>' in page
     assert "Use como máximo 4000 caracteres (ahora hay 4001)." in page
     assert "Elija al menos una opción." in page
@@ -113,7 +113,7 @@ async def test_one_field_error_uses_the_singular_and_errors_page_is_translated(w
     pairs = full_form(REQUEST_FORM, email="no-es-un-correo")
     resp = await web.client.post("/request", data=[("csrf_token", await _token(page)), *pairs])
     page = await resp.text()
-    assert "Revise el campo marcado abajo." in page
+    assert "Hay que revisar un dato." in page
     assert "Esto no parece una dirección de correo electrónico" in page
     resp, page = await _get(web, "/no-such-page")
     assert resp.status == 404 and "Página no encontrada" in page and '<html lang="es"' in page

@@ -105,10 +105,10 @@ def test_arabic_is_partial_and_falls_back_to_english_per_message():
         assert i18n.gettext(_key(missing[0])) == f"\u2066{_key(missing[0])}\u2069"
         assert (
             i18n.ngettext(
-                "Please check the highlighted field below. Nothing you typed was lost.",
-                "Please check the %(count)s highlighted fields below. Nothing you typed was lost.",
+                "One thing needs your attention. Nothing you typed was lost.",
+                "%(count)s things need your attention. Nothing you typed was lost.",
                 2,
-            ).count("الحقلين")
+            ).count("أمران")
             == 1
         )
     finally:
