@@ -12,6 +12,7 @@ import numpy as np
 from trust_graph import snapshot as snaps
 from trust_graph.explain import accepted_reason, refusal_reason
 from trust_graph.flow import FlowResult, compute
+from trust_graph.live import LiveCore
 from trust_graph.model import (
     EDGE_CODES,
     EXCLUDED_STATUSES,
@@ -53,6 +54,7 @@ class _Entry:
     seeds: np.ndarray
     flow: FlowResult | None
     acc: Acceptance | None = None
+    live: LiveCore | None = None  # the core rule's layers, patched by vouches and revocations
 
 
 class TrustGraph:
@@ -164,7 +166,8 @@ class TrustGraph:
             entry.acc = None
             entry.seeds = entry.seeds + (entry.seeds >= pos)
             if entry.flow is not None:
-                entry.flow = entry.flow.moved(pos)
+                entry.flow = entry.flow.moved(pos) if entry.live is None else None
+            entry.live = None
         self._note("add_member", mode="incremental")
 
     def extend(
@@ -256,7 +259,16 @@ class TrustGraph:
         for (policy, _), entry in self._cache.items():
             entry.acc = None  # the literal rules are re-run lazily on the kept flow
             flow = entry.flow
-            if flow is None or existed:
+            if flow is None:
+                continue
+            if entry.live is not None:
+                if existed:
+                    entry.live.adopt(self._snap)
+                else:
+                    entry.live.vouched(self._snap, u, v)
+                entry.flow = entry.live.result
+                continue
+            if existed:
                 continue
             if self._flow_may_change_on_add(policy, flow, u, v):
                 entry.flow = None
@@ -284,11 +296,11 @@ class TrustGraph:
             flow = entry.flow
             if flow is None:
                 continue
-            if (
-                self._carries(policy, flow, u)
-                or flow.edge_flow[pos] > 0
-                or self._depth_may_change_on_remove(policy, flow, u, v)
-            ):
+            if entry.live is not None:
+                entry.live.revoked(self._snap, u, v)
+                entry.flow = entry.live.result
+                continue
+            if flow.edge_flow[pos] > 0 or self._depth_may_change_on_remove(policy, flow, u, v):
                 entry.flow = None
             else:
                 entry.flow = flow.with_edge_flow(np.delete(flow.edge_flow, pos))
@@ -347,8 +359,6 @@ class TrustGraph:
     def _flow_may_change_on_add(self, policy: Policy, flow: FlowResult, u: int, v: int) -> bool:
         if self._snap.excluded[v]:
             return False
-        if not policy.scheduled:
-            return self._carries(policy, flow, u)
         if self._expands(policy, flow, u):
             dv = int(flow.depth[v])
             if dv < 0 or dv > int(flow.depth[u]) + 1:
@@ -361,16 +371,6 @@ class TrustGraph:
             and flow.from_source_out[u]
             and flow.to_sink_in[v]
         )
-
-    def _carries(self, policy: Policy, flow: FlowResult, u: int) -> bool:
-        """Under the core rule, whether an edge out of ``u`` can matter at all.
-
-        An edge out of a member the seeds do not reach, or out of one that passes no
-        trust (pod, suspended, removed), changes neither the core nor either flow.
-        """
-        if policy.scheduled:
-            return False
-        return bool(flow.depth[u] >= 0 and self._snap.passable[u])
 
     def _depth_may_change_on_remove(self, policy: Policy, flow: FlowResult, u: int, v: int) -> bool:
         if not self._expands(policy, flow, u):
@@ -398,7 +398,11 @@ class TrustGraph:
         entry = self._cache.get(key)
         if entry is None or entry.flow is None:
             seeds = seed_numbers(self._snap, key[1])
-            entry = _Entry(seeds, compute(self._snap, policy, seeds))
+            if policy.scheduled:
+                entry = _Entry(seeds, compute(self._snap, policy, seeds))
+            else:
+                live = LiveCore(self._snap, policy, seeds)
+                entry = _Entry(seeds, live.result, live=live)
             self._cache[key] = entry
             self.stats.flow_recomputes += 1
         flow = entry.flow

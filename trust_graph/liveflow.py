@@ -40,6 +40,7 @@ class LiveFlow:
         self.unsat = {v for v in range(n) if cap[v] > 0 and not source[v]}
         self.touched: set[int] = set()  # members whose ``passed`` changed since last asked
         self._reach_t: set[int] | None = None
+        self.settled: set[int] = set()  # the last answer of :meth:`uncertain`
 
     # -- the network ---------------------------------------------------------------------
 
@@ -92,6 +93,7 @@ class LiveFlow:
         """Push ``delta`` (1 or -1) along the network edge x -> y."""
         if x == S:
             self.used[y >> 1] += delta
+            self.touched.add(y >> 1)
         elif y == T:
             v = x >> 1
             self.sunk[v] = delta > 0
@@ -269,6 +271,7 @@ class LiveFlow:
             nxt, found = self._toward_sink()
             if not found:
                 self._reach_t = {x >> 1 for x in nxt if x >= 0 and x & 1 == 0}
+                self.settled = self._reach_t
                 return
             x = S
             while x != T:
