@@ -20,7 +20,7 @@ from scipy.sparse.csgraph import breadth_first_order, maximum_flow
 
 from trust_graph.liveflow import LiveFlow
 from trust_graph.model import Policy
-from trust_graph.snapshot import POD_CODE, Snapshot, bfs_levels, gather
+from trust_graph.snapshot import POD_CODE, Snapshot, bfs_levels, positions
 
 
 @dataclass(frozen=True, eq=False)
@@ -105,8 +105,7 @@ def core_waves(
         return core, counts, wave
     core[seeds] = True
     wave[seeds] = 0
-    edges = np.arange(snap.m)
-    first = snap.dst[gather(snap.indptr, edges, seeds[snap.passable[seeds]])]
+    first = snap.dst[positions(snap.indptr, seeds[snap.passable[seeds]])]
     first = first[~snap.excluded[first] & ~core[first]]
     core[first] = True
     wave[first] = 1
@@ -114,7 +113,7 @@ def core_waves(
     step = 1
     while givers.size:
         step += 1
-        targets = snap.dst[gather(snap.indptr, edges, givers)]
+        targets = snap.dst[positions(snap.indptr, givers)]
         counts += np.bincount(targets, minlength=n)
         new = np.unique(targets[(counts[targets] >= need) & ~core[targets]])
         new = new[~snap.excluded[new]]
@@ -200,8 +199,8 @@ def _reached_by(flow: LiveFlow, n: int) -> np.ndarray:
     rest &= ~got
     out = np.zeros(n, dtype=bool)
     unsure = np.zeros(n, dtype=bool)
-    if flow.uncertain():
-        unsure[np.fromiter(flow.uncertain(), dtype=np.int64)] = True
+    if flow.unreached():
+        unsure[np.fromiter(flow.unreached(), dtype=np.int64)] = True
     out[rest & ~unsure] = True
     return got | out
 

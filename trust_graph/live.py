@@ -190,7 +190,7 @@ class LiveCore:
             self.core_flow.set_role(v, c, bool(core[i]), c - 1 if core[i] else 0)
             self.net.set_role(v, f, bool(near[i]), f - 1 if depth[i] == 1 else 0)
         before = (self.core_flow.settled, self.net.settled)
-        after = (self.core_flow.uncertain(), self.net.uncertain())
+        after = (self.core_flow.unreached(), self.net.unreached())
         moved = set(changed)
         for old, new in zip(before, after, strict=True):
             moved |= old ^ new
@@ -209,7 +209,7 @@ class LiveCore:
         by_flat = parts.by_flat.copy()
         passed = parts.passed.copy()
         cap = res.capacity.copy()
-        unsure_c, unsure_n = cf.uncertain(), net.uncertain()
+        unsure_c, unsure_n = cf.unreached(), net.unreached()
         for v in idx.tolist():
             by_core[v] = cf.cap[v] > 0 and (cf.source[v] or v not in unsure_c)
             by_flat[v] = net.cap[v] > 0 and (net.source[v] or v not in unsure_n)

@@ -38,9 +38,11 @@ class LiveFlow:
         self.fout: dict[int, dict[int, int]] = {}
         self.fin: dict[int, dict[int, int]] = {}
         self.unsat = {v for v in range(n) if cap[v] > 0 and not source[v]}
+        self.kept = 0  # units kept, the value of the flow
         self.touched: set[int] = set()  # members whose ``passed`` changed since last asked
         self._reach_t: set[int] | None = None
-        self.settled: set[int] = set()  # the last answer of :meth:`uncertain`
+        self.settled: set[int] = set()  # the last answer of :meth:`unreached`
+        self._journal: list[tuple[int, int, int]] | None = None  # undo log of a trial
 
     # -- the network ---------------------------------------------------------------------
 
@@ -65,6 +67,7 @@ class LiveFlow:
             self.fin.setdefault(w, {})[u] = f
         for v in sunk:
             self.sunk[v] = True
+            self.kept += 1
             self.unsat.discard(v)
         for v, f in passed:
             self.passed[v] = f
@@ -91,11 +94,14 @@ class LiveFlow:
 
     def _step(self, x: int, y: int, delta: int) -> None:
         """Push ``delta`` (1 or -1) along the network edge x -> y."""
+        if self._journal is not None:
+            self._journal.append((x, y, delta))
         if x == S:
             self.used[y >> 1] += delta
             self.touched.add(y >> 1)
         elif y == T:
             v = x >> 1
+            self.kept += delta
             self.sunk[v] = delta > 0
             if delta > 0:
                 self.unsat.discard(v)
@@ -121,9 +127,13 @@ class LiveFlow:
 
     # -- searches ------------------------------------------------------------------------
 
-    def _toward_sink(self) -> tuple[dict[int, int], bool]:
+    def _toward_sink(
+        self, record: dict[int, list[int]] | None = None
+    ) -> tuple[dict[int, int], bool]:
         """Backward BFS from T in the residual graph: every node that reaches T, with the
-        next hop towards it. Stops early (second value True) when the source is found."""
+        next hop towards it. Stops early (second value True) when the source is found.
+        ``record`` collects, per node, every residual predecessor scanned (for dominators).
+        """
         adj = self.adj
         iptr, iidx = adj.iptr, adj.iidx
         cap, source, supply, used, passed = (
@@ -139,34 +149,33 @@ class LiveFlow:
         for v in sorted(self.unsat):
             nxt[2 * v] = T
             frontier.append(2 * v)
+        if record is not None:
+            record[T] = frontier[:]
         while frontier:
             new: list[int] = []
             for y in frontier:
                 v = y >> 1
+                preds: list[int] = []
                 if y & 1 == 0:  # v_in of a member of the rest
                     for u in iidx[iptr[v] : iptr[v + 1]]:
-                        x = 2 * u + 1
-                        if x in nxt:
-                            continue
                         if (supply[u] > 0) if source[u] else (cap[u] > 1):
-                            nxt[x] = y
-                            new.append(x)
-                    if passed[v] > 0 and y + 1 not in nxt:
-                        nxt[y + 1] = y
-                        new.append(y + 1)
-                    continue
-                if source[v]:
-                    if used[v] < supply[v]:
-                        nxt[S] = y
-                        return nxt, True
-                elif passed[v] < cap[v] - 1 and y - 1 not in nxt:
-                    nxt[y - 1] = y
-                    new.append(y - 1)
-                for w in fout.get(v, ()):
-                    x = 2 * w
+                            preds.append(2 * u + 1)
+                    if passed[v] > 0:
+                        preds.append(y + 1)
+                else:
+                    if source[v]:
+                        if used[v] < supply[v]:
+                            nxt[S] = y
+                            return nxt, True
+                    elif passed[v] < cap[v] - 1:
+                        preds.append(y - 1)
+                    preds.extend(2 * w for w in fout.get(v, ()))
+                for x in preds:
                     if x not in nxt:
                         nxt[x] = y
                         new.append(x)
+                if record is not None:
+                    record[y] = preds
             frontier = new
         return nxt, False
 
@@ -265,23 +274,144 @@ class LiveFlow:
         assert was_giving or not self.fout.get(v)
         self._reach_t = None
 
-    def augment(self) -> None:
-        """Push units along residual paths until none is left: the flow is maximum."""
-        while True:
-            nxt, found = self._toward_sink()
-            if not found:
-                self._reach_t = {x >> 1 for x in nxt if x >= 0 and x & 1 == 0}
-                self.settled = self._reach_t
-                return
+    def _augment_once(self) -> tuple[bool, dict[int, int], dict[int, list[int]]]:
+        preds: dict[int, list[int]] = {}
+        nxt, found = self._toward_sink(preds)
+        if found:
             x = S
             while x != T:
                 y = nxt[x]
                 self._push_residual(x, y)
                 x = y
+        return found, nxt, preds
 
-    def uncertain(self) -> set[int]:
-        """Members of the rest whose ``v_in`` reaches T: some maximum flow leaves them out."""
+    def augment(self) -> None:
+        """Push units along residual paths until none is left (the flow is maximum), then
+        judge who the flow reaches."""
+        while True:
+            found, nxt, preds = self._augment_once()
+            if not found:
+                break
+        self._reach_t = self._judge(nxt, preds)
+        self.settled = self._reach_t
+
+    def _judge(self, nxt: dict[int, int], preds: dict[int, list[int]]) -> set[int]:
+        """Members of the rest that some maximum flow gives nothing at all.
+
+        Whoever's ``v_in`` cannot reach T keeps a unit in every maximum flow. Of the rest,
+        a member this flow gives nothing is out. A member holding exactly its own unit,
+        from one voucher ``u``, is out when ``u_out`` reaches T around them: then the
+        cycle T -> v_in -> u_out ~> T gives that unit to someone else (and it is the only
+        way, as the flow into them must drop by one). Anyone else is tried: take away
+        every unit through them, and see whether the flow recovers without them.
+        """
+        out: set[int] = set()
+        single: list[tuple[int, int]] = []
+        for x in nxt:
+            if x < 0 or x & 1:
+                continue
+            v = x >> 1
+            fin = self.fin.get(v)
+            if not fin:
+                out.add(v)
+            elif self.sunk[v] and self.passed[v] == 0 and len(fin) == 1:
+                ((u, f),) = fin.items()
+                if f == 1:
+                    single.append((v, u))
+                else:
+                    raise AssertionError("one unit in, one kept")
+            elif not self._needed(v):
+                out.add(v)
+        if single:
+            idom = _dominators(preds)
+            for v, u in single:
+                x, dominated = 2 * u + 1, False
+                while x != T:
+                    x = idom[x]
+                    if x == 2 * v:
+                        dominated = True
+                        break
+                if not dominated:
+                    out.add(v)
+        return out
+
+    def _needed(self, v: int) -> bool:
+        """Whether the maximum drops without ``v``: a trial, undone afterwards."""
+        role = (self.cap[v], self.source[v], self.supply[v])
+        touched, settled, reach = set(self.touched), self.settled, self._reach_t
+        self._journal = journal = []
+        value = self.kept
+        self.set_role(v, 0, False, 0)
+        lost = value - self.kept
+        recovered = 0
+        while recovered < lost and self._augment_once()[0]:
+            recovered += 1
+        self._journal = None
+        for x, y, d in reversed(journal):
+            self._step(x, y, -d)
+        self.cap[v], self.source[v], self.supply[v] = role
+        if self.rest(v) and not self.sunk[v]:
+            self.unsat.add(v)
+        self.touched, self.settled, self._reach_t = touched, settled, reach
+        return recovered < lost
+
+    def unreached(self) -> set[int]:
+        """Members of the rest whom some maximum flow gives nothing: the flow does not
+        reach them (it would carry as much without them)."""
         if self._reach_t is None:
             self.augment()
         assert self._reach_t is not None
         return self._reach_t
+
+
+def _dominators(preds: dict[int, list[int]]) -> dict[int, int]:
+    """Immediate dominators on the way to T (Cooper, Harvey and Kennedy's iteration).
+
+    ``preds[y]`` lists the nodes with a residual edge into ``y``; read backwards from T
+    this is a graph rooted at T, and ``x``'s dominators are the nodes every residual
+    path from ``x`` to T passes.
+    """
+    order: list[int] = []
+    index: dict[int, int] = {}
+    seen = {T}
+    stack = [(T, iter(preds.get(T, ())))]
+    while stack:
+        node, it = stack[-1]
+        for x in it:
+            if x not in seen:
+                seen.add(x)
+                stack.append((x, iter(preds.get(x, ()))))
+                break
+        else:
+            stack.pop()
+            index[node] = len(order)
+            order.append(node)
+    succ: dict[int, list[int]] = {}
+    for y, xs in preds.items():
+        for x in xs:
+            succ.setdefault(x, []).append(y)
+    idom = {T: T}
+
+    def meet(a: int, b: int) -> int:
+        while a != b:
+            while index[a] < index[b]:
+                a = idom[a]
+            while index[b] < index[a]:
+                b = idom[b]
+        return a
+
+    changed = True
+    while changed:
+        changed = False
+        for node in reversed(order):
+            if node == T:
+                continue
+            new: int | None = None
+            for p in succ.get(node, ()):
+                if p in idom:
+                    new = p if new is None else meet(p, new)
+            assert new is not None
+            if idom.get(node) != new:
+                idom[node] = new
+                changed = True
+    return idom

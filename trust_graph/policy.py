@@ -20,7 +20,7 @@ import numpy as np
 from trust_graph.flow import FlowResult, compute
 from trust_graph.model import EDGE_CODES, KIND_CODES, EdgeKind, MemberKind, Policy
 from trust_graph.paths import disjoint_paths
-from trust_graph.snapshot import Snapshot, gather
+from trust_graph.snapshot import Snapshot, positions
 
 VOUCH_CODE = EDGE_CODES.index(EdgeKind.VOUCH)
 ORG_CODE = KIND_CODES.index(MemberKind.ORGANIZATION)
@@ -76,14 +76,15 @@ def literal_fixpoint(
     while True:
         newly = givers[:0]
         if givers.size:
-            edges = gather(snap.indptr, np.arange(snap.m), givers)
+            edges = positions(snap.indptr, givers)
             targets = snap.dst[edges]
             vouched = is_vouch[edges]
-            np.add.at(vouches, targets[vouched], 1)
-            np.add.at(references, targets[~vouched], 1)
-            touched = np.unique(targets)
-            ok = (vouches[touched] >= 1) | (references[touched] >= need)
-            newly = touched[ok & candidates[touched] & ~accepted[touched]]
+            vouches += np.bincount(targets[vouched], minlength=n)
+            references += np.bincount(targets[~vouched], minlength=n)
+            touched = np.zeros(n, dtype=bool)
+            touched[targets] = True
+            ok = touched & ((vouches >= 1) | (references >= need))
+            newly = np.flatnonzero(ok & candidates & ~accepted)
         if not newly.size:  # providers settled: organizations may now have their referees
             orgs = np.flatnonzero(_organizations(snap, policy, seeds, accepted, is_org, org_paths))
             newly = orgs[~accepted[orgs]]
