@@ -135,13 +135,14 @@ def core_rule(snap: Snapshot, policy: Policy, seeds: np.ndarray) -> FlowResult:
     Both are solved as "sources and the rest": a source (a core member; in the net, a
     seed or a member a seed vouches for, whose supply from the seeds is unbounded) is
     accepted outright and never needs flow from anyone else, so the edges into sources
-    are left out. Same maximum, far smaller network. A member of the rest is reached
-    when every maximum flow leaves a unit with them (:mod:`trust_graph.liveflow`), so
-    the answer does not depend on which maximum flow the solver finds.
+    are left out. Same maximum, far smaller network. Where a maximum flow could keep its
+    units with different members, the members nearer the seeds (then lower numbered) are
+    the ones reached (:mod:`trust_graph.liveflow`), so the answer does not depend on which
+    maximum flow the solver finds.
     """
     depth = bfs_levels(snap.indptr, snap.dst, seeds, ~snap.excluded, snap.passable)
     core, counts = core_closure(snap, seeds, policy.core_vouches)
-    return settle(snap, policy, depth, core, counts, *solve_flows(snap, policy, depth, core))
+    return outcome(snap, policy, depth, core, counts, *solve_flows(snap, policy, depth, core))
 
 
 def roles(
@@ -164,10 +165,17 @@ def solve_flows(
 ) -> tuple[LiveFlow, LiveFlow]:
     """Both flows from scratch (scipy's Dinic), handed over as patchable flows."""
     first, second = roles(snap, policy, depth, core)
-    return _source_flow(snap, *first), _source_flow(snap, *second)
+    rank = ranks(depth).tolist()
+    return _source_flow(snap, *first, rank), _source_flow(snap, *second, rank[:])
 
 
-def settle(
+def ranks(depth: np.ndarray) -> np.ndarray:
+    """Who comes first where capacity is contested: nearer the seeds, then lower number."""
+    n = depth.size
+    return np.where(depth >= 0, depth, n).astype(np.int64) * n + np.arange(n)
+
+
+def outcome(
     snap: Snapshot,
     policy: Policy,
     depth: np.ndarray,
@@ -206,12 +214,13 @@ def _reached_by(flow: LiveFlow, n: int) -> np.ndarray:
 
 
 def _source_flow(
-    snap: Snapshot, cap: np.ndarray, is_source: np.ndarray, supply: np.ndarray
+    snap: Snapshot, cap: np.ndarray, is_source: np.ndarray, supply: np.ndarray, rank: list[int]
 ) -> LiveFlow:
     """Max flow: source -> s_out (``supply``) for sources; every other reached member
     ``v_in -> sink`` (1) and ``v_in -> v_out`` (cap - 1); vouches unbounded.
 
-    Returns the flow as a :class:`LiveFlow` over the snapshot's adjacency lists.
+    Returns the flow as a :class:`LiveFlow` over the snapshot's adjacency lists, its
+    units moved to the members ranked first (:meth:`LiveFlow.settle`).
     """
     n = snap.n
     source, sink = 2 * n, 2 * n + 1
@@ -222,7 +231,7 @@ def _source_flow(
     gives = (is_source & (supply > 0)) | (rest & (cap > 1))
     emask = gives[snap.src] & rest[snap.dst]
     big = min(int(cap.sum()) + 1, 2**30)
-    live = LiveFlow(snap.adj, cap.tolist(), is_source.tolist(), supply.tolist())
+    live = LiveFlow(snap.adj, cap.tolist(), is_source.tolist(), supply.tolist(), rank)
     if not fed.size or not members.size:
         return live
     rows = np.concatenate(
@@ -257,6 +266,7 @@ def _source_flow(
         zip(inner.tolist(), through.tolist()),
         zip(fed.tolist(), drawn.tolist()),
     )
+    live.settle()
     return live
 
 

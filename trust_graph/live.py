@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from trust_graph.flow import FlowResult, core_waves, settle, solve_flows
+from trust_graph.flow import FlowResult, core_waves, outcome, solve_flows
 from trust_graph.model import Policy
 from trust_graph.snapshot import POD_CODE, Snapshot, bfs_levels
 
@@ -31,7 +31,7 @@ class LiveCore:
         self.core, self.counts, self.wave = core_waves(snap, seeds, policy.core_vouches)
         self.next_wave = int(self.wave.max(initial=0)) + 1
         self.core_flow, self.net = solve_flows(snap, policy, self.depth, self.core)
-        self.result: FlowResult = settle(
+        self.result: FlowResult = outcome(
             snap, policy, self.depth, self.core, self.counts, self.core_flow, self.net
         )
         self.fallbacks = 0  # layers recomputed from scratch (kept for the benchmark)
@@ -185,7 +185,11 @@ class LiveCore:
         cap = np.where(reached, np.where(pod, 1, policy.member_capacity), 0)
         flat = np.where(reached, np.where(pod, 1, policy.flat_capacity), 0)
         near = reached & (depth <= 1)
+        n = snap.n
+        rank = (np.where(reached, depth, n).astype(np.int64) * n + members).tolist()
         for i, v in enumerate(members.tolist()):
+            self.core_flow.set_rank(v, rank[i])
+            self.net.set_rank(v, rank[i])
             c, f = int(cap[i]), int(flat[i])
             self.core_flow.set_role(v, c, bool(core[i]), c - 1 if core[i] else 0)
             self.net.set_role(v, f, bool(near[i]), f - 1 if depth[i] == 1 else 0)

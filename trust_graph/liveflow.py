@@ -15,6 +15,7 @@ same answer (docs/trust.md, "The rule").
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable
 
 from trust_graph.snapshot import Adjacency
@@ -27,10 +28,16 @@ class LiveFlow:
     """Flow state per member; ``2v`` is ``v_in``, ``2v + 1`` is ``v_out``."""
 
     def __init__(
-        self, adj: Adjacency, cap: list[int], source: list[bool], supply: list[int]
+        self,
+        adj: Adjacency,
+        cap: list[int],
+        source: list[bool],
+        supply: list[int],
+        rank: list[int],
     ) -> None:
         self.adj = adj
         self.cap, self.source, self.supply = cap, source, supply
+        self.rank = rank  # priority of each member's unit, lower first (distinct)
         n = len(cap)
         self.used = [0] * n  # sources: units drawn from the supply
         self.passed = [0] * n  # the rest: units passed on
@@ -38,11 +45,9 @@ class LiveFlow:
         self.fout: dict[int, dict[int, int]] = {}
         self.fin: dict[int, dict[int, int]] = {}
         self.unsat = {v for v in range(n) if cap[v] > 0 and not source[v]}
-        self.kept = 0  # units kept, the value of the flow
         self.touched: set[int] = set()  # members whose ``passed`` changed since last asked
         self._reach_t: set[int] | None = None
         self.settled: set[int] = set()  # the last answer of :meth:`unreached`
-        self._journal: list[tuple[int, int, int]] | None = None  # undo log of a trial
 
     # -- the network ---------------------------------------------------------------------
 
@@ -67,7 +72,6 @@ class LiveFlow:
             self.fin.setdefault(w, {})[u] = f
         for v in sunk:
             self.sunk[v] = True
-            self.kept += 1
             self.unsat.discard(v)
         for v, f in passed:
             self.passed[v] = f
@@ -94,14 +98,11 @@ class LiveFlow:
 
     def _step(self, x: int, y: int, delta: int) -> None:
         """Push ``delta`` (1 or -1) along the network edge x -> y."""
-        if self._journal is not None:
-            self._journal.append((x, y, delta))
         if x == S:
             self.used[y >> 1] += delta
             self.touched.add(y >> 1)
         elif y == T:
             v = x >> 1
-            self.kept += delta
             self.sunk[v] = delta > 0
             if delta > 0:
                 self.unsat.discard(v)
@@ -132,18 +133,8 @@ class LiveFlow:
     ) -> tuple[dict[int, int], bool]:
         """Backward BFS from T in the residual graph: every node that reaches T, with the
         next hop towards it. Stops early (second value True) when the source is found.
-        ``record`` collects, per node, every residual predecessor scanned (for dominators).
+        ``record`` collects, per node reached, its residual predecessors.
         """
-        adj = self.adj
-        iptr, iidx = adj.iptr, adj.iidx
-        cap, source, supply, used, passed = (
-            self.cap,
-            self.source,
-            self.supply,
-            self.used,
-            self.passed,
-        )
-        fout = self.fout
         nxt: dict[int, int] = {}
         frontier: list[int] = []
         for v in sorted(self.unsat):
@@ -154,22 +145,10 @@ class LiveFlow:
         while frontier:
             new: list[int] = []
             for y in frontier:
-                v = y >> 1
-                preds: list[int] = []
-                if y & 1 == 0:  # v_in of a member of the rest
-                    for u in iidx[iptr[v] : iptr[v + 1]]:
-                        if (supply[u] > 0) if source[u] else (cap[u] > 1):
-                            preds.append(2 * u + 1)
-                    if passed[v] > 0:
-                        preds.append(y + 1)
-                else:
-                    if source[v]:
-                        if used[v] < supply[v]:
-                            nxt[S] = y
-                            return nxt, True
-                    elif passed[v] < cap[v] - 1:
-                        preds.append(y - 1)
-                    preds.extend(2 * w for w in fout.get(v, ()))
+                preds = self._preds(y)
+                if preds is None:
+                    nxt[S] = y
+                    return nxt, True
                 for x in preds:
                     if x not in nxt:
                         nxt[x] = y
@@ -178,6 +157,29 @@ class LiveFlow:
                     record[y] = preds
             frontier = new
         return nxt, False
+
+    def _preds(self, y: int) -> list[int] | None:
+        """Nodes with a residual edge into ``y`` (None: the source has one, an augmenting
+        path). T and the source are never listed."""
+        v = y >> 1
+        if y & 1 == 0:  # v_in of a member of the rest
+            adj, source, supply, cap = self.adj, self.source, self.supply, self.cap
+            out = [
+                2 * u + 1
+                for u in adj.iidx[adj.iptr[v] : adj.iptr[v + 1]]
+                if ((supply[u] > 0) if source[u] else (cap[u] > 1))
+            ]
+            if self.passed[v] > 0:
+                out.append(y + 1)
+            return out
+        if self.source[v]:
+            if self.used[v] < self.supply[v]:
+                return None
+            out = []
+        else:
+            out = [y - 1] if self.passed[v] < self.cap[v] - 1 else []
+        out.extend(2 * w for w in self.fout.get(v, ()))
+        return out
 
     def _support_path(self, start: int, goal: int, forward: bool) -> list[int] | None:
         """A path along edges that carry flow, from ``start`` to ``goal`` (forward) or
@@ -242,6 +244,11 @@ class LiveFlow:
             self._cancel_edge_unit(u, w)
         self._reach_t = None
 
+    def set_rank(self, v: int, rank: int) -> None:
+        if self.rank[v] != rank:
+            self.rank[v] = rank
+            self._reach_t = None
+
     def edge_added(self) -> None:
         self._reach_t = None
 
@@ -274,144 +281,119 @@ class LiveFlow:
         assert was_giving or not self.fout.get(v)
         self._reach_t = None
 
-    def _augment_once(self) -> tuple[bool, dict[int, int], dict[int, list[int]]]:
-        preds: dict[int, list[int]] = {}
-        nxt, found = self._toward_sink(preds)
-        if found:
-            x = S
-            while x != T:
-                y = nxt[x]
-                self._push_residual(x, y)
-                x = y
-        return found, nxt, preds
-
     def augment(self) -> None:
         """Push units along residual paths until none is left (the flow is maximum), then
-        judge who the flow reaches."""
+        exchange units until the members kept are the first maximal set (:meth:`_better`)."""
         while True:
-            found, nxt, preds = self._augment_once()
-            if not found:
+            preds: dict[int, list[int]] = {}
+            nxt, found = self._toward_sink(preds)
+            if found:
+                x = S
+                while x != T:
+                    y = nxt[x]
+                    self._push_residual(x, y)
+                    x = y
+                continue
+            if not self._better(nxt, preds):
                 break
-        self._reach_t = self._judge(nxt, preds)
+        self._reach_t = set(self.unsat)
         self.settled = self._reach_t
 
-    def _judge(self, nxt: dict[int, int], preds: dict[int, list[int]]) -> set[int]:
-        """Members of the rest that some maximum flow gives nothing at all.
+    def _better(self, nxt: dict[int, int], preds: dict[int, list[int]]) -> bool:
+        """Make one improving exchange, if there is one; True when one was made.
 
-        Whoever's ``v_in`` cannot reach T keeps a unit in every maximum flow. Of the rest,
-        a member this flow gives nothing is out. A member holding exactly its own unit,
-        from one voucher ``u``, is out when ``u_out`` reaches T around them: then the
-        cycle T -> v_in -> u_out ~> T gives that unit to someone else (and it is the only
-        way, as the flow into them must drop by one). Anyone else is tried: take away
-        every unit through them, and see whether the flow recovers without them.
+        Every maximum flow keeps a unit with as many members; which members is decided by
+        rank: the set kept is the first in rank order (a matroid's greedy basis, unique).
+        It is reached from any maximum flow by exchanges: a unit kept by ``w`` moves, along
+        a residual path ``w_in ~> v_in``, to a member ``v`` ranked before ``w`` who keeps
+        none. When no such exchange is left the set is that first one (for a matroid a
+        basis no single exchange improves is the best). Such paths run inside the nodes
+        that reach T, which the last search found: each node is labelled with the worst
+        kept member that reaches it (worst first, so a node is labelled once).
         """
-        out: set[int] = set()
-        single: list[tuple[int, int]] = []
-        for x in nxt:
-            if x < 0 or x & 1:
+        succ: dict[int, list[int]] = {}
+        for y, xs in preds.items():
+            if y == T:
                 continue
-            v = x >> 1
-            fin = self.fin.get(v)
-            if not fin:
-                out.add(v)
-            elif self.sunk[v] and self.passed[v] == 0 and len(fin) == 1:
-                ((u, f),) = fin.items()
-                if f == 1:
-                    single.append((v, u))
-                else:
-                    raise AssertionError("one unit in, one kept")
-            elif not self._needed(v):
-                out.add(v)
-        if single:
-            idom = _dominators(preds)
-            for v, u in single:
-                x, dominated = 2 * u + 1, False
-                while x != T:
-                    x = idom[x]
-                    if x == 2 * v:
-                        dominated = True
-                        break
-                if not dominated:
-                    out.add(v)
-        return out
+            for x in xs:
+                succ.setdefault(x, []).append(y)
+        rank, sunk = self.rank, self.sunk
+        starts = sorted(
+            ((rank[x >> 1], x) for x in nxt if x >= 0 and not x & 1 and sunk[x >> 1]),
+            reverse=True,
+        )
+        label: set[int] = set()
+        for r, start in starts:
+            if start in label:
+                continue
+            label.add(start)
+            par = {start: start}
+            frontier = [start]
+            while frontier:
+                new: list[int] = []
+                for x in frontier:
+                    for y in succ.get(x, ()):
+                        if y in label:
+                            continue
+                        label.add(y)
+                        par[y] = x
+                        if not y & 1 and not sunk[y >> 1] and rank[y >> 1] < r:
+                            path = [y]
+                            while path[-1] != start:
+                                path.append(par[path[-1]])
+                            path.reverse()
+                            self._exchange(path)
+                            return True
+                        new.append(y)
+                frontier = new
+        return False
 
-    def _needed(self, v: int) -> bool:
-        """Whether the maximum drops without ``v``: a trial, undone afterwards."""
-        role = (self.cap[v], self.source[v], self.supply[v])
-        touched, settled, reach = set(self.touched), self.settled, self._reach_t
-        self._journal = journal = []
-        value = self.kept
-        self.set_role(v, 0, False, 0)
-        lost = value - self.kept
-        recovered = 0
-        while recovered < lost and self._augment_once()[0]:
-            recovered += 1
-        self._journal = None
-        for x, y, d in reversed(journal):
-            self._step(x, y, -d)
-        self.cap[v], self.source[v], self.supply[v] = role
-        if self.rest(v) and not self.sunk[v]:
-            self.unsat.add(v)
-        self.touched, self.settled, self._reach_t = touched, settled, reach
-        return recovered < lost
+    def _exchange(self, path: list[int]) -> None:
+        """Move the unit kept at ``path[0]`` along the residual path to ``path[-1]``."""
+        self._step(path[0], T, -1)
+        for x, y in zip(path, path[1:], strict=False):
+            self._push_residual(x, y)
+        self._step(path[-1], T, 1)
+
+    def settle(self) -> None:
+        """From a fresh maximum flow to the first maximal set, cheaply: members who keep no
+        unit are tried in rank order, each taking the unit of the worst-ranked member that
+        can give it up to them (processed in rank order, each needs one try); then
+        :meth:`augment` checks that no exchange is left."""
+        heap = [(self.rank[v], v) for v in self.unsat]
+        heapq.heapify(heap)
+        while heap:
+            r, v = heapq.heappop(heap)
+            if self.sunk[v] or not self.rest(v):
+                continue
+            start = 2 * v
+            par = {start: start}
+            frontier = [start]
+            worst, at = r, -1
+            while frontier:
+                new: list[int] = []
+                for y in frontier:
+                    for x in self._preds(y) or ():
+                        if x in par:
+                            continue
+                        par[x] = y
+                        new.append(x)
+                        if not x & 1 and self.sunk[x >> 1] and self.rank[x >> 1] > worst:
+                            worst, at = self.rank[x >> 1], x
+                frontier = new
+            if at < 0:
+                continue
+            path = [at]
+            while path[-1] != start:
+                path.append(par[path[-1]])
+            self._exchange(path)
+            heapq.heappush(heap, (worst, at >> 1))
+        self._reach_t = None
 
     def unreached(self) -> set[int]:
-        """Members of the rest whom some maximum flow gives nothing: the flow does not
-        reach them (it would carry as much without them)."""
+        """Members of the rest who keep no unit of the settled flow: the flow does not
+        reach them."""
         if self._reach_t is None:
             self.augment()
         assert self._reach_t is not None
         return self._reach_t
-
-
-def _dominators(preds: dict[int, list[int]]) -> dict[int, int]:
-    """Immediate dominators on the way to T (Cooper, Harvey and Kennedy's iteration).
-
-    ``preds[y]`` lists the nodes with a residual edge into ``y``; read backwards from T
-    this is a graph rooted at T, and ``x``'s dominators are the nodes every residual
-    path from ``x`` to T passes.
-    """
-    order: list[int] = []
-    index: dict[int, int] = {}
-    seen = {T}
-    stack = [(T, iter(preds.get(T, ())))]
-    while stack:
-        node, it = stack[-1]
-        for x in it:
-            if x not in seen:
-                seen.add(x)
-                stack.append((x, iter(preds.get(x, ()))))
-                break
-        else:
-            stack.pop()
-            index[node] = len(order)
-            order.append(node)
-    succ: dict[int, list[int]] = {}
-    for y, xs in preds.items():
-        for x in xs:
-            succ.setdefault(x, []).append(y)
-    idom = {T: T}
-
-    def meet(a: int, b: int) -> int:
-        while a != b:
-            while index[a] < index[b]:
-                a = idom[a]
-            while index[b] < index[a]:
-                b = idom[b]
-        return a
-
-    changed = True
-    while changed:
-        changed = False
-        for node in reversed(order):
-            if node == T:
-                continue
-            new: int | None = None
-            for p in succ.get(node, ()):
-                if p in idom:
-                    new = p if new is None else meet(p, new)
-            assert new is not None
-            if idom.get(node) != new:
-                idom[node] = new
-                changed = True
-    return idom
