@@ -189,7 +189,10 @@ def outcome(
     by_flat = _reached_by(net, snap.n)
     cap = np.array(core_flow.cap, dtype=np.int64)
     passed = np.array(
-        [u if s else p for u, s, p in zip(core_flow.used, core_flow.source, core_flow.passed)],
+        [
+            u if s else p
+            for u, s, p in zip(core_flow.used, core_flow.source, core_flow.passed, strict=True)
+        ],
         dtype=np.int64,
     )
     value = int(by_core.sum())
@@ -261,10 +264,15 @@ def _source_flow(
     on_edge = _entries(flow, n + snap.src[sel].astype(np.int64), snap.dst[sel])
     pos = on_edge > 0
     live.load(
-        zip(snap.src[sel][pos].tolist(), snap.dst[sel][pos].tolist(), on_edge[pos].tolist()),
+        zip(
+            snap.src[sel][pos].tolist(),
+            snap.dst[sel][pos].tolist(),
+            on_edge[pos].tolist(),
+            strict=True,
+        ),
         sunk.tolist(),
-        zip(inner.tolist(), through.tolist()),
-        zip(fed.tolist(), drawn.tolist()),
+        zip(inner.tolist(), through.tolist(), strict=True),
+        zip(fed.tolist(), drawn.tolist(), strict=True),
     )
     live.settle()
     return live

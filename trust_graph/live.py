@@ -41,6 +41,8 @@ class LiveCore:
     def vouched(self, snap: Snapshot, u: int, v: int) -> None:
         """The edge u -> v is new in ``snap``."""
         self._adopt(snap)
+        for flow in (self.core_flow, self.net):
+            flow.edge_added(u, v)
         changed = {u, v}
         changed |= self._closer(u, v)
         changed |= self._core_grows(u, v)
@@ -58,15 +60,12 @@ class LiveCore:
 
     def adopt(self, snap: Snapshot) -> None:
         """Same edges, new snapshot (a vouch's kind or time changed)."""
-        self.snap = snap
-        for flow in (self.core_flow, self.net):
-            flow.adj = snap.adj
+        self._adopt(snap)
 
     def _adopt(self, snap: Snapshot) -> None:
         self.snap = snap
         for flow in (self.core_flow, self.net):
             flow.adj = snap.adj
-            flow.edge_added()
 
     # -- distances -----------------------------------------------------------------------
 

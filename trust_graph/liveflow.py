@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable
+from itertools import pairwise
 
 from trust_graph.snapshot import Adjacency
 
@@ -48,6 +49,7 @@ class LiveFlow:
         self.touched: set[int] = set()  # members whose ``passed`` changed since last asked
         self._reach_t: set[int] | None = None
         self.settled: set[int] = set()  # the last answer of :meth:`unreached`
+        self._reaching: set[int] = set()  # nodes that reached T when last settled
 
     # -- the network ---------------------------------------------------------------------
 
@@ -222,7 +224,7 @@ class LiveFlow:
         return [x - 1] if self.passed[v] > 0 else []
 
     def _cancel(self, path: list[int]) -> None:
-        for x, y in zip(path, path[1:], strict=False):
+        for x, y in pairwise(path):
             self._step(x, y, -1)
 
     def _cancel_edge_unit(self, u: int, w: int) -> None:
@@ -239,18 +241,25 @@ class LiveFlow:
     # -- changes -------------------------------------------------------------------------
 
     def drop_edge(self, u: int, w: int) -> None:
-        """Before the vouch u -> w leaves the network: cancel what it carries."""
-        while self.fout.get(u, {}).get(w, 0) > 0:
-            self._cancel_edge_unit(u, w)
-        self._reach_t = None
+        """Before the vouch u -> w leaves the network: cancel what it carries. An edge
+        that carries nothing only takes residual paths away: the flow stays maximum and
+        no exchange appears, so nothing is left to settle."""
+        if self.fout.get(u, {}).get(w, 0) > 0:
+            while self.fout.get(u, {}).get(w, 0) > 0:
+                self._cancel_edge_unit(u, w)
+            self._reach_t = None
 
     def set_rank(self, v: int, rank: int) -> None:
         if self.rank[v] != rank:
             self.rank[v] = rank
-            self._reach_t = None
+            if 2 * v in self._reaching:  # elsewhere no exchange can involve them
+                self._reach_t = None
 
-    def edge_added(self) -> None:
-        self._reach_t = None
+    def edge_added(self, u: int, w: int) -> None:
+        """After the vouch u -> w joined: it matters only if ``w_in`` reaches T (a new
+        augmenting path or exchange must continue from ``w_in`` to T)."""
+        if self.gives(u) and self.rest(w) and 2 * w in self._reaching:
+            self._reach_t = None
 
     def clear(self, v: int) -> None:
         """Cancel every unit through member ``v`` (before its role changes)."""
@@ -296,6 +305,7 @@ class LiveFlow:
                 continue
             if not self._better(nxt, preds):
                 break
+        self._reaching = set(nxt)
         self._reach_t = set(self.unsat)
         self.settled = self._reach_t
 
@@ -351,7 +361,7 @@ class LiveFlow:
     def _exchange(self, path: list[int]) -> None:
         """Move the unit kept at ``path[0]`` along the residual path to ``path[-1]``."""
         self._step(path[0], T, -1)
-        for x, y in zip(path, path[1:], strict=False):
+        for x, y in pairwise(path):
             self._push_residual(x, y)
         self._step(path[-1], T, 1)
 

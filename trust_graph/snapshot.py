@@ -225,7 +225,8 @@ def _indptr(sorted_keys: np.ndarray, n: int) -> np.ndarray:
 
 def gather(indptr: np.ndarray, indices: np.ndarray, nodes: np.ndarray) -> np.ndarray:
     """All neighbours of ``nodes`` (with repeats), vectorised."""
-    return indices[positions(indptr, nodes)]
+    out: np.ndarray = indices[positions(indptr, nodes)]
+    return out
 
 
 def positions(indptr: np.ndarray, nodes: np.ndarray) -> np.ndarray:
