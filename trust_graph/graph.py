@@ -29,7 +29,13 @@ from trust_graph.model import (
     UnknownMember,
 )
 from trust_graph.paths import DisjointResult, disjoint_paths, nearest_source_path, shortest_path
-from trust_graph.policy import ORG_CODE, Acceptance, literal_fixpoint, seed_numbers
+from trust_graph.policy import (
+    ORG_CODE,
+    Acceptance,
+    literal_fixpoint,
+    patch_literal,
+    seed_numbers,
+)
 from trust_graph.snapshot import Snapshot, bfs_levels
 
 CUT_LIMIT = 16  # beyond this many independent paths a "bottleneck" explains nothing
@@ -55,6 +61,7 @@ class _Entry:
     flow: FlowResult | None
     acc: Acceptance | None = None
     live: LiveCore | None = None  # the core rule's layers, patched by vouches and revocations
+    edits: list[tuple[int, int, int, int]] | None = None  # since ``acc``: (u, v, old, new)
 
 
 class TrustGraph:
@@ -250,14 +257,16 @@ class TrustGraph:
             self._note("vouch", mode="deferred")
             return
         u, v = self._num(author), self._num(target)
-        existed = self._snap.edge_position(u, v) >= 0
+        at_pos = self._snap.edge_position(u, v)
+        existed = at_pos >= 0
+        old = int(self._snap.ekind[at_pos]) if existed else -1
         self._snap, pos = snaps.with_edge(
             self._snap, u, v, kind, at.timestamp() if at is not None else np.nan
         )
         if self._g is not None:
             self._g.add_edge(author, target, kind=kind, at=at)
         for (policy, _), entry in self._cache.items():
-            entry.acc = None  # the literal rules are re-run lazily on the kept flow
+            self._literal_edit(entry, (u, v, old, EDGE_CODES.index(kind)))
             flow = entry.flow
             if flow is None:
                 continue
@@ -288,11 +297,12 @@ class TrustGraph:
         pos = self._snap.edge_position(u, v)
         if pos < 0:
             return
+        old = int(self._snap.ekind[pos])
         self._snap = snaps.without_edge(self._snap, pos)
         if self._g is not None:
             self._g.remove_edge(author, target)
         for (policy, _), entry in self._cache.items():
-            entry.acc = None
+            self._literal_edit(entry, (u, v, old, -1))
             flow = entry.flow
             if flow is None:
                 continue
@@ -335,6 +345,15 @@ class TrustGraph:
         return RemovalImpact(member, dropped, orphaned)
 
     # -- cache maintenance -------------------------------------------------------------
+
+    @staticmethod
+    def _literal_edit(entry: _Entry, edit: tuple[int, int, int, int]) -> None:
+        """Note a vouch change for the literal rules, patched lazily on the next query
+        (core rule; the expert schedule re-runs them)."""
+        if entry.live is None or entry.acc is None:
+            entry.acc = None
+            return
+        entry.edits = [*(entry.edits or []), edit]
 
     def _note(self, op: str, *, mode: str) -> None:
         """Count how a change was absorbed: incremental, deferred (nothing cached yet), or
@@ -407,6 +426,9 @@ class TrustGraph:
             self.stats.flow_recomputes += 1
         flow = entry.flow
         assert flow is not None  # computed just above when missing
+        if entry.acc is not None and entry.edits:
+            entry.acc = patch_literal(self._snap, policy, entry.acc, flow, entry.edits)
+        entry.edits = None
         if entry.acc is None:
             entry.acc = literal_fixpoint(self._snap, policy, entry.seeds, flow)
         return entry.acc
