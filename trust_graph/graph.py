@@ -51,6 +51,7 @@ class UpdateStats:
     flow_recomputes: int = 0
     invalidations: int = 0
     last: dict[str, str] = field(default_factory=dict)
+    literal_reruns: int = 0  # literal rules re-run in full after patching could not settle
 
 
 @dataclass
@@ -428,6 +429,7 @@ class TrustGraph:
         assert flow is not None  # computed just above when missing
         if entry.acc is not None and entry.edits:
             entry.acc = patch_literal(self._snap, policy, entry.acc, flow, entry.edits)
+            self.stats.literal_reruns += entry.acc is None
         entry.edits = None
         if entry.acc is None:
             entry.acc = literal_fixpoint(self._snap, policy, entry.seeds, flow)
