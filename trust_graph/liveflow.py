@@ -6,11 +6,12 @@ each source; for every other member of the network ``v_in -> T`` (1) and ``v_in 
 ``w`` is not a source. The residual graph is never built: it is read from the flow state
 and the snapshot's adjacency lists, so a repair touches only what it explores.
 
-Who the flow reaches does not depend on which maximum flow is held: a member is reached
-when *every* maximum flow leaves a unit with them, which is when their ``v_in`` cannot
-reach ``T`` in the residual graph of a maximum flow (that set of nodes is the same for all
-maximum flows). So a flow patched after a change and one computed from scratch give the
-same answer (docs/trust.md, "The rule").
+Who the flow reaches does not depend on which maximum flow is held. The sets of members a
+maximum flow can keep units with are the bases of a matroid; the one taken is the first
+in rank order (nearest the seeds, then lowest number), unique, and reached from any
+maximum flow by moving kept units along residual paths (:meth:`LiveFlow._better`). So a
+flow patched after a change and one computed from scratch give the same answer
+(docs/trust.md, "Who gets contested trust").
 """
 
 from __future__ import annotations

@@ -177,9 +177,7 @@ def patch_literal(
             for y in adj.oidx[adj.optr[x] : adj.optr[x + 1]]:
                 if candidates[y] and not accepted[y] and (vouches[y] >= 1 or references[y] >= need):
                     queue.append(y)
-    return Acceptance(
-        acc.seeds, flow, accepted, vouches, references, {}, acc.introduced, wave
-    )
+    return Acceptance(acc.seeds, flow, accepted, vouches, references, {}, acc.introduced, wave)
 
 
 def _organizations(
