@@ -16,12 +16,12 @@ flow patched after a change and one computed from scratch give the same answer
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Iterable
 from itertools import pairwise
 
 from trust_graph.snapshot import Adjacency
 
+NEAR = 100  # nodes one exchange search may look at before waiting for the next round
 S = -1  # the source
 T = -2  # the sink
 
@@ -293,7 +293,7 @@ class LiveFlow:
 
     def augment(self) -> None:
         """Push units along residual paths until none is left (the flow is maximum), then
-        exchange units until the members kept are the first maximal set (:meth:`_better`)."""
+        exchange units until the members kept are the first maximal set (:meth:`_round`)."""
         while True:
             preds: dict[int, list[int]] = {}
             nxt, found = self._toward_sink(preds)
@@ -304,23 +304,30 @@ class LiveFlow:
                     self._push_residual(x, y)
                     x = y
                 continue
-            if not self._better(nxt, preds):
+            if not self._round(nxt, preds):
                 break
         self._reaching = set(nxt)
         self._reach_t = set(self.unsat)
         self.settled = self._reach_t
 
-    def _better(self, nxt: dict[int, int], preds: dict[int, list[int]]) -> bool:
-        """Make one improving exchange, if there is one; True when one was made.
+    def settle(self) -> None:
+        """From a maximum flow computed elsewhere to the first maximal set."""
+        self.augment()
+
+    def _round(self, nxt: dict[int, int], preds: dict[int, list[int]]) -> bool:
+        """One round of improving exchanges; False when there is none (the set is final).
 
         Every maximum flow keeps a unit with as many members; which members is decided by
         rank: the set kept is the first in rank order (a matroid's greedy basis, unique).
         It is reached from any maximum flow by exchanges: a unit kept by ``w`` moves, along
         a residual path ``w_in ~> v_in``, to a member ``v`` ranked before ``w`` who keeps
         none. When no such exchange is left the set is that first one (for a matroid a
-        basis no single exchange improves is the best). Such paths run inside the nodes
-        that reach T, which the last search found: each node is labelled with the worst
-        kept member that reaches it (worst first, so a node is labelled once).
+        basis no single exchange improves is the best), and every exchange makes the set
+        strictly better, so rounds end. Such paths run inside the nodes that reach T,
+        which the last search found: each is labelled with the worst kept member that
+        reaches it (worst first, so a node is labelled once, with a path back to it); the
+        members who could do better take those paths, best ranked first, as long as the
+        path is still open after the exchanges before it.
         """
         succ: dict[int, list[int]] = {}
         for y, xs in preds.items():
@@ -333,31 +340,74 @@ class LiveFlow:
             ((rank[x >> 1], x) for x in nxt if x >= 0 and not x & 1 and sunk[x >> 1]),
             reverse=True,
         )
-        label: set[int] = set()
+        label: dict[int, int] = {}
+        par: dict[int, int] = {}
         for r, start in starts:
             if start in label:
                 continue
-            label.add(start)
-            par = {start: start}
+            label[start], par[start] = r, start
             frontier = [start]
             while frontier:
                 new: list[int] = []
                 for x in frontier:
                     for y in succ.get(x, ()):
-                        if y in label:
-                            continue
-                        label.add(y)
-                        par[y] = x
-                        if not y & 1 and not sunk[y >> 1] and rank[y >> 1] < r:
-                            path = [y]
-                            while path[-1] != start:
-                                path.append(par[path[-1]])
-                            path.reverse()
-                            self._exchange(path)
-                            return True
-                        new.append(y)
+                        if y not in label:
+                            label[y], par[y] = r, x
+                            new.append(y)
                 frontier = new
-        return False
+        wanting = sorted((rank[v], v) for v in self.unsat if label.get(2 * v, -1) > rank[v])
+        made = False
+        for _, v in wanting:
+            path = [2 * v]
+            while par[path[-1]] != path[-1]:
+                path.append(par[path[-1]])
+            path.reverse()
+            if self._open(path):
+                self._exchange(path)
+                made = True
+            elif not self.sunk[v]:
+                other = self._nearest_worse(v, NEAR)
+                if other is not None:
+                    self._exchange(other)
+                    made = True
+        return made
+
+    def _nearest_worse(self, v: int, budget: int) -> list[int] | None:
+        """A residual path to ``v_in`` from the nearest kept member ranked after ``v``,
+        looking at no more than ``budget`` nodes."""
+        start, r = 2 * v, self.rank[v]
+        par = {start: start}
+        frontier = [start]
+        while frontier and len(par) < budget:
+            new: list[int] = []
+            for y in frontier:
+                for x in self._preds(y) or ():
+                    if x in par:
+                        continue
+                    par[x] = y
+                    if not x & 1 and self.sunk[x >> 1] and self.rank[x >> 1] > r:
+                        path = [x]
+                        while path[-1] != start:
+                            path.append(par[path[-1]])
+                        return path
+                    new.append(x)
+            frontier = new
+        return None
+
+    def _open(self, path: list[int]) -> bool:
+        """Whether an exchange path found before other exchanges is still usable."""
+        if not self.sunk[path[0] >> 1] or self.sunk[path[-1] >> 1]:
+            return False
+        for x, y in pairwise(path):
+            v = x >> 1
+            if v == y >> 1:
+                if x & 1 == 0 and self.passed[v] >= self.cap[v] - 1:
+                    return False
+                if x & 1 and self.passed[v] <= 0:
+                    return False
+            elif x & 1 == 0 and self.fout.get(y >> 1, {}).get(v, 0) <= 0:
+                return False
+        return True
 
     def _exchange(self, path: list[int]) -> None:
         """Move the unit kept at ``path[0]`` along the residual path to ``path[-1]``."""
@@ -365,41 +415,6 @@ class LiveFlow:
         for x, y in pairwise(path):
             self._push_residual(x, y)
         self._step(path[-1], T, 1)
-
-    def settle(self) -> None:
-        """From a fresh maximum flow to the first maximal set, cheaply: members who keep no
-        unit are tried in rank order, each taking the unit of the worst-ranked member that
-        can give it up to them (processed in rank order, each needs one try); then
-        :meth:`augment` checks that no exchange is left."""
-        heap = [(self.rank[v], v) for v in self.unsat]
-        heapq.heapify(heap)
-        while heap:
-            r, v = heapq.heappop(heap)
-            if self.sunk[v] or not self.rest(v):
-                continue
-            start = 2 * v
-            par = {start: start}
-            frontier = [start]
-            worst, at = r, -1
-            while frontier:
-                new: list[int] = []
-                for y in frontier:
-                    for x in self._preds(y) or ():
-                        if x in par:
-                            continue
-                        par[x] = y
-                        new.append(x)
-                        if not x & 1 and self.sunk[x >> 1] and self.rank[x >> 1] > worst:
-                            worst, at = self.rank[x >> 1], x
-                frontier = new
-            if at < 0:
-                continue
-            path = [at]
-            while path[-1] != start:
-                path.append(par[path[-1]])
-            self._exchange(path)
-            heapq.heappush(heap, (worst, at >> 1))
-        self._reach_t = None
 
     def unreached(self) -> set[int]:
         """Members of the rest who keep no unit of the settled flow: the flow does not
