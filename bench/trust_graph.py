@@ -173,7 +173,7 @@ def bench_updates(tg: TrustGraph, policy: Policy, seeds: list[str], rng, count: 
     snap = tg.snapshot
     ids = snap.ids
     modes: dict[str, int] = {}
-    upd, query = [], []
+    upd, query, accept = [], [], []
     for step in range(count):
         snap = tg.snapshot
         if step % 2 == 0:
@@ -189,11 +189,14 @@ def bench_updates(tg: TrustGraph, policy: Policy, seeds: list[str], rng, count: 
             probe = ids[b]
         upd.append(dt)
         modes[tg.stats.last["mode"]] = modes.get(tg.stats.last["mode"], 0) + 1
-        _, dq = timed(tg.vet, probe, policy, seeds)
-        query.append(dq)
+        _, da = timed(tg._acceptance, policy, seeds)  # who is accepted: the decision itself
+        _, dq = timed(tg.vet, probe, policy, seeds)  # then its reasons and explanation paths
+        accept.append(da)
+        query.append(da + dq)
     out = {
         "updates": summary(upd),
         "decision_after_update": summary(query),
+        "acceptance_after_update": summary(accept),
         "modes": modes,
         "flow_recomputes": tg.stats.flow_recomputes,
         "literal_reruns": tg.stats.literal_reruns,
@@ -330,7 +333,9 @@ def main() -> int:
             " modes counts updates that kept the flow (incremental) or dropped it;"
             " layer_fallbacks: core-rule layers (distances, core) grown afresh;"
             " equals_fresh: the patched accepted set equals a fresh computation's",
-            "decision_after_update: the next vet(), including any lazy recompute",
+            "decision_after_update: the next vet(), including any lazy recompute;"
+            " acceptance_after_update: its first part, who is accepted (the rest of vet()"
+            " is the reasons and the explanation paths)",
             "networkx: one call each, on the same data, after our measurements",
         ],
         "targets": {
