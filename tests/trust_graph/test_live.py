@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from tests.trust_graph.conftest import build, digraphs
 from trust_graph import EdgeKind, MemberKind, MemberStatus, Policy, TrustGraph
-from trust_graph.flow import core_rule
+from trust_graph.flow import core_rule, ranks, roles
 from trust_graph.liveflow import LiveFlow, S, T
 from trust_graph.policy import seed_numbers
 
@@ -192,3 +192,57 @@ def test_vouching_never_costs_the_voucher_their_own_place(graph, data):
     tg.add_member("zz-newcomer", MemberKind.PROVIDER, MemberStatus.APPLICANT)
     tg.vouch(voucher, "zz-newcomer")
     assert voucher in tg.accepted(POLICY, seeds)
+
+
+@settings(max_examples=80, deadline=None)
+@given(digraphs(max_nodes=10, statuses=True), st.data(), updates)
+def test_literal_rules_after_updates_equal_a_fresh_run_with_organizations(graph, data, ops):
+    """Vouches and references change the literal rules too; with organizations taking part
+    they are re-run in full, without them patched: either way as a fresh run decides."""
+    members, edges, status = graph
+    kinds = data.draw(
+        st.lists(
+            st.sampled_from([MemberKind.PROVIDER] * 3 + [MemberKind.ORGANIZATION]),
+            min_size=len(members),
+            max_size=len(members),
+        )
+    )
+    tg = TrustGraph()
+    for m, k in zip(members, kinds, strict=True):
+        tg.add_member(m, k, status[m])
+    for a, b, k in edges:
+        tg.vouch(a, b, k)
+    seeds = data.draw(st.lists(st.sampled_from(members), min_size=1, max_size=2, unique=True))
+    tg.accepted(POLICY, seeds)
+    for op, i, j in ops:
+        a, b = members[i % len(members)], members[j % len(members)]
+        if a == b:
+            continue
+        if op == "revoke":
+            tg.revoke(a, b)
+        else:
+            tg.vouch(a, b, EdgeKind.REFERENCE if op == "ref" else EdgeKind.VOUCH)
+        ours, theirs = tg._acceptance(POLICY, seeds), build_fresh(tg)._acceptance(POLICY, seeds)
+        assert ours.accepted.tolist() == theirs.accepted.tolist()
+        assert ours.vouches.tolist() == theirs.vouches.tolist()
+        assert ours.references.tolist() == theirs.references.tolist()
+
+
+@settings(max_examples=100, deadline=None)
+@given(digraphs(max_nodes=12, statuses=True), st.data())
+def test_any_maximum_flow_settles_to_the_same_members(graph, data):
+    """Grown from nothing, in its own order, a flow still ends with the members the rule
+    names (exchanges move the units there), whatever flow the solver started from."""
+    members, edges, status = graph
+    tg = build(members, edges, status)
+    seeds = data.draw(st.lists(st.sampled_from(members), min_size=1, max_size=2, unique=True))
+    res = fresh(tg, seeds, POLICY)
+    assert res.core is not None
+    snap = tg.snapshot
+    (cap, src, supply), _ = roles(snap, POLICY, res.depth, res.core.core)
+    rank = ranks(res.depth).tolist()
+    flow = LiveFlow(snap.adj, cap.tolist(), src.tolist(), supply.tolist(), rank)
+    flow.augment()
+    kept = {v for v in range(snap.n) if (flow.source[v] and flow.cap[v] > 0) or flow.sunk[v]}
+    assert {snap.ids[v] for v in kept} == reference_reached(tg, seeds, POLICY)
+    assert_maximum(flow, snap.n)
