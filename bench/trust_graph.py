@@ -1,16 +1,19 @@
 """Benchmark of the trust graph engine; prints one JSON object.
 
-Runs on Epinions (soc-sign-epinions, 131,828 members / 717,667 positive ratings) and on a
-synthetic 100k-member / 1M-vouch graph, and measures plain networkx on the same data in
-the same run (one call each: networkx takes seconds per call here).
+Runs on Epinions (soc-sign-epinions, 131,828 members / 717,667 positive ratings), on a
+synthetic 100k-member / 1M-vouch graph and on Advogato 2014 (its historical seeds), and
+measures plain networkx on the same data in the same run (one call each: networkx takes
+seconds per call here).
 
     .venv/bin/python bench/trust_graph.py [--data DIR] [--queries N] [--no-networkx]
+        [--updates N] [--graphs epinions,synthetic,advogato]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import sys
@@ -31,6 +34,7 @@ from trust_graph.formats import load  # noqa: E402
 from trust_graph.policy import seed_numbers  # noqa: E402
 
 RNG_SEED = 20260601
+ADVOGATO_SEEDS = ("alan", "federico", "miguel", "raph")  # as bench/sybil.py
 LEGACY = Policy(capacities=(800, 200, 50, 12, 4, 2, 1), max_depth=6)  # the expert schedule
 
 
@@ -90,7 +94,13 @@ def seeds_of(tg: TrustGraph, count: int = 4) -> list[str]:
     return sorted(snap.ids[i] for i in top.tolist())
 
 
-def bench_graph(path: Path, queries: int, fmt: str | None = None) -> dict:
+def bench_graph(
+    path: Path,
+    queries: int,
+    fmt: str | None = None,
+    seeds: list[str] | None = None,
+    updates: int = 200,
+) -> dict:
     out: dict = {"file": path.name}
     tg, t_load = timed(load, path, fmt)
     snap = tg.snapshot
@@ -121,7 +131,7 @@ def bench_graph(path: Path, queries: int, fmt: str | None = None) -> dict:
     out["disjoint_k2"] = {**summary(samples), "two_paths_fraction": round(two / len(k2_pairs), 3)}
 
     policy = LEGACY
-    seeds = seeds_of(tg)
+    seeds = seeds or seeds_of(tg)
     nums = seed_numbers(snap, tuple(seeds))
     flow, t_flow = timed(advogato, snap, policy, nums)
     accepted, t_accept = timed(tg.accepted, policy, seeds)
@@ -143,8 +153,8 @@ def bench_graph(path: Path, queries: int, fmt: str | None = None) -> dict:
         "flow_accepted": int(core.accepted.sum()),
         "accepted": len(core_accepted),
     }
-    out["incremental"] = bench_updates(tg, policy, seeds, rng)
-    out["incremental_core_rule"] = bench_updates(fresh, default, seeds, rng)
+    out["incremental"] = bench_updates(tg, policy, seeds, rng, 40)
+    out["incremental_core_rule"] = bench_updates(fresh, default, seeds, rng, updates)
     out["rss_peak_mb"] = round(peak_rss_mb(), 1)
     out["arrays_mb"] = round(arrays_bytes(snap) / 2**20, 1)
     out["_nx_args"] = (tg, witness or pairs[:1], policy, seeds, accepted)
@@ -157,13 +167,14 @@ def arrays_bytes(snap) -> int:
     return sum(getattr(snap, n).nbytes for n in names)
 
 
-def bench_updates(tg: TrustGraph, policy: Policy, seeds: list[str], rng) -> dict:
-    """Random new vouches and revocations; each followed by one decision."""
+def bench_updates(tg: TrustGraph, policy: Policy, seeds: list[str], rng, count: int) -> dict:
+    """Random new vouches and revocations; each followed by one decision. At the end the
+    patched decision is compared with a fresh computation on the same graph."""
     snap = tg.snapshot
     ids = snap.ids
     modes: dict[str, int] = {}
-    upd, query = [], []
-    for step in range(40):
+    upd, query, accept = [], [], []
+    for step in range(count):
         snap = tg.snapshot
         if step % 2 == 0:
             a, b = (int(x) for x in rng.integers(0, snap.n, size=2))
@@ -178,14 +189,24 @@ def bench_updates(tg: TrustGraph, policy: Policy, seeds: list[str], rng) -> dict
             probe = ids[b]
         upd.append(dt)
         modes[tg.stats.last["mode"]] = modes.get(tg.stats.last["mode"], 0) + 1
-        _, dq = timed(tg.vet, probe, policy, seeds)
-        query.append(dq)
-    return {
+        _, da = timed(tg._acceptance, policy, seeds)  # who is accepted: the decision itself
+        _, dq = timed(tg.vet, probe, policy, seeds)  # then its reasons and explanation paths
+        accept.append(da)
+        query.append(da + dq)
+    out = {
         "updates": summary(upd),
         "decision_after_update": summary(query),
+        "acceptance_after_update": summary(accept),
         "modes": modes,
         "flow_recomputes": tg.stats.flow_recomputes,
+        "literal_reruns": tg.stats.literal_reruns,
     }
+    live = [e.live for e in tg._cache.values() if e.live is not None]
+    if live:
+        out["layer_fallbacks"] = sum(x.fallbacks for x in live)
+    fresh = TrustGraph.from_snapshot(tg.snapshot)
+    out["equals_fresh"] = tg.accepted(policy, seeds) == fresh.accepted(policy, seeds)
+    return out
 
 
 def nx_core_rule(g: nx.DiGraph, seeds, policy: Policy) -> tuple[int, int]:
@@ -293,7 +314,12 @@ def main() -> int:
     ap.add_argument("--data", type=Path, default=Path("/work/shared/data"))
     ap.add_argument("--queries", type=int, default=1000)
     ap.add_argument("--no-networkx", action="store_true")
+    ap.add_argument("--updates", type=int, default=200, help="updates under the core rule")
+    ap.add_argument(
+        "--graphs", default="epinions,synthetic,advogato", help="comma-separated subset"
+    )
     args = ap.parse_args()
+    graphs = set(args.graphs.split(","))
     result: dict = {
         "notes": [
             "load_s: file to array snapshot; load_ready_s adds the list views path searches use",
@@ -304,8 +330,12 @@ def main() -> int:
             "core_rule: the default policy; full_decision_s is everything accepted() does"
             " from a cold cache (closure, both flows, the literal rules)",
             "incremental.updates: one vouch or revocation, applied to the cached decisions;"
-            " modes counts updates that kept the flow (incremental) or dropped it",
-            "decision_after_update: the next vet(), including any lazy recompute",
+            " modes counts updates that kept the flow (incremental) or dropped it;"
+            " layer_fallbacks: core-rule layers (distances, core) grown afresh;"
+            " equals_fresh: the patched accepted set equals a fresh computation's",
+            "decision_after_update: the next vet(), including any lazy recompute;"
+            " acceptance_after_update: its first part, who is accepted (the rest of vet()"
+            " is the reasons and the explanation paths)",
             "networkx: one call each, on the same data, after our measurements",
         ],
         "targets": {
@@ -318,17 +348,32 @@ def main() -> int:
             "decision_after_update_p99_ms": 50.0,
         },
     }
-    result["epinions"] = bench_graph(args.data / "soc-sign-epinions.txt.gz", args.queries)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "synthetic-100k-1m.csv"
-        synthetic(path)
-        result["synthetic"] = bench_graph(path, args.queries, "snap")
+    result["load_average"] = [round(x, 2) for x in os.getloadavg()]
+    if "epinions" in graphs:
+        result["epinions"] = bench_graph(
+            args.data / "soc-sign-epinions.txt.gz", args.queries, updates=args.updates
+        )
+    if "synthetic" in graphs:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "synthetic-100k-1m.csv"
+            synthetic(path)
+            result["synthetic"] = bench_graph(path, args.queries, "snap", updates=args.updates)
+    if "advogato" in graphs:
+        result["advogato"] = bench_graph(
+            args.data / "advogato-graph-2014-06.dot",
+            args.queries,
+            seeds=list(ADVOGATO_SEEDS),
+            updates=args.updates,
+        )
     result["rss_peak_before_networkx_mb"] = round(peak_rss_mb(), 1)
-    for name in ("epinions", "synthetic"):  # networkx last, so it does not inflate our peak
+    for name in ("epinions", "synthetic", "advogato"):  # networkx last: not in our peak
+        if name not in result:
+            continue
         nx_args = result[name].pop("_nx_args")
         if not args.no_networkx:
             result[name]["networkx"] = bench_networkx(*nx_args)
         del nx_args
+    result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     json.dump(result, sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0

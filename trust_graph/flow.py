@@ -18,8 +18,9 @@ import numpy as np
 from scipy.sparse import csr_array
 from scipy.sparse.csgraph import breadth_first_order, maximum_flow
 
+from trust_graph.liveflow import LiveFlow
 from trust_graph.model import Policy
-from trust_graph.snapshot import POD_CODE, Snapshot, bfs_levels, gather
+from trust_graph.snapshot import POD_CODE, Snapshot, bfs_levels, positions
 
 
 @dataclass(frozen=True, eq=False)
@@ -37,7 +38,8 @@ class FlowResult:
     core: CoreParts | None = None  # the parts of the core rule, when it is in force
 
     def moved(self, pos: int) -> FlowResult:
-        """The same flow with an isolated member inserted at ``pos``."""
+        """The same flow with an isolated member inserted at ``pos`` (Advogato schedule only:
+        the core rule's flows are recomputed)."""
         return FlowResult(
             np.insert(self.depth, pos, -1),
             np.insert(self.capacity, pos, 0),
@@ -46,7 +48,7 @@ class FlowResult:
             self.value,
             np.insert(self.from_source_out, pos, False),
             np.insert(self.to_sink_in, pos, False),
-            self.core.moved(pos) if self.core is not None else None,
+            None,
         )
 
     def with_edge_flow(self, edge_flow: np.ndarray) -> FlowResult:
@@ -71,15 +73,7 @@ class CoreParts:
     by_core: np.ndarray  # bool: core, or reached by the core flow
     by_flat: np.ndarray  # bool: reached by the safety-net flow
     passed: np.ndarray  # int64: units each member passes on in the core flow
-
-    def moved(self, pos: int) -> CoreParts:
-        return CoreParts(
-            np.insert(self.core, pos, False),
-            np.insert(self.core_vouchers, pos, 0),
-            np.insert(self.by_core, pos, False),
-            np.insert(self.by_flat, pos, False),
-            np.insert(self.passed, pos, 0),
-        )
+    live: tuple[LiveFlow, LiveFlow] | None = None  # both flows, patchable (core, net)
 
 
 def compute(snap: Snapshot, policy: Policy, seeds: np.ndarray) -> FlowResult:
@@ -93,24 +87,40 @@ def core_closure(snap: Snapshot, seeds: np.ndarray, need: int) -> tuple[np.ndarr
     Grown a wave at a time; each edge is counted once, when its author joins. Only
     passable members (not excluded, not on probation) count as vouchers.
     """
+    core, counts, _ = core_waves(snap, seeds, need)
+    return core, counts
+
+
+def core_waves(
+    snap: Snapshot, seeds: np.ndarray, need: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`core_closure` with the wave in which each core member joined (seeds 0, their
+    vouchees 1): every later member has ``need`` core vouchers from earlier waves, which is
+    what lets a revocation be checked without growing the core again."""
     n = snap.n
     core = np.zeros(n, dtype=bool)
     counts = np.zeros(n, dtype=np.int64)
+    wave = np.full(n, -1, dtype=np.int64)
     if not seeds.size:
-        return core, counts
+        return core, counts, wave
     core[seeds] = True
-    edges = np.arange(snap.m)
-    first = snap.dst[gather(snap.indptr, edges, seeds[snap.passable[seeds]])]
-    core[first[~snap.excluded[first]]] = True
+    wave[seeds] = 0
+    first = snap.dst[positions(snap.indptr, seeds[snap.passable[seeds]])]
+    first = first[~snap.excluded[first] & ~core[first]]
+    core[first] = True
+    wave[first] = 1
     givers = np.flatnonzero(core & snap.passable)
+    step = 1
     while givers.size:
-        targets = snap.dst[gather(snap.indptr, edges, givers)]
-        np.add.at(counts, targets, 1)
+        step += 1
+        targets = snap.dst[positions(snap.indptr, givers)]
+        counts += np.bincount(targets, minlength=n)
         new = np.unique(targets[(counts[targets] >= need) & ~core[targets]])
         new = new[~snap.excluded[new]]
         core[new] = True
+        wave[new] = step
         givers = new[snap.passable[new]]
-    return core, counts
+    return core, counts, wave
 
 
 def core_rule(snap: Snapshot, policy: Policy, seeds: np.ndarray) -> FlowResult:
@@ -125,37 +135,95 @@ def core_rule(snap: Snapshot, policy: Policy, seeds: np.ndarray) -> FlowResult:
     Both are solved as "sources and the rest": a source (a core member; in the net, a
     seed or a member a seed vouches for, whose supply from the seeds is unbounded) is
     accepted outright and never needs flow from anyone else, so the edges into sources
-    are left out. Same maximum, far smaller network.
+    are left out. Same maximum, far smaller network. Where a maximum flow could keep its
+    units with different members, the members nearer the seeds (then lower numbered) are
+    the ones reached (:mod:`trust_graph.liveflow`), so the answer does not depend on which
+    maximum flow the solver finds.
     """
-    n = snap.n
-    allowed = ~snap.excluded
-    depth = bfs_levels(snap.indptr, snap.dst, seeds, allowed, snap.passable)
+    depth = bfs_levels(snap.indptr, snap.dst, seeds, ~snap.excluded, snap.passable)
+    core, counts = core_closure(snap, seeds, policy.core_vouches)
+    return outcome(snap, policy, depth, core, counts, *solve_flows(snap, policy, depth, core))
+
+
+def roles(
+    snap: Snapshot, policy: Policy, depth: np.ndarray, core: np.ndarray
+) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(capacity, source, supply) of every member in the core flow and in the safety net."""
     reached = depth >= 0
     pod = snap.status == POD_CODE
-    core, counts = core_closure(snap, seeds, policy.core_vouches)
-    core &= reached
     cap = np.where(reached, policy.member_capacity, 0)
     cap = np.where(pod & reached, 1, cap)
-    by_core, edge_flow, value = _source_flow(snap, cap, core, cap - 1)
-    passed = np.bincount(snap.src, weights=edge_flow, minlength=n).astype(np.int64)
+    src = core & reached
     flat = np.where(reached, policy.flat_capacity, 0)
     flat = np.where(pod & reached, 1, flat)
-    near = (depth == 0) | (depth == 1)
-    by_flat, _, _ = _source_flow(snap, flat, near, np.where(depth == 1, flat - 1, 0))
-    accepted = by_core & by_flat
-    everywhere = np.ones(n, dtype=bool)  # residual sets unused by the core rule: supersets
-    parts = CoreParts(core, counts, by_core, by_flat, passed)
-    return FlowResult(depth, cap, accepted, edge_flow, value, everywhere, everywhere, parts)
+    near = reached & (depth <= 1)
+    return (cap, src, np.where(src, cap - 1, 0)), (flat, near, np.where(depth == 1, flat - 1, 0))
+
+
+def solve_flows(
+    snap: Snapshot, policy: Policy, depth: np.ndarray, core: np.ndarray
+) -> tuple[LiveFlow, LiveFlow]:
+    """Both flows from scratch (scipy's Dinic), handed over as patchable flows."""
+    first, second = roles(snap, policy, depth, core)
+    rank = ranks(depth).tolist()
+    return _source_flow(snap, *first, rank), _source_flow(snap, *second, rank[:])
+
+
+def ranks(depth: np.ndarray) -> np.ndarray:
+    """Who comes first where capacity is contested: nearer the seeds, then lower number."""
+    n = depth.size
+    return np.where(depth >= 0, depth, n).astype(np.int64) * n + np.arange(n)
+
+
+def outcome(
+    snap: Snapshot,
+    policy: Policy,
+    depth: np.ndarray,
+    core: np.ndarray,
+    counts: np.ndarray,
+    core_flow: LiveFlow,
+    net: LiveFlow,
+) -> FlowResult:
+    """Read who is accepted off two maximum flows (any two: the answer is the same)."""
+    by_core = _reached_by(core_flow, snap.n)
+    by_flat = _reached_by(net, snap.n)
+    cap = np.array(core_flow.cap, dtype=np.int64)
+    passed = np.array(
+        [
+            u if s else p
+            for u, s, p in zip(core_flow.used, core_flow.source, core_flow.passed, strict=True)
+        ],
+        dtype=np.int64,
+    )
+    value = int(by_core.sum())
+    everywhere = np.ones(snap.n, dtype=bool)  # residual sets unused by the core rule: supersets
+    parts = CoreParts(core & (depth >= 0), counts, by_core, by_flat, passed, (core_flow, net))
+    edge_flow = np.zeros(0, dtype=np.int64)  # the core rule keeps its flow in ``live``
+    return FlowResult(
+        depth, cap, by_core & by_flat, edge_flow, value, everywhere, everywhere, parts
+    )
+
+
+def _reached_by(flow: LiveFlow, n: int) -> np.ndarray:
+    got = np.array(flow.source, dtype=bool) & (np.array(flow.cap) > 0)
+    rest = np.array(flow.cap) > 0
+    rest &= ~got
+    out = np.zeros(n, dtype=bool)
+    unsure = np.zeros(n, dtype=bool)
+    if flow.unreached():
+        unsure[np.fromiter(flow.unreached(), dtype=np.int64)] = True
+    out[rest & ~unsure] = True
+    return got | out
 
 
 def _source_flow(
-    snap: Snapshot, cap: np.ndarray, is_source: np.ndarray, supply: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, int]:
+    snap: Snapshot, cap: np.ndarray, is_source: np.ndarray, supply: np.ndarray, rank: list[int]
+) -> LiveFlow:
     """Max flow: source -> s_out (``supply``) for sources; every other reached member
     ``v_in -> sink`` (1) and ``v_in -> v_out`` (cap - 1); vouches unbounded.
 
-    Returns who is accepted (the sources and whoever receives a unit), the flow on each
-    snapshot edge, and the units delivered (sources count one each).
+    Returns the flow as a :class:`LiveFlow` over the snapshot's adjacency lists, its
+    units moved to the members ranked first (:meth:`LiveFlow.settle`).
     """
     n = snap.n
     source, sink = 2 * n, 2 * n + 1
@@ -166,6 +234,9 @@ def _source_flow(
     gives = (is_source & (supply > 0)) | (rest & (cap > 1))
     emask = gives[snap.src] & rest[snap.dst]
     big = min(int(cap.sum()) + 1, 2**30)
+    live = LiveFlow(snap.adj, cap.tolist(), is_source.tolist(), supply.tolist(), rank)
+    if not fed.size or not members.size:
+        return live
     rows = np.concatenate(
         [np.full(fed.size, source), members, inner, n + snap.src[emask].astype(np.int64)]
     )
@@ -180,20 +251,31 @@ def _source_flow(
             np.full(int(emask.sum()), big, np.int64),
         ]
     ).astype(np.int32)
-    got = is_source & (cap > 0)
-    edge_flow = np.zeros(snap.m, dtype=np.int64)
-    if not fed.size or not members.size:
-        return got, edge_flow, int(got.sum())
     graph = csr_array((data, (rows, cols)), shape=(2 * n + 2, 2 * n + 2))
     graph.sum_duplicates()
     graph.sort_indices()
     res = maximum_flow(graph, source, sink, method="dinic")
     flow = res.flow.tocsr()
     flow.sort_indices()
-    got[members[_entries(flow, members, np.full(members.size, sink)) > 0]] = True
+    sunk = members[_entries(flow, members, np.full(members.size, sink)) > 0]
+    through = _entries(flow, inner, n + inner)
+    drawn = _entries(flow, np.full(fed.size, source), n + fed)
     sel = np.flatnonzero(emask)
-    edge_flow[sel] = _entries(flow, n + snap.src[sel].astype(np.int64), snap.dst[sel])
-    return got, edge_flow, int(res.flow_value) + int((is_source & (cap > 0)).sum())
+    on_edge = _entries(flow, n + snap.src[sel].astype(np.int64), snap.dst[sel])
+    pos = on_edge > 0
+    live.load(
+        zip(
+            snap.src[sel][pos].tolist(),
+            snap.dst[sel][pos].tolist(),
+            on_edge[pos].tolist(),
+            strict=True,
+        ),
+        sunk.tolist(),
+        zip(inner.tolist(), through.tolist(), strict=True),
+        zip(fed.tolist(), drawn.tolist(), strict=True),
+    )
+    live.settle()
+    return live
 
 
 def capacities(snap: Snapshot, policy: Policy, seeds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -12,6 +12,7 @@ import numpy as np
 from trust_graph import snapshot as snaps
 from trust_graph.explain import accepted_reason, refusal_reason
 from trust_graph.flow import FlowResult, compute
+from trust_graph.live import LiveCore
 from trust_graph.model import (
     EDGE_CODES,
     EXCLUDED_STATUSES,
@@ -28,7 +29,13 @@ from trust_graph.model import (
     UnknownMember,
 )
 from trust_graph.paths import DisjointResult, disjoint_paths, nearest_source_path, shortest_path
-from trust_graph.policy import ORG_CODE, Acceptance, literal_fixpoint, seed_numbers
+from trust_graph.policy import (
+    ORG_CODE,
+    Acceptance,
+    literal_fixpoint,
+    patch_literal,
+    seed_numbers,
+)
 from trust_graph.snapshot import Snapshot, bfs_levels
 
 CUT_LIMIT = 16  # beyond this many independent paths a "bottleneck" explains nothing
@@ -44,6 +51,7 @@ class UpdateStats:
     flow_recomputes: int = 0
     invalidations: int = 0
     last: dict[str, str] = field(default_factory=dict)
+    literal_reruns: int = 0  # literal rules re-run in full after patching could not settle
 
 
 @dataclass
@@ -53,6 +61,8 @@ class _Entry:
     seeds: np.ndarray
     flow: FlowResult | None
     acc: Acceptance | None = None
+    live: LiveCore | None = None  # the core rule's layers, patched by vouches and revocations
+    edits: list[tuple[int, int, int, int]] | None = None  # since ``acc``: (u, v, old, new)
 
 
 class TrustGraph:
@@ -164,7 +174,8 @@ class TrustGraph:
             entry.acc = None
             entry.seeds = entry.seeds + (entry.seeds >= pos)
             if entry.flow is not None:
-                entry.flow = entry.flow.moved(pos)
+                entry.flow = entry.flow.moved(pos) if entry.live is None else None
+            entry.live = None
         self._note("add_member", mode="incremental")
 
     def extend(
@@ -247,16 +258,27 @@ class TrustGraph:
             self._note("vouch", mode="deferred")
             return
         u, v = self._num(author), self._num(target)
-        existed = self._snap.edge_position(u, v) >= 0
+        at_pos = self._snap.edge_position(u, v)
+        existed = at_pos >= 0
+        old = int(self._snap.ekind[at_pos]) if existed else -1
         self._snap, pos = snaps.with_edge(
             self._snap, u, v, kind, at.timestamp() if at is not None else np.nan
         )
         if self._g is not None:
             self._g.add_edge(author, target, kind=kind, at=at)
         for (policy, _), entry in self._cache.items():
-            entry.acc = None  # the literal rules are re-run lazily on the kept flow
+            self._literal_edit(entry, (u, v, old, EDGE_CODES.index(kind)))
             flow = entry.flow
-            if flow is None or existed:
+            if flow is None:
+                continue
+            if entry.live is not None:
+                if existed:
+                    entry.live.adopt(self._snap)
+                else:
+                    entry.live.vouched(self._snap, u, v)
+                entry.flow = entry.live.result
+                continue
+            if existed:
                 continue
             if self._flow_may_change_on_add(policy, flow, u, v):
                 entry.flow = None
@@ -276,19 +298,20 @@ class TrustGraph:
         pos = self._snap.edge_position(u, v)
         if pos < 0:
             return
+        old = int(self._snap.ekind[pos])
         self._snap = snaps.without_edge(self._snap, pos)
         if self._g is not None:
             self._g.remove_edge(author, target)
         for (policy, _), entry in self._cache.items():
-            entry.acc = None
+            self._literal_edit(entry, (u, v, old, -1))
             flow = entry.flow
             if flow is None:
                 continue
-            if (
-                self._carries(policy, flow, u)
-                or flow.edge_flow[pos] > 0
-                or self._depth_may_change_on_remove(policy, flow, u, v)
-            ):
+            if entry.live is not None:
+                entry.live.revoked(self._snap, u, v)
+                entry.flow = entry.live.result
+                continue
+            if flow.edge_flow[pos] > 0 or self._depth_may_change_on_remove(policy, flow, u, v):
                 entry.flow = None
             else:
                 entry.flow = flow.with_edge_flow(np.delete(flow.edge_flow, pos))
@@ -324,6 +347,15 @@ class TrustGraph:
 
     # -- cache maintenance -------------------------------------------------------------
 
+    @staticmethod
+    def _literal_edit(entry: _Entry, edit: tuple[int, int, int, int]) -> None:
+        """Note a vouch change for the literal rules, patched lazily on the next query
+        (core rule; the expert schedule re-runs them)."""
+        if entry.live is None or entry.acc is None:
+            entry.acc = None
+            return
+        entry.edits = [*(entry.edits or []), edit]
+
     def _note(self, op: str, *, mode: str) -> None:
         """Count how a change was absorbed: incremental, deferred (nothing cached yet), or
         invalidated (the flow is recomputed on the next query)."""
@@ -347,8 +379,6 @@ class TrustGraph:
     def _flow_may_change_on_add(self, policy: Policy, flow: FlowResult, u: int, v: int) -> bool:
         if self._snap.excluded[v]:
             return False
-        if not policy.scheduled:
-            return self._carries(policy, flow, u)
         if self._expands(policy, flow, u):
             dv = int(flow.depth[v])
             if dv < 0 or dv > int(flow.depth[u]) + 1:
@@ -361,16 +391,6 @@ class TrustGraph:
             and flow.from_source_out[u]
             and flow.to_sink_in[v]
         )
-
-    def _carries(self, policy: Policy, flow: FlowResult, u: int) -> bool:
-        """Under the core rule, whether an edge out of ``u`` can matter at all.
-
-        An edge out of a member the seeds do not reach, or out of one that passes no
-        trust (pod, suspended, removed), changes neither the core nor either flow.
-        """
-        if policy.scheduled:
-            return False
-        return bool(flow.depth[u] >= 0 and self._snap.passable[u])
 
     def _depth_may_change_on_remove(self, policy: Policy, flow: FlowResult, u: int, v: int) -> bool:
         if not self._expands(policy, flow, u):
@@ -398,11 +418,19 @@ class TrustGraph:
         entry = self._cache.get(key)
         if entry is None or entry.flow is None:
             seeds = seed_numbers(self._snap, key[1])
-            entry = _Entry(seeds, compute(self._snap, policy, seeds))
+            if policy.scheduled:
+                entry = _Entry(seeds, compute(self._snap, policy, seeds))
+            else:
+                live = LiveCore(self._snap, policy, seeds)
+                entry = _Entry(seeds, live.result, live=live)
             self._cache[key] = entry
             self.stats.flow_recomputes += 1
         flow = entry.flow
         assert flow is not None  # computed just above when missing
+        if entry.acc is not None and entry.edits:
+            entry.acc = patch_literal(self._snap, policy, entry.acc, flow, entry.edits)
+            self.stats.literal_reruns += entry.acc is None
+        entry.edits = None
         if entry.acc is None:
             entry.acc = literal_fixpoint(self._snap, policy, entry.seeds, flow)
         return entry.acc

@@ -225,13 +225,20 @@ def _indptr(sorted_keys: np.ndarray, n: int) -> np.ndarray:
 
 def gather(indptr: np.ndarray, indices: np.ndarray, nodes: np.ndarray) -> np.ndarray:
     """All neighbours of ``nodes`` (with repeats), vectorised."""
+    out: np.ndarray = indices[positions(indptr, nodes)]
+    return out
+
+
+def positions(indptr: np.ndarray, nodes: np.ndarray) -> np.ndarray:
+    """The CSR positions of every edge out of ``nodes``, vectorised."""
     starts = indptr[nodes]
     lens = indptr[nodes + 1] - starts
     total = int(lens.sum())
     if total == 0:
-        return np.zeros(0, dtype=indices.dtype)
+        return np.zeros(0, dtype=np.int64)
     offsets = np.repeat(starts - (np.cumsum(lens) - lens), lens)
-    return indices[offsets + np.arange(total)]
+    out: np.ndarray = offsets + np.arange(total)
+    return out
 
 
 def bfs_levels(
