@@ -112,7 +112,7 @@ def _s(template: str, **parts: Any) -> Renderer:
 
     def render(e: Entry) -> Markup:
         # The template is a literal of this module, never data; values are escaped.
-        values = {k: f(e) for k, f in parts.items()}
+        values = {k: "—" if (v := f(e)) is None else v for k, f in parts.items()}
         return Markup(template).format(**values)  # noqa: S704
 
     return render
@@ -150,7 +150,7 @@ def _proposal_created(e: Entry) -> Markup:
         else Markup("; no approval needed")
     )
     return Markup("{} proposed {} for request {} as proposal {} (score {}){}.").format(
-        A(e), member(e.get("provider")), request(e.get("request")), SP(e), e.get("score"), wait
+        A(e), member(e.get("provider")), request(e.get("request")), SP(e), e.get("score", "—"), wait
     )
 
 
@@ -190,7 +190,7 @@ def _closed(e: Entry) -> Markup:
 
 
 def _reviewed(e: Entry) -> Markup:
-    marks = ", ".join(f"{k} {e.get(k)}" for k in ("conduct", "contract", "communication"))
+    marks = ", ".join(f"{k} {e.get(k, '—')}" for k in ("conduct", "contract", "communication"))
     breach = "; code of conduct violated" if e.get("violation") else ""
     return Markup("{} reviewed engagement {}: {}{}.").format(A(e), SE(e), marks, breach)
 
