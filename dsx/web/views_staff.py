@@ -70,12 +70,15 @@ async def error_page(
 ) -> web.Response:
     """An error page; signed-in staff keep the staff menu on it (a missing member, an
     expired link), everyone else gets the public one."""
-    session = await staff.current(request)
-    if session is None:
-        return await page("error.html", status=status, title=title, message=message)
-    return await render(
-        request, session, "dash_error.html", title=title, message=message, status=status
-    )
+    try:
+        session = await staff.current(request)
+        if session is not None:
+            return await render(
+                request, session, "dash_error.html", title=title, message=message, status=status
+            )
+    except Exception as exc:  # the store is down: the plain page still says what happened
+        log.warning("web.error_page_without_menu", error=type(exc).__name__)
+    return await page("error.html", status=status, title=title, message=message)
 
 
 PageOf = Callable[..., Awaitable[listing.Page[Any]]]
