@@ -131,7 +131,9 @@ async def test_browser_walks_forms_and_dashboard_without_other_hosts(web, tmp_pa
 
             # -- a staff action through the use case -----------------------------------
             await page.click("header nav >> text=Vetting")
-            await page.click('tr[data-member="@p3:hs"] button')
+            await page.click(
+                'tr[data-member="@p3:hs"] form[action="/dashboard/actions/vet"] button'
+            )
             assert "Done: vet" in await page.inner_text("main")
 
             # -- sign out ----------------------------------------------------------------
