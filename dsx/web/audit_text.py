@@ -3,8 +3,9 @@
 One renderer per action the code writes (``RENDERERS``); an action without one (an old
 entry, or a new action) still reads as ``key: value`` text. Members, requests,
 proposals and engagements become links to their page or to the list searched for them;
-partners and organizations are shown by whatever id the log holds (handles today,
-opaque ids later), so nothing here depends on their shape. Every value is escaped.
+partners, organizations and staff are links when they are members, looked up by
+whatever id the log holds (handles today, opaque ids later), so nothing here depends on
+their shape. Every value is escaped.
 """
 
 from __future__ import annotations
@@ -34,8 +35,17 @@ class Entry:
 
 
 Renderer = Callable[[Entry], Markup]
-# Data keys that may name a person, looked up so members among them become links.
-PEOPLE = frozenset({"author", "provider", "by", "to"})
+
+
+def named(data: Mapping[str, Any]) -> set[str]:
+    """The ids an entry's data may name (any short string, or one in a list), looked up
+    so the members among them become links, whatever shape ids take."""
+    out: set[str] = set()
+    for v in data.values():
+        for x in v if isinstance(v, (list, tuple)) else (v,):
+            if isinstance(x, str) and 0 < len(x) <= 255:
+                out.add(x)
+    return out
 
 
 def ident(value: Any) -> Markup:
@@ -66,8 +76,9 @@ def engagement(value: Any) -> Markup:
     return _listed("/dashboard/engagements", value, state="all")
 
 
-def partner(value: Any) -> Markup:
-    return ident(value)
+def _party(key: str) -> Callable[[Entry], Markup]:
+    """A partner, organization or staff member named in the data: a link when a member."""
+    return lambda e: who(e, e.get(key, "—"))
 
 
 def who(e: Entry, value: Any) -> Markup:
@@ -136,7 +147,7 @@ def _field(key: str, link: Callable[[Any], Markup] = ident) -> Callable[[Entry],
 def _vouch(kind: str) -> Renderer:
     def render(e: Entry) -> Markup:
         by = e.get("entered_by_partner")
-        via = Markup(", entered by partner {}").format(partner(by)) if by else Markup("")
+        via = Markup(", entered by partner {}").format(who(e, by)) if by else Markup("")
         return Markup("{} {} {}{}.").format(who(e, e.get("author", e.actor)), kind, SM(e), via)
 
     return render
@@ -145,7 +156,7 @@ def _vouch(kind: str) -> Renderer:
 def _proposal_created(e: Entry) -> Markup:
     needed = e.get("approvals_needed") or []
     wait = (
-        Markup("; waiting for approval from {}").format(ids(needed, partner))
+        Markup("; waiting for approval from {}").format(ids(needed, lambda v: who(e, v)))
         if needed
         else Markup("; no approval needed")
     )
@@ -241,14 +252,14 @@ RENDERERS: dict[str, Renderer] = {
     "partner.registered": _s(
         "{a} registered partner {s}{g} with {n}.",
         a=A,
-        s=lambda e: partner(e.subject),
+        s=S,
         g=lambda e: " (global)" if e.get("is_global") else "",
         n=_count("rooms", "room", "rooms"),
     ),
     "partner.updated": _s(
         "{a} updated partner {s}: {r}, {m}.",
         a=A,
-        s=lambda e: partner(e.subject),
+        s=S,
         r=_count("rooms", "room", "rooms"),
         m=_count("members", "member", "members"),
     ),
@@ -263,7 +274,7 @@ RENDERERS: dict[str, Renderer] = {
         "{a} added organization {s} for partner {p}{c}.",
         a=A,
         s=SM,
-        p=_field("partner", partner),
+        p=_party("partner"),
         c=lambda e: ", archive consent given" if e.get("consent") else "",
     ),
     "trust.vouch": _vouch("vouched for"),
@@ -278,13 +289,11 @@ RENDERERS: dict[str, Renderer] = {
         "{a} filed request {s} for partner {p} (urgency {u}).",
         a=A,
         s=SR,
-        p=_field("partner", partner),
+        p=_party("partner"),
         u=lambda e: e.get("urgency", "—"),
     ),
-    "request.referral_suggested": _s(
-        "Request {s} could be referred to {t}.", s=SR, t=_field("to", partner)
-    ),
-    "request.referred": _s("{a} referred request {s} to {t}.", a=A, s=SR, t=_field("to", partner)),
+    "request.referral_suggested": _s("Request {s} could be referred to {t}.", s=SR, t=_party("to")),
+    "request.referred": _s("{a} referred request {s} to {t}.", a=A, s=SR, t=_party("to")),
     "request.refused": _s(
         "{a} refused request {s} (reason: {c}).", a=A, s=SR, c=lambda e: words(e.get("code", "—"))
     ),
@@ -305,13 +314,13 @@ RENDERERS: dict[str, Renderer] = {
         "{a} approved proposal {s} for partner {p}{c}.",
         a=A,
         s=SP,
-        p=_field("partner", partner),
+        p=_party("partner"),
         c=lambda e: "; every approval is in" if e.get("complete") else "",
     ),
     "proposal.approval_withdrawn": _s(
         "{a} withdrew the approval of partner {p} for proposal {s}.",
         a=A,
-        p=_field("partner", partner),
+        p=_party("partner"),
         s=SP,
     ),
     "proposal.declined": _s(
@@ -354,7 +363,7 @@ RENDERERS: dict[str, Renderer] = {
         u=lambda e: e.get("urgency") or "not given",
         n=_count("fields", "sealed field", "sealed fields"),
         r=lambda e: (
-            Markup(", routed to {}").format(partner(e.get("referral"))) if e.get("referral") else ""
+            Markup(", routed to {}").format(who(e, e.get("referral"))) if e.get("referral") else ""
         ),
     ),
     "intake.acknowledged": _s(
@@ -378,7 +387,7 @@ RENDERERS: dict[str, Renderer] = {
     ),
     "desk.taken": _s("{a} took {s}.", a=A, s=_case),
     "desk.released": _s("{a} released {s}.", a=A, s=_case),
-    "desk.handed_over": _s("{a} handed {s} over to {t}.", a=A, s=_case, t=_field("to")),
+    "desk.handed_over": _s("{a} handed {s} over to {t}.", a=A, s=_case, t=_party("to")),
     "desk.take_refused": _desk_refused("take"),
     "desk.hand_over_refused": _desk_refused("hand over"),
     "desk.release_refused": _desk_refused("release"),

@@ -233,7 +233,7 @@ async def audit_log(request: web.Request, session: staff.StaffSession) -> web.St
     found, lv, status = await _listed(request, session, listing.AUDIT, listing.audit_page)
     people = {e.actor for e in found.rows} | {e.subject for e in found.rows}
     for e in found.rows:
-        people.update(str(v) for k, v in e.data.items() if k in audit_text.PEOPLE)
+        people |= audit_text.named(e.data)
     known = await queries.known_members(services.engine, people)
     sentences = {
         e.seq: audit_text.sentence(audit_text.Entry(e.actor, e.action, e.subject, e.data, known))

@@ -143,13 +143,15 @@ def test_sentences_link_members_requests_and_proposals():
         "proposal.created",
         "p-750b9dfd",
         {"request": "r-1", "provider": "@p1:hs", "score": 7, "approvals_needed": ["riverside"]},
-        frozenset({"@p1:hs"}),
+        frozenset({"@p1:hs", "riverside"}),
     )
     html = str(audit_text.sentence(e))
+    assert (
+        'waiting for approval from <a class="mono id" href="/dashboard/members/riverside">' in html
+    )
     assert '<a class="mono id" href="/dashboard/members/@p1:hs">@p1:hs</a>' in html
     assert 'href="/dashboard?state=all&amp;q=r-1"' in html
     assert 'href="/dashboard/proposals?state=all&amp;q=p-750b9dfd"' in html
-    assert "waiting for approval from" in html and "riverside" in html
     # The actor is a link only when a member; staff are shown by their id.
     assert '<span class="mono id">@staff:hs</span> proposed' in html
 
@@ -290,6 +292,7 @@ async def test_audit_page_shows_sentences_with_links(web):
     assert 'href="/dashboard/members/@p1:hs"' in vouch or 'href="/dashboard/members/o1"' in vouch
     filed = next(r for a, r in rows if a == "request.filed")
     assert 'href="/dashboard?state=all&amp;q=r-' in filed
+    assert 'for partner <a class="mono id" href="/dashboard/members/alpha">alpha</a>' in filed
     # The request link finds the request, whatever its state.
     href = re.search(r'href="(/dashboard\?state=all&amp;q=(r-[^"]+))"', filed)
     assert href is not None
