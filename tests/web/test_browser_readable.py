@@ -87,7 +87,8 @@ GRAPH = r"""() => {
     }
   }
   const fontPx = parseFloat(getComputedStyle(svg.querySelector("text")).fontSize);
-  return {boxes: boxes.length, segments: segs.length, bad, fontPx};
+  const routed = svg.querySelectorAll("polyline.edge").length;
+  return {boxes: boxes.length, segments: segs.length, routed, bad, fontPx};
 }"""
 
 
@@ -112,6 +113,9 @@ async def _long_members(web) -> None:
     for m in (LONG, *MORE):
         await c.vet(m)
     await c.vouch("beta", LONG)
+    # In @p1's picture beta and the long ids sit in one column (both two hops away): the
+    # edge between them is routed around the boxes.
+    await c.vouch("alpha", "beta")
 
 
 async def test_staff_pages_read_whole_on_a_phone_and_a_desktop(web, tmp_path):
@@ -159,6 +163,8 @@ async def test_staff_pages_read_whole_on_a_phone_and_a_desktop(web, tmp_path):
                         graph = await page.evaluate(GRAPH)
                         assert graph is not None and graph["boxes"] >= 3, path
                         assert graph["segments"] >= 2, path
+                        if path == "/dashboard/members/@p1:hs":
+                            assert graph["routed"] >= 1, graph
                         assert not graph["bad"], f"{path} at {width}px: {graph['bad'][:5]}"
                         # Readable on a phone too: the picture scrolls in its frame
                         # instead of shrinking its 12 px labels.
