@@ -370,6 +370,7 @@ async def serve(
     )
     if auth is not None:
         delivery.login = auth.create_login_link
+        delivery.login_minutes = auth.login_link_minutes
         # Links go to each staff member's direct room, opened by the staff room's account.
         delivery.direct = DirectRooms(bot.session, coordinator.engine)
 

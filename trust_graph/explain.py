@@ -55,7 +55,8 @@ def refusal_reason(snap: Snapshot, policy: Policy, flow: FlowResult, i: int) -> 
             f"{member} is not core ({len(core_v)} of the {need} core vouches needed) and the "
             f"trust flow does not reach them: a voucher passes at most {b} on, and none of "
             f"theirs has any left for them — {listed}{more}. What would admit them: {hint}, "
-            f"or vouches from {need - len(core_v)} more core member(s), which makes them core.",
+            f"or vouches from {need - len(core_v)} more core "
+            f"member{'' if need - len(core_v) == 1 else 's'}, which makes them core.",
         )
     f = policy.flat_capacity
     return Reason(
@@ -90,7 +91,7 @@ def _describe(snap: Snapshot, parts: CoreParts, u: int, b: int) -> str:
         return f"{name} (not accepted: no trust to pass on)"
     if passed == 0:
         return f"{name} (not core, receives only its own unit: passes nothing on)"
-    return f"{name} (not core, passes on the {passed} unit(s) it receives)"
+    return f"{name} (not core, passes on the {passed} unit{'' if passed == 1 else 's'} it receives)"
 
 
 def _spare(

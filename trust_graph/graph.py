@@ -592,7 +592,8 @@ class TrustGraph:
             out.append(
                 Reason(
                     "vouched_by_accepted",
-                    f"{member} has {vouches} vouch(es) from accepted full members.",
+                    f"{member} has {vouches} vouch{'' if vouches == 1 else 'es'} "
+                    "from accepted full members.",
                 )
             )
         elif refs >= policy.provider_min_references:
@@ -665,6 +666,6 @@ class TrustGraph:
             Reason(
                 "dependent_references",
                 f"{member}'s {refs} referees depend on common introducers: only {found} "
-                f"independent path(s) of the {need} needed.",
+                f"independent path{'' if found == 1 else 's'} of the {need} needed.",
             )
         ]

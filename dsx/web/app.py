@@ -70,8 +70,8 @@ async def friendly_errors(request: web.Request, handler):  # type: ignore[no-unt
                 status=exc.status,
                 headers=allow,
             )
-        return await page(
-            "error.html",
+        return await views_staff.error_page(
+            request,
             status=exc.status,
             title=ERROR_TITLES.get(exc.status, SOMETHING_WRONG),
             message=_error_text(exc),

@@ -273,6 +273,11 @@ class StaffAuth:
         self._clock = clock
 
     @property
+    def login_link_minutes(self) -> int:
+        """How long a sign-in link works (said in the bot's message that carries it)."""
+        return int(self._link_ttl.total_seconds() // 60)
+
+    @property
     def staff_members(self) -> frozenset[str]:
         """The configured staff members (whom a case can be handed over to)."""
         return self._staff

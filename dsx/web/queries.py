@@ -189,6 +189,15 @@ def with_sla(item: listing.RequestItem, now: datetime, sla: SlaPolicy) -> OpenRe
     )
 
 
+async def known_members(engine: AsyncEngine, ids: set[str]) -> frozenset[str]:
+    """Which of ``ids`` are members (so the audit page links them to their page)."""
+    if not ids:
+        return frozenset()
+    async with engine.connect() as conn:
+        found = await conn.execute(sa.select(members.c.id).where(members.c.id.in_(sorted(ids))))
+        return frozenset(r.id for r in found)
+
+
 async def member(engine: AsyncEngine, member_id: str) -> MemberRow | None:
     async with engine.connect() as conn:
         row = (await conn.execute(sa.select(members).where(members.c.id == member_id))).first()

@@ -45,6 +45,17 @@ def when(value: datetime | str | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def plural(n: int, one: str, many: str) -> str:
+    """``1 vouch``, ``2 vouches``, ``0 vouches``: the count and its word, through ngettext
+    so a language with other plural rules picks its own form."""
+    return i18n.ngettext(f"%(num)d {one}", f"%(num)d {many}", n) % {"num": n}
+
+
+def noun(n: int, one: str, many: str) -> str:
+    """The word alone for a count shown beside it (``accepted member(s)`` no more)."""
+    return i18n.ngettext(one, many, n)
+
+
 def minutes(value: int | None) -> str:
     if value is None:
         return "—"
@@ -137,6 +148,8 @@ ENV.globals["choice_label"] = choice_label
 ENV.filters["tr"] = translate
 ENV.filters["when"] = when
 ENV.filters["minutes"] = minutes
+ENV.globals["count"] = plural
+ENV.globals["noun"] = noun
 
 
 async def page(name: str, status: int = 200, **context: Any) -> web.Response:

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from coordinator.logs import get_logger
 from dsx.web import csrf as csrf_mod
-from dsx.web import staff
+from dsx.web import staff, views_staff
 from dsx.web.client import client_address, set_cookie
 from dsx.web.ratelimit import Scope
 from dsx.web.render import page
@@ -36,7 +36,9 @@ def see_other(location: str) -> web.Response:
 async def login_link(request: web.Request) -> web.Response:
     token = request.match_info["token"]
     if not await request.app[SERVICES].auth.link_is_live(token):
-        return await page("error.html", status=410, title="Link expired", message=DEAD_LINK)
+        return await views_staff.error_page(
+            request, status=410, title="Link expired", message=DEAD_LINK
+        )
     binding, new = csrf_mod.browser_binding(request)
     response = await page("login.html", token=token, csrf_token=request.app[CSRF].token(binding))
     if new:
@@ -58,7 +60,9 @@ async def login(request: web.Request) -> web.StreamResponse:
     session = await request.app[SERVICES].auth.redeem(token)
     if session is None:
         log.info("web.login_refused")
-        return await page("error.html", status=410, title="Link expired", message=DEAD_LINK)
+        return await views_staff.error_page(
+            request, status=410, title="Link expired", message=DEAD_LINK
+        )
     log.info("web.login")
     response = see_other("/dashboard")
     set_cookie(

@@ -19,10 +19,10 @@ from coordinator import case_owners, listing
 from coordinator.domain import DomainError
 from coordinator.logs import get_logger
 from coordinator.usecases.acting import Acting
-from dsx.web import confirm, lists, queries, staff, svg
+from dsx.web import audit_text, confirm, lists, queries, staff, svg
 from dsx.web.actions import staff_caller
 from dsx.web.incoming import acknowledge
-from dsx.web.render import page
+from dsx.web.render import page, when
 from dsx.web.security import SETTINGS_KEY
 from dsx.web.services import SERVICES
 
@@ -63,6 +63,22 @@ async def render(
         incoming_waiting=waiting,
         **context,
     )
+
+
+async def error_page(
+    request: web.Request, *, status: int, title: str, message: str
+) -> web.Response:
+    """An error page; signed-in staff keep the staff menu on it (a missing member, an
+    expired link), everyone else gets the public one."""
+    try:
+        session = await staff.current(request)
+        if session is not None:
+            return await render(
+                request, session, "dash_error.html", title=title, message=message, status=status
+            )
+    except Exception as exc:  # the store is down: the plain page still says what happened
+        log.warning("web.error_page_without_menu", error=type(exc).__name__)
+    return await page("error.html", status=status, title=title, message=message)
 
 
 PageOf = Callable[..., Awaitable[listing.Page[Any]]]
@@ -185,7 +201,22 @@ async def member(request: web.Request, session: staff.StaffSession) -> web.Strea
         explanation=explanation,
         radius=radius,
         graph=svg.render(hood, paths),
+        paths=named_paths(explanation),
     )
+
+
+def named_paths(explanation: Any) -> list[tuple[str, tuple[str, ...]]]:
+    """The vouching paths, each once: the shortest one is named among the independent
+    paths when it is one of them, and listed on its own only when it is not."""
+    if explanation is None:
+        return []
+    shortest = tuple(explanation.shortest_path or ())
+    out: list[tuple[str, tuple[str, ...]]] = []
+    for i, p in enumerate(dict.fromkeys(tuple(p) for p in explanation.disjoint_paths), 1):
+        out.append((f"Independent path {i}" + (" (shortest)" if p == shortest else ""), p))
+    if shortest and all(p != shortest for _, p in out):
+        out.insert(0, ("Shortest", shortest))
+    return out
 
 
 @routes.get("/dashboard/identities", name="identities")
@@ -200,12 +231,21 @@ async def identities(request: web.Request, session: staff.StaffSession) -> web.S
 async def audit_log(request: web.Request, session: staff.StaffSession) -> web.StreamResponse:
     services = request.app[SERVICES]
     found, lv, status = await _listed(request, session, listing.AUDIT, listing.audit_page)
+    people = {e.actor for e in found.rows} | {e.subject for e in found.rows}
+    for e in found.rows:
+        people |= audit_text.named(e.data)
+    known = await queries.known_members(services.engine, people)
+    sentences = {
+        e.seq: audit_text.sentence(audit_text.Entry(e.actor, e.action, e.subject, e.data, known))
+        for e in found.rows
+    }
     return await render(
         request,
         session,
         "dash_audit.html",
         chain=await queries.audit_status(services.engine, services.audit_key),
         entries=found.rows,
+        sentences=sentences,
         lv=lv,
         status=status,
     )
@@ -440,7 +480,10 @@ async def _run(
         ok=True,
         code=None,
         message="",
-        result=list(dataclasses.asdict(result).items()),
+        result=[
+            (k, when(v) if isinstance(v, datetime) else v)
+            for k, v in dataclasses.asdict(result).items()
+        ],
     )
 
 

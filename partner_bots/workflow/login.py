@@ -14,6 +14,7 @@ transaction id still makes each message appear once, and the unused link expires
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from html import escape
 from typing import Any
 
 from partner_bots.render.reply import REPLY_KEY
@@ -24,7 +25,7 @@ PLACEHOLDER = "[sign-in link: created when this message is sent]"
 COMMAND = "login"
 SUMMARY = "Sent you a sign-in link in your direct room with me."
 # What replaces the placeholder in the staff room once the link went to the direct room.
-SENT = "It works once, for a few minutes; ask again with !dsx login."
+SENT = "It works once, for {lifetime}; ask again with !dsx login."
 LINK_KEY = "org.dsx.login"  # marks the direct message (no link in it, only the kind)
 
 MintLink = Callable[[str], Awaitable[str]]
@@ -51,7 +52,27 @@ def with_link(content: Mapping[str, Any], text: str) -> dict[str, Any]:
     return out
 
 
-def link_message(link: str) -> dict[str, Any]:
-    """The direct message that carries the link (never queued: built at send time)."""
-    text = f"Your one-time sign-in link for the DSX dashboard (valid a few minutes): {link}"
-    return {"msgtype": "m.notice", "body": text, "m.mentions": {}, LINK_KEY: {"kind": "link"}}
+def lifetime(minutes: int | None) -> str:
+    """The link's real lifetime, from the dashboard's settings (``login_link_minutes``)."""
+    if minutes is None:
+        return "a short time"
+    return f"{minutes} minute" if minutes == 1 else f"{minutes} minutes"
+
+
+def sent(minutes: int | None) -> str:
+    return SENT.format(lifetime=lifetime(minutes))
+
+
+def link_message(link: str, minutes: int | None = None) -> dict[str, Any]:
+    """The direct message that carries the link (never queued: built at send time), with
+    the link clickable in the HTML body."""
+    intro = f"Your one-time sign-in link for the DSX dashboard (valid {lifetime(minutes)})"
+    html = f'{escape(intro)}: <a href="{escape(link)}">{escape(link)}</a>'
+    return {
+        "msgtype": "m.notice",
+        "body": f"{intro}: {link}",
+        "format": "org.matrix.custom.html",
+        "formatted_body": html,
+        "m.mentions": {},
+        LINK_KEY: {"kind": "link"},
+    }

@@ -237,6 +237,7 @@ class WorkflowDelivery(Delivery):
         self.engine = engine
         # Mints staff sign-in links at send time (workflow/login.py); set with the web app.
         self.login: login.MintLink | None = None
+        self.login_minutes: int | None = None  # how long a link works, said in the message
         # Each staff member's direct room, where the link goes (workflow/direct.py).
         self.direct: DirectRoomsPort | None = None
         # Redactions, removals and leaving (workflow/forgetting.py); its ``sessions`` is
@@ -287,9 +288,12 @@ class WorkflowDelivery(Delivery):
             return login.with_link(content, "(you are no longer on the staff list)")
         # Its own transaction id: a resend after a crash posts the link message once.
         await self.sender.send(
-            room_id, "m.room.message", login.link_message(link), tx_id=f"{message.id}-link"
+            room_id,
+            "m.room.message",
+            login.link_message(link, self.login_minutes),
+            tx_id=f"{message.id}-link",
         )
-        return login.with_link(content, login.SENT)
+        return login.with_link(content, login.sent(self.login_minutes))
 
     def _send_options(self, message: Outgoing) -> dict[str, Any]:
         # Intake details get a megolm session of their own that the bot does not keep.

@@ -83,6 +83,9 @@ async def _link_in(member: Member, room: str, bot: str, seen: set[str]) -> tuple
     assert event["type"] == "m.room.message"  # decrypted by the member's own client
     found = LINK_RE.search(event["content"]["body"])
     assert found, event["content"]["body"]
+    # Clickable in the HTML body, and saying how long it works (the configured 10 minutes).
+    assert f'<a href="{found.group(0)}">' in event["content"]["formatted_body"]
+    assert "valid 10 minutes" in event["content"]["body"]
     return found.group(0), found.group(1)
 
 
@@ -138,6 +141,7 @@ async def test_the_link_goes_to_a_direct_room_only(homeserver, tmp_path: Path):
             first = await staff.ask(room, bot, "!dsx login")
             assert first[REPLY]["ok"] and "sent you a sign-in link" in first["body"].lower()
             assert not LINK_RE.search(json.dumps(first))
+            assert "It works once, for 10 minutes" in first["body"]
             direct = await _invited_direct(staff, bot, invites, {room})
             link, token = await _link_in(staff, direct, bot, seen)
             tokens.append(token)
