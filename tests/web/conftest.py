@@ -115,7 +115,8 @@ async def seed(c: Coordinator) -> dict[str, str]:
     routed = engaged
     for partner in routed.approvals_needed:
         approval = await c.approve(routed.proposal, partner)
-    overdue = await c.file_request("alpha", "o1", ["training"], urgency=Urgency.CRITICAL)
+    # Filing routes at once: a skill no provider offers keeps this one waiting, unmatched.
+    overdue = await c.file_request("alpha", "o1", ["legal"], urgency=Urgency.CRITICAL)
     async with c.engine.begin() as conn:
         await conn.execute(
             requests.update()
