@@ -20,12 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from coordinator import notifications as n
 from coordinator.config import Config
 from coordinator.health import Probe
 from coordinator.logs import get_logger
 from coordinator.sealing import PublicSealer, load_public_key
 from coordinator.store import Inbox
-from coordinator.usecases import Coordinator, messages
+from coordinator.usecases import Coordinator
 from partner_bots.accounts import AccountRouter, RoutedEngagementRooms, RoutedSender
 from partner_bots.bot import Bot, bot_from_config
 from partner_bots.device_trust import IdentityConfirmations
@@ -89,9 +90,13 @@ def _trouble_reports(coordinator: Coordinator, account: str) -> dict[str, Any]:
     recovery notice then says what happened, so staff still hear of it once."""
     pending: dict[str, int] = {}
 
-    async def notice(kind: str, text: str, **data: Any) -> None:
+    async def notice(kind: str, failures: int) -> None:
+        recovered = kind == "recovered"
+        data = {"unreported" if recovered else "failures": failures}
+
         async def body(tx: Any) -> None:
-            await tx.send(coordinator.ctx.staff_room, messages.staff(text, kind=kind, **data))
+            staff = n.StaffRoom(coordinator.ctx.staff_room)
+            await tx.notify(staff, n.SyncTrouble(recovered, failures))
             tx.audit(f"sync.{kind}", account, **data)
 
         await coordinator.transaction(f"sync_{kind}", body, object)
@@ -99,20 +104,11 @@ def _trouble_reports(coordinator: Coordinator, account: str) -> dict[str, Any]:
 
     async def on_trouble(trouble: Trouble) -> None:
         pending["failures"] = trouble.failures
-        await notice(
-            "trouble",
-            f"Trouble: the bot's sync with the homeserver failed {trouble.failures} times in "
-            "a row. Messages wait in the outbox and go out once it works again.",
-            failures=trouble.failures,
-        )
+        await notice("trouble", trouble.failures)
         pending.clear()  # queued: the recovery notice need not repeat it
 
     async def on_recovered() -> None:
-        unreported = pending.pop("failures", 0)
-        text = "Recovered: the bot syncs again; queued messages are going out."
-        if unreported:
-            text = f"The bot's sync failed {unreported} times in a row (not reported then). {text}"
-        await notice("recovered", text, unreported=unreported)
+        await notice("recovered", pending.pop("failures", 0))
 
     return {"on_trouble": on_trouble, "on_recovered": on_recovered}
 

@@ -25,7 +25,7 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from coordinator import audit, retention
+from coordinator import audit, notifications, retention
 from coordinator import audit_key as audit_keys
 from coordinator.audit_key import AuditKey
 from coordinator.config import Config
@@ -40,7 +40,6 @@ from coordinator.usecases import (
     engagements,
     matching,
     members,
-    messages,
     ownership,
     queries,
     removal,
@@ -98,17 +97,14 @@ class Coordinator:
         self.inbox = Inbox(engine)
         self._lock = asyncio.Lock()
 
-    def _dead_notice(self, room: str, message_id: str, code: str) -> tuple[str, dict] | None:
+    def _dead_notice(
+        self, room: str, message_id: str, code: str
+    ) -> tuple[notifications.StaffRoom, notifications.OutboxDead] | None:
         """The staff-room notice for a message given up on (ids and a code, no content)."""
         staff_room = self.ctx.staff_room
         if not staff_room:
             return None
-        text = (
-            f"A message to {room} was given up on after repeated failures ({code}); "
-            f"message {message_id}. Once the cause is fixed, an operator can send it "
-            "again with `dsx outbox retry --dead`."
-        )
-        return staff_room, messages.staff(text, kind="outbox_dead", message=message_id, code=code)
+        return notifications.StaffRoom(staff_room), notifications.OutboxDead(room, message_id, code)
 
     @classmethod
     async def open(

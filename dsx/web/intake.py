@@ -22,10 +22,11 @@ from typing import Protocol
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from coordinator import notifications as n
 from coordinator.audit_key import AuditKey
 from coordinator.forms import FormKind, Submission
 from coordinator.sealing import PublicSealer
-from coordinator.store.outbox import partner_address, ref
+from coordinator.store.outbox import ref
 from coordinator.store.schema import intake_queue, partners, sealed
 from coordinator.store.sealed import (
     INTAKE_DETAILS,
@@ -34,7 +35,7 @@ from coordinator.store.sealed import (
     INTAKE_SCOPE,
     sealed_row,
 )
-from coordinator.usecases import messages, unit
+from coordinator.usecases import unit
 
 __all__ = ["INTAKE_SCOPE", "CoreIntake", "IntakeReceipt", "IntakeService"]
 
@@ -87,20 +88,20 @@ class CoreIntake:
         self._clock = clock
         self._audit_key = audit_key
 
-    async def _room(self, tx: unit.Tx, kind: FormKind) -> tuple[str, str | None]:
+    async def _room(self, tx: unit.Tx, kind: FormKind) -> tuple[n.RoomRef, str | None]:
         """The routing partner's default room (no request names one: delivery picks the
         partner's first encrypted room, ``partner_address``) and its handle, else the
         staff room (handle None)."""
         if kind is FormKind.PROVIDER or not self._routing_partner:
-            return self._staff_room, None
+            return n.StaffRoom(self._staff_room), None
         rooms = (
             await tx.conn.execute(
                 sa.select(partners.c.rooms).where(partners.c.handle == self._routing_partner)
             )
         ).scalar_one_or_none()
         if not rooms:
-            return self._staff_room, None
-        return partner_address(self._routing_partner), self._routing_partner
+            return n.StaffRoom(self._staff_room), None
+        return n.PartnerRoom(self._routing_partner), self._routing_partner
 
     async def submit(self, submission: Submission) -> IntakeReceipt:
         reference = new_reference(submission.kind)
@@ -112,32 +113,16 @@ class CoreIntake:
 
         async def body(tx: unit.Tx) -> IntakeReceipt:
             room, handle = await self._room(tx, submission.kind)
-            routed = sealed_row(self._sealer, reference, INTAKE_SCOPE, INTAKE_ROUTED_TO, room)
+            routed = sealed_row(
+                self._sealer, reference, INTAKE_SCOPE, INTAKE_ROUTED_TO, room.address
+            )
             await tx.conn.execute(sealed.insert(), [*blobs, routed])
-            what = (
-                "request for assistance"
-                if submission.kind is FormKind.REQUEST
-                else ("provider application")
-            )
-            text = f"New {what} {reference} from the public form"
-            if submission.kind is FormKind.REQUEST:
-                text += f" (urgency {urgency})"
-            if receipt.referral:
-                text += "; outside the U.S.: to be referred to the global partner"
-            text += ". The details will be delivered in this encrypted room."
-            block = {
-                "reference": reference,
-                "form": submission.kind.value,
-                "urgency": urgency,
-                "referral": receipt.referral,
-            }
-            notice = await tx.send(
-                room, messages.notice(text, blocks={f"{messages.DSX}.intake": block})
-            )
+            received = n.IntakeReceived(reference, submission.kind.value, urgency, receipt.referral)
+            notice = await tx.notify(room, received)
             # The details follow in the notice's thread. This row names the submission
             # only; the delivery process opens the sealed fields just before sending.
             await tx.send(
-                INTAKE_ROOM + room,
+                INTAKE_ROOM + room.address,
                 {"reference": reference, "form": submission.kind.value},
                 kind=INTAKE_DETAILS,
                 thread_of=ref(notice),

@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from coordinator import retention
 from coordinator.domain import DomainError, Urgency, VouchKind
-from coordinator.usecases import Coordinator, cases, matching, ownership, removal, rows, vetting
+from coordinator.usecases import Coordinator, cases, matching, ownership, removal, vetting
 from coordinator.usecases.acting import Acting
 from coordinator.usecases.queries import RequestStatus
 from coordinator.usecases.results import ApprovalResult, DeclineResult, RemovalResult
@@ -23,7 +23,7 @@ from coordinator.usecases.unit import Tx
 from coordinator.usecases.vetting import QueueEntry
 from partner_bots.commands import catalog as c
 from partner_bots.commands.context import CommandContext, Outcome
-from partner_bots.workflow import posted, present
+from partner_bots.workflow import posted
 from partner_bots.workflow.directory import Directory, PartnerRoom
 from partner_bots.workflow.identities import Identities, confirm_identity
 from partner_bots.workflow.login import PLACEHOLDER as LINK_PLACEHOLDER
@@ -82,57 +82,16 @@ class WorkflowServices:
             return Acting(ctx.sender, None, staff=True)
         return self._acting(ctx, await self._partner(ctx))
 
-    async def _threaded(
+    async def _transaction(
         self,
         name: str,
         ctx: CommandContext,
         body: Callable[[Tx], Awaitable[R]],
         result_type: type[R],
-        room: str,
-        root: Callable[[Tx], Awaitable[str | None]],
-        request_of: Callable[[Tx, R], Awaitable[str | None]],
     ) -> R:
-        """Run ``body`` as one use case; what it posts in ``room`` joins the request's thread,
-        and so does what it posts about the request in other partners' rooms (the other
-        approving partner's copy of a proposal, the routing partner's engagement notice)."""
-
-        async def wrapped(tx: Tx) -> R:
-            before = await posted.last_seq(tx.conn)
-            result = await body(tx)
-            await present.render_new_proposals(tx, before)
-            thread = await root(tx)
-            if thread:
-                await posted.adopt_into_thread(tx.conn, before, room, thread)
-            request = await request_of(tx, result)
-            if request:
-                skip = frozenset({room, self.coordinator.ctx.staff_room})
-                await posted.adopt_elsewhere(tx.conn, before, request, skip)
-            return result
-
-        # One transaction for the whole command: the coordinator's unit of work.
-        return await self.coordinator.transaction(
-            name, wrapped, result_type, ctx.sender, ctx.event_id
-        )
-
-    def _thread_of_proposal(
-        self, ctx: CommandContext, room: str, proposal_id: str
-    ) -> Callable[[Tx], Awaitable[str | None]]:
-        async def root(tx: Tx) -> str | None:
-            if ctx.thread_root:
-                return ctx.thread_root
-            for post in await posted.proposal_posts_of(tx.conn, proposal_id):
-                if post.room == room:
-                    return post.thread_root
-            return None
-
-        return root
-
-    @staticmethod
-    def _request_of_proposal(proposal_id: str) -> Callable[[Tx, object], Awaitable[str | None]]:
-        async def request(tx: Tx, _result: object) -> str | None:
-            return (await rows.proposal(tx.conn, proposal_id)).request
-
-        return request
+        """Run ``body`` as one use case keyed by the command's event. What the core queues
+        about a request joins the request's thread at delivery (``WorkflowDelivery``)."""
+        return await self.coordinator.transaction(name, body, result_type, ctx.sender, ctx.event_id)
 
     # -- cases -------------------------------------------------------------------------
 
@@ -173,13 +132,7 @@ class WorkflowServices:
                 routed.approvals_needed,
             )
 
-        async def root(_tx: Tx) -> str | None:
-            return ctx.thread_root or ctx.event_id
-
-        async def request_of(_tx: Tx, filed: Filed) -> str | None:
-            return filed.request
-
-        result = await self._threaded("file_request", ctx, body, Filed, room, root, request_of)
+        result = await self._transaction("file_request", ctx, body, Filed)
         if result.proposal:
             details = (
                 f"Proposal {result.proposal}: {result.provider}",
@@ -205,25 +158,14 @@ class WorkflowServices:
         decide: Callable[[Tx, Acting], Awaitable[R]],
         result_type: type[R],
     ) -> R:
-        """A partner's answer to a proposal (``decide`` gets the caller): the use case and
-        the edit of every posted copy, one transaction, in the request's thread."""
+        """A partner's answer to a proposal (``decide`` gets the caller), one transaction;
+        the core edits every posted copy of the proposal itself."""
         partner = await self._partner(ctx)
 
         async def body(tx: Tx) -> R:
-            result = await decide(tx, self._acting(ctx, partner))
-            await present.edit_proposal(tx, proposal_id)
-            return result
+            return await decide(tx, self._acting(ctx, partner))
 
-        room = ctx.room_id  # the answer stays where it was given
-        return await self._threaded(
-            name,
-            ctx,
-            body,
-            result_type,
-            room,
-            self._thread_of_proposal(ctx, room, proposal_id),
-            self._request_of_proposal(proposal_id),
-        )
+        return await self._transaction(name, ctx, body, result_type)
 
     async def approve(self, ctx: CommandContext, cmd: c.ApproveCommand) -> Outcome:
         core = self.coordinator.ctx
@@ -399,20 +341,14 @@ class WorkflowServices:
         by: Acting,
         event_id: str | None = None,
     ) -> RemovalResult:
-        """The removal use case plus what the rooms must show of it (cancelled proposals
-        edited, next candidates posted in their threads); the dashboard uses it too.
-        Staff only, checked in the core like every other ownership rule."""
+        """The removal use case (it edits cancelled proposals and posts next candidates
+        itself); the dashboard uses it too. Staff only, checked in the core like every
+        other ownership rule."""
         core = self.coordinator.ctx
 
         async def body(tx: Tx) -> RemovalResult:
             ownership.staff(by, "member", member)
-            before = await posted.last_seq(tx.conn)
-            result = await removal.remove_member(core, tx, member, reason_code, True, reason)
-            await present.render_new_proposals(tx, before)
-            for proposal_id in result.cancelled_proposals:
-                await present.edit_proposal(tx, proposal_id)
-            await posted.thread_new_proposals(tx.conn, before, frozenset({core.staff_room}))
-            return result
+            return await removal.remove_member(core, tx, member, reason_code, True, reason)
 
         result = await self.coordinator.transaction(
             "remove_member", body, RemovalResult, by.user, event_id

@@ -44,7 +44,7 @@ from partner_bots.events import (
 from partner_bots.render.relations import Vote, reply_to_command, vote_of
 from partner_bots.render.reply import reply_content, reply_event
 from partner_bots.standing import NO_DEVICE, SenderDevice
-from partner_bots.workflow import posted, present
+from partner_bots.workflow import posted
 from partner_bots.workflow.directory import Directory
 from partner_bots.workflow.services import WorkflowServices
 
@@ -210,7 +210,7 @@ class WorkflowSink:
             reply = await self._withdraw(ev, proposal_id, partner.handle)
         async with self.coordinator.engine.connect() as conn:
             posts = await posted.proposal_posts_of(conn, proposal_id)
-        here = next((p for p in posts if p.room == ev.room_id), None)
+        here = next((p for p in posts if p.room_id == ev.room_id), None)
         thread = (here.thread_of or here.event_id) if here else None
         content = reply_content(reply, mention=[ev.sender])
         if thread:
@@ -223,9 +223,7 @@ class WorkflowSink:
         by = Acting(ev.sender, partner)
 
         async def body(tx: Tx) -> Withdrawn:
-            result = await matching.withdraw_approval(self.coordinator.ctx, tx, by, proposal_id)
-            await present.edit_proposal(tx, proposal_id)
-            return result
+            return await matching.withdraw_approval(self.coordinator.ctx, tx, by, proposal_id)
 
         try:
             result = await self.coordinator.transaction(

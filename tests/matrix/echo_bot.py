@@ -24,8 +24,8 @@ from partner_bots.bot import Bot
 from partner_bots.delivery import Delivery
 from partner_bots.device_trust import DevicePolicy
 from partner_bots.events import Incoming, IncomingMessage
+from partner_bots.render.notice import notice
 from partner_bots.runner import run_bot
-from partner_bots.sending import notice
 from partner_bots.session import BotAccount
 
 

@@ -12,7 +12,8 @@ from coordinator.store.engine import create_engine
 from coordinator.store.migrate import migrate
 from coordinator.store.outbox import Outbox, enqueue, ref
 from partner_bots.delivery import Delivery
-from partner_bots.sending import SendError, Sent, notice
+from partner_bots.render.notice import notice
+from partner_bots.sending import SendError, Sent
 
 ROOMS = ("!a:x", "!b:x", "!c:x")
 
