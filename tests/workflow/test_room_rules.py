@@ -210,23 +210,18 @@ async def deliver_posts(c, proposal: str) -> dict[str, str]:
     """Give each posted copy of the proposal its Matrix event id, as delivery would."""
     out = {}
     async with c.engine.begin() as conn:
-        rows = await conn.execute(
-            sa.select(schema.outbox.c.id, schema.outbox.c.room, schema.outbox.c.content).where(
-                schema.outbox.c.kind == "message", schema.outbox.c.edits.is_(None)
+        copies = await posted.proposal_posts_of(conn, proposal)
+        for copy in copies:
+            # A partner address (the other partner's copy) resolves to its room, as
+            # delivery's PartnerRooms does for a partner with one room.
+            room_id = PARTNER_ROOMS.get(copy.room, copy.room)
+            out[room_id] = new_id()
+            await conn.execute(
+                schema.outbox.update()
+                .where(schema.outbox.c.id == copy.row)
+                .values(event_id=out[room_id], state="sent")
             )
-        )
-        for message, room, content in rows:
-            if (content.get("org.dsx.proposal") or {}).get("id") == proposal:
-                # A partner address (the other partner's copy) resolves to its room, as
-                # delivery's PartnerRooms does for a partner with one room.
-                room_id = PARTNER_ROOMS.get(room, room)
-                out[room_id] = new_id()
-                await conn.execute(
-                    schema.outbox.update()
-                    .where(schema.outbox.c.id == message)
-                    .values(event_id=out[room_id], state="sent")
-                )
-                await posted.record_delivery(conn, message, room, room_id, out[room_id], content)
+            await posted.record_delivery(conn, copy.row, room_id, out[room_id], None)
     return out
 
 
