@@ -54,14 +54,14 @@ def ref(message_id: str) -> str:
     return OUTBOX_REF + message_id
 
 
-PARTNER_ROOM = "partner:"
+PARTNER_ROOM = notifications.PARTNER_ROOM
 
 
 def partner_address(handle: str) -> str:
     """How the core names a partner's room when no request says which one (intake, a
     referral, a partner without a request thread yet): delivery resolves it to one of the
     partner's encrypted rooms (``partner_bots.workflow.rooms.PartnerRooms``)."""
-    return PARTNER_ROOM + handle
+    return notifications.PartnerRoom(handle).address
 
 
 async def enqueue(
