@@ -5,7 +5,7 @@ from partner_bots.commands.catalog import REGISTRY
 from partner_bots.commands.context import Command, CommandContext, Outcome, Reply, Services
 from partner_bots.commands.dispatch import authorize, dispatch, run_text
 from partner_bots.commands.errors import CommandError, ErrorCode
-from partner_bots.commands.parse import parse, parse_message
+from partner_bots.commands.parse import parse
 from partner_bots.commands.registry import CommandSpec, Registry
 from partner_bots.commands.spec import Audience
 
@@ -27,6 +27,5 @@ __all__ = [
     "command_text",
     "dispatch",
     "parse",
-    "parse_message",
     "run_text",
 ]

@@ -10,7 +10,6 @@ import difflib
 from dataclasses import dataclass
 from typing import Any
 
-from partner_bots.commands.address import BotIdentity, command_text
 from partner_bots.commands.catalog import REGISTRY
 from partner_bots.commands.context import Command
 from partner_bots.commands.errors import CommandError, ErrorCode
@@ -134,13 +133,3 @@ def parse(text: str, registry: Registry = REGISTRY) -> Command | CommandError:
     if isinstance(resolved, CommandError):
         return resolved
     return bind(resolved)
-
-
-def parse_message(
-    body: str, bot: BotIdentity, formatted_body: str | None = None, registry: Registry = REGISTRY
-) -> Command | CommandError | None:
-    """A whole message: None if not addressed to the bot, else a command or a CommandError."""
-    text = command_text(body, bot, formatted_body)
-    if text is None:
-        return None
-    return parse(text, registry)
