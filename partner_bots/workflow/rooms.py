@@ -278,9 +278,7 @@ class WorkflowDelivery(Delivery):
     async def _delivered(
         self, message: Outgoing, room_id: str, event_id: str, content: dict[str, Any]
     ) -> None:
-        if self.engine is None or message.kind != n.ROW_KIND or message.edits is not None:
-            return
-        if not isinstance(_notification(message), n.ProposalPosted):
+        if self.engine is None or message.edits is not None or not _is_copy(message):
             return
         relates = content.get("m.relates_to") or {}
         thread = relates.get("event_id") if relates.get("rel_type") == "m.thread" else None
@@ -342,3 +340,11 @@ class WorkflowDelivery(Delivery):
 
 def _notification(message: Outgoing) -> n.Notification:
     return n.decode(message.content).notification
+
+
+def _is_copy(message: Outgoing) -> bool:
+    """A proposal's copy: a typed one, or one rendered before typed notifications (its post
+    row was written by the 0007 revision)."""
+    if message.kind == n.ROW_KIND:
+        return isinstance(_notification(message), n.ProposalPosted)
+    return message.kind == "message" and "org.dsx.proposal" in message.content

@@ -138,3 +138,25 @@ async def test_proposals_delivered_before_the_upgrade_are_found_by_key(db_url: s
             assert count.scalar_one() == 3
     finally:
         await eng.dispose()
+
+
+async def test_copies_waiting_at_the_upgrade_get_their_post_row(db_url: str):
+    """The 0007 revision: a rendered copy still in the outbox gets its post row, so its
+    delivery completes it and a ✅ on it finds the proposal."""
+    await migrate(db_url, "0006_intake_ack")
+    eng = create_engine(db_url)
+    try:
+        async with eng.begin() as conn:
+            waiting = await put(conn, BETA, proposal="p-1", request="r-1")
+            await put(conn, ALPHA)  # no proposal: no post
+        await migrate(db_url)
+        async with eng.begin() as conn:
+            [post] = await posted.proposal_posts_of(conn, "p-1")
+            assert (post.row, post.room, post.event_id) == (waiting, BETA, None)
+            await posted.record_delivery(conn, waiting, BETA, "$late", None)
+            found = await posted.proposal_at(conn, BETA, "$late")
+            assert found is not None and found.proposal == "p-1"
+            count = await conn.execute(sa.select(sa.func.count()).select_from(proposal_posts))
+            assert count.scalar_one() == 1
+    finally:
+        await eng.dispose()
