@@ -8,10 +8,11 @@ import pytest
 import sqlalchemy as sa
 
 from coordinator import audit
+from coordinator import notifications as n
 from coordinator.domain import DomainError, IllegalTransition, Urgency
 from coordinator.store.schema import audit_log, notations, requests, sealed
 from tests.coordinator.conftest import network
-from tests.harness.notices import rendered
+from tests.harness.notices import notification, rendered
 
 
 async def _count(c, table) -> int:
@@ -94,6 +95,13 @@ async def test_full_lifecycle_with_audit(coord):
     assert "canary" not in dumped.lower()
 
 
+def _copy_in(messages) -> str:
+    """The id of the (first) proposal copy among a room's rows."""
+    return next(
+        m.id for m in messages if m.edits is None and notification(m).KIND == "proposal.created"
+    )
+
+
 async def test_cross_partner_needs_both_and_hides_organization(coord):
     c = coord
     await network(c)
@@ -107,8 +115,26 @@ async def test_cross_partner_needs_both_and_hides_organization(coord):
     text = json.dumps(rendered(beta_msgs[0]))
     assert "o1" not in text and "Canary" not in text
     assert routed.proposal in text
+    # Neither does the queued value itself: the vouching audience, without the case.
+    beta_copy = notification(beta_msgs[0])
+    assert isinstance(beta_copy, n.ProposalPosted)
+    assert beta_copy.audience is n.Audience.VOUCHING and beta_copy.organization is None
+    assert "o1" not in json.dumps(beta_msgs[0].content)
+    alpha_copy = notification((await c.outbox.pending("partner:alpha"))[-1])
+    assert isinstance(alpha_copy, n.ProposalPosted) and alpha_copy.organization == "o1"
     first = await c.approve(routed.proposal, "alpha")
     assert (first.state, first.waiting_for, first.engagement) == ("pending", ("beta",), None)
+    # The approval edits both copies, each as its own audience sees it.
+    edits = [m for m in await c.outbox.pending() if m.edits is not None]
+    updated = {m.room: notification(m) for m in edits}
+    assert set(updated) == {"partner:alpha", "partner:beta"}
+    assert {m.edits for m in edits} == {
+        f"outbox:{beta_msgs[0].id}",
+        f"outbox:{_copy_in(await c.outbox.pending('partner:alpha'))}",
+    }
+    for value in updated.values():
+        assert isinstance(value, n.ProposalUpdated) and value.waiting_for == ("beta",)
+    assert updated["partner:beta"].organization is None
     with pytest.raises(DomainError) as info:
         await c.approve(routed.proposal, "globe")
     assert info.value.code == "unknown_proposal"  # not globe's: as if it did not exist
