@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from partner_bots.render.notice import notice
 from partner_bots.render.reply import REPLY_KEY
 
 # What the reply carries instead of the link. The login command takes no arguments, so
@@ -54,4 +55,4 @@ def with_link(content: Mapping[str, Any], text: str) -> dict[str, Any]:
 def link_message(link: str) -> dict[str, Any]:
     """The direct message that carries the link (never queued: built at send time)."""
     text = f"Your one-time sign-in link for the DSX dashboard (valid a few minutes): {link}"
-    return {"msgtype": "m.notice", "body": text, "m.mentions": {}, LINK_KEY: {"kind": "link"}}
+    return notice(text, extra={LINK_KEY: {"kind": "link"}})
