@@ -27,12 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from coordinator import notifications as n
 from coordinator.config import ROLES, Config, for_web_role
 from coordinator.health import Probe
 from coordinator.logs import get_logger
 from coordinator.sealing import PublicSealer, load_public_key
 from coordinator.store import Inbox
-from coordinator.usecases import Coordinator, messages
+from coordinator.usecases import Coordinator
 from partner_bots.accounts import AccountRouter, RoutedEngagementRooms, RoutedSender
 from partner_bots.bot import Bot, bot_from_config
 from partner_bots.commands import BotTools
@@ -46,7 +47,6 @@ from partner_bots.workflow.direct import DirectRooms
 from partner_bots.workflow.directory import Directory
 from partner_bots.workflow.edits import MatrixOriginals
 from partner_bots.workflow.intake import IntakeDetails
-from partner_bots.workflow.presenting import RoomPresenter
 from partner_bots.workflow.rooms import EngagementRooms, WorkflowDelivery
 from partner_bots.workflow.sink import REPLY_SUFFIX, WorkflowSink
 from partner_bots.workflow.staff_actions import WorkflowStaffActions
@@ -104,9 +104,13 @@ def _trouble_reports(coordinator: Coordinator, account: str) -> dict[str, Any]:
     recovery notice then says what happened, so staff still hear of it once."""
     pending: dict[str, int] = {}
 
-    async def notice(kind: str, text: str, **data: Any) -> None:
+    async def notice(kind: str, failures: int) -> None:
+        recovered = kind == "recovered"
+        data = {"unreported" if recovered else "failures": failures}
+
         async def body(tx: Any) -> None:
-            await tx.send(coordinator.ctx.staff_room, messages.staff(text, kind=kind, **data))
+            staff = n.StaffRoom(coordinator.ctx.staff_room)
+            await tx.notify(staff, n.SyncTrouble(recovered, failures))
             tx.audit(f"sync.{kind}", account, **data)
 
         await coordinator.transaction(f"sync_{kind}", body, object)
@@ -114,20 +118,11 @@ def _trouble_reports(coordinator: Coordinator, account: str) -> dict[str, Any]:
 
     async def on_trouble(trouble: Trouble) -> None:
         pending["failures"] = trouble.failures
-        await notice(
-            "trouble",
-            f"Trouble: the bot's sync with the homeserver failed {trouble.failures} times in "
-            "a row. Messages wait in the outbox and go out once it works again.",
-            failures=trouble.failures,
-        )
+        await notice("trouble", trouble.failures)
         pending.clear()  # queued: the recovery notice need not repeat it
 
     async def on_recovered() -> None:
-        unreported = pending.pop("failures", 0)
-        text = "Recovered: the bot syncs again; queued messages are going out."
-        if unreported:
-            text = f"The bot's sync failed {unreported} times in a row (not reported then). {text}"
-        await notice("recovered", text, unreported=unreported)
+        await notice("recovered", pending.pop("failures", 0))
 
     return {"on_trouble": on_trouble, "on_recovered": on_recovered}
 
@@ -201,11 +196,10 @@ async def _anchor_audit(coordinator: Coordinator, wake: Callable[[], None]) -> N
 
 async def _open_coordinator(config: Config, sealer: PublicSealer | None) -> Coordinator:
     """The core, opened the same way by every role: it migrates and loads trust; what its
-    use cases queue is rendered and threaded for the rooms (whichever role delivers it)."""
+    use cases queue (typed notifications) is rendered by whichever role delivers it."""
     if config.database_url.startswith("sqlite"):
         await asyncio.to_thread(Path(config.data_dir).mkdir, parents=True, exist_ok=True)
-    presenter = RoomPresenter(config.staff.room or "staff")
-    return await Coordinator.open(config, sealer=sealer, presenter=presenter)
+    return await Coordinator.open(config, sealer=sealer)
 
 
 def _staff_auth(coordinator: Coordinator, config: Config) -> StaffAuth:

@@ -17,8 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from coordinator import notifications as n
 from coordinator.logs import get_logger
-from partner_bots.sending import Sender, SendError, as_reply, edit, in_thread, reaction
+from partner_bots.render.notifications import Where, render
+from partner_bots.render.relations import as_reply, edit, in_thread, reaction
+from partner_bots.sending import Sender, SendError
 
 log = get_logger(__name__)
 
@@ -64,8 +67,8 @@ class MatrixIdsOnly:
         return room if room.startswith("!") else None
 
 
-class _Unresolved(Exception):
-    pass
+class Unresolved(Exception):
+    """A reference (a row, a room) the message needs is not known yet: it waits."""
 
 
 @dataclass(frozen=True)
@@ -75,16 +78,23 @@ class RoundResult:
 
 
 def references(message: Outgoing) -> tuple[str | None, ...]:
-    """The ``outbox:<id>`` references a row waits for (its relations)."""
-    return (message.thread_of, message.reply_to, message.edits)
+    """What a row waits for: its relations (``outbox:<id>``) and, for a notification, the
+    rooms it names by Matrix id (their addresses)."""
+    named: tuple[str, ...] = ()
+    if message.kind == n.ROW_KIND:
+        with contextlib.suppress(n.UnknownNotification):
+            named = tuple(r.address for r in n.decode(message.content).notification.rooms_named())
+    return (message.thread_of, message.reply_to, message.edits, *named)
 
 
 def _waits_on(
     rows: list[Outgoing],
     ids: set[str],
     refs: Callable[[Outgoing], tuple[str | None, ...]] = references,
+    rooms: frozenset[str] = frozenset(),
 ) -> bool:
-    """Whether a row of one room refers to a row of the same batch in another room."""
+    """Whether a row of one room refers to a row of the same batch in another room, or
+    names another room of the batch (``rooms``: their addresses) by its Matrix id."""
     own = {m.id for m in rows}
     for message in rows:
         for value in refs(message):
@@ -92,6 +102,8 @@ def _waits_on(
                 target = value[len(OUTBOX_REF) :]
                 if target in ids and target not in own:
                     return True
+            elif value and value in rooms and value != message.room:
+                return True
     return False
 
 
@@ -150,8 +162,9 @@ class Delivery:
         ids = {m.id for m in claimed}
         first: list[list[Outgoing]] = []
         then: list[list[Outgoing]] = []
+        rooms = frozenset(by_room)
         for rows in by_room.values():
-            (then if _waits_on(rows, ids, self._references) else first).append(rows)
+            (then if _waits_on(rows, ids, self._references, rooms) else first).append(rows)
         # Every room finishes before the round ends: a row still in flight must not be
         # claimed again by this worker's next round.
         done: list[RoundResult | BaseException] = []
@@ -168,13 +181,18 @@ class Delivery:
         )
 
     def _references(self, message: Outgoing) -> tuple[str | None, ...]:
-        """The references a row waits for; a subclass may add some from its content."""
+        """The references a row waits for (``outbox:<id>``, or a room address); a subclass
+        may add some from its content."""
         return references(message)
 
     def _send_options(self, message: Outgoing) -> dict[str, Any]:
         """Extra ``Sender.send`` options for a row; a subclass may set some (a single-use
         megolm session for intake details: workflow/rooms.py)."""
         return {}
+
+    async def _thread(self, message: Outgoing) -> str | None:
+        """The thread a row without an explicit one goes into; a subclass looks it up."""
+        return None
 
     async def _delivered(
         self, message: Outgoing, room_id: str, event_id: str, content: dict[str, Any]
@@ -202,7 +220,7 @@ class Delivery:
                 room, event_type, content, tx_id=message.id, **self._send_options(message)
             )
             await self._delivered(message, room, sent.event_id, content)
-        except _Unresolved:
+        except Unresolved:
             await self.outbox.mark_failed(message.id, "waiting_reference", WAIT_FOR_REFERENCE_S)
             return False
         except SendError as exc:
@@ -218,18 +236,33 @@ class Delivery:
             return value
         event_id = await self.outbox.event_id_of(value[len(OUTBOX_REF) :])
         if event_id is None:
-            raise _Unresolved(value)
+            raise Unresolved(value)
         return event_id
 
     async def _content(self, message: Outgoing) -> dict[str, Any]:
-        """The event content a row stands for; a subclass may compute it at send time
+        """The event content a row stands for: a core notification rendered by its kind's
+        renderer, once the rooms it names exist; a subclass may compute more at send time
         (after its references resolved), e.g. open sealed details (workflow/intake.py)."""
-        return dict(message.content)
+        if message.kind != n.ROW_KIND:
+            return dict(message.content)
+        try:
+            queued = n.decode(message.content)
+        except n.UnknownNotification:
+            raise SendError("notification_unknown", None) from None
+        room_ids = {}
+        for room in queued.notification.rooms_named():
+            room_id = await self.rooms.resolve(room.address)
+            if room_id is None:
+                raise Unresolved(room.address)
+            room_ids[room.address] = room_id
+        return render(queued.notification, Where(queued.room, room_ids))
 
     async def _build(self, message: Outgoing) -> tuple[str, dict[str, Any]]:
         thread = await self._ref(message.thread_of)
         reply = await self._ref(message.reply_to)
         edits = await self._ref(message.edits)
+        if thread is None and edits is None and message.kind != "reaction":
+            thread = await self._thread(message)
         content = await self._content(message)
         if message.kind == "reaction":
             target = reply or edits or thread
@@ -239,7 +272,7 @@ class Delivery:
         if edits is not None:
             return "m.room.message", edit(edits, content)
         if thread is not None:
-            content = in_thread(content, thread, reply)
+            return "m.room.message", in_thread(content, thread, reply, replying=reply is not None)
         if reply is not None:
             content = as_reply(content, reply)
         return "m.room.message", content

@@ -26,7 +26,8 @@ from nio.crypto import OlmDevice
 
 from coordinator.logs import get_logger
 from partner_bots.events import Origin
-from partner_bots.sending import Sender, SendError, notice
+from partner_bots.render.notice import notice
+from partner_bots.sending import Sender, SendError
 from partner_bots.session import BotSession
 from partner_bots.signing import single_key, verify_json
 from partner_bots.standing import DeviceStanding, SenderDevice

@@ -1,5 +1,5 @@
-"""Sending into rooms: notices with plain+HTML bodies and explicit mentions, threads,
-replies, edits, and reactions that are encrypted in encrypted rooms.
+"""Sending into rooms: every event type, reactions included, encrypted in encrypted rooms
+(the content builders are ``partner_bots.render``).
 
 nio's ``room_send`` leaves ``m.reaction`` in the clear and races its key queries with the
 sync loop, so we encrypt ourselves under the session's crypto lock. Every send takes a
@@ -10,7 +10,7 @@ with the original event id, so a retry never posts twice.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Container, Sequence
+from collections.abc import Container
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -20,6 +20,7 @@ from nio import Api, EncryptionError, LocalProtocolError, MatrixRoom, RoomSendRe
 from coordinator.logs import get_logger
 from partner_bots import room_keys
 from partner_bots.client import is_rate_limited, retry_after_of
+from partner_bots.render.relations import reaction
 from partner_bots.session import BotSession
 
 log = get_logger(__name__)
@@ -36,71 +37,6 @@ class SendError(RuntimeError):
     @property
     def permanent(self) -> bool:
         return self.retry_after is None
-
-
-# -- content builders ----------------------------------------------------------------
-
-
-def mentions(user_ids: Sequence[str] = (), room: bool = False) -> dict[str, Any]:
-    """Always explicit (even when empty), so clients never guess mentions from the body."""
-    out: dict[str, Any] = {"user_ids": sorted(set(user_ids))}
-    if room:
-        out["room"] = True
-    return out
-
-
-def notice(
-    body: str,
-    html: str | None = None,
-    mention: Sequence[str] = (),
-    extra: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    content: dict[str, Any] = {"msgtype": "m.notice", "body": body, "m.mentions": mentions(mention)}
-    if html is not None:
-        content["format"] = "org.matrix.custom.html"
-        content["formatted_body"] = html
-    content.update(extra or {})
-    return content
-
-
-def in_thread(content: dict[str, Any], root: str, latest: str | None = None) -> dict[str, Any]:
-    """Thread relation with the reply fallback that non-thread clients show."""
-    return {
-        **content,
-        "m.relates_to": {
-            "rel_type": "m.thread",
-            "event_id": root,
-            "is_falling_back": True,
-            "m.in_reply_to": {"event_id": latest or root},
-        },
-    }
-
-
-def as_reply(content: dict[str, Any], to: str) -> dict[str, Any]:
-    relates = dict(content.get("m.relates_to") or {})
-    relates["m.in_reply_to"] = {"event_id": to}
-    relates.pop("is_falling_back", None)
-    return {**content, "m.relates_to": relates}
-
-
-def edit(original: str, new_content: dict[str, Any]) -> dict[str, Any]:
-    """An ``m.replace``; the outer mentions are empty so an edit never pings anyone again."""
-    new = {k: v for k, v in new_content.items() if k != "m.relates_to"}
-    outer = {
-        "msgtype": new.get("msgtype", "m.notice"),
-        "body": "* " + str(new.get("body", "")),
-        "m.new_content": new,
-        "m.mentions": {},
-        "m.relates_to": {"rel_type": "m.replace", "event_id": original},
-    }
-    if "formatted_body" in new:
-        outer["format"] = "org.matrix.custom.html"
-        outer["formatted_body"] = "* " + new["formatted_body"]
-    return outer
-
-
-def reaction(target: str, key: str) -> dict[str, Any]:
-    return {"m.relates_to": {"rel_type": "m.annotation", "event_id": target, "key": key}}
 
 
 # -- the sender ----------------------------------------------------------------------

@@ -27,7 +27,8 @@ from nio import (
 )
 
 from coordinator.logs import get_logger
-from partner_bots.sending import Sender, SendError, notice
+from partner_bots.render.notice import notice
+from partner_bots.sending import Sender, SendError
 from partner_bots.session import BotSession
 
 log = get_logger(__name__)

@@ -27,10 +27,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from coordinator.logs import get_logger
 from coordinator.store import upgrades as store
-from coordinator.usecases import Coordinator, messages
+from coordinator.usecases import Coordinator
 from coordinator.usecases.unit import Tx
 from coordinator.usecases.upgrades import ENGAGEMENT, PARTNER, STAFF, RoomMoved
 from coordinator.usecases.upgrades import follow_room_upgrade as follow_use_case
+from partner_bots.render.notifications.staff import staff as staff_notice
 from partner_bots.rooms import RoomPolicy, server_of
 
 log = get_logger(__name__)
@@ -186,7 +187,7 @@ class UpgradeFollower:
 
         async def body(tx: Tx) -> UpgradeRefused:
             tx.audit("room.upgrade_refused", up.old_room, kind=kind, reason=reason)
-            await tx.send(staff_room, messages.staff(text, kind="room_upgrade_refused"))
+            await tx.send(staff_room, staff_notice(text, kind="room_upgrade_refused"))
             return UpgradeRefused(reason)
 
         await self.coordinator.transaction(

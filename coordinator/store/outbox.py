@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from coordinator import notifications
 from coordinator.store import upgrades
 from coordinator.store.clock import aware, utcnow
 from coordinator.store.locks import OUTBOX_CLAIM_LOCK, advisory_xact_lock
@@ -58,14 +59,14 @@ def ref(message_id: str) -> str:
     return OUTBOX_REF + message_id
 
 
-PARTNER_ROOM = "partner:"
+PARTNER_ROOM = notifications.PARTNER_ROOM
 
 
 def partner_address(handle: str) -> str:
     """How the core names a partner's room when no request says which one (intake, a
     referral, a partner without a request thread yet): delivery resolves it to one of the
     partner's encrypted rooms (``partner_bots.workflow.rooms.PartnerRooms``)."""
-    return PARTNER_ROOM + handle
+    return notifications.PartnerRoom(handle).address
 
 
 async def enqueue(
@@ -116,8 +117,10 @@ def _message(row: Any) -> OutgoingMessage:
     )
 
 
-# Who to tell when a message is given up on: (room, content) of a notice, or None.
-DeadNotice = Callable[[str, str, str], tuple[str, Mapping[str, Any]] | None]
+# Who to tell when a message is given up on: a room and a notification, or None.
+DeadNotice = Callable[
+    [str, str, str], tuple[notifications.RoomRef, notifications.Notification] | None
+]
 
 
 class Outbox:
@@ -237,8 +240,14 @@ class Outbox:
         """Queue one notice (to the staff room) in the transaction that gives up, so a
         dead message is never silent; a notice for the notice's own room is not sent."""
         notice = self._dead_notice(room, message_id, code) if self._dead_notice else None
-        if notice is not None and notice[0] and notice[0] != room:
-            await enqueue(conn, room=notice[0], kind="message", content=notice[1], now=now)
+        if notice is not None and notice[0].address and notice[0].address != room:
+            await enqueue(
+                conn,
+                room=notice[0].address,
+                kind=notifications.ROW_KIND,
+                content=notifications.encode(notice[1], notice[0]),
+                now=now,
+            )
 
     async def event_id_of(self, message_id: str) -> str | None:
         if message_id.startswith(OUTBOX_REF):

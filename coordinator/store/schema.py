@@ -106,6 +106,8 @@ proposals = sa.Table(
     sa.Column("approvals", sa.JSON, nullable=False),
     sa.Column("created_at", TS, nullable=False),
     sa.Column("decided_at", TS, nullable=True),
+    # Routing's sentences on why this provider, shown on every copy and edit of it.
+    sa.Column("reasons", sa.JSON, nullable=True),
 )
 
 engagements = sa.Table(
@@ -185,8 +187,9 @@ outbox = sa.Table(
     sa.Column("error_code", sa.String(80), nullable=True),
 )
 
-# Where the bot's proposals went: one row per posted copy (an outbox row), filled in when
-# the copy is delivered (the room it resolved to, its event id, the thread it sits in).
+# Where the bot's proposals went: one row per posted copy (an outbox row), written by the
+# core as it queues the copy and completed when the copy is delivered (the room it
+# resolved to, its event id, the thread it sits in).
 # A reaction finds its proposal by (room_id, event_id); an edit finds every copy.
 proposal_posts = sa.Table(
     "proposal_posts",
@@ -195,14 +198,15 @@ proposal_posts = sa.Table(
     sa.Column("proposal", sa.String(40), nullable=False, index=True),
     sa.Column("request", sa.String(40), nullable=False),
     sa.Column("room", sa.String(255), nullable=False),  # the outbox's room address
-    sa.Column("room_id", sa.String(255), nullable=False),
-    sa.Column("event_id", sa.String(255), nullable=False, index=True),
+    # Written as the copy is queued; the Matrix room and event once it is delivered.
+    sa.Column("room_id", sa.String(255), nullable=True),
+    sa.Column("event_id", sa.String(255), nullable=True, index=True),
     sa.Column("thread_of", sa.String(255), nullable=True),
 )
 
 # The thread a request lives in, per room address: the partner's `!dsx request` in the
-# room it was filed in, or the first copy of a proposal for it in another partner's room
-# (an outbox reference until that copy is delivered).
+# room it was filed in, or the first delivered copy of a proposal for it in another
+# partner's room (an event id).
 request_threads = sa.Table(
     "request_threads",
     metadata,

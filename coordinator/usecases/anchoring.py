@@ -15,9 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from coordinator import audit
+from coordinator import notifications as n
 from coordinator.store.locks import AUDIT_LOCK, advisory_xact_lock
 from coordinator.store.schema import audit_log
-from coordinator.usecases import messages
 from coordinator.usecases.context import Context
 from coordinator.usecases.results import AnchorResult
 from coordinator.usecases.unit import Tx
@@ -25,14 +25,9 @@ from coordinator.usecases.unit import Tx
 ANCHORED = "audit.anchored"
 
 
-def notice(anchor: audit.Anchor) -> dict:
-    """The staff-room notice: count and hash, and the command that checks them."""
-    text = (
-        f"Audit anchor: {anchor.count} entries, newest hash {anchor.hash}.\n"
-        f"Keep this message; to check the log still holds them, run:\n"
-        f"dsx audit verify --anchor {anchor}"
-    )
-    return messages.staff(text, kind="audit_anchor", count=anchor.count, hash=anchor.hash)
+def notice(anchor: audit.Anchor) -> n.AuditAnchor:
+    """The staff-room notice: count and hash (rendered with the command that checks them)."""
+    return n.AuditAnchor(anchor.count, anchor.hash)
 
 
 async def post(ctx: Context, tx: Tx) -> AnchorResult:
@@ -41,7 +36,7 @@ async def post(ctx: Context, tx: Tx) -> AnchorResult:
     head = await audit.head(tx.conn)
     posted = bool(ctx.config.staff.room)  # the "staff" fallback room reaches nobody
     if posted:
-        await tx.send(ctx.staff_room, notice(head))
+        await tx.notify(n.StaffRoom(ctx.staff_room), notice(head))
     tx.audit(ANCHORED, "audit", count=head.count, hash=head.hash, posted=posted)
     return AnchorResult(posted, head.count, head.hash)
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
+from coordinator import notifications as n
 from coordinator import retention
 from coordinator.domain import (
     DomainError,
@@ -17,10 +18,9 @@ from coordinator.domain import (
     advance,
 )
 from coordinator.domain.model import Request
-from coordinator.store.outbox import partner_address
 from coordinator.store.schema import proposals, requests, sealed
 from coordinator.store.sealed import store as store_sealed
-from coordinator.usecases import messages, ownership, rows, validate
+from coordinator.usecases import ownership, rows, validate
 from coordinator.usecases.acting import Acting
 from coordinator.usecases.context import Context
 from coordinator.usecases.results import CaseOutcome, RequestResult, SlaResult
@@ -38,21 +38,21 @@ def global_partner(ctx: Context) -> str | None:
     return None
 
 
-async def partner_room(tx: Tx, handle: str) -> str:
-    """The address of a partner's room for a message that belongs to no request of its
-    own: delivery picks one of the partner's encrypted rooms (``partner_address``), so the
-    core never sends into a room that merely sorts first."""
+async def partner_room(tx: Tx, handle: str) -> n.PartnerRoom:
+    """A partner's room for a message that belongs to no request of its own: delivery
+    picks one of the partner's encrypted rooms, so the core never sends into a room that
+    merely sorts first."""
     partner = await rows.partner(tx.conn, handle)
     if not partner.rooms:
         raise DomainError("partner_has_no_room", f"Partner {handle} has no registered room.")
-    return partner_address(handle)
+    return n.PartnerRoom(handle)
 
 
-async def request_room(tx: Tx, req: Request) -> str:
+async def request_room(tx: Tx, req: Request) -> n.PartnerRoom:
     """Where everything about a request goes for its own partner: the room it was filed in
     (its thread is there), else the partner's default room."""
     if req.room:
-        return req.room
+        return n.PartnerRoom(req.partner or "", req.room)
     return await partner_room(tx, req.partner or "")
 
 
@@ -76,7 +76,7 @@ async def file_request(
     found = await rows.partner(tx.conn, partner)
     if room is not None and room not in found.rooms:
         raise DomainError("not_a_partner_room", f"{room} is not a room of partner {partner}.")
-    address = room or await partner_room(tx, partner)
+    address = n.PartnerRoom(partner, room) if room else await partner_room(tx, partner)
     org = await ownership.organization(tx.conn, partner, organization)
     if org.status not in (MembershipStatus.ACTIVE, MembershipStatus.POD):
         raise DomainError(
@@ -111,18 +111,7 @@ async def file_request(
     referral = None
     if not validate.is_us(region):
         referral = global_partner(ctx)
-        text = f"Request {request_id} is outside the U.S. mandate. " + (
-            f"Once the organization consents, refer it with `!dsx refer {request_id} "
-            f"to={referral}`; nothing is shared before that."
-            if referral
-            else "No global partner is configured; ask staff."
-        )
-        await tx.send(
-            address,
-            messages.notice(
-                text, blocks={"org.dsx.referral": {"request": request_id, "to": referral}}
-            ),
-        )
+        await tx.notify(address, n.ReferralSuggested(request_id, referral))
         tx.audit("request.referral_suggested", request_id, to=referral)
     return RequestResult(request_id, RequestState.OPEN.value, referral)
 
@@ -169,17 +158,14 @@ async def refer(
         .values(state=RequestState.REFERRED.value, referred_to=to, acknowledged_at=tx.now)
     )
     if target.rooms:
-        text = (
-            f"Referral {request_id}: skills {', '.join(sorted(req.skills))}; "
-            f"region {req.region or 'unknown'}; urgency {req.urgency.name.lower()}. "
-            f"Partner {req.partner} will introduce the organization."
+        referred = n.RequestReferred(
+            request_id,
+            req.partner or "",
+            tuple(sorted(req.skills)),
+            req.region,
+            req.urgency.name.lower(),
         )
-        await tx.send(
-            partner_address(to),
-            messages.notice(
-                text, blocks={"org.dsx.referral": {"request": request_id, "from": req.partner}}
-            ),
-        )
+        await tx.notify(n.PartnerRoom(to), referred)
     tx.audit("request.referred", request_id, to=to)
     return CaseOutcome(request_id, RequestState.REFERRED.value, to=to)
 
@@ -245,8 +231,7 @@ async def check_sla(ctx: Context, tx: Tx) -> SlaResult:
         await tx.conn.execute(
             requests.update().where(requests.c.id.in_(escalated)).values(escalated_at=tx.now)
         )
-        text = "Unacknowledged urgent requests past their window: " + ", ".join(escalated)
-        await tx.send(ctx.staff_room, messages.staff(text, kind="sla", requests=escalated))
+        await tx.notify(n.StaffRoom(ctx.staff_room), n.SlaEscalation(tuple(escalated)))
         for request_id in escalated:
             tx.audit("request.escalated", request_id)
     return SlaResult(tuple(escalated))

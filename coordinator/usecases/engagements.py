@@ -6,6 +6,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from coordinator import notifications as n
 from coordinator import retention
 from coordinator.domain import (
     DomainError,
@@ -16,7 +17,7 @@ from coordinator.domain import (
     advance,
 )
 from coordinator.store.schema import engagements, notations, organizations, requests, reviews
-from coordinator.usecases import forgetting, messages, ownership, rows, validate
+from coordinator.usecases import forgetting, ownership, rows, validate
 from coordinator.usecases.acting import Acting
 from coordinator.usecases.context import Context
 from coordinator.usecases.removal import remove_member
@@ -61,13 +62,9 @@ async def close(
         .values(state=RequestState.CLOSED.value, closed_at=tx.now)
     )
     purged = await retention.purge_case(tx.conn, req.id, req.organization, sorted(req.skills))
-    notice = await tx.send(
-        f"engagement:{eng.id}",
-        messages.notice(
-            f"Engagement {eng.id} is closed. Please review it: "
-            f"`!dsx review {eng.id} conduct=<1-5> contract=<1-5> communication=<1-5>`. "
-            f"{forgetting.CLOSING}"
-        ),
+    # The closing notice is the one message of the bot's that stays in the room.
+    notice = await tx.notify(
+        n.EngagementRoom(eng.id), n.EngagementClosed(eng.id, n.CloseCause.CLOSED)
     )
     await forgetting.close_room(tx, eng.id, eng.provider, notice)
     tx.audit("engagement.closed", eng.id, request=req.id, purged=purged, archived=archived)

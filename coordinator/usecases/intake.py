@@ -15,10 +15,11 @@ import secrets
 
 import sqlalchemy as sa
 
+from coordinator import notifications as n
 from coordinator.config import Config
 from coordinator.forms import FormKind, Submission
 from coordinator.sealing import PublicSealer
-from coordinator.store.outbox import partner_address, ref
+from coordinator.store.outbox import ref
 from coordinator.store.schema import intake_queue, partners, sealed
 from coordinator.store.sealed import (
     INTAKE_DETAILS,
@@ -27,7 +28,6 @@ from coordinator.store.sealed import (
     INTAKE_SCOPE,
     sealed_row,
 )
-from coordinator.usecases import messages
 from coordinator.usecases.context import Context
 from coordinator.usecases.results import IntakeReceipt
 from coordinator.usecases.unit import Tx
@@ -65,19 +65,19 @@ def seal_fields(
     ]
 
 
-async def _room(ctx: Context, tx: Tx, kind: FormKind) -> tuple[str, str | None]:
+async def _room(ctx: Context, tx: Tx, kind: FormKind) -> tuple[n.RoomRef, str | None]:
     """The routing partner's default room (no request names one: delivery picks the
     partner's first encrypted room, ``partner_address``) and its handle, else the
     staff room (handle None)."""
     handle = routing_partner(ctx.config)
     if kind is FormKind.PROVIDER or not handle:
-        return ctx.staff_room, None
+        return n.StaffRoom(ctx.staff_room), None
     rooms = (
         await tx.conn.execute(sa.select(partners.c.rooms).where(partners.c.handle == handle))
     ).scalar_one_or_none()
     if not rooms:
-        return ctx.staff_room, None
-    return partner_address(handle), handle
+        return n.StaffRoom(ctx.staff_room), None
+    return n.PartnerRoom(handle), handle
 
 
 async def receive(
@@ -94,28 +94,14 @@ async def receive(
     )
     urgency = submission.urgency.name.lower()
     room, handle = await _room(ctx, tx, submission.kind)
-    routed = sealed_row(sealer, reference, INTAKE_SCOPE, INTAKE_ROUTED_TO, room)
+    routed = sealed_row(sealer, reference, INTAKE_SCOPE, INTAKE_ROUTED_TO, room.address)
     await tx.conn.execute(sealed.insert(), [*blobs, routed])
-    what = (
-        "request for assistance" if submission.kind is FormKind.REQUEST else "provider application"
-    )
-    text = f"New {what} {reference} from the public form"
-    if submission.kind is FormKind.REQUEST:
-        text += f" (urgency {urgency})"
-    if receipt.referral:
-        text += "; outside the U.S.: to be referred to the global partner"
-    text += ". The details will be delivered in this encrypted room."
-    block = {
-        "reference": reference,
-        "form": submission.kind.value,
-        "urgency": urgency,
-        "referral": receipt.referral,
-    }
-    notice = await tx.send(room, messages.notice(text, blocks={f"{messages.DSX}.intake": block}))
+    received = n.IntakeReceived(reference, submission.kind.value, urgency, receipt.referral)
+    notice = await tx.notify(room, received)
     # The details follow in the notice's thread. This row names the submission only;
     # the delivery process opens the sealed fields just before sending.
     await tx.send(
-        INTAKE_ROOM + room,
+        INTAKE_ROOM + room.address,
         {"reference": reference, "form": submission.kind.value},
         kind=INTAKE_DETAILS,
         thread_of=ref(notice),

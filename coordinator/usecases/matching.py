@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from coordinator import notifications as n
 from coordinator import retention, routing
 from coordinator.domain import (
     DomainError,
@@ -19,9 +20,8 @@ from coordinator.domain import (
     advance,
 )
 from coordinator.domain.model import Proposal, Request
-from coordinator.store.outbox import ref
 from coordinator.store.schema import engagements, members, proposals, providers, requests
-from coordinator.usecases import messages, ownership, rows, validate
+from coordinator.usecases import ownership, proposal_notices, rows, validate
 from coordinator.usecases.acting import Acting
 from coordinator.usecases.cases import partner_room, request_room
 from coordinator.usecases.context import Context
@@ -167,36 +167,14 @@ async def create_proposal(
             approvals_needed=needed,
             approvals=[],
             created_at=tx.now,
-        )
-    )
-    await set_request_state(tx, req, RequestState.PROPOSED)
-    provider = await rows.provider(tx.conn, candidate.provider)
-    await tx.send(
-        await request_room(tx, req),
-        messages.proposal_for_asking_partner(
-            proposal_id=proposal_id,
-            request_id=req.id,
-            organization=req.organization or "",
-            provider=candidate.provider,
-            path=path,
-            approvals_needed=needed,
             reasons=list(candidate.reasons),
-            probation=provider.status is MembershipStatus.POD,
-        ),
-    )
-    for other in needed[1:]:
-        await tx.send(
-            await partner_room(tx, other),
-            messages.proposal_for_other_partner(
-                proposal_id=proposal_id,
-                request_id=req.id,
-                provider=candidate.provider,
-                path=path,
-                skills=sorted(req.skills),
-                urgency=req.urgency.name.lower(),
-                approvals_needed=needed,
-            ),
         )
+    )
+    req = await set_request_state(tx, req, RequestState.PROPOSED)
+    prop = await rows.proposal(tx.conn, proposal_id)
+    await proposal_notices.post(tx, prop, req, await request_room(tx, req))
+    for other in needed[1:]:
+        await proposal_notices.post(tx, prop, req, await partner_room(tx, other))
     tx.audit(
         "proposal.created",
         proposal_id,
@@ -219,22 +197,12 @@ async def create_proposal(
 async def mark_unmatched(ctx: Context, tx: Tx, req: Request) -> RouteResult:
     if req.state is not RequestState.UNMATCHED:
         await set_request_state(tx, req, RequestState.UNMATCHED)
-        await tx.send(
-            ctx.staff_room,
-            messages.staff(
-                f"Request {req.id} has no candidate left "
-                f"(skills: {', '.join(sorted(req.skills))}; urgency {req.urgency.name.lower()}).",
-                kind="unmatched",
-                request=req.id,
-            ),
+        await tx.notify(
+            n.StaffRoom(ctx.staff_room),
+            n.StaffUnmatched(req.id, tuple(sorted(req.skills)), req.urgency.name.lower()),
         )
         if req.partner:
-            await tx.send(
-                await request_room(tx, req),
-                messages.notice(
-                    f"No provider is available for request {req.id} right now; staff were told."
-                ),
-            )
+            await tx.notify(await request_room(tx, req), n.RequestUnmatched(req.id))
         tx.audit("request.unmatched", req.id)
     return RouteResult(req.id, RequestState.UNMATCHED.value, None, None, False)
 
@@ -288,6 +256,7 @@ async def approve(ctx: Context, tx: Tx, by: Acting, proposal_id: str) -> Approva
         .values(acknowledged_at=tx.now)
     )
     tx.audit("proposal.approved", proposal_id, partner=partner, complete=not waiting)
+    await proposal_notices.changed(tx, proposal_id)
     engagement = None
     if not waiting:
         approved = Proposal(**{**prop.__dict__, "state": state, "approvals": approvals})
@@ -322,39 +291,23 @@ async def open_engagement_for(ctx: Context, tx: Tx, prop: Proposal) -> Engagemen
             archive=False,
         )
     )
-    room = f"engagement:{engagement_id}"
+    room = n.EngagementRoom(engagement_id)
     partner = await rows.partner(tx.conn, asking)
-    created = await tx.send(
-        room,
+    await tx.send(
+        room.address,
         {
             "name": f"DSX engagement {engagement_id}",
             "invite": [prop.provider, *partner.members],
             "encrypted": True,
-            **messages.engagement_block(engagement_id, req.id, prop.provider, room),
         },
         kind="create_room",
     )
-    # What people read names the Matrix room, known once it exists: the creation row's
-    # reference, which delivery resolves (and waits for) like a thread root.
-    block = messages.engagement_block(engagement_id, req.id, prop.provider, ref(created))
-    await tx.send(
-        room,
-        messages.notice(
-            f"Welcome. This room is for request {req.id}: skills "
-            f"{', '.join(sorted(req.skills))}. Close it with `!dsx close {engagement_id}`.",
-            mentions=[prop.provider],
-            blocks=block,
-        ),
-    )
-    await tx.send(
-        await request_room(tx, req),
-        messages.notice(
-            f"Engagement {engagement_id} opened for request {req.id} with {prop.provider}.",
-            blocks=block,
-        ),
-    )
+    # Delivery creates the room first; the notices name it by its Matrix id once it exists.
+    opened = n.EngagementOpened(engagement_id, req.id, prop.provider, tuple(sorted(req.skills)))
+    await tx.notify(room, opened)
+    await tx.notify(await request_room(tx, req), opened)
     tx.audit("engagement.opened", engagement_id, request=req.id, provider=prop.provider)
-    return EngagementResult(engagement_id, req.id, prop.provider, room)
+    return EngagementResult(engagement_id, req.id, prop.provider, room.address)
 
 
 async def open_engagement(ctx: Context, tx: Tx, proposal_id: str) -> EngagementResult:
@@ -393,6 +346,7 @@ async def decline(
             reason,
         )
     tx.audit("proposal.declined", proposal_id, by=by, code=reason_code, reason_sealed=sealed_reason)
+    await proposal_notices.changed(tx, proposal_id)
     req = await set_request_state(tx, req, RequestState.OPEN)
     routed = await propose(ctx, tx, req)
     return DeclineResult(proposal_id, routed.proposal, routed.provider, routed.state)
@@ -415,5 +369,6 @@ async def withdraw_approval(ctx: Context, tx: Tx, by: Acting, proposal_id: str) 
         proposals.update().where(proposals.c.id == proposal_id).values(approvals=list(approvals))
     )
     tx.audit("proposal.approval_withdrawn", proposal_id, partner=partner)
+    await proposal_notices.changed(tx, proposal_id)
     waiting = tuple(p for p in prop.approvals_needed if p not in approvals)
     return Withdrawn(proposal_id, approvals, waiting)

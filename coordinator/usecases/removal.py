@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
+from coordinator import notifications as n
 from coordinator import retention
 from coordinator.domain import (
     DomainError,
@@ -28,7 +29,7 @@ from coordinator.domain import (
     advance,
 )
 from coordinator.store.schema import engagements, proposals, requests, sealed, vouches
-from coordinator.usecases import cases, forgetting, matching, messages, rows, validate
+from coordinator.usecases import cases, forgetting, matching, proposal_notices, rows, validate
 from coordinator.usecases.context import Context
 from coordinator.usecases.results import RemovalResult
 from coordinator.usecases.unit import Tx
@@ -114,26 +115,18 @@ async def remove_member(
         )
 
     orphaned = tuple(sorted(impact.orphaned))
-    text = f"Member {member_id} was removed ({reason_code}"
-    if sealed_reason:
-        text += "; the reason given is kept sealed)."
-    else:
-        text += "; no sealing key is configured, the reason was not stored)." if reason else ")."
-    if found.kind is MemberKind.ORGANIZATION:
-        text += (
-            f" Requests cancelled: {len(ended.cancelled)}; proposals withdrawn: "
-            f"{len(ended.withdrawn)}; engagements closed: {len(ended.closed)}."
-        )
-    if orphaned:
-        text += " These members need new vouches: " + ", ".join(orphaned)
-    await tx.send(
-        ctx.staff_room,
-        messages.staff(
-            text,
-            kind="removal",
+    for proposal_id in cancelled:  # every posted copy shows it is cancelled
+        await proposal_notices.changed(tx, proposal_id)
+    await tx.notify(
+        n.StaffRoom(ctx.staff_room),
+        n.MemberRemoved(
             member=member_id,
-            needs_revouching=list(orphaned),
-            rerouted=rerouted,
+            code=reason_code,
+            reason_given=bool(reason),
+            reason_sealed=sealed_reason,
+            organization=found.kind is MemberKind.ORGANIZATION,
+            needs_revouching=orphaned,
+            rerouted=tuple(rerouted),
             cancelled_requests=len(ended.cancelled),
             withdrawn_proposals=len(cancelled),
             closed_engagements=len(ended.closed),
@@ -203,17 +196,12 @@ async def end_cases(ctx: Context, tx: Tx, org_id: str) -> CasesEnded:
         if not ids:
             continue
         try:
-            address = room or await cases.partner_room(tx, partner)
+            address = (
+                n.PartnerRoom(partner, room) if room else await cases.partner_room(tx, partner)
+            )
         except DomainError:  # a removed partner, or one without a room: nobody to tell
             continue
-        await tx.send(
-            address,
-            messages.notice(
-                f"Organization {org_id} was removed from the network by staff. "
-                f"Its cases ended: {', '.join(ids)}; its data was purged.",
-                blocks={"org.dsx.removal": {"member": org_id, "requests": ids}},
-            ),
-        )
+        await tx.notify(address, n.OrganizationRemoved(org_id, tuple(ids)))
     return ended
 
 
@@ -259,12 +247,9 @@ async def _close_engagements(ctx: Context, tx: Tx, request_id: str) -> list[str]
             .where(engagements.c.id == engagement_id)
             .values(state=EngagementState.CLOSED.value, closed_at=tx.now)
         )
-        notice = await tx.send(
-            f"engagement:{engagement_id}",
-            messages.notice(
-                f"Engagement {engagement_id} is closed: the organization is no longer part "
-                f"of the network. Thank you; no review is needed. {forgetting.CLOSING}"
-            ),
+        notice = await tx.notify(
+            n.EngagementRoom(engagement_id),
+            n.EngagementClosed(engagement_id, n.CloseCause.ORGANIZATION_REMOVED),
         )
         await forgetting.close_room(tx, engagement_id, provider, notice)
         tx.audit("engagement.closed", engagement_id, request=request_id, cause=ORG_REMOVED)

@@ -16,9 +16,10 @@ name. Methods without ``by`` (registering partners, adding members, ``vouch``/``
 and tests call them, or an adapter with the partner of the room it serves.
 
 This is the one use-case API: room commands, dashboard actions, the public form, the
-CLI and the tests all call these methods. What rooms show of a change (rendered
-proposals, threads, edits) is the ``presenter``'s, run inside the same transaction
-(``coordinator/usecases/presenting.py``).
+CLI and the tests all call these methods. What rooms show of a change is queued by the
+use cases themselves as typed notifications (``coordinator/notifications.py``), edits of
+posted proposals included; the Matrix side renders and threads them at delivery
+(docs/architecture.md, "The seam").
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from coordinator import audit, retention
+from coordinator import audit, notifications, retention
 from coordinator import audit_key as audit_keys
 from coordinator.audit_key import AuditKey
 from coordinator.config import Config
@@ -49,11 +50,9 @@ from coordinator.usecases import (
     intake,
     matching,
     members,
-    messages,
     ownership,
     queries,
     removal,
-    rows,
     unit,
     vetting,
 )
@@ -61,7 +60,6 @@ from coordinator.usecases.acting import Acting
 from coordinator.usecases.acting import caller as as_caller
 from coordinator.usecases.batch import BatchRouteResult
 from coordinator.usecases.context import Context
-from coordinator.usecases.presenting import Plain, Presenter, Shown
 from coordinator.usecases.queries import RequestStatus
 from coordinator.usecases.results import (
     AnchorResult,
@@ -103,11 +101,8 @@ class Coordinator:
         clock: Callable[[], datetime] = utcnow,
         *,
         audit_key: AuditKey,
-        presenter: Presenter | None = None,
     ):
         self.engine = engine
-        # How rooms show a change (the Matrix side's); without one, the core's plain rows.
-        self.presenter: Presenter = presenter or Plain()
         self.config = config
         # Every audit entry is keyed with it (coordinator/audit_key.py); there is no default.
         self.audit_key = audit_key
@@ -116,17 +111,14 @@ class Coordinator:
         self.inbox = Inbox(engine)
         self._lock = asyncio.Lock()
 
-    def _dead_notice(self, room: str, message_id: str, code: str) -> tuple[str, dict] | None:
+    def _dead_notice(
+        self, room: str, message_id: str, code: str
+    ) -> tuple[notifications.StaffRoom, notifications.OutboxDead] | None:
         """The staff-room notice for a message given up on (ids and a code, no content)."""
         staff_room = self.ctx.staff_room
         if not staff_room:
             return None
-        text = (
-            f"A message to {room} was given up on after repeated failures ({code}); "
-            f"message {message_id}. Once the cause is fixed, an operator can send it "
-            "again with `dsx outbox retry --dead`."
-        )
-        return staff_room, messages.staff(text, kind="outbox_dead", message=message_id, code=code)
+        return notifications.StaffRoom(staff_room), notifications.OutboxDead(room, message_id, code)
 
     @classmethod
     async def open(
@@ -136,7 +128,6 @@ class Coordinator:
         url: str | None = None,
         sealer: PublicSealer | None = None,
         clock: Callable[[], datetime] = utcnow,
-        presenter: Presenter | None = None,
     ) -> Coordinator:
         """Migrate, connect, load the audit key, rebuild the trust graph and register
         configured partners. A configuration file without its audit key fails here
@@ -150,7 +141,7 @@ class Coordinator:
         except BaseException:
             await engine.dispose()
             raise
-        coordinator = cls(engine, config, sealer, clock, audit_key=key, presenter=presenter)
+        coordinator = cls(engine, config, sealer, clock, audit_key=key)
         await coordinator.start()
         return coordinator
 
@@ -214,37 +205,6 @@ class Coordinator:
                 raise
             trust.dirty = False
             return result
-
-    async def _presented(
-        self,
-        name: str,
-        body: Callable[[Tx], Awaitable[R]],
-        result_type: type[R],
-        actor: str,
-        event_id: str | None,
-        shown: Callable[[Tx, R], Awaitable[Shown]],
-    ) -> R:
-        """``transaction``, with what rooms show of the change (``shown``) presented in it."""
-
-        async def wrapped(tx: Tx) -> R:
-            mark = await self.presenter.mark(tx)
-            result = await body(tx)
-            await self.presenter.show(tx, mark, await shown(tx, result))
-            return result
-
-        return await self.transaction(name, wrapped, result_type, actor, event_id)
-
-    @staticmethod
-    def _answer_shown(
-        proposal_id: str, room: str | None, thread: str | None
-    ) -> Callable[[Tx, object], Awaitable[Shown]]:
-        """An answer to a proposal: its copies edited, the answer in its thread in ``room``."""
-
-        async def shown(tx: Tx, _result: object) -> Shown:
-            request = (await rows.proposal(tx.conn, proposal_id)).request
-            return Shown(room, thread, request, proposal_id, (proposal_id,))
-
-        return shown
 
     async def _may_change(self, name: str, by: Acting) -> None:
         """A state change counts only from a device that meets the device policy
@@ -472,13 +432,7 @@ class Coordinator:
                 self.ctx, tx, member_id, reason_code, code_of_conduct, reason
             )
 
-        async def shown(_tx: Tx, result: RemovalResult) -> Shown:
-            # Cancelled proposals edited; next candidates join their requests' threads.
-            return Shown(edited=result.cancelled_proposals)
-
-        result = await self._presented(
-            "remove_member", body, RemovalResult, caller.user, event_id, shown
-        )
+        result = await self.transaction("remove_member", body, RemovalResult, caller.user, event_id)
         if result.purged_rows:
             await retention.vacuum(self.engine)
         return result
@@ -510,13 +464,20 @@ class Coordinator:
 
         async def body(tx: Tx) -> Filed:
             return await filing.file_and_route(
-                self.ctx, tx, caller, organization, skills, languages, region, urgency, note, room
+                self.ctx,
+                tx,
+                caller,
+                organization,
+                skills,
+                languages,
+                region,
+                urgency,
+                note,
+                room,
+                thread,
             )
 
-        async def shown(_tx: Tx, filed: Filed) -> Shown:
-            return Shown(room, thread, filed.request, opens_thread=thread is not None)
-
-        return await self._presented("file_request", body, Filed, caller.user, event_id, shown)
+        return await self.transaction("file_request", body, Filed, caller.user, event_id)
 
     async def approve(
         self,
@@ -532,13 +493,12 @@ class Coordinator:
         and ``thread``: where the approval was given (the answer stays there)."""
         caller = as_caller(by)
         await self._may_change("approve", caller)
-        return await self._presented(
+        return await self.transaction(
             "approve",
             lambda tx: matching.approve(self.ctx, tx, caller, proposal_id),
             ApprovalResult,
             caller.user,
             event_id,
-            self._answer_shown(proposal_id, room, thread),
         )
 
     async def withdraw_approval(
@@ -554,13 +514,12 @@ class Coordinator:
         a room: it redacted its ✅); every posted copy shows the change."""
         caller = as_caller(by)
         await self._may_change("withdraw_approval", caller)
-        return await self._presented(
+        return await self.transaction(
             "withdraw_approval",
             lambda tx: matching.withdraw_approval(self.ctx, tx, caller, proposal_id),
             Withdrawn,
             caller.user,
             event_id,
-            self._answer_shown(proposal_id, room, thread),
         )
 
     async def decline(
@@ -579,13 +538,12 @@ class Coordinator:
         candidate's proposal joins the request's thread."""
         caller = as_caller(by)
         await self._may_change("decline", caller)
-        return await self._presented(
+        return await self.transaction(
             "decline",
             lambda tx: matching.decline(self.ctx, tx, caller, proposal_id, reason_code, reason),
             DeclineResult,
             caller.user,
             event_id,
-            self._answer_shown(proposal_id, room, thread),
         )
 
     async def open_engagement(

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from coordinator import audit, metrics
+from coordinator import audit, metrics, notifications
 from coordinator.logs import get_logger
 from coordinator.store import inbox as inbox_store
 from coordinator.store import outbox as outbox_store
@@ -51,6 +51,8 @@ class Tx:
         reply_to: str | None = None,
         edits: str | None = None,
     ) -> str:
+        """Queue an adapter's own Matrix content (a command's reply); the core's use cases
+        queue notifications instead (``notify``)."""
         return await outbox_store.enqueue(
             self.conn,
             room=room,
@@ -60,6 +62,25 @@ class Tx:
             thread_of=thread_of,
             reply_to=reply_to,
             edits=edits,
+        )
+
+    async def notify(
+        self,
+        room: notifications.RoomRef,
+        notification: notifications.Notification,
+        *,
+        edits: str | None = None,
+        thread_of: str | None = None,
+    ) -> str:
+        """Queue what happened for ``room``; the Matrix side renders it at delivery."""
+        return await outbox_store.enqueue(
+            self.conn,
+            room=room.address,
+            kind=notifications.ROW_KIND,
+            content=notifications.encode(notification, room),
+            now=self.now,
+            edits=edits,
+            thread_of=thread_of,
         )
 
 

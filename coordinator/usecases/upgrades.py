@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from coordinator import notifications as n
 from coordinator.config import Config
 from coordinator.store import upgrades as store
 from coordinator.store.outbox import SENT
 from coordinator.store.schema import outbox, partners, requests
-from coordinator.usecases import messages
 from coordinator.usecases.context import Context
 from coordinator.usecases.unit import Tx
 
@@ -71,42 +71,8 @@ async def follow_room_upgrade(
             )
         )
     tx.audit("room.upgraded", old, new_room=new, kind=kind, messages=len(rows))
-    await tx.send(
-        ctx.staff_room,
-        messages.staff(
-            notice_text(old, new, kind, partner),
-            kind="room_upgraded",
-            old_room=old,
-            new_room=new,
-            room_kind=kind,
-        ),
-    )
+    await tx.notify(n.StaffRoom(ctx.staff_room), n.RoomUpgraded(old, new, kind, partner))
     return RoomMoved(old, new, kind, True, len(rows), moved_requests or 0)
-
-
-def where_configured(kind: str, partner: str | None) -> str:
-    if kind == STAFF:
-        return "`[staff] room`"
-    if kind == PARTNER:
-        return f'the `rooms` of `[[partners]]` "{partner}"'
-    return ""
-
-
-def notice_text(old: str, new: str, kind: str, partner: str | None) -> str:
-    what = {STAFF: "The staff room", ENGAGEMENT: "An engagement room"}.get(
-        kind, f"A room of partner {partner}"
-    )
-    text = (
-        f"{what} was upgraded: {old} is replaced by {new}. I follow it there and no longer "
-        "post in the old room; requests filed there are answered in the new one."
-    )
-    where = where_configured(kind, partner)
-    if where:
-        text += (
-            f" Please update the configuration: in {where}, replace {old} with {new} "
-            "(`dsx doctor` reminds you until then)."
-        )
-    return text
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,10 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 import trust_graph as tg
+from coordinator import notifications as n
 from coordinator.domain import MembershipStatus
 from coordinator.store.clock import aware
 from coordinator.store.schema import members, vouches
-from coordinator.usecases import messages
 from coordinator.usecases.context import Context
 from coordinator.usecases.unit import Tx
 
@@ -109,23 +109,16 @@ async def notify(ctx: Context, tx: Tx, member_id: str, change: str, *, new: bool
         found = QueueEntry(member_id, row.kind, aware(row.created_at), 0, 0, False, (), ())
     else:
         found = await entry(ctx, tx.conn, member_id)
-    text = (
-        f"Vetting queue — {change}: {found.member} ({found.kind}). "
-        f"Decision: {decision_text(found)} "
-        f"Vouching paths: {format_paths(found.paths)}. "
-        f"Vouches {found.vouches}, references {found.references}."
-    )
-    await tx.send(
-        ctx.staff_room,
-        messages.staff(
-            text,
-            kind="vetting",
+    await tx.notify(
+        n.StaffRoom(ctx.staff_room),
+        n.VettingChanged(
             change=change,
             member=found.member,
             member_kind=found.kind,
             status=MembershipStatus.APPLICANT.value,
             eligible=found.eligible,
-            paths=[list(p) for p in found.paths],
+            paths=tuple(tuple(p) for p in found.paths),
+            decision=decision_text(found),
             vouches=found.vouches,
             references=found.references,
         ),
@@ -138,22 +131,15 @@ async def notify_left(ctx: Context, tx: Tx, decision: tg.Decision, kind: str, st
         return
     member_id = decision.member
     paths = _paths(decision)
-    where = "the probation pod" if status == MembershipStatus.POD.value else status
-    text = (
-        f"Vetting queue — accepted: {member_id} ({kind}) leaves the queue into {where}. "
-        f"Vouching paths: {format_paths(paths)}."
-    )
-    await tx.send(
-        ctx.staff_room,
-        messages.staff(
-            text,
-            kind="vetting",
+    await tx.notify(
+        n.StaffRoom(ctx.staff_room),
+        n.VettingChanged(
             change="accepted",
             member=member_id,
             member_kind=kind,
             status=status,
             eligible=True,
-            paths=[list(p) for p in paths],
+            paths=tuple(tuple(p) for p in paths),
         ),
     )
 

@@ -1,14 +1,9 @@
-"""Matrix message content for the bot: replies, proposals, engagements, relations.
+"""Matrix message content for the bot: replies, notifications (one renderer per kind,
+``render.notifications``), proposals, relations.
 
 Every user-supplied string passes through ``render.text`` before it reaches a body.
 """
 
-from partner_bots.render.engagement import (
-    ENGAGEMENT_KEY,
-    EngagementView,
-    introduction_content,
-    purge_content,
-)
 from partner_bots.render.notice import mentions, notice, pill
 from partner_bots.render.proposal import (
     PROPOSAL_KEY,
@@ -17,7 +12,6 @@ from partner_bots.render.proposal import (
     ProviderView,
     RequestView,
     proposal_content,
-    proposal_edit,
     vouching_proposal_content,
 )
 from partner_bots.render.relations import (
@@ -36,10 +30,8 @@ from partner_bots.render.reply import REPLY_KEY, reply_content, reply_event
 __all__ = [
     "APPROVE_KEY",
     "DECLINE_KEY",
-    "ENGAGEMENT_KEY",
     "PROPOSAL_KEY",
     "REPLY_KEY",
-    "EngagementView",
     "Person",
     "ProposalView",
     "ProviderView",
@@ -48,13 +40,10 @@ __all__ = [
     "as_reply",
     "edit",
     "in_thread",
-    "introduction_content",
     "mentions",
     "notice",
     "pill",
     "proposal_content",
-    "proposal_edit",
-    "purge_content",
     "reaction",
     "reply_content",
     "reply_event",

@@ -1,5 +1,9 @@
 """The envelope every bot message shares: an m.notice with plain and HTML bodies and an
-explicit ``m.mentions`` (always present, so clients never guess mentions from the text)."""
+explicit ``m.mentions`` (always present, so clients never guess mentions from the text).
+
+The one ``notice()`` builder: replies, rendered notifications and the session's own
+notices all go through it, so every message is capped below Matrix's event size limit.
+"""
 
 from __future__ import annotations
 
@@ -16,22 +20,29 @@ MAX_BODY = 30_000  # characters per body
 MAX_CONTENT_BYTES = 56_000  # Matrix caps a whole event at 64 KiB; leave room for the envelope
 
 
-def mentions(user_ids: Iterable[str] = ()) -> dict[str, Any]:
-    ids = list(dict.fromkeys(user_ids))
-    return {"user_ids": ids} if ids else {}
+def mentions(user_ids: Iterable[str] = (), room: bool = False) -> dict[str, Any]:
+    """Explicit even when empty; each id once, in the order given."""
+    out: dict[str, Any] = {"user_ids": list(dict.fromkeys(user_ids))}
+    if room:
+        out["room"] = True
+    return out
 
 
 def notice(
     body: str,
-    formatted_body: str,
-    *,
+    formatted_body: str | None = None,
     mention: Iterable[str] = (),
+    *,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """An m.notice content dict. ``formatted_body`` must already be safe HTML."""
+    """An m.notice content dict. ``formatted_body`` must already be safe HTML; without
+    one, the escaped ``body`` (line breaks kept) is used."""
+    body = body[:MAX_BODY]
+    if formatted_body is None:
+        formatted_body = html.escape(body).replace("\n", "<br>")
     content: dict[str, Any] = {
         "msgtype": "m.notice",
-        "body": body[:MAX_BODY],
+        "body": body,
         "format": HTML_FORMAT,
         "formatted_body": formatted_body,
         "m.mentions": mentions(mention),

@@ -10,7 +10,7 @@ from typing import Any
 from coordinator.domain.states import ProposalState
 from coordinator.routing.models import Urgency
 from partner_bots.render.notice import notice, pill
-from partner_bots.render.relations import APPROVE_KEY, DECLINE_KEY, edit
+from partner_bots.render.relations import APPROVE_KEY, DECLINE_KEY
 from partner_bots.render.text import clean, markup, markup_block, plain, plain_block
 
 PROPOSAL_KEY = "org.dsx.proposal"
@@ -211,11 +211,3 @@ def vouching_proposal_content(view: ProposalView) -> dict[str, Any]:
     return notice(
         "\n".join(doc.plain), "".join(doc.markup), extra={PROPOSAL_KEY: proposal_block(view)}
     )
-
-
-def proposal_edit(
-    original_event_id: str, view: ProposalView, *, vouching_room: bool = False
-) -> dict[str, Any]:
-    """The edit that brings a posted proposal up to date (status, approvals still needed)."""
-    content = vouching_proposal_content(view) if vouching_room else proposal_content(view)
-    return edit(original_event_id, content)

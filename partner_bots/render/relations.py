@@ -1,4 +1,5 @@
-"""Relations that keep each request in its own thread and proposals current by edit."""
+"""Relations that keep each request in its own thread and proposals current by edit: the
+one set of builders, used by replies and by delivery alike."""
 
 from __future__ import annotations
 
@@ -48,10 +49,12 @@ def in_thread(
 
 
 def as_reply(content: dict[str, Any], event_id: str) -> dict[str, Any]:
-    """A rich reply (no quoted fallback: the spec dropped it, and it would copy case text)."""
-    out = dict(content)
-    out["m.relates_to"] = {"m.in_reply_to": {"event_id": event_id}}
-    return out
+    """A rich reply (no quoted fallback: the spec dropped it, and it would copy case text).
+    Content already in a thread stays there, as a real reply inside it."""
+    relates = dict(content.get("m.relates_to") or {})
+    relates["m.in_reply_to"] = {"event_id": event_id}
+    relates.pop("is_falling_back", None)
+    return {**content, "m.relates_to": relates}
 
 
 def reply_to_command(

@@ -41,6 +41,7 @@ from coordinator.store.sealed import (
 )
 from coordinator.usecases import unit
 from partner_bots.delivery import Outgoing, RoomResolver
+from partner_bots.render.notice import notice
 from partner_bots.sending import SendError
 
 log = get_logger(__name__)
@@ -120,14 +121,11 @@ def render(reference: str, form: FormKind, fields: Mapping[str, str]) -> dict[st
         f"{html.escape(value).replace(chr(10), '<br>')}</li>"
         for label, value in rows
     )
-    return {
-        "msgtype": "m.notice",
-        "body": body,
-        "format": "org.matrix.custom.html",
-        "formatted_body": f"<p>{html.escape(title)}:</p><ul>{items}</ul>",
-        "m.mentions": {"user_ids": []},
-        DSX_DETAILS: {"reference": reference, "form": form.value},
-    }
+    return notice(
+        body,
+        f"<p>{html.escape(title)}:</p><ul>{items}</ul>",
+        extra={DSX_DETAILS: {"reference": reference, "form": form.value}},
+    )
 
 
 class IntakeDetails:

@@ -4,12 +4,18 @@ The core queues a ``create_room`` row for ``engagement:<id>`` followed by the in
 The room gets a local alias derived from the engagement id, so creation is idempotent: a
 retry after a crash (room created, row not yet marked sent) finds the alias taken and
 resolves it instead of opening a second room. Invites go in the create call itself, and
-encryption in its initial state. The ``org.dsx.engagement`` block of the notices names the
-creation row (``outbox:<id>``); delivery puts the Matrix room id in its place, so those
-notices wait until the room exists.
+encryption in its initial state.
 
-``partner:<handle>`` (a message for a partner that no request ties to a room) resolves to
-the partner's first encrypted room (``PartnerRooms``).
+The core's notifications are rendered here, at send time (``partner_bots.render.
+notifications``), after the rooms they name resolved: the ``org.dsx.engagement`` block
+carries the engagement room's Matrix id, so those notices wait until the room exists. A
+notification about a request joins the request's thread in its room (``posted``).
+
+Room addresses become room ids in one chain (``WorkflowDelivery.rooms``): ``partner:<handle>``
+(a message for a partner that no request ties to a room) is the partner's first encrypted
+room (``PartnerRooms``), ``engagement:<id>`` the engagement's room (``EngagementRooms``),
+``direct:<user>`` that person's direct room (``DirectAddresses``), ``intake:<room>`` that
+room (``IntakeRooms``).
 """
 
 from __future__ import annotations
@@ -20,9 +26,10 @@ from typing import Any, Protocol
 from nio import MatrixRoom, RoomCreateError, RoomCreateResponse, RoomResolveAliasResponse
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from coordinator import notifications as n
 from coordinator.logs import get_logger
-from coordinator.store.outbox import OUTBOX_REF, PARTNER_ROOM
-from partner_bots.delivery import Delivery, Outgoing, RoomResolver, references
+from coordinator.store.outbox import PARTNER_ROOM
+from partner_bots.delivery import Delivery, Outgoing, RoomResolver
 from partner_bots.sending import SendError
 from partner_bots.session import BotSession
 from partner_bots.workflow import forgetting, login, posted
@@ -63,7 +70,6 @@ RETENTION = {
     "content": {"max_lifetime": HISTORY_DAYS * 24 * 3600 * 1000},
 }
 CREATE_ROOM = "create_room"
-ENGAGEMENT_KEY = "org.dsx.engagement"
 SYNC_WAIT_S = 30.0
 NO_ENCRYPTED_ROOM = "partner_no_encrypted_room"
 # A partner without an encrypted room (not joined yet, or misconfigured): look again every
@@ -211,6 +217,27 @@ class DirectRoomsPort(Protocol):
     async def room_for(self, staff: str) -> str: ...
 
 
+class DirectAddresses:
+    """A ``RoomResolver``: ``direct:<user>`` is that person's direct room (opened on first
+    use by ``direct()``, once one is wired); others go to ``inner``."""
+
+    def __init__(self, inner: RoomResolver, direct: Any):
+        self.inner = inner
+        self.direct = direct  # () -> DirectRoomsPort | None
+
+    async def resolve(self, room: str) -> str | None:
+        if not room.startswith(n.DIRECT_ROOM):
+            return await self.inner.resolve(room)
+        rooms = self.direct()
+        if rooms is None:
+            return None
+        try:
+            found: str = await rooms.room_for(room[len(n.DIRECT_ROOM) :])
+        except SendError:
+            return None  # not open yet: the row waits
+        return found
+
+
 class WorkflowDelivery(Delivery):
     """Delivery that also performs ``create_room`` rows (idempotently, see above) and
     opens ``intake_details`` rows into encrypted rooms only (workflow/intake.py)."""
@@ -227,7 +254,7 @@ class WorkflowDelivery(Delivery):
         engine: AsyncEngine | None = None,
         **kw: Any,
     ):
-        rooms: RoomResolver = engagement_rooms
+        rooms: RoomResolver = DirectAddresses(engagement_rooms, lambda: self.direct)
         if partners is not None:
             rooms = PartnerRooms(rooms, partners, sender)
         super().__init__(sender, outbox, worker, rooms=IntakeRooms(rooms), **kw)
@@ -252,18 +279,25 @@ class WorkflowDelivery(Delivery):
         room_id = await self.rooms.resolve(message.room)
         return self.intake.refusal(None if room_id is None else await self.sender.room(room_id))
 
-    def _references(self, message: Outgoing) -> tuple[str | None, ...]:
-        return (*references(message), _engagement_room(message.content))
+    async def _thread(self, message: Outgoing) -> str | None:
+        """A notification about a request joins the request's thread in its room."""
+        if self.engine is None or message.kind != n.ROW_KIND:
+            return None
+        request = _notification(message).request
+        if request is None:
+            return None
+        async with self.engine.connect() as conn:
+            return await posted.request_thread(conn, message.room, request)
 
     async def _delivered(
         self, message: Outgoing, room_id: str, event_id: str, content: dict[str, Any]
     ) -> None:
-        if self.engine is None or message.kind != "message" or message.edits is not None:
+        if self.engine is None or message.edits is not None or not _is_copy(message):
             return
-        if posted.proposal_block(content) is None:
-            return
+        relates = content.get("m.relates_to") or {}
+        thread = relates.get("event_id") if relates.get("rel_type") == "m.thread" else None
         async with self.engine.begin() as conn:
-            await posted.record_delivery(conn, message.id, message.room, room_id, event_id, content)
+            await posted.record_delivery(conn, message.id, room_id, event_id, thread)
 
     async def _content(self, message: Outgoing) -> dict[str, Any]:
         if message.kind == INTAKE_DETAILS:  # never send the row's own (marker) content
@@ -271,11 +305,8 @@ class WorkflowDelivery(Delivery):
                 raise SendError(NO_KEY, OPERATOR_RETRY_S)
             return await self.intake.content(message)
         content = await super()._content(message)
-        created = _engagement_room(content)
-        if created is not None and message.kind != CREATE_ROOM:
-            # The room the provider is invited to, by its Matrix id (waits until created).
-            block = {**content[ENGAGEMENT_KEY], "room": await self._ref(created)}
-            content = {**content, ENGAGEMENT_KEY: block}
+        if message.kind == n.ROW_KIND:
+            return content
         staff = login.wants_link(content)
         if staff is None:
             return content
@@ -330,8 +361,13 @@ class WorkflowDelivery(Delivery):
         return True
 
 
-def _engagement_room(content: Any) -> str | None:
-    """The creation row an engagement block names (``outbox:<id>``), or None."""
-    block = content.get(ENGAGEMENT_KEY) if isinstance(content, dict) else None
-    room = block.get("room") if isinstance(block, dict) else None
-    return room if isinstance(room, str) and room.startswith(OUTBOX_REF) else None
+def _notification(message: Outgoing) -> n.Notification:
+    return n.decode(message.content).notification
+
+
+def _is_copy(message: Outgoing) -> bool:
+    """A proposal's copy: a typed one, or one rendered before typed notifications (its post
+    row was written by the 0009 revision)."""
+    if message.kind == n.ROW_KIND:
+        return isinstance(_notification(message), n.ProposalPosted)
+    return message.kind == "message" and "org.dsx.proposal" in message.content

@@ -287,7 +287,7 @@ class WorkflowSink:
             reply = await self._withdraw(ev, proposal_id, partner.handle)
         async with self.coordinator.engine.connect() as conn:
             posts = await posted.proposal_posts_of(conn, proposal_id)
-        here = next((p for p in posts if p.room == ev.room_id), None)
+        here = next((p for p in posts if p.room_id == ev.room_id), None)
         thread = (here.thread_of or here.event_id) if here else None
         content = reply_content(reply, mention=[ev.sender])
         if thread:

@@ -4,7 +4,7 @@ identity pins only the running bot holds.
 The web app only knows the ``StaffActions`` protocol. Alone it gets the coordinator
 itself; inside ``dsx run`` it gets this adapter, whose vet, refuse, refer and removal
 are the coordinator's own (a removal from the dashboard edits the cancelled proposals
-and posts the next candidates in the rooms' threads through the core's presenter,
+and posts the next candidates, queued by the core itself and threaded at delivery,
 exactly as ``!dsx remove`` does) and whose identity confirmations reach the bot. The
 caller is passed through untouched: the core checks what it may do.
 """

@@ -13,7 +13,6 @@ from coordinator.config import Config, PartnerConfig, PolicyConfig, StaffConfig
 from coordinator.sealing import PublicSealer, generate_keypair
 from coordinator.store import create_engine, migrate
 from coordinator.usecases import Coordinator, matching
-from coordinator.usecases.presenting import Presenter
 from coordinator.usecases.results import RouteResult
 
 
@@ -56,18 +55,14 @@ def clock() -> Clock:
     return Clock()
 
 
-async def opened(
-    db_url: str, tmp_path, clock: Clock, presenter: Presenter | None = None
-) -> Coordinator:
-    """The coordinator of these tests, with a sealing key and the fake clock; with
-    ``presenter``, what its use cases queue is presented for rooms (the bot's one)."""
+async def opened(db_url: str, tmp_path, clock: Clock) -> Coordinator:
+    """The coordinator of these tests, with a sealing key and the fake clock."""
     keys = generate_keypair()
     c = await Coordinator.open(
         make_config(tmp_path),
         url=db_url,
         sealer=PublicSealer(keys.public),
         clock=clock,
-        presenter=presenter,
     )
     c.test_keys = keys  # type: ignore[attr-defined]
     return c

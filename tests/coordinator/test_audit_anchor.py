@@ -14,6 +14,7 @@ from coordinator.config import Config
 from coordinator.store.schema import audit_log
 from coordinator.usecases import Coordinator
 from tests.coordinator.conftest import network
+from tests.harness.notices import rendered
 
 STAFF_ROOM = "!staff:hs"
 PEOPLE = ("@staff:hs", "@ann:hs", "@bob:hs", "@gil:hs", "@p1:hs", "@p2:hs", "Canary", "canary@")
@@ -21,9 +22,9 @@ PEOPLE = ("@staff:hs", "@ann:hs", "@bob:hs", "@gil:hs", "@p1:hs", "@p2:hs", "Can
 
 async def _anchor_notices(c) -> list[dict]:
     return [
-        m.content
+        rendered(m)
         for m in await c.outbox.pending(STAFF_ROOM)
-        if m.content.get("org.dsx.staff", {}).get("kind") == "audit_anchor"
+        if rendered(m).get("org.dsx.staff", {}).get("kind") == "audit_anchor"
     ]
 
 

@@ -18,6 +18,7 @@ from coordinator.store.outbox import MAX_ATTEMPTS, enqueue
 from coordinator.store.schema import outbox
 from dsx.cli.doctor import Status, check_outbox
 from dsx.cli.main import main
+from tests.harness.notices import rendered
 
 SECRET_BODY = "contact Ana on +1 202 555 0143"
 
@@ -122,6 +123,6 @@ async def test_a_message_given_up_on_is_reported_to_the_staff_room(coord):
         await c.outbox.mark_failed(doomed, "M_FORBIDDEN", 0)
     staff = await c.outbox.pending(c.ctx.staff_room)
     assert len(staff) == 1
-    body = staff[0].content["body"]
+    body = rendered(staff[0])["body"]
     assert doomed in body and "M_FORBIDDEN" in body and "dsx outbox retry" in body
-    assert SECRET_BODY not in json.dumps(staff[0].content)
+    assert SECRET_BODY not in json.dumps(rendered(staff[0]))

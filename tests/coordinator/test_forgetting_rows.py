@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from coordinator import notifications as n
 from coordinator.domain import DomainError
 from coordinator.store.outbox import MAX_ATTEMPTS, WAITING, ref
 from coordinator.store.schema import outbox
@@ -20,6 +21,7 @@ from coordinator.usecases.forgetting import (
     redaction_id,
 )
 from tests.coordinator.conftest import network
+from tests.harness.notices import notification, rendered
 
 
 async def _rows(c, kind: str) -> list:
@@ -48,7 +50,9 @@ async def test_close_queues_the_cleanup_after_the_closing_notice(coord):
     cleanup = RoomCleanup.of(row.content)
     assert (cleanup.redact, cleanup.leave, cleanup.remove) == (True, True, ("@p1:hs",))
     notice = (await c.outbox.pending(f"engagement:{engagement}"))[-1]
-    assert "is closed" in notice.content["body"] and "remove my messages" in notice.content["body"]
+    assert isinstance(notification(notice), n.EngagementClosed)
+    body = rendered(notice)["body"]  # as the room reads it
+    assert "is closed" in body and "remove my messages" in body
     assert cleanup.keep == (ref(notice.id),)  # the closing notice is what stays
 
 

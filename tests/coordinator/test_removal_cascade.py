@@ -14,6 +14,7 @@ from coordinator.domain import DomainError
 from coordinator.sealing import Binding, Opener
 from coordinator.store.schema import metadata, proposals, requests, sealed
 from tests.coordinator.conftest import network
+from tests.harness.notices import rendered
 from tests.harness.rawdb import sqlite_files
 
 DECLINE_TEXT = "Zanzibar-7731 said the provider shouted at staff"
@@ -140,20 +141,22 @@ async def test_removing_an_organization_ends_its_cases(coord):
     assert prop_state == "cancelled" and orgs == 0 and org_data == 0
 
     staff = [
-        m.content
+        rendered(m)
         for m in await c.outbox.pending("!staff:hs")
-        if m.content.get("org.dsx.staff", {}).get("kind") == "removal"
+        if rendered(m).get("org.dsx.staff", {}).get("kind") == "removal"
     ][-1]
     block = staff["org.dsx.staff"]
     assert (block["cancelled_requests"], block["closed_engagements"]) == (2, 1)
     assert block["withdrawn_proposals"] == 1
     assert "Requests cancelled: 2" in staff["body"] and REMOVAL_TEXT not in json.dumps(staff)
     partner = [
-        m.content for m in await c.outbox.pending("partner:alpha") if "org.dsx.removal" in m.content
+        rendered(m)
+        for m in await c.outbox.pending("partner:alpha")
+        if "org.dsx.removal" in rendered(m)
     ]
     assert len(partner) == 1 and proposed.request in partner[0]["body"]
     engagement_room = await c.outbox.pending(f"engagement:{approval.engagement}")
-    assert "no longer part of the network" in engagement_room[-1].content["body"]
+    assert "no longer part of the network" in rendered(engagement_room[-1])["body"]
     assert REMOVAL_TEXT not in await _dump(c)
     with pytest.raises(DomainError):  # the organization can no longer file
         await c.file_request("alpha", "o1", ["forensics"], ["en"])
@@ -170,9 +173,9 @@ async def test_without_a_sealing_key_a_removal_still_happens(db_url, tmp_path):
         assert removed.member == "@p9:hs"
         assert await _reasons(c) == {}
         notice = [
-            m.content["body"]
+            rendered(m)["body"]
             for m in await c.outbox.pending("!staff:hs")
-            if m.content.get("org.dsx.staff", {}).get("kind") == "removal"
+            if rendered(m).get("org.dsx.staff", {}).get("kind") == "removal"
         ]
         assert "the reason was not stored" in notice[-1]
         assert REMOVAL_TEXT.split()[0] not in await _dump(c)

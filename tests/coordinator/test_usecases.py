@@ -8,9 +8,11 @@ import pytest
 import sqlalchemy as sa
 
 from coordinator import audit
+from coordinator import notifications as n
 from coordinator.domain import DomainError, IllegalTransition, Urgency
 from coordinator.store.schema import audit_log, notations, requests, sealed
 from tests.coordinator.conftest import network, route
+from tests.harness.notices import notification, rendered
 
 
 async def _count(c, table) -> int:
@@ -23,7 +25,7 @@ async def staff_notices(c, kind: str) -> list:
     return [
         m
         for m in await c.outbox.pending("!staff:hs")
-        if m.content.get("org.dsx.staff", {}).get("kind") == kind
+        if rendered(m).get("org.dsx.staff", {}).get("kind") == kind
     ]
 
 
@@ -70,13 +72,13 @@ async def test_full_lifecycle_with_audit(coord):
 
     # The proposal goes to the room the request was filed in.
     pending = await c.outbox.pending("!alpha:hs")
-    block = pending[-1].content["org.dsx.proposal"]
+    block = rendered(pending[-1])["org.dsx.proposal"]
     assert block["id"] == routed.proposal and block["status"] == "pending"
 
     approved = await c.approve(routed.proposal, "alpha")
     assert approved.state == "approved" and approved.engagement
     kinds = [m.kind for m in await c.outbox.pending(f"engagement:{approved.engagement}")]
-    assert kinds == ["create_room", "message"]
+    assert kinds == ["create_room", "notification"]
 
     closed = await c.close(approved.engagement)
     assert closed.purged_rows == 3  # note, name, contact
@@ -93,6 +95,13 @@ async def test_full_lifecycle_with_audit(coord):
     assert "canary" not in dumped.lower()
 
 
+def _copy_in(messages) -> str:
+    """The id of the (first) proposal copy among a room's rows."""
+    return next(
+        m.id for m in messages if m.edits is None and notification(m).KIND == "proposal.created"
+    )
+
+
 async def test_cross_partner_needs_both_and_hides_organization(coord):
     c = coord
     await network(c)
@@ -103,11 +112,29 @@ async def test_cross_partner_needs_both_and_hides_organization(coord):
     # Beta's copy goes to beta's default room (resolved at delivery to an encrypted one).
     beta_msgs = await c.outbox.pending("partner:beta")
     assert len(beta_msgs) == 1
-    text = json.dumps(beta_msgs[0].content)
+    text = json.dumps(rendered(beta_msgs[0]))
     assert "o1" not in text and "Canary" not in text
     assert routed.proposal in text
+    # Neither does the queued value itself: the vouching audience, without the case.
+    beta_copy = notification(beta_msgs[0])
+    assert isinstance(beta_copy, n.ProposalPosted)
+    assert beta_copy.audience is n.Audience.VOUCHING and beta_copy.organization is None
+    assert "o1" not in json.dumps(beta_msgs[0].content)
+    alpha_copy = notification((await c.outbox.pending("partner:alpha"))[-1])
+    assert isinstance(alpha_copy, n.ProposalPosted) and alpha_copy.organization == "o1"
     first = await c.approve(routed.proposal, "alpha")
     assert (first.state, first.waiting_for, first.engagement) == ("pending", ("beta",), None)
+    # The approval edits both copies, each as its own audience sees it.
+    edits = [m for m in await c.outbox.pending() if m.edits is not None]
+    updated = {m.room: notification(m) for m in edits}
+    assert set(updated) == {"partner:alpha", "partner:beta"}
+    assert {m.edits for m in edits} == {
+        f"outbox:{beta_msgs[0].id}",
+        f"outbox:{_copy_in(await c.outbox.pending('partner:alpha'))}",
+    }
+    for value in updated.values():
+        assert isinstance(value, n.ProposalUpdated) and value.waiting_for == ("beta",)
+    assert updated["partner:beta"].organization is None
     with pytest.raises(DomainError) as info:
         await c.approve(routed.proposal, "globe")
     assert info.value.code == "unknown_proposal"  # not globe's: as if it did not exist
@@ -126,8 +153,8 @@ async def test_decline_proposes_next_then_tells_staff(coord):
     last = await c.decline(declined.next_proposal, "alpha")
     assert (last.next_proposal, last.request_state) == (None, "unmatched")
     staff = await staff_notices(c, "unmatched")
-    assert len(staff) == 1 and filed.request in staff[0].content["body"]
-    assert "o1" not in json.dumps(staff[0].content)
+    assert len(staff) == 1 and filed.request in rendered(staff[0])["body"]
+    assert "o1" not in json.dumps(rendered(staff[0]))
     with pytest.raises(IllegalTransition):
         await c.approve(first.proposal, "alpha")
 
@@ -183,7 +210,7 @@ async def test_non_us_is_referred_not_routed(coord):
     outcome = await c.refer(filed.request)
     assert (outcome.state, outcome.to) == ("referred", "globe")
     globe = await c.outbox.pending("partner:globe")  # its default (encrypted) room
-    assert len(globe) == 1 and "o1" not in json.dumps(globe[0].content)
+    assert len(globe) == 1 and "o1" not in json.dumps(rendered(globe[0]))
 
 
 async def test_refusal_keeps_only_code_and_date(coord):

@@ -11,15 +11,16 @@ import pytest
 from coordinator.domain import DomainError
 from coordinator.usecases.acting import Acting
 from tests.coordinator.conftest import network
+from tests.harness.notices import rendered
 
 STAFF = "!staff:hs"
 
 
 async def vetting_notices(c) -> list[dict]:
     return [
-        m.content
+        rendered(m)
         for m in await c.outbox.pending(STAFF)
-        if m.content.get("org.dsx.staff", {}).get("kind") == "vetting"
+        if rendered(m).get("org.dsx.staff", {}).get("kind") == "vetting"
     ]
 
 

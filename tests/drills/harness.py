@@ -34,6 +34,7 @@ from coordinator.store.engine import create_engine
 from coordinator.store.schema import inbox, outbox, proposals, requests
 from coordinator.usecases import Coordinator
 from partner_bots.homeserver.synapse import Homeserver, free_port
+from tests.harness.notices import rendered
 from tests.workflow.harness import PICKLE_KEY, PROPOSAL, REPLY, Member, join_bot
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -511,7 +512,7 @@ def assert_answered_once(
 
 def staff_kinds(rows: list[Any]) -> list[str]:
     """The trouble/recovery notices among outbox rows, in order."""
-    kinds = [r.content.get(STAFF, {}).get("kind") for r in rows]
+    kinds = [rendered(r).get(STAFF, {}).get("kind") for r in rows]
     return [k for k in kinds if k in ("trouble", "recovered")]
 
 

@@ -26,6 +26,7 @@ from tests.drills.harness import (
     until,
     write_config,
 )
+from tests.harness.notices import rendered
 
 pytestmark = [pytest.mark.synapse, pytest.mark.drill]
 
@@ -101,7 +102,7 @@ async def test_second_homeserver_down_10s_nothing_lost_nothing_twice(
             )
             caught_up[p.handle] = round(time.monotonic() - t0, 1)
             assert_answered_once(events, commands[p.room], by_room[p.room], p.handle)
-        kinds = [r.content.get("org.dsx.staff", {}).get("kind") for r in rows]
+        kinds = [rendered(r).get("org.dsx.staff", {}).get("kind") for r in rows]
         assert "trouble" not in kinds  # the bot's own homeserver never failed
         chain = await audit_verify(config_path)
         print(

@@ -58,3 +58,52 @@ def test_the_check_sees_imports_inside_functions(tmp_path: Path) -> None:
         "    importlib.import_module('dsx.cli')\n"
     )
     assert imported_roots(sample) == {"partner_bots", "aiohttp", "dsx"}
+
+
+def _calls(path: Path, attr: str) -> list[ast.Call]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == attr
+    ]
+
+
+# Rows the core writes that are work for the Matrix side, never content: create a room,
+# open a submission's sealed details there, clean an engagement room up.
+WORK_ROWS = {"create_room", "INTAKE_DETAILS", "ROOM_CLEANUP"}
+
+
+def _kind(call: ast.Call) -> str | None:
+    for k in call.keywords:
+        if k.arg == "kind":
+            if isinstance(k.value, ast.Constant):
+                return str(k.value.value)
+            if isinstance(k.value, ast.Name):
+                return k.value.id
+    return None
+
+
+def test_the_core_queues_notifications_never_matrix_content() -> None:
+    """The seam (docs/architecture.md): a use case queues a typed notification
+    (``tx.notify``); the only other rows the core writes are work orders (a room to
+    create, sealed details to open, a room to clean up)."""
+    raw = []
+    for path in sorted((ROOT / "coordinator").rglob("*.py")):
+        for call in _calls(path, "send"):
+            if _kind(call) not in WORK_ROWS:
+                raw.append(f"{path.relative_to(ROOT)}:{call.lineno}")
+    assert raw == [], raw
+
+
+def test_no_adapter_rewrites_the_outbox() -> None:
+    """The Matrix side and the web never update an outbox row's content (they read the
+    typed value and render it; the outbox's own methods mark rows sent or failed)."""
+    offenders = []
+    for package in ("partner_bots", "dsx"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if "outbox.update(" in path.read_text(encoding="utf-8"):
+                offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == [], offenders

@@ -8,9 +8,10 @@ coordinator (inbox, outbox, delivery) with no use case in between.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,46 @@ from partner_bots.bot import Bot
 from partner_bots.delivery import Delivery
 from partner_bots.device_trust import DevicePolicy
 from partner_bots.events import Incoming, IncomingMessage
-from partner_bots.runner import run_bot
-from partner_bots.sending import notice
-from partner_bots.session import BotAccount
+from partner_bots.render.notice import notice
+from partner_bots.session import BotAccount, on_sigterm
+
+log = logs.get_logger(__name__)
+
+
+async def run_bot(bot: Bot, delivery: Delivery | None = None, stop: asyncio.Event | None = None):
+    """Run one bot and its delivery until SIGTERM/SIGINT, then stop gracefully: the event
+    in hand finishes, delivery stops between messages, the session closes without logging
+    out (the crash test's process; production runs through ``dsx.service``)."""
+    stop = stop or asyncio.Event()
+    remove = on_sigterm(stop.set)
+    task: asyncio.Task[None] | None = None
+    try:
+        await bot.start()
+        # Rooms and their encryption state are known only after the first sync; a
+        # SIGTERM while the homeserver is still unreachable must not wait for it.
+        await _first(bot.sync.synced.wait(), stop.wait())
+        if delivery is not None and not stop.is_set():
+            task = asyncio.create_task(delivery.run(), name="delivery")
+        log.info("runner.started")
+        await stop.wait()
+    finally:
+        remove()
+        if delivery is not None:
+            delivery.stop()
+        if task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await bot.stop()
+        log.info("runner.stopped")
+
+
+async def _first(*waits: Coroutine[Any, Any, Any]) -> None:
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
 
 
 def echo_sink(

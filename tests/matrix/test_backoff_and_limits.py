@@ -13,7 +13,7 @@ from aiohttp import web
 from partner_bots.backoff import Backoff
 from partner_bots.client import BotClient, client_config
 from partner_bots.events import IncomingMessage
-from partner_bots.sending import notice
+from partner_bots.render.notice import notice
 from partner_bots.sync import SyncLoop, Trouble
 from tests.matrix.conftest import PICKLE_KEY, MemoryRegistry, RecordingSink, bot_room
 

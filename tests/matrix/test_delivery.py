@@ -14,7 +14,7 @@ from coordinator.store.engine import create_engine
 from coordinator.store.migrate import migrate
 from coordinator.store.outbox import Outbox, enqueue, ref
 from partner_bots.delivery import Delivery
-from partner_bots.sending import notice
+from partner_bots.render.notice import notice
 from tests.matrix.conftest import MemoryRegistry, RecordingSink, bot_room
 
 pytestmark = pytest.mark.synapse

@@ -12,7 +12,8 @@ from coordinator.store.engine import create_engine
 from coordinator.store.migrate import migrate
 from coordinator.store.outbox import Outbox, enqueue, ref
 from partner_bots.delivery import Delivery
-from partner_bots.sending import SendError, Sent, notice
+from partner_bots.render.notice import notice
+from partner_bots.sending import SendError, Sent
 
 ROOMS = ("!a:x", "!b:x", "!c:x")
 
@@ -117,5 +118,32 @@ async def test_a_row_threaded_on_another_rooms_row_of_the_batch_goes_after_it(tm
         assert result.sent == 3 and result.deferred == 0  # nothing left waiting a minute
         assert order.index("b0") < order.index("details")
         assert await outbox.pending() == []
+    finally:
+        await engine.dispose()
+
+
+async def test_a_notification_is_rendered_at_send_time_and_an_unknown_one_is_never_sent(
+    tmp_path: Path,
+):
+    """A core notification goes out as its renderer's content; a row of a kind or schema
+    version this code does not know is held back (its room waits), never sent raw."""
+    from coordinator import notifications as n
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'dsx.sqlite3'}"
+    await migrate(url)
+    engine = create_engine(url)
+    outbox = Outbox(engine)
+    try:
+        staff = n.StaffRoom("!a:x")
+        row = n.encode(n.SlaEscalation(("r-1",)), staff)
+        async with engine.begin() as conn:
+            for room, content in (("!a:x", row), ("!b:x", {**row, "v": 99})):
+                await enqueue(conn, room=room, kind=n.ROW_KIND, content=content, now=utcnow())
+        sender = SlowSender()
+        result = await Delivery(sender, outbox, "w").deliver_once()  # type: ignore[arg-type]
+        assert result.sent == 1 and result.deferred == 1
+        assert sender.sent == {"!a:x": ["Unacknowledged urgent requests past their window: r-1"]}
+        [held] = await outbox.pending("!b:x")
+        assert held.content["v"] == 99
     finally:
         await engine.dispose()

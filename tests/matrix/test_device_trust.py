@@ -21,7 +21,7 @@ from partner_bots.device_trust import (
     identity_from_query,
 )
 from partner_bots.raw_api import RawApi
-from partner_bots.sending import notice
+from partner_bots.render.notice import notice
 from partner_bots.signing import sign_json
 from tests.matrix.conftest import PICKLE_KEY, MemoryRegistry, RecordingSink, bot_room, wait_joined
 

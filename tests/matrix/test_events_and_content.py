@@ -7,7 +7,7 @@ from nio import Event
 
 from partner_bots.events import IncomingMessage, IncomingReaction, IncomingRedaction, to_incoming
 from partner_bots.raw_api import retry_after_seconds
-from partner_bots.sending import as_reply, edit, in_thread, mentions, notice, reaction
+from partner_bots.render import as_reply, edit, in_thread, mentions, notice, reaction
 
 ME, YOU, ROOM = "@bot:x", "@you:x", "!r:x"
 

@@ -9,7 +9,7 @@ import pytest
 from nio import Api, RoomSendResponse
 
 from partner_bots.events import IncomingMessage, IncomingReaction, IncomingRedaction
-from partner_bots.sending import as_reply, edit, in_thread, notice
+from partner_bots.render import as_reply, edit, in_thread, notice
 from tests.matrix.conftest import MemoryRegistry, RecordingSink, bot_room
 
 pytestmark = pytest.mark.synapse

@@ -52,7 +52,8 @@ async def test_unencrypted_room_refused_with_a_reason(homeserver, running_bots, 
     await asyncio.wait_for(_until(lambda: bot.sync.syncs > done), 30)
     assert not [e for e in sink.events if e.room_id == plain]
     # Nothing the bot would send for a case can go into the unencrypted room.
-    from partner_bots.sending import SendError, notice
+    from partner_bots.render.notice import notice
+    from partner_bots.sending import SendError
 
     with pytest.raises(SendError) as err:
         await bot.sender.send(plain, "m.room.message", notice("case details"))

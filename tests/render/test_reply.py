@@ -21,7 +21,7 @@ def test_success_reply_shape():
 
 def test_mentions_always_present():
     content = reply_content(Reply.success("status", Outcome("Nothing open.")))
-    assert content["m.mentions"] == {}
+    assert content["m.mentions"] == {"user_ids": []}
 
 
 def test_error_reply_has_code_message_and_example():

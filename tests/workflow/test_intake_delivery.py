@@ -287,7 +287,7 @@ async def test_details_wait_for_their_notice_without_spending_attempts(setup: Se
     assert opener.opened == 0
     rows = await _rows(s)
     assert [(r.kind, r.state, r.error_code) for r in rows] == [
-        ("message", "pending", "M_LIMIT_EXCEEDED"),
+        ("notification", "pending", "M_LIMIT_EXCEEDED"),
         ("intake_details", "pending", WAITING_NOTICE),
     ]
     assert rows[1].attempts == 1  # looked at once, then left alone for a minute

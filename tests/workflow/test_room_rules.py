@@ -23,7 +23,6 @@ from partner_bots.render.reply import REPLY_KEY
 from partner_bots.standing import DeviceStanding, SenderDevice
 from partner_bots.workflow import posted
 from partner_bots.workflow.directory import Directory
-from partner_bots.workflow.presenting import RoomPresenter
 from partner_bots.workflow.sink import WorkflowSink
 from tests.coordinator import conftest as core
 
@@ -61,8 +60,8 @@ CHANGING = (
 
 @pytest.fixture
 async def coord(db_url, tmp_path, clock):
-    """The coordinator as ``dsx run`` builds it: its changes presented for the rooms."""
-    c = await core.opened(db_url, tmp_path, clock, RoomPresenter("!staff:hs"))
+    """The coordinator as ``dsx run`` builds it (the core queues what rooms show itself)."""
+    c = await core.opened(db_url, tmp_path, clock)
     try:
         yield c
     finally:
@@ -220,23 +219,18 @@ async def deliver_posts(c, proposal: str) -> dict[str, str]:
     """Give each posted copy of the proposal its Matrix event id, as delivery would."""
     out = {}
     async with c.engine.begin() as conn:
-        rows = await conn.execute(
-            sa.select(schema.outbox.c.id, schema.outbox.c.room, schema.outbox.c.content).where(
-                schema.outbox.c.kind == "message", schema.outbox.c.edits.is_(None)
+        copies = await posted.proposal_posts_of(conn, proposal)
+        for copy in copies:
+            # A partner address (the other partner's copy) resolves to its room, as
+            # delivery's PartnerRooms does for a partner with one room.
+            room_id = PARTNER_ROOMS.get(copy.room, copy.room)
+            out[room_id] = new_id()
+            await conn.execute(
+                schema.outbox.update()
+                .where(schema.outbox.c.id == copy.row)
+                .values(event_id=out[room_id], state="sent")
             )
-        )
-        for message, room, content in rows:
-            if (content.get("org.dsx.proposal") or {}).get("id") == proposal:
-                # A partner address (the other partner's copy) resolves to its room, as
-                # delivery's PartnerRooms does for a partner with one room.
-                room_id = PARTNER_ROOMS.get(room, room)
-                out[room_id] = new_id()
-                await conn.execute(
-                    schema.outbox.update()
-                    .where(schema.outbox.c.id == message)
-                    .values(event_id=out[room_id], state="sent")
-                )
-                await posted.record_delivery(conn, message, room, room_id, out[room_id], content)
+            await posted.record_delivery(conn, copy.row, room_id, out[room_id], None)
     return out
 
 

@@ -1,5 +1,5 @@
 """Staff actions from the dashboard run the way ``!dsx remove`` runs in the staff room:
-the proposals posted in the rooms are edited, not only the rows behind them. On both
+the proposals posted in the rooms are edited (by the core), not only the rows behind them. On both
 databases, without a homeserver (the outbox rows are what delivery would send)."""
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import sqlalchemy as sa
 from coordinator.store.schema import outbox
 from coordinator.usecases.acting import Acting
 from partner_bots.commands import BotTools
-from partner_bots.workflow.presenting import RoomPresenter
 from partner_bots.workflow.staff_actions import WorkflowStaffActions
 from tests.coordinator import conftest as core
 
@@ -22,8 +21,8 @@ clock, coord, network = core.clock, core.coord, core.network
 
 @pytest.fixture
 async def rooms_coord(db_url, tmp_path, clock):
-    """The coordinator as ``dsx run`` builds it: its changes presented for the rooms."""
-    c = await core.opened(db_url, tmp_path, clock, RoomPresenter("!staff:hs"))
+    """The coordinator as ``dsx run`` builds it (the core queues the rooms' edits itself)."""
+    c = await core.opened(db_url, tmp_path, clock)
     try:
         yield c
     finally:
@@ -67,13 +66,15 @@ async def test_a_removal_from_the_dashboard_edits_the_posted_proposal(rooms_coor
     assert REASON not in text
 
 
-async def test_without_a_presenter_the_core_leaves_the_posts_alone(coord):
-    """Why ``dsx run`` gives the core the rooms' presenter: without one (the web app
-    alone) a removal edits nothing in the rooms."""
+async def test_the_bare_use_case_edits_the_posts_too(coord):
+    """The core owns the edits: the use case alone, as the CLI or a test calls it, edits
+    every posted copy the same way (the adapter adds nothing)."""
     c = coord
     await network(c)
     routed = await c.file_request("alpha", "o1", ["forensics"], ["en"])
     before = await _edits(c)
     removed = await c.remove_member(routed.provider, "conduct", by=STAFF)
     assert routed.proposal in removed.cancelled_proposals
-    assert await _edits(c) == before
+    edits = [e for e in await _edits(c) if e not in before]
+    assert [room for room, _ in edits] == ["partner:alpha"]
+    assert all('"status": "cancelled"' in body for _, body in edits)

@@ -15,12 +15,13 @@ import sqlalchemy as sa
 from coordinator.config import DatabaseConfig, StaffConfig
 from coordinator.store import schema
 from coordinator.store.outbox import enqueue
-from coordinator.usecases import messages
 from dsx.cli.doctor import Status
 from dsx.cli.doctor_rooms import check_upgraded_rooms
+from partner_bots.render.notifications.staff import staff as staff_notice
 from partner_bots.sending import Sender, SendError
 from partner_bots.upgrades import MovedRooms, RoomUpgrade, UpgradeFollower
 from partner_bots.workflow.directory import Directory
+from tests.harness.notices import rendered
 from tests.workflow.test_room_rules import (
     ALPHA,
     ANN,
@@ -96,9 +97,9 @@ async def test_a_partner_room_upgraded_by_its_member_is_followed(coord):
     )
     # Staff are told, with the setting to change.
     notices = [
-        r.content["body"]
+        rendered(r)["body"]
         for r in await rows(c, schema.outbox, schema.outbox.c.room == STAFF_ROOM)
-        if "upgraded" in r.content.get("body", "")
+        if "upgraded" in rendered(r).get("body", "")
     ]
     assert len(notices) == 1
     assert ALPHA in notices[0] and NEW_ALPHA in notices[0] and '"alpha"' in notices[0]
@@ -167,14 +168,14 @@ async def test_the_staff_room_upgraded_by_staff_is_followed(coord):
             conn,
             room=c.ctx.staff_room,
             kind="message",
-            content=messages.staff("hello staff"),
+            content=staff_notice("hello staff"),
             now=c.ctx.clock(),
         )
     assert not await rows(
         c, schema.outbox, schema.outbox.c.room == STAFF_ROOM, schema.outbox.c.state != "sent"
     )
     bodies = [
-        r.content["body"] for r in await rows(c, schema.outbox, schema.outbox.c.room == NEW_STAFF)
+        rendered(r)["body"] for r in await rows(c, schema.outbox, schema.outbox.c.room == NEW_STAFF)
     ]
     assert "hello staff" in bodies
     assert any("[staff] room" in b for b in bodies)  # what to change in dsx.toml

@@ -16,10 +16,10 @@ import pytest
 import sqlalchemy as sa
 
 from coordinator.store import schema
-from coordinator.usecases import messages
 from dsx.cli.doctor import Status
 from dsx.cli.doctor_rooms import check_upgraded_rooms
 from partner_bots.homeserver.synapse import Homeserver
+from partner_bots.render.notice import notice as plain_notice
 from tests.conftest import _require_synapse
 from tests.workflow.harness import (
     REPLY,
@@ -117,7 +117,7 @@ async def test_an_upgraded_partner_room_is_followed(tmp_path, sqlite_url):
 
         # Something the core still addresses to the old room reaches the new one.
         async def body_(tx: Any) -> Any:
-            await tx.send(room, messages.notice("follow-up for the old room"))
+            await tx.send(room, plain_notice("follow-up for the old room"))
 
         await coordinator.running.coordinator.transaction("test_send", body_, object)
         coordinator.running.delivery.wake()
