@@ -145,13 +145,30 @@ class LiveFlow:
             frontier.append(2 * v)
         if record is not None:
             record[T] = frontier[:]
+        iptr, iidx = self.adj.iptr, self.adj.iidx
+        source, supply, cap, passed = self.source, self.supply, self.cap, self.passed
+        used, fout = self.used, self.fout
         while frontier:
             new: list[int] = []
             for y in frontier:
-                preds = self._preds(y)
-                if preds is None:
-                    nxt[S] = y
-                    return nxt, True
+                v = y >> 1  # :meth:`_preds` inlined: this search runs every round
+                if y & 1 == 0:
+                    preds = [
+                        2 * u + 1
+                        for u in iidx[iptr[v] : iptr[v + 1]]
+                        if ((supply[u] > 0) if source[u] else (cap[u] > 1))
+                    ]
+                    if passed[v] > 0:
+                        preds.append(y + 1)
+                else:
+                    if source[v]:
+                        if used[v] < supply[v]:
+                            nxt[S] = y
+                            return nxt, True
+                        preds = []
+                    else:
+                        preds = [y - 1] if passed[v] < cap[v] - 1 else []
+                    preds.extend(2 * w for w in fout.get(v, ()))
                 for x in preds:
                     if x not in nxt:
                         nxt[x] = y
@@ -374,25 +391,55 @@ class LiveFlow:
 
     def _nearest_worse(self, v: int, budget: int) -> list[int] | None:
         """A residual path to ``v_in`` from the nearest kept member ranked after ``v``,
-        looking at no more than ``budget`` nodes."""
+        looking at no more than about ``budget`` nodes. :meth:`_preds` inlined: most of a
+        full decision's settling is spent here (bench/RESULTS.md)."""
         start, r = 2 * v, self.rank[v]
+        iptr, iidx = self.adj.iptr, self.adj.iidx
+        source, supply, cap, passed = self.source, self.supply, self.cap, self.passed
+        sunk, rank, fout, used = self.sunk, self.rank, self.fout, self.used
         par = {start: start}
         frontier = [start]
         while frontier and len(par) < budget:
             new: list[int] = []
             for y in frontier:
-                for x in self._preds(y) or ():
+                w = y >> 1
+                if y & 1 == 0:  # w_in: from the givers that vouch for w, and from w_out
+                    for u in iidx[iptr[w] : iptr[w + 1]]:
+                        x = 2 * u + 1
+                        if x in par or not ((supply[u] > 0) if source[u] else (cap[u] > 1)):
+                            continue
+                        par[x] = y
+                        new.append(x)
+                    if passed[w] > 0 and y + 1 not in par:
+                        par[y + 1] = y
+                        new.append(y + 1)
+                    continue
+                if source[w]:
+                    if used[w] < supply[w]:  # the source reaches it: no exchange via here
+                        continue
+                elif passed[w] < cap[w] - 1 and y - 1 not in par:
+                    x = y - 1
+                    par[x] = y
+                    if sunk[w] and rank[w] > r:
+                        return self._back(par, x, start)
+                    new.append(x)
+                for z in fout.get(w, ()):
+                    x = 2 * z
                     if x in par:
                         continue
                     par[x] = y
-                    if not x & 1 and self.sunk[x >> 1] and self.rank[x >> 1] > r:
-                        path = [x]
-                        while path[-1] != start:
-                            path.append(par[path[-1]])
-                        return path
+                    if sunk[z] and rank[z] > r:
+                        return self._back(par, x, start)
                     new.append(x)
             frontier = new
         return None
+
+    @staticmethod
+    def _back(par: dict[int, int], x: int, start: int) -> list[int]:
+        path = [x]
+        while path[-1] != start:
+            path.append(par[path[-1]])
+        return path
 
     def _open(self, path: list[int]) -> bool:
         """Whether an exchange path found before other exchanges is still usable."""
