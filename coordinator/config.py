@@ -101,6 +101,13 @@ class PolicyConfig:
     # Days a public-form submission stays sealed after its details reached the routing
     # partner's encrypted room (for a re-send); then it is purged. Never before delivery.
     intake_retention_days: int = 30
+    # Days a sent message's row (id, room, event id; its content is deleted once sent)
+    # and a handled event's id are kept: long enough for a resend or a redelivery.
+    outbox_retention_days: int = 7
+    inbox_retention_days: int = 7
+    # Days a referred request keeps its organization and needs (for the introduction to
+    # the global partner); then only its state, code and date remain.
+    referral_retention_days: int = 30
     # Power level that lets a room member who is not listed act for a partner.
     partner_power_level: int = 50
     global_partner: str = ""
@@ -440,7 +447,14 @@ def _check(config: Config) -> None:
     for key in ("expected_members", "fakes_per_member", "colluders"):
         if getattr(config.policy, key) < 1:
             raise ConfigError(src, f"policy.{key}", "must be at least 1")
-    for key in ("sla_minutes_critical", "sla_minutes_high", "intake_retention_days"):
+    for key in (
+        "sla_minutes_critical",
+        "sla_minutes_high",
+        "intake_retention_days",
+        "outbox_retention_days",
+        "inbox_retention_days",
+        "referral_retention_days",
+    ):
         if getattr(config.policy, key) < 0:
             raise ConfigError(src, f"policy.{key}", "must be zero or more")
     if config.policy.sla_check_seconds < 1:

@@ -24,6 +24,7 @@ import base64
 import json
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -34,8 +35,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from coordinator.domain.states import RequestState
 from coordinator.logs import get_logger
 from coordinator.sealing import PublicSealer
-from coordinator.store.outbox import SENT
-from coordinator.store.schema import outbox, proposals, requests, retention_counts, sealed
+from coordinator.store.outbox import OUTBOX_REF, SENT
+from coordinator.store.schema import (
+    engagements,
+    inbox,
+    intake_queue,
+    outbox,
+    proposal_posts,
+    proposals,
+    request_threads,
+    requests,
+    retention_counts,
+    sealed,
+)
 from coordinator.store.sealed import INTAKE_DETAILS, INTAKE_SCOPE
 from coordinator.store.sealed import store as store_sealed
 
@@ -43,6 +55,7 @@ log = get_logger(__name__)
 TERMINAL = (RequestState.CLOSED.value, RequestState.REFERRED.value, RequestState.REFUSED.value)
 REASON_SCOPE = "reason"
 REMOVAL_FIELD = "removal"
+REFERRED_CODE = "referred"
 
 
 def decline_field(proposal_id: str) -> str:
@@ -93,14 +106,20 @@ async def sealed_rows(
 
 
 async def purge_case(
-    conn: AsyncConnection, request_id: str, organization: str | None, skills: list[str]
+    conn: AsyncConnection,
+    request_id: str,
+    organization: str | None,
+    skills: list[str],
+    *,
+    counted: str = "requests_closed",
 ) -> int:
-    """Delete the case's sealed data, and the organization's when it has no other case."""
+    """The case's whole trail goes: its sealed data (and the organization's, when it has
+    no other open case), its proposals (but the one an engagement stands on, emptied),
+    where they were posted, its threads index, and every need it named. The request row
+    keeps its id, state and dates, for the engagement and the counts."""
     deleted = await purge_case_reasons(conn, request_id)
+    deleted += (await conn.execute(sa.delete(sealed).where(sealed.c.scope == request_id))).rowcount
     if organization is not None:
-        deleted += (
-            await conn.execute(sa.delete(sealed).where(sealed.c.scope == request_id))
-        ).rowcount
         others = (
             await conn.execute(
                 sa.select(sa.func.count()).where(
@@ -116,12 +135,23 @@ async def purge_case(
                     sa.delete(sealed).where(sealed.c.owner == organization, sealed.c.scope == "org")
                 )
             ).rowcount
+    await conn.execute(proposal_posts.delete().where(proposal_posts.c.request == request_id))
+    await conn.execute(request_threads.delete().where(request_threads.c.request == request_id))
+    engaged = sa.select(engagements.c.proposal).where(engagements.c.request == request_id)
+    await conn.execute(
+        proposals.delete().where(proposals.c.request == request_id, proposals.c.id.not_in(engaged))
+    )
+    await conn.execute(
+        proposals.update()
+        .where(proposals.c.request == request_id)
+        .values(path=[], approvals_needed=[], approvals=[], reasons=None)
+    )
     await conn.execute(
         requests.update()
         .where(requests.c.id == request_id)
-        .values(organization=None, languages=[], region=None)
+        .values(organization=None, skills=[], languages=[], region=None, room=None)
     )
-    await _count(conn, "requests_closed")
+    await _count(conn, counted)
     for skill in skills:
         await _count(conn, f"skill:{skill}")
     return deleted
@@ -149,19 +179,36 @@ async def write_archive(directory: Path, engagement_id: str, rows: Sequence[sa.R
     return path
 
 
-async def purge_delivered_intake(conn: AsyncConnection, delivered_before: datetime) -> list[str]:
-    """Delete the sealed fields of public-form submissions whose details were delivered
-    into their room before ``delivered_before``; returns the references purged."""
-    delivered = (
+async def _delivered_references(conn: AsyncConnection, delivered_before: datetime) -> list[str]:
+    """Submissions whose details reached their room before ``delivered_before``: dated on
+    their queue row when the outbox row was marked sent (a sent row keeps no content);
+    rows sent before that date was kept still name their reference."""
+    dated = (
+        await conn.execute(
+            sa.select(intake_queue.c.reference).where(
+                intake_queue.c.delivered_at.is_not(None),
+                intake_queue.c.delivered_at <= delivered_before,
+            )
+        )
+    ).scalars()
+    older = (
         await conn.execute(
             sa.select(outbox.c.content).where(
                 outbox.c.kind == INTAKE_DETAILS,
                 outbox.c.state == SENT,
+                outbox.c.content.is_not(None),
                 outbox.c.created_at <= delivered_before,
             )
         )
     ).scalars()
-    references = sorted({c["reference"] for c in delivered if isinstance(c, dict)})
+    return sorted({*dated, *(str(c["reference"]) for c in older if isinstance(c, dict))})
+
+
+async def purge_delivered_intake(conn: AsyncConnection, delivered_before: datetime) -> list[str]:
+    """Delete the sealed fields of public-form submissions whose details were delivered
+    into their room before ``delivered_before``, and their queue rows (only the count
+    stays); returns the references purged."""
+    references = await _delivered_references(conn, delivered_before)
     purged: list[str] = []
     for start in range(0, len(references), 500):
         batch = references[start : start + 500]
@@ -178,9 +225,73 @@ async def purge_delivered_intake(conn: AsyncConnection, delivered_before: dateti
                 sa.delete(sealed).where(sealed.c.scope == INTAKE_SCOPE, sealed.c.owner.in_(owners))
             )
             purged += owners
+        await conn.execute(intake_queue.delete().where(intake_queue.c.reference.in_(batch)))
     for _ in purged:
         await _count(conn, "intake_purged")
     return purged
+
+
+@dataclass(frozen=True)
+class Swept:
+    """What a retention sweep deleted (counts only)."""
+
+    outbox: int
+    inbox: int
+    referred: tuple[str, ...]
+
+
+async def sweep_outbox(conn: AsyncConnection, sent_before: datetime) -> int:
+    """Delete sent outbox rows older than ``sent_before`` whole. Pending and dead rows
+    stay: they are not delivered yet. A row still named by a later one (its thread root
+    or the message it edits, by outbox reference) waits until that one is sent."""
+    referenced = sa.union(
+        sa.select(outbox.c.thread_of.label("r")).where(outbox.c.state != SENT),
+        sa.select(outbox.c.reply_to.label("r")).where(outbox.c.state != SENT),
+        sa.select(outbox.c.edits.label("r")).where(outbox.c.state != SENT),
+    ).subquery()
+    refs = {
+        str(r)[len(OUTBOX_REF) :]
+        for r in (await conn.execute(sa.select(referenced.c.r))).scalars()
+        if r and str(r).startswith(OUTBOX_REF)
+    }
+    query = sa.delete(outbox).where(outbox.c.state == SENT, outbox.c.created_at <= sent_before)
+    if refs:
+        query = query.where(outbox.c.id.not_in(sorted(refs)))
+    return (await conn.execute(query)).rowcount
+
+
+async def sweep_inbox(conn: AsyncConnection, handled_before: datetime) -> int:
+    """Forget handled event ids older than ``handled_before``: past the window in which
+    the homeserver may deliver an event again, the row has nothing left to prevent."""
+    return (
+        await conn.execute(sa.delete(inbox).where(inbox.c.handled_at <= handled_before))
+    ).rowcount
+
+
+async def purge_referred(conn: AsyncConnection, referred_before: datetime) -> list[str]:
+    """Referred requests past their window keep only the state, the code and the date:
+    the organization, both partners, the needs and the sealed note go."""
+    found = (
+        await conn.execute(
+            sa.select(requests.c.id, requests.c.organization, requests.c.skills).where(
+                requests.c.state == RequestState.REFERRED.value,
+                requests.c.acknowledged_at <= referred_before,
+                requests.c.partner.is_not(None),
+            )
+        )
+    ).all()
+    for row in found:
+        await purge_case(conn, row.id, row.organization, [], counted="requests_referred")
+        await conn.execute(
+            requests.update()
+            .where(requests.c.id == row.id)
+            .values(
+                partner=None,
+                referred_to=None,
+                reason_code=REFERRED_CODE,
+            )
+        )
+    return [r.id for r in found]
 
 
 async def vacuum(engine: AsyncEngine) -> None:

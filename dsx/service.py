@@ -25,6 +25,7 @@ from coordinator.health import Probe
 from coordinator.logs import get_logger
 from coordinator.sealing import PublicSealer, load_public_key
 from coordinator.store import Inbox
+from coordinator.store.renames import finish_renames
 from coordinator.usecases import Coordinator, messages
 from partner_bots.accounts import AccountRouter, RoutedEngagementRooms, RoutedSender
 from partner_bots.bot import Bot, bot_from_config
@@ -35,6 +36,7 @@ from partner_bots.sync import Trouble
 from partner_bots.workflow.direct import DirectRooms
 from partner_bots.workflow.directory import Directory
 from partner_bots.workflow.intake import IntakeDetails
+from partner_bots.workflow.names import OrganizationNames
 from partner_bots.workflow.rooms import EngagementRooms, WorkflowDelivery
 from partner_bots.workflow.services import WorkflowServices
 from partner_bots.workflow.sink import REPLY_SUFFIX, WorkflowSink
@@ -174,6 +176,11 @@ async def _purge_intake(coordinator: Coordinator) -> None:
     result = await coordinator.purge_delivered_intake()
     if result.references:
         log.info("retention.intake_purged", count=len(result.references))
+    swept = await coordinator.sweep_retention()
+    if swept.outbox or swept.inbox or swept.referred:
+        log.info(
+            "retention.swept", outbox=swept.outbox, inbox=swept.inbox, referred=len(swept.referred)
+        )
 
 
 async def _anchor_audit(coordinator: Coordinator, wake: Callable[[], None]) -> None:
@@ -307,6 +314,10 @@ async def serve(
     delivery.intake = IntakeDetails.from_key_file(
         coordinator.engine, private_key, audit_key=coordinator.audit_key
     )
+    # The same key opens organizations' names for the rooms that may read them.
+    names = OrganizationNames(coordinator.engine, delivery.intake.opener)
+    delivery.names = services.names = names
+    await finish_renames(coordinator.engine, sealer, delivery.intake.opener)
     for each in sinks.values():
         each.wake = delivery.wake
     running = Running(

@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from coordinator.store.clock import aware, utcnow
 from coordinator.store.locks import OUTBOX_CLAIM_LOCK, advisory_xact_lock
-from coordinator.store.schema import outbox
+from coordinator.store.schema import intake_queue, outbox
+from coordinator.store.sealed import INTAKE_DETAILS
 
 PENDING, SENT, DEAD = "pending", "sent", "dead"
 MAX_ATTEMPTS = 12
@@ -98,7 +99,7 @@ def _message(row: Any) -> OutgoingMessage:
         id=row.id,
         room=row.room,
         kind=row.kind,
-        content=row.content,
+        content=row.content if isinstance(row.content, dict) else {},
         thread_of=row.thread_of,
         reply_to=row.reply_to,
         edits=row.edits,
@@ -165,11 +166,31 @@ class Outbox:
         return [_claimed(r) for r in taken]
 
     async def mark_sent(self, message_id: str, event_id: str) -> None:
+        """Delivered, not stored: the row keeps what exactly-once needs (its id, room,
+        event id and state) and its content is deleted; the room has the message. A
+        public-form submission's delivery is dated on its queue row, where the retention
+        window starts (coordinator/retention.py)."""
         async with self._engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(outbox.c.kind, outbox.c.content).where(outbox.c.id == message_id)
+                )
+            ).first()
+            if row is not None and row.kind == INTAKE_DETAILS and isinstance(row.content, dict):
+                await conn.execute(
+                    intake_queue.update()
+                    .where(
+                        intake_queue.c.reference == str(row.content.get("reference")),
+                        intake_queue.c.delivered_at.is_(None),
+                    )
+                    .values(delivered_at=self._clock())
+                )
             await conn.execute(
                 outbox.update()
                 .where(outbox.c.id == message_id)
-                .values(state=SENT, event_id=event_id, lease_until=None, error_code=None)
+                .values(
+                    state=SENT, event_id=event_id, lease_until=None, error_code=None, content=None
+                )
             )
 
     async def mark_failed(self, message_id: str, error_code: str, retry_after: float) -> None:

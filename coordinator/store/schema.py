@@ -106,6 +106,9 @@ proposals = sa.Table(
     sa.Column("approvals", sa.JSON, nullable=False),
     sa.Column("created_at", TS, nullable=False),
     sa.Column("decided_at", TS, nullable=True),
+    # Why the provider was chosen (routing's words, no personal data): an edit of the
+    # posted proposal renders from it, never from the message already sent.
+    sa.Column("reasons", sa.JSON, nullable=True),
 )
 
 engagements = sa.Table(
@@ -171,7 +174,8 @@ outbox = sa.Table(
     sa.Column("id", sa.String(40), nullable=False, unique=True),
     sa.Column("room", sa.String(255), nullable=False, index=True),
     sa.Column("kind", sa.String(40), nullable=False),
-    sa.Column("content", sa.JSON, nullable=False),
+    # NULL once sent: the room has the message; only what exactly-once needs stays.
+    sa.Column("content", sa.JSON, nullable=True),
     sa.Column("thread_of", sa.String(255), nullable=True),
     sa.Column("reply_to", sa.String(255), nullable=True),
     sa.Column("edits", sa.String(255), nullable=True),
@@ -293,4 +297,15 @@ intake_queue = sa.Table(
     sa.Column("received_at", TS, nullable=False, index=True),
     sa.Column("acknowledged_at", TS, nullable=True),
     sa.Column("acknowledged_by", sa.String(255), nullable=True),
+    # When its details reached the partner's room (the retention window starts there).
+    sa.Column("delivered_at", TS, nullable=True),
+)
+
+# Organizations renamed to opaque ids by a migration, until their old handle (which was
+# their name) is sealed as the name and their sealed rows rebound: coordinator/store/renames.py.
+organization_renames = sa.Table(
+    "organization_renames",
+    metadata,
+    sa.Column("id", sa.String(200), primary_key=True),
+    sa.Column("old", sa.String(200), nullable=False),
 )

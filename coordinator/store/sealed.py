@@ -19,6 +19,8 @@ from coordinator.sealing import Binding, Opener, PublicSealer, reseal
 from coordinator.store.schema import sealed
 
 ORG_SCOPE = "org"
+# Organizations' ids: ``o-`` and random hex, assigned by the product (never a name).
+ORGANIZATION_PREFIX = "o-"
 # A public-form submission: owner is its case reference, one row per form field.
 INTAKE_SCOPE = "intake"
 # The outbox row that asks delivery to open a submission into its room. Its content holds

@@ -18,7 +18,7 @@ from coordinator.domain import (
 )
 from coordinator.domain.model import Request
 from coordinator.store.outbox import partner_address
-from coordinator.store.schema import proposals, requests, sealed
+from coordinator.store.schema import proposals, requests
 from coordinator.store.sealed import store as store_sealed
 from coordinator.usecases import messages, ownership, rows, validate
 from coordinator.usecases.acting import Acting
@@ -194,8 +194,9 @@ async def refuse(
     req = await rows.request(tx.conn, request_id, lock=True)
     advance(req.state, RequestState.REFUSED)
     await cancel_pending_proposals(tx, request_id)
-    await tx.conn.execute(sealed.delete().where(sealed.c.scope == request_id))
-    await retention.purge_case_reasons(tx.conn, request_id)
+    await retention.purge_case(
+        tx.conn, request_id, req.organization, [], counted="requests_refused"
+    )
     await tx.conn.execute(
         requests.update()
         .where(requests.c.id == request_id)

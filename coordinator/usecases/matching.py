@@ -167,6 +167,7 @@ async def create_proposal(
             approvals_needed=needed,
             approvals=[],
             created_at=tx.now,
+            reasons=list(candidate.reasons),
         )
     )
     await set_request_state(tx, req, RequestState.PROPOSED)
@@ -340,10 +341,10 @@ async def open_engagement_for(ctx: Context, tx: Tx, prop: Proposal) -> Engagemen
     await tx.send(
         room,
         messages.notice(
-            f"Welcome. This room is for request {req.id}: skills "
+            f"Welcome. This room is for request {req.id} of {req.organization}: skills "
             f"{', '.join(sorted(req.skills))}. Close it with `!dsx close {engagement_id}`.",
             mentions=[prop.provider],
-            blocks=block,
+            blocks={**block, **messages.naming(req.organization or "")},
         ),
     )
     await tx.send(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
 
 import sqlalchemy as sa
@@ -17,7 +18,7 @@ from coordinator.domain import (
     advance,
 )
 from coordinator.store.schema import members, organizations, partners, providers, vouches
-from coordinator.store.sealed import ORG_SCOPE
+from coordinator.store.sealed import ORG_SCOPE, ORGANIZATION_PREFIX
 from coordinator.store.sealed import store as store_sealed
 from coordinator.usecases import ownership, rows, validate, vetting
 from coordinator.usecases.acting import Acting
@@ -124,21 +125,26 @@ async def add_provider(
 async def add_organization(
     ctx: Context,
     tx: Tx,
-    org_id: str,
+    org_id: str | None,
     partner: str,
     region: str | None = None,
     areas: Iterable[str] = (),
     name: str | None = None,
     contact: str | None = None,
     archive_consent: bool = False,
+    note: str | None = None,
 ) -> MemberResult:
-    """Add an organization a partner works with; its name and contact are sealed."""
-    org_id = validate.handle("organization", org_id)
+    """Add an organization a partner works with. Its id is opaque (``o-…``, assigned
+    here when ``org_id`` is None, as adapters always pass): the name, the contact and any
+    free text are sealed at once and stored nowhere in plain text (docs/security.md).
+    A given ``org_id`` is the trusted shorthand of seeding and tests."""
+    org_id = validate.handle("organization", org_id) if org_id else new_organization_id()
     await rows.partner(tx.conn, partner)
     region = validate.region("region", region)
     area_set = validate.tags("areas", areas)
     name = validate.text("name", name, 300)
     contact = validate.text("contact", contact, 1000)
+    note = validate.text("note", note)
     await _insert_member(ctx, tx, org_id, MemberKind.ORGANIZATION, MembershipStatus.APPLICANT)
     await tx.conn.execute(
         organizations.insert().values(
@@ -149,12 +155,17 @@ async def add_organization(
             archive_consent=archive_consent,
         )
     )
-    for field, value in (("name", name), ("contact", contact)):
+    for field, value in (("name", name), ("contact", contact), ("note", note)):
         if value:
             await store_sealed(tx.conn, ctx.require_sealer(), org_id, ORG_SCOPE, field, value)
     tx.audit("organization.added", org_id, partner=partner, consent=archive_consent)
     await vetting.notify(ctx, tx, org_id, "new applicant", new=True)
     return MemberResult(org_id, MemberKind.ORGANIZATION.value, MembershipStatus.APPLICANT.value)
+
+
+def new_organization_id() -> str:
+    """An organization's id: random, so it says nothing about whom it stands for."""
+    return f"{ORGANIZATION_PREFIX}{secrets.token_hex(6)}"
 
 
 async def _live_member(tx: Tx, member_id: str, role: str):

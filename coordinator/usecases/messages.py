@@ -13,7 +13,18 @@ import html
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from coordinator.store.sealed import ORGANIZATION_PREFIX
+
 DSX = "org.dsx"
+# Organizations to show by name beside their opaque id: delivery, which alone holds the
+# private key, opens the names for the rooms that may read them (docs/security.md).
+NAMES_KEY = f"{DSX}.names"
+
+
+def naming(*organization_ids: str) -> dict[str, Any]:
+    """The block that asks delivery to show these organizations' names."""
+    ids = sorted({o for o in organization_ids if o.startswith(ORGANIZATION_PREFIX)})
+    return {NAMES_KEY: ids} if ids else {}
 
 
 def notice(

@@ -33,6 +33,7 @@ from coordinator.domain import DomainError, Forbidden, Refused, Tier, Urgency, V
 from coordinator.sealing import PublicSealer
 from coordinator.store import Inbox, Outbox, create_engine, migrate
 from coordinator.store.clock import utcnow
+from coordinator.store.renames import finish_renames
 from coordinator.usecases import (
     anchoring,
     batch,
@@ -136,6 +137,8 @@ class Coordinator:
         return coordinator
 
     async def start(self) -> None:
+        # Old organizations' handles, parked by a migration, are sealed as their names.
+        await finish_renames(self.engine, self.ctx.sealer)
         async with self.engine.connect() as conn:
             await self.ctx.trust.load(conn)
         await self.sync_partners()
@@ -258,7 +261,7 @@ class Coordinator:
 
     async def add_organization(
         self,
-        org_id: str,
+        org_id: str | None,
         partner: str,
         region: str | None = None,
         areas: Iterable[str] = (),
@@ -266,14 +269,16 @@ class Coordinator:
         contact: str | None = None,
         archive_consent: bool = False,
         *,
+        note: str | None = None,
         actor: str = SYSTEM,
         event_id: str | None = None,
     ) -> MemberResult:
+        """``org_id`` None (adapters): the product assigns an opaque id; see members.py."""
         areas = tuple(areas)
         return await self.transaction(
             "add_organization",
             lambda tx: members.add_organization(
-                self.ctx, tx, org_id, partner, region, areas, name, contact, archive_consent
+                self.ctx, tx, org_id, partner, region, areas, name, contact, archive_consent, note
             ),
             MemberResult,
             actor,
@@ -656,6 +661,34 @@ class Coordinator:
 
         result = await self.transaction("purge_intake", body, IntakePurge, actor, None)
         if result.references:
+            await retention.vacuum(self.engine)
+        return result
+
+    async def sweep_retention(self, *, actor: str = SYSTEM) -> retention.Swept:
+        """Delete what is past its window (docs/security.md, "What we keep"): sent outbox
+        rows, handled event ids, referred requests' details; then make it final on disk."""
+        policy = self.config.policy
+
+        async def body(tx: Tx) -> retention.Swept:
+            sent = await retention.sweep_outbox(
+                tx.conn, tx.now - timedelta(days=policy.outbox_retention_days)
+            )
+            handled = await retention.sweep_inbox(
+                tx.conn, tx.now - timedelta(days=policy.inbox_retention_days)
+            )
+            referred = await retention.purge_referred(
+                tx.conn, tx.now - timedelta(days=policy.referral_retention_days)
+            )
+            for request_id in referred:
+                tx.audit("request.referral_purged", request_id)
+            if sent or handled:
+                tx.audit("retention.swept", "outbox", outbox=sent, inbox=handled)
+            return retention.Swept(sent, handled, tuple(referred))
+
+        # No event id: a sweep is not a redelivered command (and the inbox it sweeps
+        # must not gain a row for it).
+        result = await self.transaction("sweep_retention", body, retention.Swept, actor, None)
+        if result.outbox or result.inbox or result.referred:
             await retention.vacuum(self.engine)
         return result
 

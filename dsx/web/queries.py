@@ -466,14 +466,21 @@ async def retention_queue(engine: AsyncEngine) -> list[RetentionItem]:
                 )
             ).scalars()
         )
+        # A sent row keeps no content: delivered submissions are known by their queue row.
         deliveries = {
             str((r.content or {}).get("reference")): (r.state, r.error_code)
             for r in await conn.execute(
                 sa.select(outbox.c.content, outbox.c.state, outbox.c.error_code).where(
-                    outbox.c.kind == INTAKE_DETAILS
+                    outbox.c.kind == INTAKE_DETAILS, outbox.c.content.is_not(None)
                 )
             )
         }
+        for reference in (
+            await conn.execute(
+                sa.select(intake_queue.c.reference).where(intake_queue.c.delivered_at.is_not(None))
+            )
+        ).scalars():
+            deliveries[reference] = ("sent", None)
     items = []
     for owner, scope, n in held:
         if scope == INTAKE_SCOPE:

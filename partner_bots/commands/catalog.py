@@ -94,13 +94,16 @@ class StatusCommand:
     "org add",
     PARTNER,
     summary="Register an organization your partner works with.",
-    example='!dsx org add "Legal Aid Society" region=US-CA areas=immigration,housing',
+    example='!dsx org add "Legal Aid Society" region=US-CA areas=immigration,housing '
+    'contact="Ana Ruiz, ana@example.org"',
 )
 @frozen
 class OrgAddCommand:
-    org: str = arg(v.ORG, "the organization's name")
+    org: str = arg(v.ORG, "the organization's name (sealed; the bot gives it an id)")
     region: str | None = opt(v.REGION, "where it works", default=None)
     areas: tuple[str, ...] = opt(v.TAGS, "its fields of work", default=())
+    contact: str | None = opt(v.REASON, "how to reach it (sealed)", default=None)
+    note: str | None = opt(v.NOTE, "anything else to know (sealed)", default=None)
 
     async def run(self, services: Services, ctx: CommandContext) -> Outcome:
         return await services.add_org(ctx, self)

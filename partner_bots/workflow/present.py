@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
+
 from coordinator.domain import MembershipStatus
 from coordinator.domain.states import ProposalState
 from coordinator.routing.models import Urgency
 from coordinator.store.outbox import partner_address, ref
-from coordinator.store.schema import outbox
+from coordinator.store.schema import outbox, proposals
 from coordinator.usecases import rows
+from coordinator.usecases.messages import naming
 from coordinator.usecases.unit import Tx
 from partner_bots.render.proposal import (
     Person,
@@ -73,7 +76,18 @@ async def _view(
 
 
 def _render(view: ProposalView, room: str, routing: frozenset[str]) -> dict[str, Any]:
-    return proposal_content(view) if room in routing else vouching_proposal_content(view)
+    if room in routing:  # the organization by its id; delivery opens its name here only
+        return {**proposal_content(view), **naming(view.request.org_name)}
+    return vouching_proposal_content(view)
+
+
+async def _stored_reasons(tx: Tx, proposal_id: str) -> tuple[str, ...]:
+    """Routing's reasons as the proposal row keeps them (a sent message's content is
+    deleted once delivered, so edits never read it)."""
+    found = (
+        await tx.conn.execute(sa.select(proposals.c.reasons).where(proposals.c.id == proposal_id))
+    ).scalar_one_or_none()
+    return tuple(str(r) for r in found) if isinstance(found, list) else ()
 
 
 async def render_new_proposals(tx: Tx, after_seq: int) -> None:
@@ -94,11 +108,7 @@ async def edit_proposal(tx: Tx, proposal_id: str) -> None:
     posts = await posted.proposal_posts_of(tx.conn, proposal_id)
     if not posts:
         return
-    reasons: tuple[str, ...] = ()
-    for post in posts:
-        reasons = _reasons(await posted.content_of(tx.conn, post.row))
-        if reasons:
-            break
+    reasons = await _stored_reasons(tx, proposal_id)
     view, routing = await _view(tx, proposal_id, reasons)
     for post in posts:
         await tx.send(post.room, _render(view, post.room, routing), edits=ref(post.row))

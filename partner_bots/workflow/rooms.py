@@ -37,6 +37,7 @@ from partner_bots.workflow.intake import (
     IntakeRooms,
     Refusal,
 )
+from partner_bots.workflow.names import NAMES_KEY, OrganizationNames
 
 log = get_logger(__name__)
 
@@ -229,6 +230,8 @@ class WorkflowDelivery(Delivery):
         self.login: login.MintLink | None = None
         # Each staff member's direct room, where the link goes (workflow/direct.py).
         self.direct: DirectRoomsPort | None = None
+        # Opens organizations' names for the rooms that may read them (workflow/names.py).
+        self.names: OrganizationNames | None = None
 
     async def _intake_refusal(self, message: Outgoing) -> Refusal | None:
         if self.intake is None:
@@ -257,6 +260,10 @@ class WorkflowDelivery(Delivery):
                 raise SendError(NO_KEY, OPERATOR_RETRY_S)
             return await self.intake.content(message)
         content = await super()._content(message)
+        if self.names is not None:
+            content = await self.names.opened(message.room, content)
+        else:  # no key: ids only, and the request to name them is never sent
+            content = {k: v for k, v in content.items() if k != NAMES_KEY}
         created = _engagement_room(content)
         if created is not None and message.kind != CREATE_ROOM:
             # The room the provider is invited to, by its Matrix id (waits until created).

@@ -29,6 +29,7 @@ from partner_bots.workflow.identities import Identities, confirm_identity
 from partner_bots.workflow.login import PLACEHOLDER as LINK_PLACEHOLDER
 from partner_bots.workflow.login import SUMMARY as LINK_SUMMARY
 from partner_bots.workflow.login import MintLink
+from partner_bots.workflow.names import OrganizationNames
 
 R = TypeVar("R")
 
@@ -59,6 +60,8 @@ class WorkflowServices:
         self.login = login
         # Every bot account's identity pins; set by the composition root once bots exist.
         self.identities: Identities | None = None
+        # Finds the organization a partner names (workflow/names.py); None: ids only.
+        self.names: OrganizationNames | None = None
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -69,6 +72,12 @@ class WorkflowServices:
                 "not_a_partner_room", "This command works only in a registered partner room."
             )
         return partner
+
+    async def _org(self, partner: str | None, text: str) -> str:
+        """The id of the organization ``partner`` names by ``text`` (its name or its id)."""
+        if self.names is None or partner is None:
+            return text
+        return await self.names.resolve(partner, text)
 
     @staticmethod
     def _acting(ctx: CommandContext, partner: PartnerRoom) -> Acting:
@@ -142,12 +151,14 @@ class WorkflowServices:
         # The request lives in the room it was filed in: its reply, proposal and the rest.
         room = ctx.room_id
 
+        organization = await self._org(partner.handle, cmd.org)
+
         async def body(tx: Tx) -> Filed:
             filed = await cases.file_request(
                 core,
                 tx,
                 self._acting(ctx, partner),
-                cmd.org,
+                organization,
                 cmd.skills,
                 cmd.langs,
                 cmd.region,
@@ -323,24 +334,39 @@ class WorkflowServices:
     # -- membership --------------------------------------------------------------------
 
     async def add_org(self, ctx: CommandContext, cmd: c.OrgAddCommand) -> Outcome:
+        """The name, contact and note are sealed at once; the product assigns the id."""
         partner = await self._partner(ctx)
+        known = await self._org(partner.handle, cmd.org)
+        if known != cmd.org:
+            raise DomainError(
+                "member_exists", f"Your partner already registered that organization: {known}."
+            )
         result = await self.coordinator.add_organization(
-            cmd.org,
+            None,
             partner.handle,
             cmd.region,
             cmd.areas,
+            name=cmd.org,
+            contact=cmd.contact,
+            note=cmd.note,
             actor=ctx.sender,
             event_id=ctx.event_id,
         )
         return Outcome(
             f"Organization {result.member} added ({result.status}).",
-            ("It needs two references from other organizations, or your vouch, then a vet.",),
+            (
+                "Name it by its name or by this id; only its id is stored in the clear.",
+                "It needs two references from other organizations, or your vouch, then a vet.",
+            ),
         )
 
     async def ref_org(self, ctx: CommandContext, cmd: c.OrgRefCommand) -> Outcome:
         partner = await self._partner(ctx)
         result = await self.coordinator.reference(
-            self._acting(ctx, partner), cmd.org, on_behalf_of=cmd.from_, event_id=ctx.event_id
+            self._acting(ctx, partner),
+            await self._org(partner.handle, cmd.org),
+            on_behalf_of=await self._org(partner.handle, cmd.from_),
+            event_id=ctx.event_id,
         )
         return Outcome(f"Reference for {result.target} from {result.author} recorded.")
 
@@ -364,20 +390,26 @@ class WorkflowServices:
     async def vouch(self, ctx: CommandContext, cmd: c.VouchCommand) -> Outcome:
         partner = await self._partner(ctx)
         result = await self.coordinator.record_vouch(
-            self._acting(ctx, partner), cmd.member, VouchKind(cmd.as_), event_id=ctx.event_id
+            self._acting(ctx, partner),
+            await self._org(partner.handle, cmd.member),
+            VouchKind(cmd.as_),
+            event_id=ctx.event_id,
         )
         return Outcome(f"{result.author} {result.kind}: {result.target} recorded.")
 
     async def unvouch(self, ctx: CommandContext, cmd: c.UnvouchCommand) -> Outcome:
         partner = await self._partner(ctx)
         result = await self.coordinator.withdraw_vouch(
-            self._acting(ctx, partner), cmd.member, event_id=ctx.event_id
+            self._acting(ctx, partner),
+            await self._org(partner.handle, cmd.member),
+            event_id=ctx.event_id,
         )
         return Outcome(f"{result.author} no longer vouches for {result.target}.")
 
     async def vet(self, ctx: CommandContext, cmd: c.VetCommand) -> Outcome:
+        by = await self._caller(ctx)
         result = await self.coordinator.vet(
-            cmd.member, await self._caller(ctx), event_id=ctx.event_id
+            await self._org(by.partner, cmd.member), by, event_id=ctx.event_id
         )
         verdict = "accepted" if result.eligible else "not accepted"
         pod = " (probation pod)" if result.probation else ""
@@ -385,7 +417,9 @@ class WorkflowServices:
         return Outcome(f"{result.member} is {verdict}: {result.status}{pod}.", tuple(details))
 
     async def path(self, ctx: CommandContext, cmd: c.PathCommand) -> Outcome:
-        found = await self.coordinator.path(cmd.member, cmd.from_, by=await self._caller(ctx))
+        by = await self._caller(ctx)
+        source = None if cmd.from_ is None else await self._org(by.partner, cmd.from_)
+        found = await self.coordinator.path(await self._org(by.partner, cmd.member), source, by=by)
         if not found.path:
             return Outcome(f"No vouching path from {found.source} to {found.member}.")
         return Outcome(f"Vouching path: {_path(found.path)}")
