@@ -184,7 +184,8 @@ def make_config(
     staff_room: str = "",
     staff_members: tuple[str, ...] = (),
     database_url: str = "",
-    private_key: bool = False,  # also give delivery the private key (opens intake details)
+    # The bot role holds the private key (opens intake details and organizations' names).
+    private_key: bool = True,
     accounts: tuple[MatrixConfig, ...] = (),
 ) -> Config:
     public, _private = write_keypair(data / "keys")
