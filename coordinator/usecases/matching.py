@@ -344,7 +344,11 @@ async def open_engagement_for(ctx: Context, tx: Tx, prop: Proposal) -> Engagemen
             f"Welcome. This room is for request {req.id} of {req.organization}: skills "
             f"{', '.join(sorted(req.skills))}. Close it with `!dsx close {engagement_id}`.",
             mentions=[prop.provider],
-            blocks={**block, **messages.naming(req.organization or "")},
+            blocks={
+                **block,
+                **messages.naming(req.organization or ""),
+                **messages.case_details(req.organization or "", req.id),
+            },
         ),
     )
     await tx.send(

@@ -21,10 +21,22 @@ DSX = "org.dsx"
 NAMES_KEY = f"{DSX}.names"
 
 
+# The case's sealed contact and note, for its engagement room only: delivery opens them
+# there right before the send (partner_bots/workflow/names.py).
+CASE_KEY = f"{DSX}.case_details"
+
+
 def naming(*organization_ids: str) -> dict[str, Any]:
     """The block that asks delivery to show these organizations' names."""
     ids = sorted({o for o in organization_ids if o.startswith(ORGANIZATION_PREFIX)})
     return {NAMES_KEY: ids} if ids else {}
+
+
+def case_details(organization: str, request_id: str) -> dict[str, Any]:
+    """The block that asks delivery to add the case's contact and note (engagement room)."""
+    if not organization.startswith(ORGANIZATION_PREFIX):
+        return {}
+    return {CASE_KEY: {"organization": organization, "request": request_id}}
 
 
 def notice(

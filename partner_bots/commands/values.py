@@ -87,7 +87,8 @@ class Name:
 
 @dataclass(frozen=True)
 class Member:
-    """A Matrix user id (``@user:server``) or a member handle."""
+    """A Matrix user id (``@user:server``), a member handle or id, or the name of one of
+    the partner's organizations (quoted when it has spaces; the bot finds its id)."""
 
     hint: str = "<@user:server|handle>"
 
@@ -95,9 +96,11 @@ class Member:
         _check_length(label, raw, 255)
         if raw.startswith("@"):
             return USER.parse(label, raw)
-        if not _HANDLE.fullmatch(raw):
+        if _HANDLE.fullmatch(raw):
+            return raw
+        if has_unsafe_chars(raw) or not " ".join(raw.split()):
             raise bad(f"{label} must be a Matrix id like @name:server, or a handle.")
-        return raw
+        return " ".join(raw.split())
 
 
 @dataclass(frozen=True)

@@ -26,12 +26,14 @@ from coordinator.sealing import Opener, SealingError
 from coordinator.store.outbox import PARTNER_ROOM
 from coordinator.store.schema import engagements, members, organizations, partners, requests
 from coordinator.store.sealed import ORG_SCOPE, ORGANIZATION_PREFIX, open_values
-from coordinator.usecases.messages import NAMES_KEY, naming
+from coordinator.usecases.messages import CASE_KEY, NAMES_KEY, naming
 
 log = get_logger(__name__)
 
 ENGAGEMENT_ROOM = "engagement:"
-__all__ = ["NAMES_KEY", "OrganizationNames", "naming"]
+INDENT = "\n    "  # as in workflow/intake.py
+__all__ = ["CASE_KEY", "NAMES_KEY", "OrganizationNames", "naming"]
+SHOWN = (("contact", "Contact"), ("note", "About the organization"))
 
 
 def _fold(text: str) -> str:
@@ -80,6 +82,40 @@ class OrganizationNames:
                 return organization
         return text
 
+    async def _engaged(self, room: str, organization: str, request: str) -> bool:
+        """Whether ``room`` is the engagement room of ``request``, a case of ``organization``."""
+        if not room.startswith(ENGAGEMENT_ROOM):
+            return False
+        async with self.engine.connect() as conn:
+            found = await conn.execute(
+                sa.select(engagements.c.id)
+                .join(requests, requests.c.id == engagements.c.request)
+                .where(
+                    engagements.c.id == room[len(ENGAGEMENT_ROOM) :],
+                    engagements.c.request == request,
+                    requests.c.organization == organization,
+                )
+            )
+            return found.first() is not None
+
+    async def _case_lines(self, room: str, block: Any) -> list[tuple[str, str]]:
+        """The case's contact and notes, opened, when ``room`` is its engagement room."""
+        if self.opener is None or not isinstance(block, dict):
+            return []
+        organization, request = str(block.get("organization")), str(block.get("request"))
+        if not await self._engaged(room, organization, request):
+            return []
+        try:
+            org = await open_values(self.engine, self.opener, organization, ORG_SCOPE)
+            case = await open_values(self.engine, self.opener, organization, request)
+        except SealingError:
+            log.warning("names.case_not_opened")
+            return []
+        lines = [(label, org[field]) for field, label in SHOWN if org.get(field)]
+        if case.get("note"):
+            lines.append(("The request", case["note"]))
+        return lines
+
     async def may_see(self, room: str, organization: str) -> bool:
         """Whether a message to ``room`` (an outbox address) may show the name: a room of
         the organization's partner, or an engagement room of one of its requests."""
@@ -112,7 +148,10 @@ class OrganizationNames:
         """``content`` as sent to ``room``: each named id followed by its name where the
         room may see it; the block itself is never sent."""
         ids = content.get(NAMES_KEY)
-        content = {k: v for k, v in content.items() if k != NAMES_KEY}
+        lines = await self._case_lines(room, content.get(CASE_KEY))
+        content = {k: v for k, v in content.items() if k not in (NAMES_KEY, CASE_KEY)}
+        if lines:
+            content = _with_lines(content, lines)
         if not isinstance(ids, list):
             return content
         for organization in ids:
@@ -123,6 +162,22 @@ class OrganizationNames:
                 continue
             content = _with_name(content, organization, name)
         return content
+
+
+def _with_lines(content: dict[str, Any], lines: list[tuple[str, str]]) -> dict[str, Any]:
+    """Opened case details after the text; typed text is escaped in the HTML and indented
+    under its label in the plain body, so it never passes for a line of its own."""
+    shown = dict(content)
+    body = "\n".join(f"{label}: {value.replace(chr(10), INDENT)}" for label, value in lines)
+    items = "".join(
+        f"<li><strong>{html.escape(label)}</strong>: "
+        f"{html.escape(value).replace(chr(10), '<br>')}</li>"
+        for label, value in lines
+    )
+    shown["body"] = f"{shown.get('body', '')}\n{body}"
+    if isinstance(shown.get("formatted_body"), str):
+        shown["formatted_body"] = f"{shown['formatted_body']}<ul>{items}</ul>"
+    return shown
 
 
 def _with_name(content: dict[str, Any], organization: str, name: str) -> dict[str, Any]:

@@ -170,8 +170,13 @@ def code_of(reply: dict[str, Any]) -> str | None:
     return error.get("code")
 
 
-async def org_exists(r: Room, handle: str) -> bool:
-    return await count(r, members, members.c.id == handle) > 0
+async def org_exists(r: Room, name: str) -> bool:
+    """Whether alpha registered an organization of that name (its id is opaque: the bot
+    finds it by opening the partner's sealed names, as a command naming it does)."""
+    names = r.coordinator.running.delivery.names
+    assert names is not None
+    found = await names.resolve("alpha", name)
+    return found != name and await count(r, members, members.c.id == found) > 0
 
 
 # -- plaintext -------------------------------------------------------------------------
