@@ -33,7 +33,7 @@ from coordinator.sealing import (
 )
 from coordinator.store import create_engine
 from coordinator.store import sealed as sealed_store
-from coordinator.store.schema import audit_log, outbox, sealed
+from coordinator.store.schema import audit_log, intake_queue, outbox, sealed
 from coordinator.usecases import Coordinator
 from dsx.web import build_web
 from dsx.web.intake import CoreIntake
@@ -214,9 +214,18 @@ async def test_details_are_opened_into_the_notice_thread_and_stored_nowhere(setu
     # Queued for alpha's default room, which delivery resolved to its encrypted room.
     assert rows[0].room == "partner:alpha"
     assert rows[1].kind == "intake_details" and rows[1].room == "intake:partner:alpha"
-    assert rows[1].content == {"reference": receipt.reference, "form": "request"}
-    for row in rows:  # the outbox keeps the marker, never what was opened
-        assert CANARY not in json.dumps(row.content)
+    # Delivered, not stored: a sent row keeps its id, room and event id, no content (not
+    # even the marker); the submission's queue row dates the delivery instead.
+    assert [r.content for r in rows] == [None, None]
+    async with s.coord.engine.connect() as conn:
+        delivered = (
+            await conn.execute(
+                sa.select(intake_queue.c.delivered_at).where(
+                    intake_queue.c.reference == receipt.reference
+                )
+            )
+        ).scalar_one()
+    assert delivered is not None
 
 
 async def test_a_partner_without_an_encrypted_room_gets_nothing(setup: Setup):
@@ -331,8 +340,12 @@ async def test_a_blob_copied_into_another_row_is_refused_and_audited(setup: Setu
         assert ORG_CONTACT not in json.dumps(content)
         if target.reference in content.get("body", ""):
             assert DETAILS not in content and CANARY not in json.dumps(content)
-    details = {r.content["reference"]: r for r in await _rows(s) if r.kind == "intake_details"}
-    assert details[victim.reference].state == "sent"
+    rows = [r for r in await _rows(s) if r.kind == "intake_details"]
+    # The delivered row kept no content; the refused one still waits with its marker.
+    (sent_row,) = [r for r in rows if r.content is None]
+    assert sent_row.state == "sent"
+    details = {r.content["reference"]: r for r in rows if r.content is not None}
+    assert victim.reference not in details
     refused = details[target.reference]
     assert (refused.state, refused.error_code, refused.event_id) == ("pending", MISPLACED, None)
     async with s.coord.engine.connect() as conn:
