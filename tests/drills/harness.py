@@ -31,7 +31,7 @@ from nio import MegolmEvent, RoomMessagesResponse
 from coordinator import audit, audit_key
 from coordinator.config import Config, DatabaseConfig, MatrixConfig, PartnerConfig, StaffConfig
 from coordinator.store.engine import create_engine
-from coordinator.store.schema import inbox, outbox, proposals, requests
+from coordinator.store.schema import audit_log, inbox, outbox, proposals, requests
 from coordinator.usecases import Coordinator
 from partner_bots.homeserver.synapse import Homeserver, free_port
 from tests.workflow.harness import PICKLE_KEY, PROPOSAL, REPLY, Member, join_bot
@@ -368,6 +368,12 @@ class Ledger:
         async with self.engine.connect() as conn:
             return (await conn.execute(sa.select(outbox).order_by(outbox.c.seq))).all()
 
+    async def notices(self) -> list[Any]:
+        """Audit entries of the sync loop's staff notices (``staff_kinds``), in order."""
+        async with self.engine.connect() as conn:
+            query = sa.select(audit_log.c.action).where(audit_log.c.action.like("sync.%"))
+            return (await conn.execute(query.order_by(audit_log.c.seq))).all()
+
     async def summary(self) -> str:
         async with self.engine.connect() as conn:
             states = (
@@ -509,9 +515,10 @@ def assert_answered_once(
     assert [s["event_id"] for s in events] == posted, who
 
 
-def staff_kinds(rows: list[Any]) -> list[str]:
-    """The trouble/recovery notices among outbox rows, in order."""
-    kinds = [r.content.get(STAFF, {}).get("kind") for r in rows]
+def staff_kinds(entries: list[Any]) -> list[str]:
+    """The trouble/recovery notices, in order, from the audit entries written with them
+    (a sent outbox row keeps no content to read them from)."""
+    kinds = [str(e.action).removeprefix("sync.") for e in entries]
     return [k for k in kinds if k in ("trouble", "recovered")]
 
 

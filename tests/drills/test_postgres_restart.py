@@ -112,7 +112,7 @@ async def test_postgres_restarts_mid_run(own_homeserver, tmp_path: Path):
             events = await room_history(p.member, p.room, net.bot)
             assert_answered_once(events, commands[p.room], by_room[p.room], p.handle)
         # A sync loop that failed while the database was away reports it once, not in a loop.
-        kinds = staff_kinds(rows)
+        kinds = staff_kinds(await ledger.notices())
         assert kinds in ([], ["recovered"], ["trouble", "recovered"]), kinds
         chain = await audit_verify(config_path)
         print(
