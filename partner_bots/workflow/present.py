@@ -111,4 +111,6 @@ async def edit_proposal(tx: Tx, proposal_id: str) -> None:
     reasons = await _stored_reasons(tx, proposal_id)
     view, routing = await _view(tx, proposal_id, reasons)
     for post in posts:
-        await tx.send(post.room, _render(view, post.room, routing), edits=ref(post.row))
+        # A delivered copy by its event id: its outbox row may be swept by then.
+        edits = post.event_id or ref(post.row)
+        await tx.send(post.room, _render(view, post.room, routing), edits=edits)
