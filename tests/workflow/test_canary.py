@@ -24,7 +24,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from coordinator.config import PolicyConfig
 from coordinator.forms import REQUEST_FORM
 from coordinator.sealing import load_public_key
-from coordinator.store.schema import audit_log, inbox, outbox, sealed
+from coordinator.store.schema import audit_log, inbox, intake_queue, outbox, sealed
 from dsx.web import build_web
 from tests.harness.rawdb import sqlite_bytes
 from tests.web.conftest import CSRF_RE
@@ -243,4 +243,7 @@ async def test_a_public_form_organization_leaves_no_trace_after_close(
     # The submission's own sealed copy goes once delivered and past its window (0 days).
     purged = await running.coordinator.purge_delivered_intake()
     assert reference in purged.references
+    async with running.coordinator.engine.connect() as conn:
+        queued = sa.select(intake_queue).where(intake_queue.c.reference == reference)
+        assert (await conn.execute(queued)).all() == []  # only the count remains
     await assert_gone(w, caplog, org, name, contact, note)
