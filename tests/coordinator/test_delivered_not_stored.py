@@ -53,7 +53,7 @@ async def test_an_organization_gets_an_opaque_id_and_its_name_is_sealed(coord):
     org = added.member
     assert re.fullmatch(r"o-[0-9a-f]{12}", org)
     await c.vouch("alpha", org)
-    assert (await _rows(c, vouches, vouches.c.target == org))  # edges use the id
+    assert await _rows(c, vouches, vouches.c.target == org)  # edges use the id
     opened = await open_values(c.engine, Opener([c.test_keys]), org, ORG_SCOPE)
     assert opened == {"name": NAME, "contact": "+1 202 555 0100", "note": "works nights"}
     async with c.engine.connect() as conn:

@@ -60,7 +60,7 @@ async def test_names_and_details_open_only_where_they_may_be_read(coord):
 
 async def test_another_cases_engagement_room_reads_nothing_of_this_case(coord):
     c = coord
-    org, request, engagement = await _case(c)
+    _org, request, engagement = await _case(c)
     other = (await c.add_organization(None, "alpha", "US-CA", name="Another Org")).member
     names = OrganizationNames(c.engine, Opener([c.test_keys]))
     # This engagement room, asked for another organization's details and name: nothing.
