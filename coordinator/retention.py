@@ -15,6 +15,13 @@ A public-form submission is sealed on arrival and opened only into the routing p
 encrypted room. Once delivered there, the room is the record: the sealed copy is kept
 ``[policy] intake_retention_days`` (default 30) so a partner can ask for a re-send, then
 purged. An undelivered submission is never purged: that would lose a request.
+
+Delivered, not stored: a sent outbox row keeps only what exactly-once needs (its id,
+room, event id, state, error code; ``Outbox.mark_sent`` deletes the content) and goes
+whole after ``outbox_retention_days``; a handled event's id after ``inbox_retention_days``;
+a referred request keeps its details ``referral_retention_days`` for the handover, then
+only its state, code and date (``sweep_retention`` runs them, with the intake purge).
+On close the case's whole trail goes (``purge_case``); only counts and types remain.
 """
 
 from __future__ import annotations
