@@ -39,7 +39,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from coordinator.domain.states import RequestState
+from coordinator.domain.states import EngagementState, RequestState
 from coordinator.logs import get_logger
 from coordinator.sealing import PublicSealer
 from coordinator.store.outbox import OUTBOX_REF, SENT
@@ -247,10 +247,15 @@ class Swept:
     referred: tuple[str, ...]
 
 
-async def sweep_outbox(conn: AsyncConnection, sent_before: datetime) -> int:
+async def sweep_outbox(
+    conn: AsyncConnection, sent_before: datetime, intake_sent_before: datetime | None = None
+) -> int:
     """Delete sent outbox rows older than ``sent_before`` whole. Pending and dead rows
     stay: they are not delivered yet. A row still named by a later one (its thread root
-    or the message it edits, by outbox reference) waits until that one is sent."""
+    or the message it edits, by outbox reference) waits until that one is sent. The rows
+    of an open engagement's room stay while it is open, and intake-details rows until
+    ``intake_sent_before`` (past the submission's own window): their event ids are what
+    the close, and the end of that window, redact in the room."""
     referenced = sa.union(
         sa.select(outbox.c.thread_of.label("r")).where(outbox.c.state != SENT),
         sa.select(outbox.c.reply_to.label("r")).where(outbox.c.state != SENT),
@@ -262,6 +267,20 @@ async def sweep_outbox(conn: AsyncConnection, sent_before: datetime) -> int:
         if r and str(r).startswith(OUTBOX_REF)
     }
     query = sa.delete(outbox).where(outbox.c.state == SENT, outbox.c.created_at <= sent_before)
+    open_rooms = [
+        f"engagement:{e}"
+        for e in (
+            await conn.execute(
+                sa.select(engagements.c.id).where(engagements.c.state == EngagementState.OPEN.value)
+            )
+        ).scalars()
+    ]
+    if open_rooms:
+        query = query.where(outbox.c.room.not_in(open_rooms))
+    intake_until = min(sent_before, intake_sent_before or sent_before)
+    query = query.where(
+        sa.or_(outbox.c.kind != INTAKE_DETAILS, outbox.c.created_at <= intake_until)
+    )
     if refs:
         query = query.where(outbox.c.id.not_in(sorted(refs)))
     return (await conn.execute(query)).rowcount

@@ -671,7 +671,9 @@ class Coordinator:
 
         async def body(tx: Tx) -> retention.Swept:
             sent = await retention.sweep_outbox(
-                tx.conn, tx.now - timedelta(days=policy.outbox_retention_days)
+                tx.conn,
+                tx.now - timedelta(days=policy.outbox_retention_days),
+                tx.now - timedelta(days=policy.intake_retention_days + 1),
             )
             handled = await retention.sweep_inbox(
                 tx.conn, tx.now - timedelta(days=policy.inbox_retention_days)

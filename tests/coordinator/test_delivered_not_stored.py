@@ -10,7 +10,7 @@ import re
 import sqlalchemy as sa
 
 from coordinator.sealing import Opener
-from coordinator.store.outbox import PENDING, SENT
+from coordinator.store.outbox import PENDING, SENT, enqueue
 from coordinator.store.schema import (
     inbox,
     members,
@@ -25,7 +25,7 @@ from coordinator.store.schema import (
     sealed,
     vouches,
 )
-from coordinator.store.sealed import ORG_SCOPE, open_values
+from coordinator.store.sealed import INTAKE_DETAILS, INTAKE_ROOM, ORG_SCOPE, open_values
 from tests.coordinator.conftest import network
 
 NAME = "Clínica Legal del Valle"
@@ -165,3 +165,44 @@ async def test_a_referred_request_keeps_only_code_and_date_after_its_window(coor
     assert (req.organization, req.partner, req.referred_to, req.skills) == (None, None, None, [])
     assert await _rows(c, sealed, sealed.c.owner == "o1") == []
     assert await _rows(c, members, members.c.id == "o1")  # the node, nameless
+
+
+async def test_an_open_engagements_messages_stay_until_it_closes(coord, clock):
+    """Their event ids are what the close redacts in the room: never swept while open."""
+    c = coord
+    await network(c)
+    filed = await c.file_request("alpha", "o1", ["training"])
+    routed = await c.route(filed.request)
+    engagement = (await c.approve(routed.proposal, "alpha")).engagement
+    await _send_everything(c)
+    room = f"engagement:{engagement}"
+    kept = [r.id for r in await _rows(c, outbox, outbox.c.room == room)]
+    assert kept
+    clock.advance(days=8)
+    swept = await c.sweep_retention()
+    assert swept.outbox > 0  # the partner room's rows went
+    assert [r.id for r in await _rows(c, outbox, outbox.c.room == room)] == kept
+    await c.close(engagement)
+    await _send_everything(c)
+    clock.advance(days=8)
+    await c.sweep_retention()
+    assert await _rows(c, outbox, outbox.c.room == room) == []
+
+
+async def test_intake_details_rows_stay_past_the_submissions_window(coord, clock):
+    c = coord
+    async with c.engine.begin() as conn:
+        row = await enqueue(
+            conn,
+            room=INTAKE_ROOM + "!alpha:hs",
+            kind=INTAKE_DETAILS,
+            content={"reference": "c-1", "form": "request"},
+            now=clock(),
+        )
+    await c.outbox.mark_sent(row, "$details")
+    clock.advance(days=8)  # past the outbox window, within the submission's 30 days
+    await c.sweep_retention()
+    assert await _rows(c, outbox, outbox.c.id == row)
+    clock.advance(days=24)  # past 30 days and one more
+    await c.sweep_retention()
+    assert await _rows(c, outbox, outbox.c.id == row) == []
