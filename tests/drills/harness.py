@@ -158,6 +158,8 @@ def request_command(partner: Partner, n: int) -> str:
 class CoordinatorProcess:
     """``python -m dsx.cli.main run --config FILE``, logs appended to one file."""
 
+    run_args: tuple[str, ...] = ()  # e.g. ("--role", "bot")
+
     def __init__(self, config: Path, log: Path):
         self.config = config
         self.log = log
@@ -181,6 +183,7 @@ class CoordinatorProcess:
                 "-m",
                 "dsx.cli.main",
                 "run",
+                *self.run_args,
                 "--config",
                 str(self.config),
                 cwd=ROOT,

@@ -116,27 +116,7 @@ class TracedWeb(CoordinatorProcess):
 class BotProcess(CoordinatorProcess):
     """``dsx run --role bot``."""
 
-    async def start(self, ready_timeout: float | None = 120.0) -> None:
-        out = self.log.open("ab")
-        try:
-            self.proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "dsx.cli.main",
-                "run",
-                "--role",
-                "bot",
-                "--config",
-                str(self.config),
-                cwd=ROOT,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=out,
-                stderr=out,
-                env=child_env(),
-            )
-        finally:
-            out.close()
-        await self.wait_log("service.ready", ready_timeout or 120.0)
+    run_args = ("--role", "bot")
 
 
 async def _ready(http: aiohttp.ClientSession, url: str) -> dict:
