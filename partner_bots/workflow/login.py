@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from html import escape
 from typing import Any
 
+from partner_bots.render.notice import notice
 from partner_bots.render.reply import REPLY_KEY
 
 # What the reply carries instead of the link. The login command takes no arguments, so
@@ -68,11 +69,4 @@ def link_message(link: str, minutes: int | None = None) -> dict[str, Any]:
     the link clickable in the HTML body."""
     intro = f"Your one-time sign-in link for the DSX dashboard (valid {lifetime(minutes)})"
     html = f'{escape(intro)}: <a href="{escape(link)}">{escape(link)}</a>'
-    return {
-        "msgtype": "m.notice",
-        "body": f"{intro}: {link}",
-        "format": "org.matrix.custom.html",
-        "formatted_body": html,
-        "m.mentions": {},
-        LINK_KEY: {"kind": "link"},
-    }
+    return notice(f"{intro}: {link}", html, extra={LINK_KEY: {"kind": "link"}})
